@@ -1,0 +1,317 @@
+"""The graph file: JSON with a format version, read with errors that name the place.
+
+``save(graph, path)`` writes atomically and deterministically (saving twice gives the same
+bytes). ``load(path)`` checks every field and raises :class:`GraphFileError` such as
+``factors[2].net.hidden: expected a list of positive integers, found -3``; it never
+imports code — a network given as ``package.module:Class`` is imported only when the graph
+is built and the caller passed ``trust=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from torch import nn
+
+from .atomic import write_text
+from .errors import GraphFileError, GraphModelError
+from .factors import NET, Const, Factor, Learn
+from .graph import MODEL_KINDS, Graph
+from .networks import NetSpec, check_options
+from .variables import PLATE_KINDS, ROLES, SUPPORTS, Parent, Plate, Variable
+
+FORMAT_VERSION = 1
+MAX_DIM = 1 << 24  # no dimension or size in a file may exceed this
+MAX_BYTES = 64 << 20
+SECTIONS = ("objective", "data", "training", "layout")
+_TOP = ("format_version", "name", "variables", "plates", "models", "factors", *SECTIONS)
+
+
+# --- writing ---------------------------------------------------------------------------
+
+def _param_json(src):
+    return src if src == NET else src.to_json()
+
+
+def _net_json(f: Factor, i: int):
+    if f.net is None:
+        return None
+    if isinstance(f.net, nn.Module):
+        raise GraphFileError(
+            f"factors[{i}].net: factor {f.model}({f.label}) holds a Python module object, which a file "
+            "cannot store; give it as gm.UserNet('package.module:Class', **kwargs)")
+    return f.net.to_dict()
+
+
+def graph_to_dict(graph: Graph) -> dict:
+    """The plain-data form of ``graph``, in the file's key order."""
+    variables = []
+    for v in graph.variables.values():
+        d = {"name": v.name, "shape": list(v.shape), "support": v.support, "role": v.role}
+        if v.classes is not None:
+            d["classes"] = v.classes
+        if v.plate is not None:
+            d["plate"] = v.plate
+        variables.append(d)
+    factors = []
+    for i, f in enumerate(graph.factors):
+        d = {"model": f.model, "target": f.target, "family": f.family,
+             "parents": [str(p) for p in f.parents],
+             "params": {k: _param_json(s) for k, s in f.params.items()}}
+        net = _net_json(f, i)
+        if net is not None:
+            d["net"] = net
+        if f.init:
+            d["init"] = True
+        if f.reduce:
+            d["reduce"] = f.reduce
+        factors.append(d)
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": graph.name,
+        "variables": variables,
+        "plates": [{"name": p.name, "kind": p.kind, "size": p.size} for p in graph.plates.values()],
+        "models": dict(graph.models),
+        "factors": factors,
+        **{s: getattr(graph, s) for s in SECTIONS},
+    }
+
+
+def dumps(graph: Graph) -> str:
+    return json.dumps(graph_to_dict(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save(graph: Graph, path) -> Path:
+    """Write ``graph`` to ``path`` atomically; returns the path."""
+    text = dumps(graph)
+    write_text(path, text)
+    return Path(path)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+def _desc(v) -> str:
+    s = json.dumps(v, ensure_ascii=False) if not isinstance(v, float) or math.isfinite(v) else str(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _fail(path: str, expected: str, found) -> GraphFileError:
+    return GraphFileError(f"{path}: expected {expected}, found {_desc(found)}")
+
+
+def _obj(v, path, keys_required=(), keys_allowed=None) -> dict:
+    if not isinstance(v, dict):
+        raise _fail(path, "an object", v)
+    for k in keys_required:
+        if k not in v:
+            raise GraphFileError(f"{path}: missing key '{k}'")
+    if keys_allowed is not None:
+        for k in v:
+            if k not in keys_allowed:
+                raise GraphFileError(f"{path}: unknown key '{k}'; allowed: {', '.join(keys_allowed)}")
+    return v
+
+
+def _str(v, path, choices=None) -> str:
+    if not isinstance(v, str):
+        raise _fail(path, "a string", v)
+    if choices is not None and v not in choices:
+        raise _fail(path, "one of " + ", ".join(choices), v)
+    return v
+
+
+def _list(v, path) -> list:
+    if not isinstance(v, list):
+        raise _fail(path, "a list", v)
+    return v
+
+
+def _posint(v, path, what="a positive integer") -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0 or v > MAX_DIM:
+        raise _fail(path, f"{what} (at most {MAX_DIM})", v)
+    return v
+
+
+def _wrap(path: str, fn, *args, **kw):
+    """Run a constructor; its GraphModelError becomes a GraphFileError at ``path``."""
+    try:
+        return fn(*args, **kw)
+    except GraphFileError:
+        raise
+    except GraphModelError as e:
+        raise GraphFileError(f"{path}: {e}") from None
+
+
+def _variable(d, path) -> Variable:
+    d = _obj(d, path, ("name", "shape"), ("name", "shape", "support", "role", "classes", "plate"))
+    name = _str(d["name"], f"{path}.name")
+    shape = _list(d["shape"], f"{path}.shape")
+    if len(shape) > 8:
+        raise _fail(f"{path}.shape", "at most 8 dimensions", shape)
+    for k, s in enumerate(shape):
+        _posint(s, f"{path}.shape[{k}]")
+    if math.prod(shape) > MAX_DIM:
+        raise _fail(f"{path}.shape", f"at most {MAX_DIM} elements in all", shape)
+    support = _str(d.get("support", "real"), f"{path}.support", tuple(SUPPORTS))
+    role = _str(d.get("role", "latent"), f"{path}.role", ROLES)
+    classes = d.get("classes")
+    if classes is not None:
+        _posint(classes, f"{path}.classes")
+    plate = d.get("plate")
+    if plate is not None:
+        _str(plate, f"{path}.plate")
+    return _wrap(path, Variable, name, tuple(shape), support, role, classes, plate)
+
+
+def _plate(d, path) -> Plate:
+    d = _obj(d, path, ("name", "size"), ("name", "kind", "size"))
+    return _wrap(path, Plate, _str(d["name"], f"{path}.name"), _posint(d["size"], f"{path}.size"),
+                 _str(d.get("kind", "iid"), f"{path}.kind", PLATE_KINDS))
+
+
+def _number_tree(v, path, depth=0):
+    if depth > 8:
+        raise _fail(path, "numbers nested at most 8 deep", v)
+    if isinstance(v, list):
+        if not v or len(v) > MAX_DIM:
+            raise _fail(path, "a non-empty list of numbers", v)
+        for k, x in enumerate(v):
+            _number_tree(x, f"{path}[{k}]", depth + 1)
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _fail(path, "a finite number", v)
+    return v
+
+
+def _param(v, path):
+    if v == NET:
+        return NET
+    if isinstance(v, dict):
+        _obj(v, path, ("learn",), ("learn",))
+        return Learn(_number_tree(v["learn"], f"{path}.learn"))
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return Const(float(_number_tree(v, path)))
+    if isinstance(v, list):
+        return Const(_number_tree(v, path))
+    raise _fail(path, "'net', a number, a list of numbers or {\"learn\": ...}", v)
+
+
+def _net(d, path) -> NetSpec:
+    d = _obj(d, path, ("type",))
+    spec = NetSpec(_str(d["type"], f"{path}.type"), {k: v for k, v in d.items() if k != "type"})
+    for key, msg in check_options(spec):
+        raise GraphFileError(f"{path}.{key}: {msg}")
+    return spec
+
+
+_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce")
+
+
+def _factor(d, path) -> Factor:
+    d = _obj(d, path, ("model", "target", "family"), _FACTOR_KEYS)
+    model = _str(d["model"], f"{path}.model")
+    target = _str(d["target"], f"{path}.target")
+    family = _str(d["family"], f"{path}.family")
+    parents = tuple(_wrap(f"{path}.parents[{k}]", Parent.parse, _str(p, f"{path}.parents[{k}]"))
+                    for k, p in enumerate(_list(d.get("parents", []), f"{path}.parents")))
+    params = {_str(k, f"{path}.params"): _param(v, f"{path}.params.{k}")
+              for k, v in _obj(d.get("params", {}), f"{path}.params").items()}
+    net = _net(d["net"], f"{path}.net") if d.get("net") is not None else None
+    init = d.get("init", False)
+    if not isinstance(init, bool):
+        raise _fail(f"{path}.init", "true or false", init)
+    reduce = d.get("reduce")
+    if reduce is not None:
+        _str(reduce, f"{path}.reduce", ("sum", "mean"))
+    return Factor(target, family, parents, params, net, model, init, reduce)
+
+
+def graph_from_dict(d, validate: bool = True) -> Graph:
+    """Build a graph from plain data, checking every field; see :func:`load`."""
+    d = _obj(d, "file", ("format_version", "variables", "factors"), _TOP)
+    version = d["format_version"]
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        raise _fail("format_version", f"{FORMAT_VERSION} (this graphmodel reads version {FORMAT_VERSION})", version)
+    name = _str(d.get("name", "model"), "name")
+    plates = [_plate(p, f"plates[{k}]") for k, p in enumerate(_list(d.get("plates", []), "plates"))]
+    variables = [_variable(v, f"variables[{k}]") for k, v in enumerate(_list(d["variables"], "variables"))]
+    models = _obj(d.get("models", {}), "models")
+    for m, kind in models.items():
+        _str(kind, f"models.{m}", MODEL_KINDS)
+    factors = [_factor(f, f"factors[{k}]") for k, f in enumerate(_list(d["factors"], "factors"))]
+    sections = {s: _obj(d.get(s, {}), s) for s in SECTIONS}
+    g = _wrap("file", Graph, name, **sections)
+    for k, p in enumerate(plates):
+        _wrap(f"plates[{k}]", g.add_plate, p)
+    for k, v in enumerate(variables):
+        if v.name in g.variables:
+            raise GraphFileError(f"variables[{k}].name: variable '{v.name}' is declared twice")
+        g.add_variable(v)
+    for m, kind in models.items():
+        _wrap(f"models.{m}", g.add_model, m, kind)
+    for k, f in enumerate(factors):
+        if f.model not in g.models:
+            raise GraphFileError(
+                f"factors[{k}].model: model '{f.model}' is not declared in 'models'; "
+                f"declared: {', '.join(g.models) or 'none'}")
+        g.factors.append(f)
+    g._changed()
+    if validate:
+        problems = g.problems()
+        if problems:
+            err = GraphFileError("\n".join(_place(p) for p in problems))
+            err.problems = problems
+            raise err
+    return g
+
+
+def _place(problem) -> str:
+    if problem.factor is not None:
+        return f"factors[{problem.factor}]: {problem.message}"
+    return problem.message
+
+
+def loads(text, validate: bool = True, trust: bool = False) -> Graph:
+    """Parse a graph from JSON text (``str`` or UTF-8 ``bytes``)."""
+    if isinstance(text, (bytes, bytearray)):
+        if len(text) > MAX_BYTES:
+            raise GraphFileError(f"file: larger than {MAX_BYTES >> 20} MiB")
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise GraphFileError(f"file: not valid UTF-8 (byte {e.start})") from None
+    if len(text) > MAX_BYTES:
+        raise GraphFileError(f"file: larger than {MAX_BYTES >> 20} MiB")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as e:
+        raise GraphFileError(f"file: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise GraphFileError("file: nested too deeply") from None
+    g = graph_from_dict(data, validate=validate)
+    g.trusted = bool(trust)
+    return g
+
+
+def _reject_constant(name):
+    raise GraphFileError(f"file: {name} is not a number JSON allows")
+
+
+def load(path, validate: bool = True, trust: bool = False) -> Graph:
+    """Read a graph file.
+
+    Args:
+        path: the ``.json`` file.
+        validate: also check the graph itself (cycles, supports, shapes); the CLI's
+            ``check`` and the editor pass ``False`` and list ``graph.problems()`` instead.
+        trust: allow networks that refer to user code to be imported when built.
+    Raises:
+        GraphFileError: naming the place in the file and what is wrong there.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise GraphFileError(f"{path}: cannot read: {e.strerror or e}") from None
+    return loads(data, validate=validate, trust=trust)

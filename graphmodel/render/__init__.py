@@ -1,0 +1,1 @@
+"""Presentation of graphs: formulas (Unicode, LaTeX) and DOT diagrams."""

@@ -1,0 +1,359 @@
+"""Weights and execution: factor modules and the models that run a compiled plan.
+
+``graph.build()`` returns a :class:`Runtime` — an ``nn.Module`` holding one
+:class:`FactorModule` per factor — whose models (``runtime.p``, ``runtime.q``) sample
+ancestrally and score log-densities by walking their :class:`graphmodel.engine.Plan`.
+
+Value shapes are ``(batch..., [plate,] *event)``: a variable in a plate carries the plate
+dimension (N views or T steps) just before its event dimensions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .engine import Plan, SeqBlock, compile_plan
+from .errors import GraphModelError, ShapeError, ValidationError
+from .factors import NET, Const, Learn
+from .families import FAMILIES, param_transform
+from .networks import HeadSpec, InputSpec, build_network
+
+_NET, _CONST, _LEARN = 0, 1, 2
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+class FactorModule(nn.Module):
+    """One factor's network and parameters; ``forward(*parents)`` returns a fresh distribution.
+
+    Nothing is cached between calls: the same parents always give the same distribution.
+    """
+
+    def __init__(self, graph, index: int, trusted: bool = False):
+        super().__init__()
+        f = graph.factors[index]
+        self.label = f"{f.model}({f.label})"
+        self.family = FAMILIES.get(f.family)
+        var = graph.variables[f.target]
+        self.event_ndim = len(var.shape)
+        self.deterministic = self.family.deterministic
+        names = [k for k in self.family.params] + [k for k in self.family.defaults if k not in self.family.params]
+        heads = [HeadSpec(k, self.family.param_shape(k, var)) for k in names if f.params.get(k) == NET]
+        inputs = [
+            InputSpec(p.name, graph.variables[p.name].shape, graph.variables[p.name].classes,
+                      is_state=bool(p.lag) and p.name == f.target)
+            for p in f.parents
+        ]
+        self.net = None
+        if heads:
+            try:
+                self.net = build_network(f.net, inputs, heads, trusted)
+            except GraphModelError as e:
+                raise type(e)(f"factor {self.label}: {e}") from None
+        table, head = [], 0
+        for k in names:
+            src = f.params.get(k, Const(self.family.defaults.get(k)))
+            tf = param_transform(self.family.constraint(k))
+            shape = self.family.param_shape(k, var)
+            if src == NET:
+                table.append((k, _NET, head, tf))
+                head += 1
+            elif isinstance(src, Learn):
+                init = torch.as_tensor(src.init, dtype=torch.get_default_dtype()).expand(shape)
+                setattr(self, f"raw_{k}", nn.Parameter(tf.inv(init).clone()))
+                table.append((k, _LEARN, f"raw_{k}", tf))
+            else:
+                value = torch.as_tensor(src.value, dtype=torch.get_default_dtype()).expand(shape).clone()
+                self.register_buffer(f"const_{k}", value)
+                table.append((k, _CONST, f"const_{k}", None))
+        self.table = tuple(table)
+        self.reduce = f.reduce
+        self.reduce_dims = tuple(-(len(h.shape) + 1) for h in heads)
+        self.head_shapes = tuple(h.shape for h in heads)
+        if self.net is not None:
+            self._verify(graph, f, heads)
+
+    def _verify(self, graph, f, heads):
+        """Run the network once on zeros so that a wrong output shape is caught at build."""
+        batch = (2, 3) if f.reduce else (2,)
+        xs = []
+        for p in f.parents:
+            v = graph.variables[p.name]
+            xs.append(torch.zeros(*batch, *v.shape, dtype=torch.long if v.classes else torch.get_default_dtype()))
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                out = self.net(*xs)
+        except Exception as e:  # a user's module may raise anything; report it on the factor
+            raise ShapeError(f"factor {self.label}: the network failed on parents shaped "
+                             f"{[_fmt(x.shape) for x in xs]}: {e}") from None
+        finally:
+            self.train(was)
+        if len(out) != len(heads):
+            raise ShapeError(f"factor {self.label}: the network returned {len(out)} outputs, "
+                             f"expected {len(heads)} ({', '.join(h.name for h in heads)})")
+        for h, y in zip(heads, out):
+            want = (*batch, *h.shape)
+            if tuple(y.shape) != want:
+                raise ShapeError(
+                    f"factor {self.label}: network output '{h.name}' has shape {_fmt(y.shape)}, "
+                    f"expected {_fmt(want)} (batch, *shape of the parameter)")
+
+    def params(self, *parents: torch.Tensor) -> dict:
+        """Constrained parameters of the distribution for these parent values."""
+        raw = self.net(*parents) if self.net is not None else ()
+        if self.reduce:
+            if self.reduce == "sum":
+                raw = tuple(r.sum(d) for r, d in zip(raw, self.reduce_dims))
+            else:
+                raw = tuple(r.mean(d) for r, d in zip(raw, self.reduce_dims))
+        out = {}
+        for name, kind, ref, tf in self.table:
+            if kind == _NET:
+                out[name] = tf(raw[ref])
+            elif kind == _LEARN:
+                out[name] = tf(getattr(self, ref))
+            else:
+                out[name] = getattr(self, ref)
+        return out
+
+    def forward(self, *parents: torch.Tensor):
+        return self.family.make(self.params(*parents), self.event_ndim)
+
+
+@dataclass
+class Trace:
+    """What one pass through a model produced.
+
+    Attributes:
+        values: variable name → value, shaped ``(batch..., [plate,] *event)``.
+        log_probs: factor label → log-density summed over plates and steps, ``(batch...)``;
+            deterministic factors are left out.
+        dists: factor label → the distribution (a list, one per step, inside a sequence).
+    """
+
+    values: dict
+    log_probs: dict
+    dists: dict
+
+
+class ModelRuntime:
+    """Sampling and scoring of one model of a built graph."""
+
+    def __init__(self, runtime: Runtime, plan: Plan, labels: list[str]):
+        self._modules = runtime.factor_modules
+        self.plan = plan
+        self.name = plan.model
+        self._labels = labels  # graph factor index → label
+        self._slot = {n: k for k, n in enumerate(plan.names)}
+        self._plate_slots = {}
+        for k, pl in enumerate(plan.plates):
+            if pl is not None:
+                self._plate_slots.setdefault(pl, []).append(k)
+
+    # --- public API -------------------------------------------------------------------
+
+    def sample(self, n: int | None = None, given: dict | None = None, plate_sizes: dict | None = None) -> dict:
+        """Sample every variable ancestrally; ``given`` values are kept as they are.
+
+        Args:
+            n: number of samples; with ``given`` it adds a leading sample dimension.
+            given: variable name → value (inputs of the model must be among them).
+            plate_sizes: plate name → size, overriding the declared sizes.
+        Returns:
+            variable name → tensor shaped ``(n or batch..., [plate,] *event)``.
+        """
+        return self.trace(given, n=n, plate_sizes=plate_sizes, score=False).values
+
+    def log_prob(self, values: dict) -> torch.Tensor:
+        """Joint log-density ``(batch...)`` of ``values`` (deterministic factors add 0)."""
+        terms = self.trace(values, score=True, sample=False).log_probs
+        return sum(terms.values())
+
+    def log_prob_terms(self, values: dict) -> dict:
+        """Factor label → log-density ``(batch...)`` for each stochastic factor."""
+        return self.trace(values, score=True, sample=False).log_probs
+
+    def trace(self, given: dict | None = None, *, n: int | None = None, plate_sizes=None,
+              score: bool = True, sample: bool = True) -> Trace:
+        """One ancestral pass: sample what is not given, and score when ``score``."""
+        plan = self.plan
+        vals: list = [None] * len(plan.names)
+        given = given or {}
+        for name, v in given.items():
+            k = self._slot.get(name)
+            if k is None:
+                raise GraphModelError(
+                    f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
+            vals[k] = v if n is None else v.expand(n, *v.shape)
+        for k in plan.inputs:
+            if vals[k] is None:
+                raise GraphModelError(
+                    f"model '{self.name}' reads '{plan.names[k]}' but no value was given for it")
+        batch = self._batch_shape(vals, n)
+        sizes = self._plate_sizes(vals, plate_sizes)
+        lps: list = [None] * len(self._modules)
+        dists: dict = {}
+        for block in plan.blocks:
+            if isinstance(block, SeqBlock):
+                self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample)
+            else:
+                self._run_step(block, vals, batch, sizes, lps, dists, score, sample)
+        values = {n_: v for n_, v in zip(plan.names, vals)}
+        labels = self._labels
+        log_probs = {labels[i]: lps[i] for i in plan.factors if lps[i] is not None}
+        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()})
+
+    # --- execution --------------------------------------------------------------------
+
+    def _batch_shape(self, vals, n):
+        plan = self.plan
+        for k, v in enumerate(vals):
+            if v is not None:
+                nd = plan.event_ndims[k] + (plan.plates[k] is not None)
+                if v.dim() < nd:
+                    raise ShapeError(
+                        f"variable '{plan.names[k]}': value has shape {_fmt(v.shape)}, expected "
+                        f"(batch..., {'plate, ' if plan.plates[k] else ''}*event) with {nd} trailing dims")
+                return v.shape[: v.dim() - nd]
+        return torch.Size(() if n is None else (n,))
+
+    def _plate_sizes(self, vals, override):
+        sizes = dict(self.plan.plate_sizes)
+        for plate, slots in self._plate_slots.items():
+            for k in slots:
+                if vals[k] is not None:
+                    sizes[plate] = vals[k].shape[-(self.plan.event_ndims[k] + 1)]
+                    break
+        if override:
+            sizes.update(override)
+        return sizes
+
+    def _parents(self, step, vals, sizes):
+        xs = []
+        for k, ex in zip(step.parents, step.expand):
+            v = vals[k]
+            if ex:
+                nd = self.plan.event_ndims[k]
+                v = v.unsqueeze(-nd - 1)
+                v = v.expand(*v.shape[: -nd - 1], sizes[step.plate], *v.shape[v.dim() - nd:])
+            xs.append(v)
+        return xs
+
+    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample):
+        mod = self._modules[step.factor]
+        d = mod(*self._parents(step, vals, sizes))
+        value = vals[step.target]
+        if value is None:
+            if not sample:
+                raise GraphModelError(
+                    f"model '{self.name}': no value given for '{self.plan.names[step.target]}'")
+            want = batch + ((sizes[step.plate],) if step.plate and not step.reduce else ())
+            if d.batch_shape != want:
+                d = d.expand(torch.broadcast_shapes(d.batch_shape, want))
+            vals[step.target] = value = d.rsample() if d.has_rsample else d.sample()
+        dists[step.factor] = d
+        if score and not step.deterministic:
+            lp = d.log_prob(value)
+            if step.plate and not step.reduce:
+                lp = lp.sum(-1)
+            lps[step.factor] = lp
+
+    def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample):
+        plan, mods = self.plan, self._modules
+        T = sizes[block.plate]
+        cur: dict = {}
+        hist = {s.target: [] for s in block.steps}
+        for s in block.steps:
+            for i in (s.factor, s.init):
+                if i is not None:
+                    dists[i] = []
+        for t in range(T):
+            prev = cur
+            cur = {}
+            for s in block.steps:
+                first = t == 0 and s.init is not None
+                fi = s.init if first else s.factor
+                xs = []
+                for k, lag in zip(s.init_parents if first else s.parents,
+                                  (False,) * len(s.init_parents) if first else s.lags):
+                    if plan.plates[k] != block.plate:
+                        xs.append(vals[k])  # outside the plate: the same value at every step
+                    elif k in hist:
+                        xs.append(prev[k] if lag else cur[k])
+                    else:  # a given input inside the plate: read its step
+                        xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - 1 if lag else t))
+                d = mods[fi](*xs)
+                full = vals[s.target]
+                if full is not None:
+                    v = full.select(-(plan.event_ndims[s.target] + 1), t)
+                elif sample:
+                    if d.batch_shape != batch:
+                        d = d.expand(torch.broadcast_shapes(d.batch_shape, batch))
+                    v = d.rsample() if d.has_rsample else d.sample()
+                else:
+                    raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")
+                cur[s.target] = v
+                hist[s.target].append(v)
+                dists[fi].append(d)
+                if score and not s.deterministic:
+                    lp = d.log_prob(v)
+                    lps[fi] = lp if lps[fi] is None else lps[fi] + lp
+        for s in block.steps:
+            if vals[s.target] is None:
+                vals[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
+        for s in block.steps:
+            if s.init is not None and not dists[s.factor]:
+                del dists[s.factor]
+
+    def __repr__(self) -> str:
+        return f"ModelRuntime({self.name!r}, variables={list(self.plan.names)})"
+
+
+class Runtime(nn.Module):
+    """All the weights of a graph, and a runnable model per named model.
+
+    Example:
+        >>> net = vae.build()          # doctest: +SKIP
+        >>> xz = net.p.sample(16)      # doctest: +SKIP
+        >>> net.q.log_prob(xz)         # doctest: +SKIP
+    """
+
+    def __init__(self, graph, trusted: bool = False):
+        super().__init__()
+        problems = graph.problems()
+        if problems:
+            raise ValidationError(problems)
+        self.graph_name = graph.name
+        self.factor_modules = nn.ModuleList(FactorModule(graph, i, trusted) for i in range(len(graph.factors)))
+        labels = [m.label for m in self.factor_modules]
+        self.kinds = dict(graph.models)
+        self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels) for m in graph.models}
+        self._factor_model = [f.model for f in graph.factors]
+
+    def model(self, name: str) -> ModelRuntime:
+        try:
+            return self._models[name]
+        except KeyError:
+            raise GraphModelError(f"no model '{name}'; models: {', '.join(self._models)}") from None
+
+    @property
+    def p(self) -> ModelRuntime:
+        return self.model("p")
+
+    @property
+    def q(self) -> ModelRuntime:
+        return self.model("q")
+
+    def parameters_of(self, *models: str) -> list[nn.Parameter]:
+        """The parameters of the factors of the given models (for per-player optimizers)."""
+        for m in models:
+            self.model(m)
+        return [p for mod, m in zip(self.factor_modules, self._factor_model) if m in models
+                for p in mod.parameters()]

@@ -1,0 +1,165 @@
+"""Random variables, plates and parent references: plain data, no torch.
+
+A :class:`Variable` is a name, an event shape, a support and a role. A :class:`Plate`
+repeats the variables inside it, either as iid copies (N context views) or as a sequence
+(T steps, where a factor may look at the previous step of a variable, ``z[t-1]``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import GraphModelError
+
+#: Supports a variable may declare, with what each value set means.
+SUPPORTS = {
+    "real": "any real number",
+    "positive": "real numbers > 0",
+    "unit_interval": "real numbers in [0, 1]",
+    "binary": "0 or 1",
+    "categorical": "an integer class index in [0, classes)",
+    "one_hot": "a one-hot vector over the last dimension",
+    "simplex": "a probability vector over the last dimension",
+}
+
+ROLES = ("latent", "observed", "input")
+PLATE_KINDS = ("iid", "sequence")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_name(name: object, what: str) -> str:
+    """Return ``name`` if it is a valid identifier-like name, else raise naming ``what``."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise GraphModelError(
+            f"{what} name must be a letter or '_' followed by letters, digits or '_', found {name!r}"
+        )
+    return name
+
+
+def _shape(shape: object, what: str) -> tuple[int, ...]:
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)) or not all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape
+    ):
+        raise GraphModelError(f"{what}: shape must be a tuple of positive integers, found {shape!r}")
+    return tuple(int(s) for s in shape)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A named random variable.
+
+    Args:
+        name: identifier used in formulas, files and data binding.
+        shape: the event shape, e.g. ``(784,)`` or ``(1, 28, 28)``; ``()`` for a scalar.
+        support: one of :data:`SUPPORTS`.
+        role: ``"observed"`` (data binds it), ``"latent"`` or ``"input"`` (always given,
+            such as a label or a viewpoint; never modelled by a factor of the generative model).
+        classes: number of classes for ``support="categorical"``.
+        plate: name of the plate the variable lives in, or ``None``.
+
+    Example:
+        >>> Variable("x", (784,), support="binary", role="observed").shape
+        (784,)
+    """
+
+    name: str
+    shape: tuple[int, ...] = ()
+    support: str = "real"
+    role: str = "latent"
+    classes: int | None = None
+    plate: str | None = None
+
+    def __post_init__(self):
+        check_name(self.name, "variable")
+        object.__setattr__(self, "shape", _shape(self.shape, f"variable '{self.name}'") if self.shape != () else ())
+        if self.support not in SUPPORTS:
+            raise GraphModelError(
+                f"variable '{self.name}': unknown support {self.support!r}; known: {', '.join(SUPPORTS)}"
+            )
+        if self.role not in ROLES:
+            raise GraphModelError(
+                f"variable '{self.name}': unknown role {self.role!r}; known: {', '.join(ROLES)}"
+            )
+        if self.support == "categorical":
+            if not isinstance(self.classes, int) or isinstance(self.classes, bool) or self.classes < 2:
+                raise GraphModelError(
+                    f"variable '{self.name}': a categorical variable needs classes >= 2, found {self.classes!r}"
+                )
+        elif self.classes is not None:
+            raise GraphModelError(
+                f"variable '{self.name}': classes is only for support 'categorical', found support {self.support!r}"
+            )
+        if self.support in ("one_hot", "simplex") and not self.shape:
+            raise GraphModelError(
+                f"variable '{self.name}': support {self.support!r} needs a shape whose last dimension "
+                "is the number of categories, found ()"
+            )
+        if self.plate is not None:
+            check_name(self.plate, "plate")
+
+    @property
+    def prev(self) -> Parent:
+        """The previous step of this variable, ``z[t-1]``, as a parent reference."""
+        return Parent(self.name, lag=1)
+
+    @property
+    def input_dim(self) -> int:
+        """Width of this variable when flattened and fed to a network (one-hot for classes)."""
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n * self.classes if self.support == "categorical" else n
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A repeated block of variables.
+
+    Args:
+        name: identifier, referenced by ``Variable.plate``.
+        size: default number of copies (N views or T steps); data may give another size.
+        kind: ``"iid"`` (exchangeable copies) or ``"sequence"`` (ordered steps).
+    """
+
+    name: str
+    size: int
+    kind: str = "iid"
+
+    def __post_init__(self):
+        check_name(self.name, "plate")
+        if not isinstance(self.size, int) or isinstance(self.size, bool) or self.size < 1:
+            raise GraphModelError(f"plate '{self.name}': size must be a positive integer, found {self.size!r}")
+        if self.kind not in PLATE_KINDS:
+            raise GraphModelError(
+                f"plate '{self.name}': unknown kind {self.kind!r}; known: {', '.join(PLATE_KINDS)}"
+            )
+
+
+_PARENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[t-1\])?$")
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A parent reference: a variable, optionally at the previous step of a sequence plate."""
+
+    name: str
+    lag: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.name}[t-1]" if self.lag else self.name
+
+    @staticmethod
+    def parse(ref: object) -> Parent:
+        """Read ``"z"`` or ``"z[t-1]"`` (or a :class:`Variable` / :class:`Parent`)."""
+        if isinstance(ref, Parent):
+            return ref
+        if isinstance(ref, Variable):
+            return Parent(ref.name)
+        if isinstance(ref, str):
+            m = _PARENT.match(ref)
+            if m:
+                return Parent(m.group(1), lag=1 if ref.endswith("]") else 0)
+        raise GraphModelError(f"a parent must be a variable name or 'name[t-1]', found {ref!r}")
