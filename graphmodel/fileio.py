@@ -79,8 +79,31 @@ def graph_to_dict(graph: Graph) -> dict:
     }
 
 
+def _is_leaf(v) -> bool:
+    """Scalars, lists of scalars and small flat objects stay on one line."""
+    if isinstance(v, list):
+        return all(not isinstance(x, (list, dict)) for x in v) or all(_is_leaf(x) and not isinstance(x, dict)
+                                                                      for x in v)
+    if isinstance(v, dict):
+        return all(not isinstance(x, dict) and _is_leaf(x) for x in v.values()) and len(v) <= 8
+    return True
+
+
+def _format(v, indent: int = 0) -> str:
+    one = json.dumps(v, ensure_ascii=False, allow_nan=False)
+    if _is_leaf(v) and (len(one) + indent <= 100 or not isinstance(v, (list, dict)) or not v):
+        return one
+    pad, inner = " " * indent, " " * (indent + 2)
+    if isinstance(v, dict):
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_format(x, indent + 2)}" for k, x in v.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    items = [f"{inner}{_format(x, indent + 2)}" for x in v]
+    return "[\n" + ",\n".join(items) + f"\n{pad}]"
+
+
 def dumps(graph: Graph) -> str:
-    return json.dumps(graph_to_dict(graph), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The file text: JSON with short lists and factors on one line each, for readable diffs."""
+    return _format(graph_to_dict(graph)) + "\n"
 
 
 def save(graph: Graph, path) -> Path:
