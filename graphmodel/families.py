@@ -20,6 +20,8 @@ from .registry import Registry
 from .variables import Variable
 
 REAL_LIKE = frozenset({"real", "positive", "unit_interval", "binary"})
+#: Constraints of parameters that torch leaves out of ``arg_constraints``.
+EXTRA_CONSTRAINTS = {"temperature": constraints.positive}
 
 
 class Delta(D.Distribution):
@@ -44,7 +46,7 @@ class Delta(D.Distribution):
         batch_shape = torch.Size(batch_shape)
         return Delta(self.value.expand(batch_shape + self.event_shape), len(self.event_shape))
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape=()):
         return self.value.expand(torch.Size(sample_shape) + self.value.shape)
 
     def log_prob(self, value):
@@ -91,7 +93,8 @@ class Family:
         return tuple(var.shape) + tuple(extra)
 
     def constraint(self, param: str):
-        return self.dist.arg_constraints[param]
+        # torch declares no constraint for some parameters (the relaxed families' temperature)
+        return self.dist.arg_constraints.get(param) or EXTRA_CONSTRAINTS[param]
 
     def make(self, params: dict, var_event_ndim: int) -> D.Distribution:
         """Build the distribution with ``var_event_ndim`` rightmost dims as the event."""

@@ -1,0 +1,33 @@
+"""A variational recurrent neural network (Chung et al. 2015) over 6 steps of 2-D points.
+
+    p(x,z,h) = ∏ₜ[p(xₜ|zₜ,hₜ)p(zₜ|hₜ)p(hₜ|hₜ₋₁,xₜ₋₁,zₜ₋₁)]p(h₀)
+    q(z,h|x) = ∏ₜ[q(zₜ|xₜ,hₜ)q(hₜ|hₜ₋₁,xₜ₋₁,zₜ₋₁)]q(h₀)
+
+The recurrent state h is a deterministic variable updated by a GRU cell, starting from 0; the
+sequence plate ``time`` holds every variable. Run ``python examples/vrnn.py`` to print the
+factorizations; ``vrnn.json`` is ``gm.save(build())``.
+"""
+
+import graphmodel as gm
+
+
+def build() -> gm.Graph:
+    """The VRNN graph: x (2,), z (3,) and the state h (16,) at every step."""
+    time = gm.Plate("time", 6, kind="sequence")
+    x = gm.Variable("x", (2,), role="observed", plate="time")
+    z = gm.Variable("z", (3,), plate="time")
+    h = gm.Variable("h", (16,), plate="time")
+
+    def recurrence():
+        return (gm.Deterministic(h, given=(h.prev, x.prev, z.prev), net=gm.GRUCell())
+                * gm.Deterministic(h, value=0.0, init=True))
+
+    p = gm.Normal(x, given=(z, h), net=gm.MLP(64)) * gm.Normal(z, given=h, net=gm.MLP(64)) * recurrence()
+    q = gm.Normal(z, given=(x, h), net=gm.MLP(64)) * recurrence()
+    return gm.Graph("vrnn", plates=[time], p=p, q=q)
+
+
+if __name__ == "__main__":
+    g = build()
+    print(g.p)
+    print(g.q)

@@ -1,0 +1,224 @@
+"""The ``graphmodel`` command line.
+
+Every user mistake ends in one line on stderr and a non-zero exit code; a traceback is
+printed only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+import graphmodel as gm
+
+
+def _load(path, trust=False, validate=False):
+    return gm.load(path, validate=validate, trust=trust)
+
+
+def cmd_check(args) -> int:
+    g = _load(args.file, trust=args.trust)
+    problems = g.problems()
+    if problems:
+        for p in problems:
+            loc = f"factors[{p.factor}]: " if p.factor is not None else ""
+            print(f"{args.file}: {loc}{p}", file=sys.stderr)
+        return 1
+    print(f"graph '{g.name}': {len(g.variables)} variables, {len(g.factors)} factors")
+    for m, kind in g.models.items():
+        view = g.model(m)
+        print(f"{kind} model {view}")
+        order = " → ".join(view.order)
+        ins = f"   (given: {', '.join(view.inputs)})" if view.inputs else ""
+        print(f"  order: {order}{ins}")
+    objective = _objective_text(g)
+    if objective:
+        print(f"objective: {objective}")
+    return 0
+
+
+def _objective_text(g) -> str | None:
+    """The derived objective as a formula, or None when the objective stage is absent."""
+    try:
+        from .objectives import derive
+    except ImportError:
+        return None
+    return str(derive(g))
+
+
+def cmd_render(args) -> int:
+    from graphmodel.render.dot import render
+
+    g = _load(args.file, trust=args.trust)
+    render(g, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _overrides(args) -> dict:
+    out = {}
+    for key in ("steps", "epochs", "device", "seed", "batch_size", "lr"):
+        v = getattr(args, key, None)
+        if v is not None:
+            out[key] = v
+    if out.get("steps"):
+        out["epochs"] = None
+    return out
+
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    from .outputs import ProgressBar, RunWriter
+    from .trainer import Trainer
+
+    g = _load(args.file, trust=args.trust, validate=True)
+    trainer = Trainer(g, config=_overrides(args), trust=args.trust)
+    ckpt = Path(args.out) / "checkpoint.pt"
+    resume_step = None
+    if args.resume:
+        if not ckpt.exists():
+            raise gm.GraphModelError(f"--resume: no checkpoint at {ckpt}")
+        trainer.resume(ckpt)
+        resume_step = trainer.step
+    writer = RunWriter(args.out, trainer, resume_step)
+    trainer.subscribe(ProgressBar(disable=args.quiet))
+    trainer.subscribe(writer)
+    print(f"objective: {trainer.describe()}")
+    try:
+        metrics = trainer.run()
+    finally:
+        writer.close()
+    for k, v in metrics.items():
+        print(f"{k}: {v:.4f}")
+    print(f"wrote {args.out}/metrics.jsonl, checkpoint.pt, samples.png, losses.png, summary.json")
+    return 0
+
+
+def _trained(args):
+    from graphmodel.checkpoint import load_checkpoint
+
+    g = _load(args.file, trust=args.trust, validate=True)
+    runtime = g.build(trust=args.trust)
+    load_checkpoint(args.checkpoint, g, runtime)
+    runtime.eval()
+    return g, runtime
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from .plots import save_samples
+    from .trainer import sample_observed
+
+    if args.n < 1:
+        raise gm.GraphModelError(f"-n: expected a positive number of samples, found {args.n}")
+    g, runtime = _trained(args)
+    torch.manual_seed(args.seed)
+    values = sample_observed(g, runtime, args.n)
+    if not values or not save_samples(values, g, args.output):
+        raise gm.GraphModelError("this graph has no image-shaped or 2-D observed variable to draw")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import torch
+
+    from .config import TrainConfig
+    from .data import bind, check_fields, load_dataset
+    from .evaluate import bound, log_likelihood
+    from .trainer import split
+
+    g, runtime = _trained(args)
+    cfg = TrainConfig.from_dict(g.training)
+    data = bind(g, load_dataset(g.data))
+    check_fields(g, data)
+    _, test = split(data, cfg.test_fraction, cfg.seed)
+    if not len(next(iter(test.values()))):
+        test = data
+    torch.manual_seed(cfg.seed)
+    k = args.k or cfg.eval_k
+    with torch.no_grad():
+        b = bound(runtime, g, test).mean().item()
+        ll = log_likelihood(runtime, g, test, k=k).mean().item()
+    n = len(next(iter(test.values())))
+    print(f"test examples: {n}")
+    print(f"test bound (ELBO): {b:.4f} nats")
+    print(f"test log-likelihood (importance-sampled, k={k}): {ll:.4f} nats")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="graphmodel", description="Deep generative models as graphical models.")
+    ap.add_argument("--version", action="version", version=f"graphmodel {gm.__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, fn, help_):
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--debug", action="store_true", help="show a traceback on errors")
+        p.add_argument("--trust", action="store_true",
+                       help="allow the graph's references to user code to be imported")
+        p.set_defaults(fn=fn)
+        return p
+
+    p = add("check", cmd_check, "validate a graph file; print its factorization, order and objective")
+    p.add_argument("file")
+    p = add("render", cmd_render, "draw a graph file as DOT (or SVG/PNG when Graphviz is installed)")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", required=True, help="OUT.dot, OUT.svg or OUT.png")
+    p = add("train", cmd_train, "train a graph file headless, writing metrics, checkpoint and pictures")
+    p.add_argument("file")
+    p.add_argument("--out", required=True, help="run directory")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--steps", type=int)
+    group.add_argument("--epochs", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p = add("sample", cmd_sample, "draw samples from a trained graph into a picture")
+    p.add_argument("file")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("-n", type=int, default=64)
+    p.add_argument("-o", "--output", required=True, help="OUT.png")
+    p.add_argument("--seed", type=int, default=0)
+    p = add("evaluate", cmd_evaluate, "print the test bound and the importance-sampled log-likelihood")
+    p.add_argument("file")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--k", type=int, default=None, help="importance samples per example")
+    return ap
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.fn(args) or 0
+    except gm.GraphModelError as e:
+        if args.debug:
+            traceback.print_exc()
+        msg = str(e)
+        first, _, rest = msg.partition("\n")
+        print(f"graphmodel: error: {first}", file=sys.stderr)
+        if rest:
+            print(rest, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("graphmodel: interrupted", file=sys.stderr)
+        return 130
+    except OSError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"graphmodel: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Training settings: the graph file's ``training`` section, checked with named errors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from graphmodel.errors import GraphModelError
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine", "step")
+NAN_POLICIES = ("rollback", "stop")
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Every field can be set in the file's ``training`` section.
+
+    ``steps`` wins over ``epochs``; with neither, training runs 1000 steps. Metrics are
+    reported every ``log_every`` steps as means over those steps.
+    """
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    lr_schedule: str = "constant"
+    lr_step: int = 1000  # for "step": multiply by lr_gamma every lr_step steps
+    lr_gamma: float = 0.5
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 50
+    sample_every: int | None = None
+    num_samples: int = 64
+    checkpoint_every: int | None = 500
+    on_nan: str = "rollback"
+    max_rollbacks: int = 3
+    test_fraction: float = 0.1
+    eval_k: int = 100
+
+    @classmethod
+    def from_dict(cls, d: dict | None, where: str = "training") -> TrainConfig:
+        d = dict(d or {})
+        names = {f.name for f in fields(cls)}
+        for k in d:
+            if k not in names:
+                raise GraphModelError(f"{where}.{k}: unknown setting; known: {', '.join(sorted(names))}")
+        cfg = cls(**d)
+        cfg.check(where)
+        return cfg
+
+    def check(self, where: str = "training") -> None:
+        def bad(key, expected):
+            raise GraphModelError(f"{where}.{key}: expected {expected}, found {getattr(self, key)!r}")
+
+        def posint(key, optional=False):
+            v = getattr(self, key)
+            if optional and v is None:
+                return
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                bad(key, "a positive integer")
+
+        for k in ("batch_size", "log_every", "num_samples", "lr_step", "eval_k"):
+            posint(k)
+        for k in ("steps", "epochs", "sample_every", "checkpoint_every"):
+            posint(k, optional=True)
+        for k in ("lr", "lr_gamma"):
+            v = getattr(self, k)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
+                bad(k, "a positive number")
+        if self.grad_clip is not None and (not isinstance(self.grad_clip, (int, float)) or self.grad_clip <= 0):
+            bad("grad_clip", "a positive number or null")
+        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+            bad("weight_decay", "a number >= 0")
+        if not isinstance(self.test_fraction, (int, float)) or not 0 <= self.test_fraction < 1:
+            bad("test_fraction", "a number in [0, 1)")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            bad("seed", "an integer")
+        if not isinstance(self.max_rollbacks, int) or self.max_rollbacks < 0:
+            bad("max_rollbacks", "an integer >= 0")
+        for key, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("on_nan", NAN_POLICIES)):
+            if getattr(self, key) not in choices:
+                bad(key, "one of " + ", ".join(choices))
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")
+        ):
+            bad("device", "auto, cpu, cuda, cuda:N or mps")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,197 @@
+"""Datasets that work offline, and the binding of data fields to graph variables.
+
+A dataset here is a dict of equally long tensors (fields), e.g. digits gives
+``{"image": (N, 64), "image2d": (N, 1, 8, 8), "label": (N,), "label_onehot": (N, 10)}``.
+The graph file's ``data`` section names the dataset and binds variables to fields::
+
+    "data": {"dataset": "digits", "options": {"binarize": true},
+             "bind": {"x": "image"}, "test_fraction": 0.2}
+
+Every batch that enters training is checked against the variables first
+(:func:`check_fields`): shape, dtype and support, with errors that name the variable.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+
+from graphmodel.errors import DataError, GraphModelError
+from graphmodel.registry import Registry
+
+DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def four_points(n: int = 2000, seed: int = 0) -> dict:
+    """AVB's toy: four one-hot points in R^4, equally likely (log-likelihood optimum −ln 4)."""
+    idx = torch.randint(0, 4, (n,), generator=_generator(seed))
+    return {"point": torch.nn.functional.one_hot(idx, 4).float(), "label": idx}
+
+
+def ring8(n: int = 4000, radius: float = 2.0, std: float = 0.02, seed: int = 0) -> dict:
+    """A ring of 8 Gaussians (the GAN mode-coverage toy); ``label`` is the mode index."""
+    g = _generator(seed)
+    k = torch.randint(0, 8, (n,), generator=g)
+    angle = k.float() * (2 * math.pi / 8)
+    centers = torch.stack([angle.cos(), angle.sin()], dim=-1) * radius
+    return {"point": centers + std * torch.randn(n, 2, generator=g), "label": k}
+
+
+def two_moons(n: int = 2000, noise: float = 0.05, seed: int = 0) -> dict:
+    """Two interleaving half circles in 2-D; ``label`` is the moon."""
+    g = _generator(seed)
+    label = torch.randint(0, 2, (n,), generator=g)
+    t = torch.rand(n, generator=g) * math.pi
+    upper = torch.stack([t.cos(), t.sin()], -1)
+    lower = torch.stack([1 - t.cos(), 0.5 - t.sin()], -1)
+    pts = torch.where(label[:, None] == 0, upper, lower)
+    return {"point": pts + noise * torch.randn(n, 2, generator=g), "label": label}
+
+
+def digits(binarize: bool = True) -> dict:
+    """scikit-learn's bundled 8×8 digits (1797 images, no download), scaled to [0, 1]."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise DataError("the digits dataset needs scikit-learn: pip install 'graphmodel[data]'") from None
+    d = load_digits()
+    x = torch.tensor(d.data, dtype=torch.float32) / 16.0
+    if binarize:
+        x = (x > 0.5).float()
+    y = torch.tensor(d.target, dtype=torch.long)
+    return {"image": x, "image2d": x.reshape(-1, 1, 8, 8), "label": y,
+            "label_onehot": torch.nn.functional.one_hot(y, 10).float()}
+
+
+def mnist(root: str = "~/.cache/graphmodel/mnist", binarize: bool = True, download: bool = True,
+          train: bool = True) -> dict:
+    """MNIST through torchvision (needs torchvision and a network on first use)."""
+    try:
+        from torchvision.datasets import MNIST
+    except ImportError:
+        raise DataError("the mnist dataset needs torchvision: pip install torchvision "
+                        "(or use the built-in 'digits' dataset, which needs no download)") from None
+    import os
+
+    try:
+        ds = MNIST(os.path.expanduser(root), train=train, download=download)
+    except (RuntimeError, OSError) as e:
+        raise DataError(f"MNIST is not available at {root} and could not be downloaded ({e}); "
+                        "use the built-in 'digits' dataset offline") from None
+    x = ds.data.float().div(255.0)
+    if binarize:
+        x = (x > 0.5).float()
+    y = ds.targets.long()
+    return {"image": x.reshape(-1, 784), "image2d": x.unsqueeze(1), "label": y,
+            "label_onehot": torch.nn.functional.one_hot(y, 10).float()}
+
+
+for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons),
+                   ("digits", digits), ("mnist", mnist)):
+    DATASETS.register(_name, _fn)
+
+
+# --- binding and checks ----------------------------------------------------------------
+
+def load_dataset(spec: dict) -> dict:
+    """Load the dataset a graph's ``data`` section names; returns its fields."""
+    name = spec.get("dataset")
+    if not isinstance(name, str):
+        raise DataError(f"data.dataset: expected a dataset name ({', '.join(DATASETS.names())}), found {name!r}")
+    options = spec.get("options", {})
+    if not isinstance(options, dict):
+        raise DataError(f"data.options: expected an object, found {options!r}")
+    try:
+        return DATASETS.get(name)(**options)
+    except TypeError as e:
+        raise DataError(f"data.options: {name} does not take these options ({e})") from None
+    except GraphModelError as e:
+        raise DataError(f"data.dataset: {e}") from None
+
+
+def bind(graph, fields: dict, binding: dict | None = None) -> dict:
+    """Map dataset fields to variables: variable name → tensor.
+
+    ``binding`` is variable → field; without it, a field named like a variable binds it.
+    Every observed variable of the graph must be bound.
+    """
+    binding = dict(binding if binding is not None else graph.data.get("bind", {}))
+    out = {}
+    for var, field in binding.items():
+        if var not in graph.variables:
+            raise DataError(f"data.bind: '{var}' is not a variable of the graph; variables: "
+                            f"{', '.join(graph.variables)}")
+        if field not in fields:
+            raise DataError(f"data.bind.{var}: the dataset has no field '{field}'; fields: {', '.join(fields)}")
+        out[var] = fields[field]
+    for name in graph.variables:
+        if name not in out and name in fields:
+            out[name] = fields[name]
+    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
+    if missing:
+        raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
+                        f"fields: {', '.join(fields)}; bind it in data.bind")
+    lengths = {k: len(v) for k, v in out.items()}
+    if not lengths:
+        raise DataError("no data is bound to the graph's variables")
+    if len(set(lengths.values())) != 1:
+        raise DataError(f"bound fields have different lengths: {lengths}")
+    if next(iter(lengths.values())) == 0:
+        raise DataError("the dataset is empty")
+    return out
+
+
+def _fmt(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_fields(graph, data: dict) -> None:
+    """Check bound data against the variables before the first step; raise DataError."""
+    for name, x in data.items():
+        v = graph.variables[name]
+        if not isinstance(x, torch.Tensor):
+            raise DataError(f"variable '{name}': data must be a tensor, found {type(x).__name__}")
+        plate = graph.plates.get(v.plate) if v.plate else None
+        event = tuple(v.shape)
+        tail = x.shape[x.dim() - len(event):] if len(event) else ()
+        if x.dim() < len(event) + 1 + (plate is not None) or tuple(tail) != event:
+            want = "(N, " + ("plate, " if plate else "") + ", ".join(map(str, event)) + ")"
+            raise DataError(f"variable '{name}': data has shape {_fmt(x.shape)}, expected {want}")
+        _check_support(name, v, x)
+
+
+def _check_support(name, v, x) -> None:
+    s = v.support
+    if s == "categorical":
+        if torch.is_floating_point(x) or x.dtype == torch.bool:
+            raise DataError(f"variable '{name}': categorical data must be integer class indices, found dtype {x.dtype}")
+        bad = (x < 0) | (x >= v.classes)
+        if bad.any():
+            raise DataError(f"variable '{name}': class indices must lie in [0, {v.classes}), "
+                            f"found {x[bad].flatten()[0].item()}")
+        return
+    if not torch.is_floating_point(x):
+        raise DataError(f"variable '{name}': data must be floating point for support '{s}', found dtype {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise DataError(f"variable '{name}': data contains NaN or Inf")
+    checks = {
+        "positive": (lambda t: t > 0, "values > 0"),
+        "unit_interval": (lambda t: (t >= 0) & (t <= 1), "values in [0, 1]"),
+        "binary": (lambda t: (t == 0) | (t == 1), "values 0 or 1"),
+        "one_hot": (lambda t: ((t == 0) | (t == 1)).all(-1, keepdim=True) & (t.sum(-1, keepdim=True) == 1),
+                    "one-hot vectors"),
+        "simplex": (lambda t: (t >= 0).all(-1, keepdim=True) & ((t.sum(-1, keepdim=True) - 1).abs() < 1e-4),
+                    "probability vectors"),
+    }
+    if s in checks:
+        ok, what = checks[s]
+        good = ok(x)
+        if not good.all():
+            found = x[~good.expand_as(x)].flatten()[0].item() if good.shape == x.shape else "a vector that is not"
+            raise DataError(f"variable '{name}': support '{s}' expects {what}, found {found}")

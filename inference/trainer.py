@@ -1,0 +1,433 @@
+"""The trainer: fits a graph's objective on CPU or GPU and reports through events.
+
+It owns the optimizers and the update schedule. An objective is one loss to minimize, or
+a game (``players``): each player has its own parameters, loss, optimizer and number of
+updates per step, and no loss ever steps an optimizer itself. The trainer never calls
+into a GUI: listeners receive :mod:`inference.events` objects.
+
+Hot path: one step computes the losses, steps the optimizers and keeps the metrics on
+the device; the host reads them once per ``log_every`` steps (one sync), which is also
+where NaN/Inf is caught, the offending term and step named, and the last good state
+restored (``on_nan="rollback"``, with the learning rate halved) or training stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from graphmodel.checkpoint import load_checkpoint, save_checkpoint
+from graphmodel.errors import DataError, GraphModelError, TrainingError
+
+from . import distributed
+from . import events as ev
+from .config import TrainConfig
+from .data import bind, check_fields, load_dataset
+
+
+@dataclass
+class Player:
+    """One participant of a game: a loss to minimize over some parameters.
+
+    Args:
+        name: shown in metrics (``"generator"``, ``"discriminator"``).
+        loss: called as ``loss(runtime, batch, step)`` → value with ``.total`` and ``.terms``.
+        models: graph models whose parameters this player updates (``None``: all).
+        extra_params: parameters outside the graph (e.g. a discriminator network).
+        steps: updates of this player per training step.
+        lr: learning rate override.
+    """
+
+    name: str
+    loss: Callable
+    models: tuple[str, ...] | None = None
+    extra_params: list = field(default_factory=list)
+    steps: int = 1
+    lr: float | None = None
+
+
+class _Losses(torch.nn.Module):
+    """The players' losses as one module, so DistributedDataParallel can wrap them."""
+
+    def __init__(self, runtime, players):
+        super().__init__()
+        self.runtime = runtime
+        self.extra = torch.nn.ParameterList([p for pl in players for p in pl.extra_params])
+        self.players = players
+
+    def forward(self, k: int, batch: dict, step: int):
+        value = self.players[k].loss(self.runtime, batch, step)
+        return value.total, dict(value.terms)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GraphModelError(f"device {name!r} was asked for, but CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def split(data: dict, test_fraction: float, seed: int) -> tuple[dict, dict]:
+    """A deterministic train/test split of bound data."""
+    n = len(next(iter(data.values())))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))
+    n_test = int(round(n * test_fraction)) if n > 1 else 0
+    test_idx, train_idx = perm[:n_test], perm[n_test:]
+    return {k: v[train_idx] for k, v in data.items()}, {k: v[test_idx] for k, v in data.items()}
+
+
+class Trainer:
+    """Fit a graph.
+
+    Args:
+        graph: the graph document (its ``training`` section gives defaults).
+        data: variable name → tensor; if ``None``, the graph's ``data`` section is loaded.
+        config: a :class:`TrainConfig` or dict overriding the graph's training section.
+        objective: a loss (``loss(runtime, batch, step)``) or a list of :class:`Player`;
+            by default the objective derived from the graph.
+        trust: allow user-code networks to be imported.
+    """
+
+    def __init__(self, graph, data: dict | None = None, config=None, objective=None, trust: bool = False):
+        self.graph = graph
+        base = dict(graph.training)
+        if isinstance(config, TrainConfig):
+            base.update(config.to_dict())
+        elif config:
+            base.update(config)
+        self.config = cfg = TrainConfig.from_dict(base)
+        self.dist = distributed.current()
+        self.device = resolve_device(cfg.device)
+        if self.dist and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if self.dist and cfg.batch_size % self.dist.world:
+            raise GraphModelError(f"training.batch_size: {cfg.batch_size} does not split evenly over "
+                                  f"{self.dist.world} processes")
+        if data is None:
+            if not graph.data:
+                raise DataError("the graph has no data section; pass data=... or set data.dataset in the file")
+            data = bind(graph, load_dataset(graph.data))
+        else:
+            data = bind(graph, data, binding={})
+        check_fields(graph, data)
+        train, test = split(data, cfg.test_fraction, cfg.seed)
+        self.n_train = len(next(iter(train.values())))
+        self.train_data = {k: v.to(self.device) for k, v in train.items()}
+        self.test_data = {k: v.to(self.device) for k, v in test.items()}
+        torch.manual_seed(cfg.seed)
+        self.runtime = graph.build(trust=trust or graph.trusted).to(self.device)
+        if objective is None:
+            from .objectives import training_loss
+
+            objective = training_loss(graph)
+        self.players = objective if isinstance(objective, (list, tuple)) else [Player("model", objective)]
+        self.objective = objective
+        self._losses = _Losses(self.runtime, self.players)
+        self._engine = self._losses
+        if self.dist:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._engine = DDP(self._losses, device_ids=ids, find_unused_parameters=len(self.players) > 1)
+        self.optimizers = [self._optimizer(p) for p in self.players]
+        self.schedulers = [self._scheduler(o) for o in self.optimizers]
+        self.step = 0
+        self.listeners: list[Callable] = []
+        self._stop = threading.Event()
+        self._pause = threading.Event()
+        self._snapshot = None
+        self._rollbacks = 0
+        self.on_checkpoint: Callable[[int], None] | None = None  # set by callers that write checkpoints
+        self.batches_per_epoch = max(1, self.n_train // cfg.batch_size)
+        self.total_steps = cfg.steps or (cfg.epochs * self.batches_per_epoch if cfg.epochs else 1000)
+
+    # --- setup ------------------------------------------------------------------------
+
+    def _optimizer(self, player: Player):
+        cfg = self.config
+        params = (list(self.runtime.parameters()) if player.models is None
+                  else self.runtime.parameters_of(*player.models)) + list(player.extra_params)
+        if not params:
+            raise TrainingError(f"player '{player.name}' has no parameters to train")
+        lr = player.lr or cfg.lr
+        if cfg.optimizer == "adam":
+            return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+        if cfg.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=cfg.weight_decay)
+
+    def _scheduler(self, opt):
+        cfg = self.config
+        if cfg.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self._planned_steps()))
+        if cfg.lr_schedule == "step":
+            return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
+        return None
+
+    def _planned_steps(self) -> int:
+        cfg = self.config
+        per_epoch = max(1, (len(next(iter(self.train_data.values()))) // cfg.batch_size))
+        return cfg.steps or (cfg.epochs * per_epoch if cfg.epochs else 1000)
+
+    # --- events -----------------------------------------------------------------------
+
+    def subscribe(self, fn: Callable[[ev.Event], None]) -> None:
+        self.listeners.append(fn)
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 (or the only process): the one that emits events and writes files."""
+        return self.dist is None or self.dist.rank == 0
+
+    def emit(self, event: ev.Event) -> None:
+        if not self.is_main:
+            return
+        for fn in self.listeners:
+            fn(event)
+
+    def stop(self) -> None:
+        """Ask the loop to stop after the current step (safe from another thread)."""
+        self._stop.set()
+
+    def pause(self, paused: bool = True) -> None:
+        (self._pause.set if paused else self._pause.clear)()
+
+    # --- data -------------------------------------------------------------------------
+
+    def batch_at(self, step: int) -> dict:
+        """The batch of a given step: epoch-wise permutations seeded by (seed, epoch)."""
+        bs, n = self.config.batch_size, self.n_train
+        epoch, pos = divmod(step, self.batches_per_epoch)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch))
+        idx = perm[pos * bs: pos * bs + bs] if n >= bs else perm
+        if self.dist:  # each rank takes its equal shard of the global batch
+            idx = idx.chunk(self.dist.world)[self.dist.rank]
+        idx = idx.to(self.device)
+        return {k: v[idx] for k, v in self.train_data.items()}
+
+    # --- the loop ---------------------------------------------------------------------
+
+    def run(self, steps: int | None = None) -> dict:
+        """Train until ``total_steps`` (or ``steps`` more); returns the final metrics."""
+        cfg = self.config
+        end = self.total_steps if steps is None else min(self.total_steps, self.step + steps)
+        self._stop.clear()
+        self.emit(ev.Started(self.step, end, str(self.device), self.describe()))
+        self._take_snapshot()
+        per_step = []
+        first_of_interval = self.step
+        while self.step < end and not self._stop.is_set():
+            while self._pause.is_set() and not self._stop.is_set():
+                self._stop.wait(0.05)
+            total, terms = self._train_step(self.step)
+            per_step.append((total, terms))
+            self.step += 1
+            if self.step % cfg.log_every == 0 or self.step == end or self._stop.is_set():
+                ok = self._report(per_step, first_of_interval)
+                per_step, first_of_interval = [], self.step
+                if not ok:
+                    continue
+            if self.step % self.batches_per_epoch == 0:
+                self.emit(ev.EpochEnd(self.step, self.step // self.batches_per_epoch))
+            if cfg.sample_every and self.step % cfg.sample_every == 0:
+                self.emit_samples()
+            if self.on_checkpoint and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                self.on_checkpoint(self.step)
+        metrics = self.evaluate()
+        self.emit_samples()
+        self.emit(ev.Finished(self.step, metrics, stopped=self._stop.is_set()))
+        return metrics
+
+    def _train_step(self, step: int):
+        cfg = self.config
+        totals, terms = [], {}
+        for k, (player, opt, sched) in enumerate(zip(self.players, self.optimizers, self.schedulers)):
+            for j in range(player.steps):
+                batch = self.batch_at(step * player.steps + j)
+                total, value_terms = self._engine(k, batch, step)
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]],
+                                                   cfg.grad_clip)
+                opt.step()
+            if sched is not None:
+                sched.step()
+            totals.append(total.detach())
+            prefix = "" if len(self.players) == 1 else f"{player.name}: "
+            for name, v in value_terms.items():
+                terms[prefix + name] = v.detach()
+        total = totals[0] if len(totals) == 1 else torch.stack(totals).sum()
+        return total, terms
+
+    def _report(self, per_step, first: int) -> bool:
+        """Read the interval's metrics (one host sync); handle NaN/Inf. False = rolled back."""
+        names = list(per_step[-1][1])
+        stacked = torch.stack([torch.stack([t, *(s.get(k, t * float("nan")) for k in names)])
+                               for t, s in per_step]).float()
+        stacked = distributed.average(stacked, self.dist).cpu()  # the one host sync per report
+        totals = stacked[:, 0]
+        term_vals = {k: stacked[:, i + 1] for i, k in enumerate(names)}
+        finite = torch.isfinite(totals)
+        if not bool(finite.all()):
+            bad = int((~finite).nonzero()[0])
+            term = next((k for k in names if not math.isfinite(float(term_vals[k][bad]))), "loss")
+            self._diverged(first + bad, term)
+            return False
+        lr = self.optimizers[0].param_groups[0]["lr"]
+        self.emit(ev.StepMetrics(self.step, float(totals.mean()),
+                                 {k: float(v.mean()) for k, v in term_vals.items()}, lr,
+                                 self.step // self.batches_per_epoch))
+        self._take_snapshot()
+        return True
+
+    def _diverged(self, step: int, term: str) -> None:
+        cfg = self.config
+        if cfg.on_nan == "stop" or self._rollbacks >= cfg.max_rollbacks:
+            self._restore_snapshot()
+            self.emit(ev.Diverged(step, term, "stopped"))
+            raise TrainingError(
+                f"loss term '{term}' became NaN or Inf at step {step}; restored the state of step "
+                f"{self.step} and stopped (training.on_nan = {cfg.on_nan!r})")
+        self._rollbacks += 1
+        self._restore_snapshot()
+        for opt in self.optimizers:
+            for g in opt.param_groups:
+                g["lr"] *= 0.5
+        self.emit(ev.Diverged(step, term, f"rolled back to step {self.step}, learning rate halved"))
+
+    def _take_snapshot(self) -> None:
+        self._snapshot = (self.step, copy.deepcopy(self.runtime.state_dict()),
+                          [copy.deepcopy(o.state_dict()) for o in self.optimizers])
+
+    def _restore_snapshot(self) -> None:
+        step, model, opts = self._snapshot
+        self.step = step
+        self.runtime.load_state_dict(model)
+        for o, s in zip(self.optimizers, opts):
+            lrs = [g["lr"] for g in o.param_groups]
+            o.load_state_dict(s)
+            for g, lr in zip(o.param_groups, lrs):
+                g["lr"] = lr
+
+    # --- evaluation and samples -------------------------------------------------------
+
+    def describe(self) -> str:
+        if len(self.players) == 1:
+            return str(self.players[0].loss)
+        return "; ".join(f"{p.name}: {p.loss}" for p in self.players)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict:
+        """Mean objective and terms on the test split (train split when there is none)."""
+        data = self.test_data if len(next(iter(self.test_data.values()))) else self.train_data
+        out: dict = {}
+        self.runtime.eval()
+        try:
+            for p in self.players:
+                prefix = "" if len(self.players) == 1 else f"{p.name}: "
+                val = p.loss(self.runtime, data, self.step)
+                out[prefix + "loss"] = float(val.total)
+                out.update({prefix + k: float(v) for k, v in val.terms.items()})
+        finally:
+            self.runtime.train()
+        return {"test " + k: v for k, v in out.items()}
+
+    def sample(self, n: int | None = None) -> dict:
+        """Samples of the generative model's observed variables (CPU tensors)."""
+        return sample_observed(self.graph, self.runtime, n or self.config.num_samples, self.train_data)
+
+    def emit_samples(self) -> None:
+        if not self.is_main:
+            return
+        try:
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                values = self.sample()
+        except GraphModelError as e:
+            self.emit(ev.TrainWarning(self.step, f"could not sample: {e}"))
+            return
+        if values:
+            self.emit(ev.Samples(self.step, values))
+
+    # --- checkpoints ------------------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Write weights, optimizer and RNG state atomically; resuming continues exactly."""
+        if not self.is_main:
+            return
+        save_checkpoint(
+            path, self.runtime, self.graph, step=self.step,
+            optimizers=[o.state_dict() for o in self.optimizers],
+            schedulers=[s.state_dict() if s else None for s in self.schedulers],
+            rng=torch.get_rng_state(),
+            cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            config=self.config.to_dict(),
+        )
+        self.emit(ev.CheckpointSaved(self.step, str(path)))
+
+    def resume(self, path) -> None:
+        state = load_checkpoint(path, self.graph, self.runtime, map_location=self.device)
+        try:
+            for o, s in zip(self.optimizers, state["optimizers"]):
+                o.load_state_dict(s)
+            for sch, s in zip(self.schedulers, state.get("schedulers", [])):
+                if sch is not None and s is not None:
+                    sch.load_state_dict(s)
+            torch.set_rng_state(state["rng"])
+            if torch.cuda.is_available() and state.get("cuda_rng"):
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            self.step = int(state["step"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as e:
+            raise GraphModelError(f"{path}: the checkpoint's training state does not fit ({e})") from None
+
+
+@torch.no_grad()
+def sample_observed(graph, runtime, n: int, data: dict | None = None) -> dict:
+    """Sample the generative model and keep its observed and input variables (on the CPU).
+
+    The model's inputs are filled in so that a grid reads well: class labels cycle through
+    every class (a class-conditional grid); other inputs are taken from ``data``.
+    """
+    gen = next((m for m, k in graph.models.items() if k == "generative"), None)
+    if gen is None:
+        return {}
+    model = runtime.model(gen)
+    device = next((b.device for b in runtime.buffers()), None) or next(
+        (p.device for p in runtime.parameters()), torch.device("cpu"))
+    given = {}
+    for name in model.plan.names[: len(model.plan.inputs)]:
+        v = graph.variables[name]
+        if v.support == "categorical":
+            given[name] = torch.arange(n, device=device) % v.classes
+        elif v.support == "one_hot":
+            given[name] = torch.eye(v.shape[-1], device=device)[torch.arange(n, device=device) % v.shape[-1]]
+        elif data and name in data:
+            given[name] = data[name][:n]
+        else:
+            raise GraphModelError(f"to sample model '{gen}', a value for its input '{name}' is needed")
+    was = runtime.training
+    runtime.eval()
+    try:
+        values = model.sample(None if given else n, given=given or None)
+    finally:
+        runtime.train(was)
+    keep = [k for k, v in graph.variables.items() if v.role in ("observed", "input") and k in values]
+    return {k: values[k].detach().float().cpu() for k in keep}
+
+
+def train(graph, data=None, **config) -> Trainer:
+    """Train ``graph`` in Python and return the trainer (``trainer.runtime`` holds the weights)."""
+    t = Trainer(graph, data, config)
+    t.run()
+    return t
+
+
+__all__ = ["Player", "Trainer", "sample_observed", "train", "resolve_device", "split"]

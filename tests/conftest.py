@@ -1,0 +1,84 @@
+"""Shared test setup: seeded RNGs, headless Qt, and the catalogue of example graphs.
+
+Every ``examples/NAME.py`` (with its ``NAME.json``) is an entry of the catalogue: a test that
+takes the ``example_name`` argument runs once per example, so a new example gets every
+generic check for free.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES_DIR = ROOT / "examples"
+
+
+def example_names() -> list[str]:
+    """Names of the example graphs: every ``examples/*.py`` script."""
+    return sorted(p.stem for p in EXAMPLES_DIR.glob("*.py") if not p.stem.startswith("_"))
+
+
+def load_example(name: str):
+    """Import ``examples/NAME.py`` as a module (the examples folder is not a package)."""
+    path = EXAMPLES_DIR / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"graphmodel_example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pytest_generate_tests(metafunc):
+    if "example_name" in metafunc.fixturenames:
+        metafunc.parametrize("example_name", example_names())
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def example_module(example_name):
+    return load_example(example_name)
+
+
+@pytest.fixture
+def example_graph(example_module):
+    return example_module.build()
+
+
+@pytest.fixture
+def example_json(example_name) -> Path:
+    return EXAMPLES_DIR / f"{example_name}.json"
+
+
+def random_value(var, batch: tuple[int, ...], plate_sizes: dict) -> torch.Tensor:
+    """A value of the declared kind for ``var``, shaped ``(batch..., [plate,] *event)``."""
+    shape = (*batch, *((plate_sizes[var.plate],) if var.plate else ()), *var.shape)
+    if var.support == "categorical":
+        return torch.randint(var.classes, shape)
+    if var.support == "binary":
+        return torch.bernoulli(torch.full(shape, 0.5))
+    if var.support == "one_hot":
+        idx = torch.randint(shape[-1], shape[:-1])
+        return torch.nn.functional.one_hot(idx, shape[-1]).to(torch.get_default_dtype())
+    if var.support == "simplex":
+        return torch.distributions.Dirichlet(torch.ones(shape)).sample()
+    if var.support == "unit_interval":
+        return torch.rand(shape).clamp(1e-3, 1 - 1e-3)
+    if var.support == "positive":
+        return torch.rand(shape) + 0.1
+    return torch.randn(shape)
+
+
+@pytest.fixture
+def make_value():
+    """:func:`random_value`, for tests that need data of a variable's declared kind."""
+    return random_value
