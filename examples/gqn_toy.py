@@ -1,10 +1,10 @@
 """A toy generative query network (Eslami et al. 2018): a scene seen from a few viewpoints.
 
     p(x,z,r|v,x_c,v_c) = p(x|z,v)p(z|r,v)p(r|x_c,v_c)
-    q(z,r|x,v,x_c,v_c) = q(z|r,x,v)q(r|x_c,v_c)
+    q(z|x,v,x_c,v_c) = q(z|r,x,v)
 
 Context views (x_c, v_c) live in the iid plate ``views``; their representation is the sum
-r = Σᵢ f(x_cᵢ, v_cᵢ), a deterministic variable outside the plate. Given r, the model renders
+r = Σᵢ f(x_cᵢ, v_cᵢ), a deterministic variable outside the plate, computed by the same network in both models. Given r, the model renders
 the view x (a small vector here) at the query viewpoint v. Run ``python examples/gqn_toy.py``
 to print the factorizations; ``gqn_toy.json`` is ``gm.save(build())``.
 """
@@ -22,12 +22,9 @@ def build() -> gm.Graph:
     r = gm.Variable("r", (16,))
     z = gm.Variable("z", (4,))
 
-    def representation():
-        return gm.Deterministic(r, given=(x_c, v_c), net=gm.MLP(64), reduce="sum")
-
     p = (gm.Normal(x, given=(z, v), net=gm.MLP(64)) * gm.Normal(z, given=(r, v), net=gm.MLP(64))
-         * representation())
-    q = gm.Normal(z, given=(r, x, v), net=gm.MLP(64)) * representation()
+         * gm.Deterministic(r, given=(x_c, v_c), net=gm.MLP(64), reduce="sum"))
+    q = gm.Normal(z, given=(r, x, v), net=gm.MLP(64))
     return gm.Graph("gqn_toy", plates=[views], p=p, q=q)
 
 

@@ -1,10 +1,11 @@
 """A variational recurrent neural network (Chung et al. 2015) over 6 steps of 2-D points.
 
     p(x,z,h) = ∏ₜ[p(xₜ|zₜ,hₜ)p(zₜ|hₜ)p(hₜ|hₜ₋₁,xₜ₋₁,zₜ₋₁)]p(h₀)
-    q(z,h|x) = ∏ₜ[q(zₜ|xₜ,hₜ)q(hₜ|hₜ₋₁,xₜ₋₁,zₜ₋₁)]q(h₀)
+    q(z|x) = ∏ₜ[q(zₜ|xₜ,hₜ)]
 
 The recurrent state h is a deterministic variable updated by a GRU cell, starting from 0; the
-sequence plate ``time`` holds every variable. Run ``python examples/vrnn.py`` to print the
+sequence plate ``time`` holds every variable. The inference model reads h without defining
+it, so it computes h with the generative model's own GRU (one set of weights, as in the paper). Run ``python examples/vrnn.py`` to print the
 factorizations; ``vrnn.json`` is ``gm.save(build())``.
 """
 
@@ -18,12 +19,10 @@ def build() -> gm.Graph:
     z = gm.Variable("z", (3,), plate="time")
     h = gm.Variable("h", (16,), plate="time")
 
-    def recurrence():
-        return (gm.Deterministic(h, given=(h.prev, x.prev, z.prev), net=gm.GRUCell())
-                * gm.Deterministic(h, value=0.0, init=True))
-
-    p = gm.Normal(x, given=(z, h), net=gm.MLP(64)) * gm.Normal(z, given=h, net=gm.MLP(64)) * recurrence()
-    q = gm.Normal(z, given=(x, h), net=gm.MLP(64)) * recurrence()
+    p = (gm.Normal(x, given=(z, h), net=gm.MLP(64)) * gm.Normal(z, given=h, net=gm.MLP(64))
+         * gm.Deterministic(h, given=(h.prev, x.prev, z.prev), net=gm.GRUCell())
+         * gm.Deterministic(h, value=0.0, init=True))
+    q = gm.Normal(z, given=(x, h), net=gm.MLP(64))
     return gm.Graph("vrnn", plates=[time], p=p, q=q)
 
 

@@ -77,6 +77,7 @@ class Analysis:
     problems: tuple[Problem, ...]
     orders: dict  # model → tuple of target names in ancestral order
     inputs: dict  # model → tuple of names the model reads but does not define
+    members: dict  # model → graph factor indices it runs (its own and borrowed ones)
 
 
 def analyze(graph) -> Analysis:
@@ -213,12 +214,12 @@ def _analyze(graph) -> Analysis:
                 f"{', '.join(graph.plates) or 'none'}", v.name))
     for i, f in enumerate(graph.factors):
         problems += _factor_problems(graph, i, f)
-    orders, inputs = {}, {}
+    orders, inputs, members = {}, {}, {}
     for m in graph.models:
-        mp, order, ins = _model_order(graph, m)
+        mp, order, ins, idx = _model_order(graph, m)
         problems += mp
-        orders[m], inputs[m] = order, ins
-    return Analysis(tuple(problems), orders, inputs)
+        orders[m], inputs[m], members[m] = order, ins, idx
+    return Analysis(tuple(problems), orders, inputs, members)
 
 
 def _model_order(graph, model: str):
@@ -226,7 +227,7 @@ def _model_order(graph, model: str):
     idx = [i for i, f in enumerate(graph.factors) if f.model == model]
     problems: list[Problem] = []
     if not idx:
-        return [Problem(f"model '{model}' has no factors")], (), ()
+        return [Problem(f"model '{model}' has no factors")], (), (), ()
     seen: dict = {}
     for i in idx:
         f = graph.factors[i]
@@ -247,7 +248,9 @@ def _model_order(graph, model: str):
     if any(t not in graph.variables for t in targets) or any(
         p.name not in graph.variables for i in idx for p in graph.factors[i].parents
     ):
-        return problems, (), ()
+        return problems, (), (), ()
+    idx = idx + _borrowed(graph, model, idx, targets)
+    targets = {graph.factors[i].target for i in idx}
     g = nx.DiGraph()
     decl = {n: k for k, n in enumerate(graph.variables)}
     g.add_nodes_from(sorted(targets, key=decl.get))
@@ -259,13 +262,44 @@ def _model_order(graph, model: str):
     try:
         cyc = nx.find_cycle(g)
         path = " → ".join([e[0] for e in cyc] + [cyc[0][0]])
-        problems.append(Problem(f"model '{model}' has a cycle: {path}", cyc[0][0]))
-        return problems, (), ()
+        # attach the factor that closes the first edge, so a file error can say factors[k]
+        at = next((i for i in idx if graph.factors[i].target == cyc[0][1] and any(
+            p.name == cyc[0][0] and not p.lag for p in graph.factors[i].parents)), None)
+        problems.append(Problem(f"model '{model}' has a cycle: {path}", cyc[0][0], at))
+        return problems, (), (), ()
     except nx.NetworkXNoCycle:
         pass
     order = _block_order(graph, g, decl, problems, model)
     ins = sorted({p.name for i in idx for p in graph.factors[i].parents if p.name not in targets}, key=decl.get)
-    return problems, tuple(order), tuple(ins)
+    return problems, tuple(order), tuple(ins), tuple(idx)
+
+
+def _borrowed(graph, model: str, own: list[int], targets: set) -> list[int]:
+    """Deterministic factors of other models that ``model`` uses to compute what it reads.
+
+    A deterministic latent (a recurrent state ``h = f(h[t-1], x[t-1], z[t-1])``, a summary
+    ``r = Σ f(x_i)``) is a function, not a belief: when a model reads such a variable without
+    defining it, it computes it with the one factor that does — the same weights — rather
+    than asking for it as an input. Generative models are asked first.
+    """
+    owners = sorted((m for m in graph.models if m != model), key=lambda m: graph.models[m] != "generative")
+    out: list[int] = []
+    have = set(targets)
+    frontier = [p.name for i in own for p in graph.factors[i].parents]
+    while frontier:
+        name = frontier.pop()
+        if name in have or name not in graph.variables or graph.variables[name].role != "latent":
+            continue
+        for m in owners:
+            fs = [i for i, f in enumerate(graph.factors) if f.model == m and f.target == name]
+            if fs and all(graph.factors[i].deterministic for i in fs) and all(
+                p.name in graph.variables for i in fs for p in graph.factors[i].parents
+            ):
+                out += fs
+                have.add(name)
+                frontier += [p.name for i in fs for p in graph.factors[i].parents]
+                break
+    return out
 
 
 def _unit(graph, name):
@@ -309,8 +343,9 @@ def compile_plan(graph, model: str) -> Plan:
     order, ins = a.orders[model], a.inputs[model]
     names = tuple(ins) + tuple(order)
     slot = {n: k for k, n in enumerate(names)}
-    regular = {f.target: i for i, f in enumerate(graph.factors) if f.model == model and not f.init}
-    initial = {f.target: i for i, f in enumerate(graph.factors) if f.model == model and f.init}
+    members = a.members[model]
+    regular = {graph.factors[i].target: i for i in members if not graph.factors[i].init}
+    initial = {graph.factors[i].target: i for i in members if graph.factors[i].init}
     plates = tuple(graph.variables[n].plate for n in names)
 
     def step(target: str) -> Step:

@@ -54,6 +54,16 @@ def two_moons(n: int = 2000, noise: float = 0.05, seed: int = 0) -> dict:
     return {"point": pts + noise * torch.randn(n, 2, generator=g), "label": label}
 
 
+def sines(n: int = 1000, steps: int = 10, noise: float = 0.05, seed: int = 0) -> dict:
+    """Noisy 2-D rotations ``(sin, cos)(ω t + φ)``: a sequence toy, ``sequence`` is (n, steps, 2)."""
+    g = _generator(seed)
+    omega = 0.3 + 0.5 * torch.rand(n, 1, generator=g)
+    phase = 2 * math.pi * torch.rand(n, 1, generator=g)
+    angle = omega * torch.arange(steps).float() + phase
+    seq = torch.stack([angle.sin(), angle.cos()], dim=-1)
+    return {"sequence": seq + noise * torch.randn(n, steps, 2, generator=g), "frequency": omega.squeeze(1)}
+
+
 def digits(binarize: bool = True) -> dict:
     """scikit-learn's bundled 8×8 digits (1797 images, no download), scaled to [0, 1]."""
     try:
@@ -92,7 +102,7 @@ def mnist(root: str = "~/.cache/graphmodel/mnist", binarize: bool = True, downlo
             "label_onehot": torch.nn.functional.one_hot(y, 10).float()}
 
 
-for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons),
+for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
                    ("digits", digits), ("mnist", mnist)):
     DATASETS.register(_name, _fn)
 
