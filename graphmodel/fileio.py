@@ -25,6 +25,7 @@ from .variables import PLATE_KINDS, ROLES, SUPPORTS, Parent, Plate, Variable
 FORMAT_VERSION = 1
 MAX_DIM = 1 << 24  # no dimension or size in a file may exceed this
 MAX_BYTES = 64 << 20
+MAX_DEPTH = 64  # lists and objects nested deeper are refused
 SECTIONS = ("objective", "data", "training", "layout")
 _TOP = ("format_version", "name", "variables", "plates", "models", "factors", *SECTIONS)
 
@@ -203,7 +204,11 @@ def _number_tree(v, path, depth=0):
         for k, x in enumerate(v):
             _number_tree(x, f"{path}[{k}]", depth + 1)
         return v
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    try:
+        finite = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+    except OverflowError:  # an integer too large for a float
+        finite = False
+    if not finite:
         raise _fail(path, "a finite number", v)
     return v
 
@@ -251,8 +256,28 @@ def _factor(d, path) -> Factor:
     return Factor(target, family, parents, params, net, model, init, reduce)
 
 
+def _check_tree(data) -> None:
+    """Refuse nesting deeper than MAX_DEPTH (it could not be saved again) and strings that
+    UTF-8 cannot hold (a lone surrogate, say the JSON escape \\ud800)."""
+    stack = [(data, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise GraphFileError(f"file: a string holds an unpaired surrogate, found {v[:40]!r}") from None
+        elif isinstance(v, (list, dict)):
+            if depth > MAX_DEPTH:
+                raise GraphFileError(f"file: nested more than {MAX_DEPTH} levels deep")
+            stack.extend((x, depth + 1) for x in (v.values() if isinstance(v, dict) else v))
+            if isinstance(v, dict):
+                stack.extend((k, depth) for k in v)
+
+
 def graph_from_dict(d, validate: bool = True) -> Graph:
     """Build a graph from plain data, checking every field; see :func:`load`."""
+    _check_tree(d)
     d = _obj(d, "file", ("format_version", "variables", "factors"), _TOP)
     version = d["format_version"]
     if version != FORMAT_VERSION or isinstance(version, bool):
@@ -313,6 +338,8 @@ def loads(text, validate: bool = True, trust: bool = False) -> Graph:
         raise GraphFileError(f"file: not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
     except RecursionError:
         raise GraphFileError("file: nested too deeply") from None
+    except ValueError as e:  # e.g. an integer with more digits than Python converts
+        raise GraphFileError(f"file: not valid JSON: {e}") from None
     g = graph_from_dict(data, validate=validate)
     g.trusted = bool(trust)
     return g

@@ -108,7 +108,7 @@ def _check_int_list(options: dict, key: str, allow_empty: bool = True) -> list:
 
 def _check_activation(options: dict) -> list:
     a = options.get("activation")
-    if a not in ACTIVATIONS:
+    if not isinstance(a, str) or a not in ACTIVATIONS:
         return [("activation", f"expected one of {', '.join(ACTIVATIONS)}, found {a!r}")]
     return []
 

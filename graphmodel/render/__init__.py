@@ -1,1 +1,9 @@
-"""Presentation of graphs: formulas (Unicode, LaTeX) and DOT diagrams."""
+"""Presentation of graphs: formulas (Unicode, LaTeX) and DOT diagrams.
+
+Nothing here imports pydot until a diagram is drawn (:func:`to_dot`, :func:`render`).
+"""
+
+from .dot import render, to_dot
+from .formula import factorization
+
+__all__ = ["factorization", "render", "to_dot"]

@@ -6,7 +6,9 @@
     'p(x, z) = p(x \\mid z)\\,p(z)'
 
 Factors are written children first (reverse ancestral order). Variables in a plate carry
-the plate's index (``xₜ``, ``hₜ₋₁``; ``i`` for iid plates) inside a product over it.
+the plate's index (``xₜ``, ``hₜ₋₁``; ``i`` for iid plates) inside a product over it. In LaTeX
+a name's own subscript and Greek letters are typeset (``z1`` → ``z_{1}``, ``x_c`` →
+``x_{c}``, ``eps`` → ``\\epsilon``); other long names are ``\\mathit{...}``.
 """
 
 from __future__ import annotations
@@ -24,19 +26,35 @@ def _index(graph, plate: str | None) -> str | None:
     return "t" if graph.plates[plate].kind == "sequence" else "i"
 
 
+# Greek letter names written as the letter in LaTeX ("xi" is left out: in this field it is
+# usually x_i, the i-th view).
+_GREEK = {g: "\\" + g for g in (
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda",
+    "mu", "nu", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega")}
+_GREEK["eps"] = r"\epsilon"
+_LATEX_NAME = re.compile(
+    r"([A-Za-z]|" + "|".join(sorted(_GREEK, key=len, reverse=True)) + r")(?:_?(\d+)|_([A-Za-z0-9]+))?")
+
+
+def _latex_name(name: str, sub: str | None) -> str:
+    """``z1`` → ``z_{1}``, ``x_c`` → ``x_{c}``, ``eps`` → ``\\epsilon``; others in ``\\mathit``.
+
+    ``sub`` (a plate index such as ``t-1``) joins the name's own subscript: ``z_{1,t-1}``.
+    """
+    m = _LATEX_NAME.fullmatch(name)
+    if m:
+        base, own = _GREEK.get(m.group(1), m.group(1)), m.group(2) or m.group(3)
+        subs = ",".join(x for x in (own, sub) if x)
+        return f"{base}_{{{subs}}}" if subs else base
+    base = r"\mathit{" + name.replace("_", r"\_") + "}"
+    return f"{base}_{{{sub}}}" if sub else base
+
+
 def _name(name: str, idx: str | None, latex: bool, lag: bool = False, init: bool = False) -> str:
+    sub = None if idx is None else ("0" if init else (f"{idx}-1" if lag else idx))
     if latex:
-        m = re.fullmatch(r"([A-Za-z])(\d+)", name)
-        base = name if len(name) == 1 else (f"{m.group(1)}_{{{m.group(2)}}}" if m else rf"\mathit{{{name}}}")
-        base = base.replace("_", r"\_") if not m and len(name) > 1 and "_" in name else base
-        if idx is None:
-            return base
-        sub = "0" if init else (f"{idx}-1" if lag else idx)
-        return f"{{{base}}}_{{{sub}}}" if m else f"{base}_{{{sub}}}"
-    if idx is None:
-        return name
-    sub = "0" if init else (f"{idx}-1" if lag else idx)
-    return name + sub.translate(_SUB)
+        return _latex_name(name, sub)
+    return name if sub is None else name + sub.translate(_SUB)
 
 
 def _term(graph, f, latex: bool) -> str:
@@ -45,7 +63,8 @@ def _term(graph, f, latex: bool) -> str:
     target = _name(f.target, tidx, latex, init=f.init)
     parents = []
     for p in f.parents:
-        pidx = _index(graph, graph.variables[p.name].plate)
+        pvar = graph.variables.get(p.name)  # an invalid graph may name an undeclared parent
+        pidx = _index(graph, pvar.plate if pvar is not None else None)
         if pidx is not None and tidx is None:  # a reduction over the plate
             parents.append(_name(p.name, None, latex) if latex else p.name)
         else:
@@ -82,7 +101,11 @@ def factorization(graph, model: str, latex: bool = False) -> str:
         else:
             idx = _index(graph, plate)
             inner = join.join(terms)
-            parts.append(rf"\prod_{{{idx}}} {inner}" if latex else f"∏{idx.translate(_SUB)}[{inner}]")
+            if latex:  # brackets keep the factors that follow out of the product
+                inner = rf"\left[{inner}\right]" if len(terms) > 1 else inner
+                parts.append(rf"\prod_{{{idx}}} {inner}")
+            else:
+                parts.append(f"∏{idx.translate(_SUB)}[{inner}]")
     rhs = (r"\," if latex else "").join(parts)
     targets = list(dict.fromkeys(f.target for f in sorted(fs, key=lambda f: (-rank.get(f.target, 0)))))
     comma = ", " if latex else ","
