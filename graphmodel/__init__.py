@@ -47,8 +47,8 @@ from .families import FAMILIES, Delta, Family
 from .fileio import dumps, load, loads, save
 from .graph import Graph
 from .networks import (
-    NETWORKS,
     MLP,
+    NETWORKS,
     ConvEncoder,
     DeconvDecoder,
     GRUCell,
