@@ -16,6 +16,8 @@ def build() -> gm.Graph:
         "vae",
         p=gm.Bernoulli(x, given=z, net=gm.MLP(128)) * gm.Normal(z, loc=0.0, scale=1.0),
         q=gm.Normal(z, given=x, net=gm.MLP(128)),
+        data={"dataset": "digits", "bind": {"x": "image"}},
+        training={"steps": 3000, "batch_size": 128, "lr": 0.001, "log_every": 50},
     )
 
 

@@ -14,6 +14,7 @@ restored (``on_nan="rollback"``, with the learning rate halved) or training stop
 from __future__ import annotations
 
 import copy
+import json
 import math
 import threading
 from dataclasses import dataclass, field
@@ -21,13 +22,16 @@ from typing import Callable
 
 import torch
 
-from graphmodel.checkpoint import load_checkpoint, save_checkpoint
+from graphmodel.checkpoint import _STRUCTURE, load_checkpoint, save_checkpoint
 from graphmodel.errors import DataError, GraphModelError, TrainingError
 
 from . import distributed
 from . import events as ev
 from .config import TrainConfig
 from .data import bind, check_fields, load_dataset
+
+#: The name a Diverged event gives when the loss stayed finite but the parameters did not.
+PARAMETERS = "parameters"
 
 
 @dataclass
@@ -96,12 +100,7 @@ class Trainer:
 
     def __init__(self, graph, data: dict | None = None, config=None, objective=None, trust: bool = False):
         self.graph = graph
-        base = dict(graph.training)
-        if isinstance(config, TrainConfig):
-            base.update(config.to_dict())
-        elif config:
-            base.update(config)
-        self.config = cfg = TrainConfig.from_dict(base)
+        self.config = cfg = TrainConfig.for_graph(graph, config)
         self.dist = distributed.current()
         self.device = resolve_device(cfg.device)
         if self.dist and self.device.type == "cuda":
@@ -142,6 +141,7 @@ class Trainer:
         self._stop = threading.Event()
         self._pause = threading.Event()
         self._snapshot = None
+        self._order = None  # (epoch, permutation on the device)
         self._rollbacks = 0
         self.on_checkpoint: Callable[[int], None] | None = None  # set by callers that write checkpoints
         self.batches_per_epoch = max(1, self.n_train // cfg.batch_size)
@@ -206,12 +206,19 @@ class Trainer:
         """The batch of a given step: epoch-wise permutations seeded by (seed, epoch)."""
         bs, n = self.config.batch_size, self.n_train
         epoch, pos = divmod(step, self.batches_per_epoch)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch))
+        perm = self._epoch_order(epoch)
         idx = perm[pos * bs: pos * bs + bs] if n >= bs else perm
         if self.dist:  # each rank takes its equal shard of the global batch
             idx = idx.chunk(self.dist.world)[self.dist.rank]
-        idx = idx.to(self.device)
         return {k: v[idx] for k, v in self.train_data.items()}
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        """The epoch's permutation, on the device: one host-to-device copy per epoch, not per
+        step (a blocking copy would wait for the GPU's queue at every step)."""
+        if self._order is None or self._order[0] != epoch:
+            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+            self._order = (epoch, torch.randperm(self.n_train, generator=g).to(self.device, non_blocking=True))
+        return self._order[1]
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -227,7 +234,17 @@ class Trainer:
         while self.step < end and not self._stop.is_set():
             while self._pause.is_set() and not self._stop.is_set():
                 self._stop.wait(0.05)
-            total, terms = self._train_step(self.step)
+            try:
+                total, terms = self._train_step(self.step)
+            except RuntimeError:
+                # NaN weights from an earlier step of this interval can break a step outright
+                # (sampling from NaN probabilities raises): report that divergence instead.
+                if bool(self._parameters_finite()):
+                    raise
+                if not per_step or self._report(per_step, first_of_interval):
+                    self._diverged(self.step, PARAMETERS)
+                per_step, first_of_interval = [], self.step
+                continue
             per_step.append((total, terms))
             self.step += 1
             if self.step % cfg.log_every == 0 or self.step == end or self._stop.is_set():
@@ -271,9 +288,13 @@ class Trainer:
     def _report(self, per_step, first: int) -> bool:
         """Read the interval's metrics (one host sync); handle NaN/Inf. False = rolled back."""
         names = list(per_step[-1][1])
-        stacked = torch.stack([torch.stack([t, *(s.get(k, t * float("nan")) for k in names)])
-                               for t, s in per_step]).float()
-        stacked = distributed.average(stacked, self.dist).cpu()  # the one host sync per report
+        rows = torch.stack([torch.stack([t, *(s.get(k, t * float("nan")) for k in names)])
+                            for t, s in per_step]).float()
+        # The parameters are checked too: a finite loss can still have NaN gradients, and a
+        # snapshot of NaN weights would make every later rollback useless.
+        flag = self._parameters_finite().float().reshape(1)
+        synced = distributed.average(torch.cat([rows.flatten(), flag]), self.dist).cpu()  # the one host sync
+        stacked = synced[:-1].view(rows.shape)
         totals = stacked[:, 0]
         term_vals = {k: stacked[:, i + 1] for i, k in enumerate(names)}
         finite = torch.isfinite(totals)
@@ -282,6 +303,9 @@ class Trainer:
             term = next((k for k in names if not math.isfinite(float(term_vals[k][bad]))), "loss")
             self._diverged(first + bad, term)
             return False
+        if float(synced[-1]) != 1.0:
+            self._diverged(first + len(per_step) - 1, PARAMETERS)
+            return False
         lr = self.optimizers[0].param_groups[0]["lr"]
         self.emit(ev.StepMetrics(self.step, float(totals.mean()),
                                  {k: float(v.mean()) for k, v in term_vals.items()}, lr,
@@ -289,14 +313,24 @@ class Trainer:
         self._take_snapshot()
         return True
 
+    def _parameters_finite(self) -> torch.Tensor:
+        """A device scalar, True when every trained parameter is finite (no host sync)."""
+        params = [p for o in self.optimizers for g in o.param_groups for p in g["params"]]
+        if not params:
+            return torch.ones((), dtype=torch.bool, device=self.device)
+        return torch.stack([torch.isfinite(p.detach()).all() for p in params]).all()
+
     def _diverged(self, step: int, term: str) -> None:
         cfg = self.config
         if cfg.on_nan == "stop" or self._rollbacks >= cfg.max_rollbacks:
             self._restore_snapshot()
             self.emit(ev.Diverged(step, term, "stopped"))
+            what = (f"the parameters became NaN or Inf in the update of step {step} (the loss was "
+                    "finite, its gradients were not)" if term == PARAMETERS
+                    else f"loss term '{term}' became NaN or Inf at step {step}")
             raise TrainingError(
-                f"loss term '{term}' became NaN or Inf at step {step}; restored the state of step "
-                f"{self.step} and stopped (training.on_nan = {cfg.on_nan!r})")
+                f"{what}; restored the state of step {self.step} and stopped (training.on_nan = {cfg.on_nan!r}"
+                f"{', after ' + str(self._rollbacks) + ' rollbacks' if cfg.on_nan == 'rollback' else ''})")
         self._rollbacks += 1
         self._restore_snapshot()
         for opt in self.optimizers:
@@ -370,11 +404,13 @@ class Trainer:
             rng=torch.get_rng_state(),
             cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             config=self.config.to_dict(),
+            structure=_structure(self.graph),
         )
         self.emit(ev.CheckpointSaved(self.step, str(path)))
 
     def resume(self, path) -> None:
-        state = load_checkpoint(path, self.graph, self.runtime, map_location=self.device)
+        """Continue from a checkpoint of :meth:`save`: weights, optimizers, schedules, RNG, step."""
+        state = load_weights(path, self.graph, self.runtime, map_location=self.device)
         try:
             for o, s in zip(self.optimizers, state["optimizers"]):
                 o.load_state_dict(s)
@@ -389,12 +425,57 @@ class Trainer:
             raise GraphModelError(f"{path}: the checkpoint's training state does not fit ({e})") from None
 
 
+def _structure(graph) -> dict:
+    d = graph.to_dict()
+    return {k: d[k] for k in _STRUCTURE}
+
+
+def _difference(saved, here, where: str = "") -> str | None:
+    """The first place where two graph structures (plain data) differ, in file notation."""
+    if isinstance(saved, dict) and isinstance(here, dict):
+        for k in [*saved, *(k for k in here if k not in saved)]:
+            sub = f"{where}.{k}" if where else str(k)
+            if k not in here:
+                return f"{sub} is only in the checkpoint's graph"
+            if k not in saved:
+                return f"{sub} is only in this graph"
+            d = _difference(saved[k], here[k], sub)
+            if d:
+                return d
+        return None
+    if isinstance(saved, list) and isinstance(here, list) and any(
+            isinstance(x, (dict, list)) for x in (*saved, *here)):  # lists of numbers read best whole
+        for i, (a, b) in enumerate(zip(saved, here)):
+            d = _difference(a, b, f"{where}[{i}]")
+            if d:
+                return d
+        if len(saved) != len(here):
+            return f"{where}: {len(saved)} entries in the checkpoint's graph, {len(here)} in this graph"
+        return None
+    if saved != here:
+        return f"{where}: {json.dumps(saved)} in the checkpoint's graph, {json.dumps(here)} in this graph"
+    return None
+
+
+def load_weights(path, graph, runtime, map_location="cpu") -> dict:
+    """:func:`graphmodel.load_checkpoint`, naming what differs when the graph has changed."""
+    try:
+        return load_checkpoint(path, graph, runtime, map_location=map_location)
+    except GraphModelError as e:
+        if "different graph" not in str(e):
+            raise
+        saved = load_checkpoint(path, map_location="cpu").get("structure")
+        diff = _difference(saved, _structure(graph)) if isinstance(saved, dict) else None
+        raise GraphModelError(f"{e}: {diff}" if diff else str(e)) from None
+
+
 @torch.no_grad()
-def sample_observed(graph, runtime, n: int, data: dict | None = None) -> dict:
+def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool = True) -> dict:
     """Sample the generative model and keep its observed and input variables (on the CPU).
 
     The model's inputs are filled in so that a grid reads well: class labels cycle through
-    every class (a class-conditional grid); other inputs are taken from ``data``.
+    every class (a class-conditional grid); other inputs are taken from ``data``. With
+    ``mean``, an observed variable shows its distribution's mean given the sampled latents.
     """
     gen = next((m for m, k in graph.models.items() if k == "generative"), None)
     if gen is None:
@@ -416,9 +497,18 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None) -> dict:
     was = runtime.training
     runtime.eval()
     try:
-        values = model.sample(None if given else n, given=given or None)
+        trace = model.trace(given or None, n=None if given else n, score=False)
     finally:
         runtime.train(was)
+    values = dict(trace.values)
+    if mean:  # show an observation's expected value (Bernoulli pixels as grey levels), not its noise
+        for f in graph.factors_of(gen):
+            d = trace.dists.get(f"{gen}({f.label})")
+            if graph.variables[f.target].role == "observed" and d is not None and not isinstance(d, list):
+                try:
+                    values[f.target] = d.mean
+                except NotImplementedError:
+                    pass
     keep = [k for k, v in graph.variables.items() if v.role in ("observed", "input") and k in values]
     return {k: values[k].detach().float().cpu() for k in keep}
 
@@ -430,4 +520,4 @@ def train(graph, data=None, **config) -> Trainer:
     return t
 
 
-__all__ = ["Player", "Trainer", "sample_observed", "train", "resolve_device", "split"]
+__all__ = ["PARAMETERS", "Player", "Trainer", "load_weights", "sample_observed", "train", "resolve_device", "split"]
