@@ -259,7 +259,7 @@ def _model_order(graph, model: str):
         for p in f.parents:
             if not p.lag and p.name in targets:
                 g.add_edge(p.name, f.target)
-    try:
+    if not nx.is_directed_acyclic_graph(g):
         cyc = nx.find_cycle(g)
         path = " → ".join([e[0] for e in cyc] + [cyc[0][0]])
         # attach the factor that closes the first edge, so a file error can say factors[k]
@@ -267,8 +267,6 @@ def _model_order(graph, model: str):
             p.name == cyc[0][0] and not p.lag for p in graph.factors[i].parents)), None)
         problems.append(Problem(f"model '{model}' has a cycle: {path}", cyc[0][0], at))
         return problems, (), (), ()
-    except nx.NetworkXNoCycle:
-        pass
     order = _block_order(graph, g, decl, problems, model)
     ins = sorted({p.name for i in idx for p in graph.factors[i].parents if p.name not in targets}, key=decl.get)
     return problems, tuple(order), tuple(ins), tuple(idx)
@@ -311,27 +309,24 @@ def _unit(graph, name):
 
 def _block_order(graph, g, decl, problems, model) -> list[str]:
     """Topological order in which each sequence plate's variables stay together."""
-    units = nx.DiGraph()
+    members: dict = {}
     for n in g.nodes:
-        units.add_node(_unit(graph, n))
-    for a, b in g.edges:
-        ua, ub = _unit(graph, a), _unit(graph, b)
-        if ua != ub:
-            units.add_edge(ua, ub)
-
-    def key(u):
-        members = [n for n in g.nodes if _unit(graph, n) == u]
-        return min(decl[n] for n in members)
-
+        members.setdefault(_unit(graph, n), []).append(n)
+    if len(members) == g.number_of_nodes():  # no sequence plate: one plain sort
+        return list(nx.lexicographical_topological_sort(g, key=decl.get))
+    unit_of = {n: u for u, ns in members.items() for n in ns}
+    units = nx.DiGraph()
+    units.add_nodes_from(members)
+    units.add_edges_from((unit_of[a], unit_of[b]) for a, b in g.edges if unit_of[a] != unit_of[b])
+    first = {u: min(decl[n] for n in ns) for u, ns in members.items()}
     try:
-        unit_order = list(nx.lexicographical_topological_sort(units, key=key))
+        unit_order = list(nx.lexicographical_topological_sort(units, key=first.get))
     except nx.NetworkXUnfeasible:
         problems.append(Problem(f"model '{model}': a variable outside a sequence plate both reads and feeds it"))
         return []
     order = []
     for u in unit_order:
-        members = [n for n in g.nodes if _unit(graph, n) == u]
-        order += list(nx.lexicographical_topological_sort(g.subgraph(members), key=decl.get))
+        order += list(nx.lexicographical_topological_sort(g.subgraph(members[u]), key=decl.get))
     return order
 
 

@@ -1,0 +1,234 @@
+"""Time a VAE training step and ancestral sampling: graphmodel against hand-written
+PyTorch, Pyro and Pixyz, in one process, interleaved round by round (A B C D A B C D …)
+so that machine drift hits every implementation alike.
+
+    python benchmarks/vae_step.py --quick             # about a minute on 2 CPU cores
+    python benchmarks/vae_step.py --device cuda       # the full table on a GPU
+
+Writes ``benchmarks/results.json`` (one record per implementation × setting with
+``impl``, ``z``, ``h``, ``median_ms``, ``ratio``) and the table in ``benchmarks/RESULTS.md``.
+Peers (Pyro, Pixyz) come from ``pip install -e '.[bench]'``; a peer that fails to install
+or import is reported with its error instead of a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import impls  # noqa: E402
+
+SETTINGS_FULL = [(10, 400), (10, 2000), (30, 400), (30, 2000), (10, 16)]
+SETTINGS_QUICK = [(10, 400), (10, 16)]
+BATCH = 128
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def makers(compile_ok: bool):
+    out = [
+        ("pytorch", lambda z, h, d: impls.make_hand(z, h, d)),
+        ("graphmodel (analytic KL)", lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic")),
+        ("graphmodel (MC KL)", lambda z, h, d: impls.make_graphmodel(z, h, d, "mc")),
+        ("pyro (Trace_ELBO)", impls.make_pyro),
+        ("pixyz (analytic KL)", lambda z, h, d: impls.make_pixyz(z, h, d, "analytic")),
+        ("pixyz (MC KL)", lambda z, h, d: impls.make_pixyz(z, h, d, "mc")),
+    ]
+    if compile_ok:
+        out.insert(3, ("graphmodel (analytic KL, compiled)",
+                       lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic", compile=True)))
+        out.insert(4, ("pytorch (compiled)", lambda z, h, d: _compiled_hand(z, h, d)))
+    return out
+
+
+def _compiled_hand(z, h, device):
+    m = impls.HandVAE(z, h).to(device)
+    opt = torch.optim.Adam(m.parameters(), lr=impls.LR)
+    fn = torch.compile(m.loss)
+
+    def step(x):
+        loss = fn(x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return impls.Impl("pytorch (compiled)", step, None)
+
+
+def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok: bool, log) -> list[dict]:
+    z, h = setting
+    data = impls.synthetic_mnist(BATCH * 8, device)
+    batches = [data[k * BATCH:(k + 1) * BATCH] for k in range(8)]
+    built, failed = [], []
+    for name, make in makers(compile_ok):
+        torch.manual_seed(0)
+        try:
+            impl = make(z, h, device)
+            for k in range(warmup):
+                impl.step(batches[k % 8].clone())
+            _sync(device)
+            built.append((name, impl, []))
+        except Exception as e:  # a peer that does not install or run beside our torch
+            failed.append({"impl": name, "z": z, "h": h, "error": f"{type(e).__name__}: {e}"[:300]})
+            log(f"  {name}: unavailable ({failed[-1]['error'][:120]})")
+    for r in range(rounds):
+        for name, impl, times in list(built):
+            # fresh tensors every step, made outside the timed region: Pixyz caches on input identity
+            # and fails ("backward through the graph a second time") when a batch tensor is reused
+            xs = [batches[(r * steps + k) % 8].clone() for k in range(steps)]
+            _sync(device)
+            t0 = time.perf_counter()
+            try:
+                for x in xs:
+                    impl.step(x)
+            except Exception as e:
+                built.remove((name, impl, times))
+                failed.append({"impl": name, "z": z, "h": h, "error": f"{type(e).__name__}: {e}"[:300]})
+                log(f"  {name}: failed in round {r} ({failed[-1]['error'][:120]})")
+                continue
+            _sync(device)
+            times.append((time.perf_counter() - t0) * 1000 / steps)
+    base = statistics.median(next(t for n, _, t in built if n == "pytorch"))
+    records = []
+    for name, _, times in built:
+        med = statistics.median(times)
+        q = statistics.quantiles(times, n=4) if len(times) >= 4 else [min(times), med, max(times)]
+        records.append({"kind": "step", "impl": name, "z": z, "h": h, "median_ms": round(med, 4),
+                        "spread_ms": round(q[-1] - q[0], 4), "ratio": round(med / base, 4), "rounds": rounds})
+        log(f"  {name:38s} {med:9.3f} ms/step  ×{med / base:5.2f}")
+    return records + failed
+
+
+def time_sampling(device, rounds: int, log, z: int = 10, h: int = 400, n: int = 1000) -> list[dict]:
+    built = []
+    for name, make in (("pytorch", impls.make_hand), ("graphmodel", impls.make_graphmodel),
+                       ("pixyz", impls.make_pixyz)):
+        torch.manual_seed(0)
+        try:
+            impl = make(z, h, device)
+            impl.sample(n)
+            built.append((name, impl, []))
+        except Exception as e:
+            log(f"  sampling {name}: unavailable ({type(e).__name__}: {e})"[:160])
+    for _ in range(rounds):
+        for name, impl, rates in built:
+            _sync(device)
+            t0 = time.perf_counter()
+            impl.sample(n)
+            _sync(device)
+            rates.append(n / (time.perf_counter() - t0))
+    base = statistics.median(next(r for nme, _, r in built if nme == "pytorch"))
+    out = []
+    for name, _, rates in built:
+        med = statistics.median(rates)
+        out.append({"kind": "sampling", "impl": name, "z": z, "h": h, "samples_per_s": round(med, 1),
+                    "ratio": round(med / base, 4)})
+        log(f"  {name:38s} {med:12.0f} samples/s ×{med / base:5.2f}")
+    return out
+
+
+def time_build(log, n: int = 200, repeats: int = 3) -> dict:
+    from inference.objectives import training_loss
+
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        g = impls.chain_graph(n)
+        g.validate()
+        g.build()
+        str(training_loss(g))
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    log(f"  build + derive a {n}-variable graph: {med * 1000:.0f} ms")
+    return {"kind": "build", "variables": n, "median_s": round(med, 4)}
+
+
+def markdown(records, args, device) -> str:
+    steps = [r for r in records if r.get("kind") == "step" and "median_ms" in r]
+    lines = [
+        "# Benchmarks: a VAE training step",
+        "",
+        f"Command: `python benchmarks/vae_step.py {' '.join(sys.argv[1:])}`".rstrip(),
+        "",
+        f"- date: {datetime.date.today().isoformat()}",
+        f"- torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.processor() or platform.machine()})"),
+        f"- batch {BATCH}, 784-d binarized synthetic data (timing only), 2-hidden-layer MLPs, Adam",
+        f"- {args.rounds} interleaved rounds × {args.steps} steps; median ms/step; ratio = median / hand-written PyTorch",
+        "",
+        "| z | h | implementation | ms/step | spread (IQR) | ratio |",
+        "| ---: | ---: | --- | ---: | ---: | ---: |",
+    ]
+    for r in steps:
+        lines.append(f"| {r['z']} | {r['h']} | {r['impl']} | {r['median_ms']:.3f} | {r['spread_ms']:.3f} | "
+                     f"{r['ratio']:.2f} |")
+    errors = [r for r in records if "error" in r]
+    if errors:
+        lines += ["", "Unavailable:", ""]
+        seen = set()
+        for r in errors:
+            if r["impl"] not in seen:
+                seen.add(r["impl"])
+                lines.append(f"- {r['impl']}: `{r['error']}`")
+    samp = [r for r in records if r.get("kind") == "sampling"]
+    if samp:
+        lines += ["", "## Ancestral sampling (batch 1000, z=10, h=400)", "",
+                  "| implementation | samples/s | ratio |", "| --- | ---: | ---: |"]
+        lines += [f"| {r['impl']} | {r['samples_per_s']:.0f} | {r['ratio']:.2f} |" for r in samp]
+    b = [r for r in records if r.get("kind") == "build"]
+    if b:
+        lines += ["", f"Building, validating and deriving the objective of a {b[0]['variables']}-variable "
+                  f"graph: {b[0]['median_s'] * 1000:.0f} ms (median of 3)."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="two settings, few rounds (about a minute on 2 CPUs)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--steps", type=int, default=None, help="steps per round")
+    ap.add_argument("--no-compile", action="store_true", help="skip torch.compile variants")
+    ap.add_argument("--out", default=str(HERE / "results.json"))
+    ap.add_argument("--markdown", default=str(HERE / "RESULTS.md"))
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    args.rounds = args.rounds or (5 if args.quick else 15)
+    args.steps = args.steps or (5 if args.quick else 10)
+    settings = SETTINGS_QUICK if args.quick else SETTINGS_FULL
+    compile_ok = not args.no_compile
+
+    def log(msg):
+        print(msg, flush=True)
+
+    records = []
+    for s in settings:
+        log(f"z={s[0]} h={s[1]}:")
+        records += time_steps(s, device, args.rounds, args.steps, warmup=3, compile_ok=compile_ok, log=log)
+    log("sampling:")
+    records += time_sampling(device, args.rounds, log)
+    records.append(time_build(log))
+    Path(args.out).write_text(json.dumps(records, indent=1) + "\n")
+    Path(args.markdown).write_text(markdown(records, args, device))
+    log(f"wrote {args.out} and {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
