@@ -10,6 +10,7 @@ dimension (N views or T steps) just before its event dimensions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
@@ -130,6 +131,38 @@ class FactorModule(nn.Module):
         return self.family.make(self.params(*parents), self.event_ndim)
 
 
+class LogProbs(Mapping):
+    """Factor label → log-density, computed when first read.
+
+    A trace keeps each stochastic factor's distribution and value; the log-density is
+    evaluated only if an objective asks for it (an ELBO with a closed-form KL never
+    scores ``q(z|x)`` or ``p(z)``), then summed over its plate or its sequence steps.
+    """
+
+    def __init__(self, pending: dict):
+        self._pending = pending  # label → (dists, values, sum over a plate dim)
+        self._done: dict = {}
+
+    def __getitem__(self, label: str) -> torch.Tensor:
+        hit = self._done.get(label)
+        if hit is None:
+            dists, values, plate = self._pending[label]
+            hit = None
+            for d, v in zip(dists, values):
+                lp = d.log_prob(v)
+                hit = lp if hit is None else hit + lp
+            if plate:
+                hit = hit.sum(-1)
+            self._done[label] = hit
+        return hit
+
+    def __iter__(self):
+        return iter(self._pending)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
 @dataclass
 class Trace:
     """What one pass through a model produced.
@@ -142,7 +175,7 @@ class Trace:
     """
 
     values: dict
-    log_probs: dict
+    log_probs: Mapping
     dists: dict
 
 
@@ -201,7 +234,7 @@ class ModelRuntime:
                     f"model '{self.name}' reads '{plan.names[k]}' but no value was given for it")
         batch = self._batch_shape(vals, n)
         sizes = self._plate_sizes(vals, plate_sizes)
-        lps: list = [None] * len(self._modules)
+        lps: dict = {}
         dists: dict = {}
         for block in plan.blocks:
             if isinstance(block, SeqBlock):
@@ -210,7 +243,7 @@ class ModelRuntime:
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample)
         values = {n_: v for n_, v in zip(plan.names, vals)}
         labels = self._labels
-        log_probs = {labels[i]: lps[i] for i in plan.factors if lps[i] is not None}
+        log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
         return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()})
 
     # --- execution --------------------------------------------------------------------
@@ -263,10 +296,7 @@ class ModelRuntime:
             vals[step.target] = value = d.rsample() if d.has_rsample else d.sample()
         dists[step.factor] = d
         if score and not step.deterministic:
-            lp = d.log_prob(value)
-            if step.plate and not step.reduce:
-                lp = lp.sum(-1)
-            lps[step.factor] = lp
+            lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce))
 
     def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample):
         plan, mods = self.plan, self._modules
@@ -306,8 +336,9 @@ class ModelRuntime:
                 hist[s.target].append(v)
                 dists[fi].append(d)
                 if score and not s.deterministic:
-                    lp = d.log_prob(v)
-                    lps[fi] = lp if lps[fi] is None else lps[fi] + lp
+                    entry = lps.setdefault(fi, ([], [], False))
+                    entry[0].append(d)
+                    entry[1].append(v)
         for s in block.steps:
             if vals[s.target] is None:
                 vals[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
