@@ -48,23 +48,30 @@ class HandVAE(nn.Module):
         return -(rec - kl).mean()
 
 
-def make_hand(z: int, h: int, device) -> Impl:
-    m = HandVAE(z, h).to(device)
-    opt = torch.optim.Adam(m.parameters(), lr=LR)
+def adam_step(loss_fn: Callable, params) -> Callable:
+    """``step(x)``: the loss, a backward pass and an Adam update — the same for every impl."""
+    opt = torch.optim.Adam(params, lr=LR)
 
     def step(x):
-        loss = m.loss(x)
+        loss = loss_fn(x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return loss
+
+    return step
+
+
+def make_hand(z: int, h: int, device, compile: bool = False) -> Impl:
+    m = HandVAE(z, h).to(device)
+    step = adam_step(torch.compile(m.loss) if compile else m.loss, m.parameters())
 
     @torch.no_grad()
     def sample(n):
         zz = torch.randn(n, z, device=device)
         return torch.bernoulli(torch.sigmoid(m.dec(zz)))
 
-    return Impl("pytorch", step, sample)
+    return Impl("pytorch (compiled)" if compile else "pytorch", step, sample)
 
 
 # --- graphmodel ----------------------------------------------------------------------------
@@ -87,19 +94,11 @@ def make_graphmodel(z: int, h: int, device, kl: str = "analytic", compile: bool 
     g.objective = {"kind": "elbo", "kl": kl}
     runtime = g.build().to(device)
     loss = training_loss(g)
-    opt = torch.optim.Adam(runtime.parameters(), lr=LR)
 
     def objective(x):
         return loss(runtime, {"x": x}).total
 
-    fn = torch.compile(objective) if compile else objective
-
-    def step(x):
-        total = fn(x)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        return total
+    step = adam_step(torch.compile(objective) if compile else objective, runtime.parameters())
 
     @torch.no_grad()
     def sample(n):

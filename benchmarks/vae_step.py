@@ -52,23 +52,8 @@ def makers(compile_ok: bool):
     if compile_ok:
         out.insert(3, ("graphmodel (analytic KL, compiled)",
                        lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic", compile=True)))
-        out.insert(4, ("pytorch (compiled)", lambda z, h, d: _compiled_hand(z, h, d)))
+        out.insert(4, ("pytorch (compiled)", lambda z, h, d: impls.make_hand(z, h, d, compile=True)))
     return out
-
-
-def _compiled_hand(z, h, device):
-    m = impls.HandVAE(z, h).to(device)
-    opt = torch.optim.Adam(m.parameters(), lr=impls.LR)
-    fn = torch.compile(m.loss)
-
-    def step(x):
-        loss = fn(x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return impls.Impl("pytorch (compiled)", step, None)
 
 
 def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok: bool, log) -> list[dict]:
@@ -127,7 +112,7 @@ def time_sampling(device, rounds: int, log, z: int = 10, h: int = 400, n: int = 
         except Exception as e:
             log(f"  sampling {name}: unavailable ({type(e).__name__}: {e})"[:160])
     for _ in range(rounds):
-        for name, impl, rates in built:
+        for _name, impl, rates in built:
             _sync(device)
             t0 = time.perf_counter()
             impl.sample(n)
