@@ -14,7 +14,14 @@ import graphmodel as gm
 
 
 def _load(path, trust=False, validate=False):
-    return gm.load(path, validate=validate, trust=trust)
+    try:
+        return gm.load(path, validate=validate, trust=trust)
+    except gm.GraphFileError as e:  # name the file, as the problem lines of `check` do
+        msg = str(e)
+        if msg.startswith(str(path)):
+            raise
+        msg = msg[len("file: "):] if msg.startswith("file: ") else msg
+        raise gm.GraphFileError(f"{path}: {msg}") from None
 
 
 def cmd_check(args) -> int:
@@ -64,17 +71,30 @@ def _overrides(args) -> dict:
             out[key] = v
     if out.get("steps"):
         out["epochs"] = None
+    if out.get("epochs"):  # the file's steps would otherwise win over --epochs
+        out["steps"] = None
     return out
 
 
 def cmd_train(args) -> int:
-    from pathlib import Path
-
-    from .outputs import ProgressBar, RunWriter
+    from . import distributed
     from .trainer import Trainer
 
     g = _load(args.file, trust=args.trust, validate=True)
-    trainer = Trainer(g, config=_overrides(args), trust=args.trust)
+    joined = distributed.launched() and not distributed.initialized()
+    distributed.init()  # joins torchrun's process group; a no-op in a single process
+    try:
+        return _train(args, g, Trainer(g, config=_overrides(args), trust=args.trust))
+    finally:
+        if joined:
+            distributed.shutdown()
+
+
+def _train(args, g, trainer) -> int:
+    from pathlib import Path
+
+    from .outputs import ProgressBar, RunWriter
+
     ckpt = Path(args.out) / "checkpoint.pt"
     resume_step = None
     if args.resume:
@@ -82,26 +102,30 @@ def cmd_train(args) -> int:
             raise gm.GraphModelError(f"--resume: no checkpoint at {ckpt}")
         trainer.resume(ckpt)
         resume_step = trainer.step
-    writer = RunWriter(args.out, trainer, resume_step)
-    trainer.subscribe(ProgressBar(disable=args.quiet))
-    trainer.subscribe(writer)
-    print(f"objective: {trainer.describe()}")
+    # Only rank 0 writes the run directory: other ranks would truncate its metrics file.
+    writer = RunWriter(args.out, trainer, resume_step) if trainer.is_main else None
+    if writer is not None:
+        trainer.subscribe(ProgressBar(disable=args.quiet))
+        trainer.subscribe(writer)
+        print(f"objective: {trainer.describe()}")
     try:
         metrics = trainer.run()
     finally:
-        writer.close()
-    for k, v in metrics.items():
-        print(f"{k}: {v:.4f}")
-    print(f"wrote {args.out}/metrics.jsonl, checkpoint.pt, samples.png, losses.png, summary.json")
+        if writer is not None:
+            writer.close()
+    if writer is not None:
+        for k, v in metrics.items():
+            print(f"{k}: {v:.4f}")
+        print(f"wrote {args.out}/metrics.jsonl, checkpoint.pt, samples.png, losses.png, summary.json")
     return 0
 
 
 def _trained(args):
-    from graphmodel.checkpoint import load_checkpoint
+    from .trainer import load_weights
 
     g = _load(args.file, trust=args.trust, validate=True)
     runtime = g.build(trust=args.trust)
-    load_checkpoint(args.checkpoint, g, runtime)
+    load_weights(args.checkpoint, g, runtime)
     runtime.eval()
     return g, runtime
 
@@ -132,7 +156,7 @@ def cmd_evaluate(args) -> int:
     from .trainer import split
 
     g, runtime = _trained(args)
-    cfg = TrainConfig.from_dict(g.training)
+    cfg = TrainConfig.for_graph(g)
     data = bind(g, load_dataset(g.data))
     check_fields(g, data)
     _, test = split(data, cfg.test_fraction, cfg.seed)

@@ -67,15 +67,18 @@ class TrainConfig:
             posint(k)
         for k in ("steps", "epochs", "sample_every", "checkpoint_every"):
             posint(k, optional=True)
+        def number(v) -> bool:  # a finite int or float (JSON has no NaN, Python does)
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
         for k in ("lr", "lr_gamma"):
             v = getattr(self, k)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v <= 0:
+            if not number(v) or v <= 0:
                 bad(k, "a positive number")
-        if self.grad_clip is not None and (not isinstance(self.grad_clip, (int, float)) or self.grad_clip <= 0):
+        if self.grad_clip is not None and (not number(self.grad_clip) or self.grad_clip <= 0):
             bad("grad_clip", "a positive number or null")
-        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+        if not number(self.weight_decay) or self.weight_decay < 0:
             bad("weight_decay", "a number >= 0")
-        if not isinstance(self.test_fraction, (int, float)) or not 0 <= self.test_fraction < 1:
+        if not number(self.test_fraction) or not 0 <= self.test_fraction < 1:
             bad("test_fraction", "a number in [0, 1)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             bad("seed", "an integer")
@@ -91,3 +94,20 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def for_graph(cls, graph, overrides=None) -> TrainConfig:
+        """The graph's ``training`` section with ``overrides`` (a dict or TrainConfig) on top.
+
+        ``data.test_fraction`` (the data section's own split) is the default of
+        ``training.test_fraction``.
+        """
+        base = {}
+        if "test_fraction" in graph.data:
+            base["test_fraction"] = graph.data["test_fraction"]
+        base.update(graph.training)
+        if isinstance(overrides, TrainConfig):
+            base.update(overrides.to_dict())
+        elif overrides:
+            base.update(overrides)
+        return cls.from_dict(base)

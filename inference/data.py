@@ -153,7 +153,8 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     if len(set(lengths.values())) != 1:
         raise DataError(f"bound fields have different lengths: {lengths}")
     if next(iter(lengths.values())) == 0:
-        raise DataError("the dataset is empty")
+        raise DataError("the dataset is empty: " + ", ".join(f"'{k}' has 0 examples" for k in out)
+                        + "; expected at least one")
     return out
 
 
@@ -162,7 +163,11 @@ def _fmt(shape) -> str:
 
 
 def check_fields(graph, data: dict) -> None:
-    """Check bound data against the variables before the first step; raise DataError."""
+    """Check bound data against the variables before the first step; raise DataError.
+
+    A variable that an inference model infers may have missing values (:func:`missing_rows`).
+    """
+    partial = partially_observed(graph)
     for name, x in data.items():
         v = graph.variables[name]
         if not isinstance(x, torch.Tensor):
@@ -170,9 +175,12 @@ def check_fields(graph, data: dict) -> None:
         plate = graph.plates.get(v.plate) if v.plate else None
         event = tuple(v.shape)
         tail = x.shape[x.dim() - len(event):] if len(event) else ()
-        if x.dim() < len(event) + 1 + (plate is not None) or tuple(tail) != event:
-            want = "(N, " + ("plate, " if plate else "") + ", ".join(map(str, event)) + ")"
-            raise DataError(f"variable '{name}': data has shape {_fmt(x.shape)}, expected {want}")
+        if x.dim() != len(event) + 1 + (plate is not None) or tuple(tail) != event:
+            want = ("N", *((plate.name,) if plate else ()), *map(str, event))
+            raise DataError(f"variable '{name}': data has shape {_fmt(x.shape)}, expected {_fmt(want)} "
+                            f"(examples, {'plate, ' if plate else ''}*shape of '{name}')")
+        if name in partial:  # an inferred variable may be missing in some examples (semi-supervised)
+            x = x[~missing_rows(x)]
         _check_support(name, v, x)
 
 
@@ -188,8 +196,11 @@ def _check_support(name, v, x) -> None:
         return
     if not torch.is_floating_point(x):
         raise DataError(f"variable '{name}': data must be floating point for support '{s}', found dtype {x.dtype}")
-    if not torch.isfinite(x).all():
-        raise DataError(f"variable '{name}': data contains NaN or Inf")
+    finite = torch.isfinite(x)
+    if not finite.all():
+        row = int((~finite).reshape(len(x), -1).any(1).nonzero()[0])
+        raise DataError(f"variable '{name}': data must be finite, found {x[~finite][0].item()} "
+                        f"in example {row}")
     checks = {
         "positive": (lambda t: t > 0, "values > 0"),
         "unit_interval": (lambda t: (t >= 0) & (t <= 1), "values in [0, 1]"),
@@ -205,3 +216,66 @@ def _check_support(name, v, x) -> None:
         if not good.all():
             found = x[~good.expand_as(x)].flatten()[0].item() if good.shape == x.shape else "a vector that is not"
             raise DataError(f"variable '{name}': support '{s}' expects {what}, found {found}")
+
+
+# --- partially observed variables ------------------------------------------------------
+
+def missing_rows(x: torch.Tensor) -> torch.Tensor:
+    """``(N,)``: True for the examples whose value of a variable is missing.
+
+    A value is missing when it holds a NaN (floating-point data, e.g. a one-hot label) or
+    a negative class index (integer data: scikit-learn's −1 for an unlabeled example).
+
+        >>> missing_rows(torch.tensor([[0., 1.], [float("nan")] * 2]))
+        tensor([False,  True])
+    """
+    bad = torch.isnan(x) if torch.is_floating_point(x) else x < 0
+    return bad.reshape(len(x), -1).any(1) if bad.dim() > 1 else bad
+
+
+def partially_observed(graph) -> set:
+    """Variables whose value data may give for some examples only: those an inference model
+    also infers (M2's label y). An objective treats a missing value as the latent it is."""
+    return {f.target for f in graph.factors
+            if graph.models.get(f.model) == "inference" and not f.deterministic}
+
+
+def keep_labels(graph, data: dict, seed: int = 0) -> dict:
+    """Apply the data section's ``labels_per_class`` to (training) data.
+
+    ``"labels_per_class": {"y": 10}`` keeps the value of ``y`` for 10 examples of each
+    class, drawn with ``seed``, and marks it missing (NaN, or −1 for class indices) in every
+    other example: the semi-supervised setting (Kingma et al. 2014), where the objective
+    infers the missing labels. ``y`` must be categorical or one-hot and inferred by an
+    inference model. Without the key the data is returned as it is.
+    """
+    spec = graph.data.get("labels_per_class")
+    if spec is None:
+        return data
+    if not isinstance(spec, dict):
+        raise DataError(f"data.labels_per_class: expected an object variable → count, found {spec!r}")
+    out = dict(data)
+    for k, (name, n) in enumerate(spec.items()):
+        where = f"data.labels_per_class.{name}"
+        if name not in data:
+            raise DataError(f"{where}: '{name}' is not bound to data; bound: {', '.join(data)}")
+        v = graph.variables[name]
+        if name not in partially_observed(graph):
+            raise DataError(f"{where}: no inference model infers '{name}', so its hidden values could not be "
+                            f"inferred; give it a factor q({name}|...) in an inference model")
+        if v.plate is not None or not (v.support == "categorical" or (v.support == "one_hot" and len(v.shape) == 1)):
+            raise DataError(f"{where}: '{name}' must be one categorical or one-hot label per example, "
+                            f"found support '{v.support}' with shape {_fmt(v.shape)}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise DataError(f"{where}: expected a positive integer, found {n!r}")
+        x = data[name]
+        cls = (x.argmax(-1) if v.support == "one_hot" else x).cpu()
+        perm = torch.randperm(len(x), generator=_generator(seed * 7919 + 104729 * (k + 1)))
+        perm = perm[~missing_rows(x).cpu()[perm]]  # a value missing already stays missing
+        keep = torch.zeros(len(x), dtype=torch.bool)
+        for c in cls[perm].unique().tolist():
+            keep[perm[cls[perm] == c][:n]] = True
+        hidden = x.clone()
+        hidden[~keep.to(x.device)] = float("nan") if torch.is_floating_point(x) else -1
+        out[name] = hidden
+    return out

@@ -33,13 +33,19 @@ def init(backend: str | None = None) -> DistInfo | None:
     if not launched():
         return None
     if not dist.is_initialized():
-        backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+        # gloo for CPU tensors as well: `--device cpu` on a CUDA machine must work too
+        backend = backend or ("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
         dist.init_process_group(backend)
     return current()
 
 
+def initialized() -> bool:
+    """True when this process has joined a process group."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def current() -> DistInfo | None:
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if not initialized() or dist.get_world_size() == 1:
         return None
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
@@ -54,5 +60,5 @@ def average(t: torch.Tensor, info: DistInfo | None) -> torch.Tensor:
 
 
 def shutdown() -> None:
-    if dist.is_available() and dist.is_initialized():
+    if initialized():
         dist.destroy_process_group()

@@ -50,38 +50,85 @@ def grid(images: torch.Tensor, shape: tuple[int, int, int], ncol: int | None = N
     n = x.shape[0]
     ncol = ncol or math.ceil(math.sqrt(n))
     nrow = math.ceil(n / ncol)
-    out = torch.ones(c, nrow * (h + pad) + pad, ncol * (w + pad) + pad)
+    # a mid-grey frame keeps neighbouring cells apart whether images are dark or light
+    out = torch.full((c, nrow * (h + pad) + pad, ncol * (w + pad) + pad), 0.5)
     for k in range(n):
         r, q = divmod(k, ncol)
         out[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = x[k]
     return out[0] if c == 1 else out.permute(1, 2, 0)
 
 
-def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
-    """A picture of samples: a grid for image-shaped variables, a scatter for 2-D ones.
+def _class_columns(values: dict, graph) -> tuple[str, int] | None:
+    """``(label, K)`` when the samples were drawn for a class input cycling 0..K−1 (see
+    :func:`inference.trainer.sample_observed`): the grid then has one column per class."""
+    for name in values:
+        v = graph.variables[name]
+        if v.role == "input" and v.plate is None and v.support in ("categorical", "one_hot"):
+            return name, (v.classes if v.support == "categorical" else v.shape[-1])
+    return None
 
-    ``data`` (variable → tensor), when given, is drawn behind 2-D samples for comparison.
-    Returns False when no variable can be drawn.
-    """
-    plt = _plt()
+
+def _panels(values: dict, graph) -> list:
     panels = []
     for name, x in values.items():
         v = graph.variables[name]
         if v.plate is not None:
+            if graph.plates[v.plate].kind == "sequence" and len(v.shape) == 1:
+                panels.append(("sequence", name, x, None))
             continue
         shape = image_shape(v.shape)
         if shape is not None:
             panels.append(("image", name, x, shape))
         elif tuple(v.shape) == (2,):
             panels.append(("scatter", name, x, None))
+    return panels
+
+
+def _sequences(ax, x: torch.Tensor, data: torch.Tensor | None, n: int = 6) -> None:
+    """A few sampled sequences ``(n, T, d)``: paths in the plane for d = 2 (a dot at t = 0),
+    otherwise each dimension over time; data sequences in grey behind."""
+    colors = [f"C{k}" for k in range(n)]
+    for seqs, style in ((data, {"color": "#bbbbbb", "linewidth": 0.8}), (x, {"linewidth": 1.6})):
+        if seqs is None:
+            continue
+        for k, s in enumerate(seqs[:n].float().cpu()):
+            kw = dict(style) if "color" in style else {**style, "color": colors[k]}
+            if s.shape[-1] == 2:
+                ax.plot(s[:, 0], s[:, 1], marker=".", **kw)
+                ax.plot(s[:1, 0], s[:1, 1], marker="o", markersize=5, **kw)
+            else:
+                for d in range(min(3, s.shape[-1])):
+                    ax.plot(range(len(s)), s[:, d], linestyle=("-", "--", ":")[d], **kw)
+    if x.shape[-1] == 2:
+        ax.set_aspect("equal", adjustable="datalim")
+    else:
+        ax.set_xlabel("step", fontsize=8)
+
+
+def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
+    """A picture of samples: a grid for image-shaped variables (one column per class when a
+    class input was cycled), a scatter for 2-D ones, a few paths for sequences.
+
+    ``data`` (variable → tensor), when given, is drawn behind 2-D samples and sequences for
+    comparison. Returns False when no variable can be drawn.
+    """
+    plt = _plt()
+    panels = _panels(values, graph)
     if not panels:
         return False
+    classes = _class_columns(values, graph)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
     for ax, (kind, name, x, shape) in zip(axes[0], panels):
+        title = f"samples of {name}"
         if kind == "image":
-            img = grid(x[:64], shape)
+            ncol = classes[1] if classes else None
+            img = grid(x[: ncol * 10] if ncol else x[:64], shape, ncol)
             ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_axis_off()
+            if classes:
+                title += f" (column k: {classes[0]} = k)"
+        elif kind == "sequence":
+            _sequences(ax, x, data.get(name) if data else None)
         else:
             if data is not None and name in data:
                 d = data[name][:2000].float().cpu()
@@ -89,7 +136,7 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
             ax.scatter(x[:, 0], x[:, 1], s=6, c="#d62728", label="samples")
             ax.legend(loc="upper right", fontsize=8)
             ax.set_aspect("equal", adjustable="datalim")
-        ax.set_title(f"samples of {name}")
+        ax.set_title(title)
     _save(fig, path)
     return True
 

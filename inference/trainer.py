@@ -28,7 +28,7 @@ from graphmodel.errors import DataError, GraphModelError, TrainingError
 from . import distributed
 from . import events as ev
 from .config import TrainConfig
-from .data import bind, check_fields, load_dataset
+from .data import bind, check_fields, keep_labels, load_dataset
 
 #: The name a Diverged event gives when the loss stayed finite but the parameters did not.
 PARAMETERS = "parameters"
@@ -93,8 +93,9 @@ class Trainer:
         graph: the graph document (its ``training`` section gives defaults).
         data: variable name → tensor; if ``None``, the graph's ``data`` section is loaded.
         config: a :class:`TrainConfig` or dict overriding the graph's training section.
-        objective: a loss (``loss(runtime, batch, step)``) or a list of :class:`Player`;
-            by default the objective derived from the graph.
+        objective: a loss (``loss(runtime, batch, step)``), a list of :class:`Player` or a
+            game (:class:`inference.adversarial.Game`); by default the objective derived from
+            the graph.
         trust: allow user-code networks to be imported.
     """
 
@@ -116,18 +117,20 @@ class Trainer:
             data = bind(graph, data, binding={})
         check_fields(graph, data)
         train, test = split(data, cfg.test_fraction, cfg.seed)
+        train = keep_labels(graph, train, cfg.seed)  # data.labels_per_class: semi-supervised training
         self.n_train = len(next(iter(train.values())))
         self.train_data = {k: v.to(self.device) for k, v in train.items()}
         self.test_data = {k: v.to(self.device) for k, v in test.items()}
         torch.manual_seed(cfg.seed)
         self.runtime = graph.build(trust=trust or graph.trusted).to(self.device)
         if objective is None:
-            from .objectives import training_loss
+            from .objectives import training_objective
 
-            objective = training_loss(graph)
-        self.players = objective if isinstance(objective, (list, tuple)) else [Player("model", objective)]
+            objective = training_objective(graph)
+        players = getattr(objective, "players", objective)  # a game (inference.adversarial.Game) is its players
+        self.players = list(players) if isinstance(players, (list, tuple)) else [Player("model", objective)]
         self.objective = objective
-        self._losses = _Losses(self.runtime, self.players)
+        self._losses = _Losses(self.runtime, self.players).to(self.device)  # players' own networks too
         self._engine = self._losses
         if self.dist:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -247,7 +250,11 @@ class Trainer:
                 continue
             per_step.append((total, terms))
             self.step += 1
-            if self.step % cfg.log_every == 0 or self.step == end or self._stop.is_set():
+            # A checkpoint step is also a report: a checkpoint holds only checked weights, and
+            # a run resumed from it reports the same intervals as the uninterrupted one. (Every
+            # rank reports there, writer or not: a report is a collective operation.)
+            checkpoint = bool(cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0)
+            if self.step % cfg.log_every == 0 or self.step == end or self._stop.is_set() or checkpoint:
                 ok = self._report(per_step, first_of_interval)
                 per_step, first_of_interval = [], self.step
                 if not ok:
@@ -256,7 +263,7 @@ class Trainer:
                 self.emit(ev.EpochEnd(self.step, self.step // self.batches_per_epoch))
             if cfg.sample_every and self.step % cfg.sample_every == 0:
                 self.emit_samples()
-            if self.on_checkpoint and cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+            if checkpoint and self.on_checkpoint:
                 self.on_checkpoint(self.step)
         metrics = self.evaluate()
         self.emit_samples()
@@ -308,7 +315,9 @@ class Trainer:
             return False
         lr = self.optimizers[0].param_groups[0]["lr"]
         self.emit(ev.StepMetrics(self.step, float(totals.mean()),
-                                 {k: float(v.mean()) for k, v in term_vals.items()}, lr,
+                                 # nanmean: a term no example of a step had (a batch without
+                                 # labeled examples in semi-supervised training) is left out
+                                 {k: float(v.nanmean()) for k, v in term_vals.items()}, lr,
                                  self.step // self.batches_per_epoch))
         self._take_snapshot()
         return True
@@ -339,13 +348,13 @@ class Trainer:
         self.emit(ev.Diverged(step, term, f"rolled back to step {self.step}, learning rate halved"))
 
     def _take_snapshot(self) -> None:
-        self._snapshot = (self.step, copy.deepcopy(self.runtime.state_dict()),
+        self._snapshot = (self.step, copy.deepcopy(self._losses.state_dict()),  # the runtime and players' nets
                           [copy.deepcopy(o.state_dict()) for o in self.optimizers])
 
     def _restore_snapshot(self) -> None:
         step, model, opts = self._snapshot
         self.step = step
-        self.runtime.load_state_dict(model)
+        self._losses.load_state_dict(model)
         for o, s in zip(self.optimizers, opts):
             lrs = [g["lr"] for g in o.param_groups]
             o.load_state_dict(s)
@@ -359,6 +368,11 @@ class Trainer:
             return str(self.players[0].loss)
         return "; ".join(f"{p.name}: {p.loss}" for p in self.players)
 
+    def _own_rng(self):
+        """Random draws inside this block leave the training RNG stream as it was, so that
+        evaluating or sampling between steps never changes what training does next."""
+        return torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
+
     @torch.no_grad()
     def evaluate(self) -> dict:
         """Mean objective and terms on the test split (train split when there is none)."""
@@ -366,11 +380,12 @@ class Trainer:
         out: dict = {}
         self.runtime.eval()
         try:
-            for p in self.players:
-                prefix = "" if len(self.players) == 1 else f"{p.name}: "
-                val = p.loss(self.runtime, data, self.step)
-                out[prefix + "loss"] = float(val.total)
-                out.update({prefix + k: float(v) for k, v in val.terms.items()})
+            with self._own_rng():
+                for p in self.players:
+                    prefix = "" if len(self.players) == 1 else f"{p.name}: "
+                    val = p.loss(self.runtime, data, self.step)
+                    out[prefix + "loss"] = float(val.total)
+                    out.update({prefix + k: float(v) for k, v in val.terms.items()})
         finally:
             self.runtime.train()
         return {"test " + k: v for k, v in out.items()}
@@ -383,7 +398,7 @@ class Trainer:
         if not self.is_main:
             return
         try:
-            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            with self._own_rng():
                 values = self.sample()
         except GraphModelError as e:
             self.emit(ev.TrainWarning(self.step, f"could not sample: {e}"))
@@ -405,12 +420,21 @@ class Trainer:
             cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             config=self.config.to_dict(),
             structure=_structure(self.graph),
+            extra=self._losses.extra.state_dict(),  # players' networks outside the graph (discriminators)
         )
         self.emit(ev.CheckpointSaved(self.step, str(path)))
 
     def resume(self, path) -> None:
         """Continue from a checkpoint of :meth:`save`: weights, optimizers, schedules, RNG, step."""
-        state = load_weights(path, self.graph, self.runtime, map_location=self.device)
+        # Read onto the CPU: load_state_dict copies weights and optimizer moments to where the
+        # parameters are, while Adam's step counters and the RNG states must stay on the CPU
+        # (a step counter on the GPU costs a device sync per parameter at every step).
+        state = load_weights(path, self.graph, self.runtime, map_location="cpu")
+        try:
+            self._losses.extra.load_state_dict(state.get("extra", {}))
+        except RuntimeError as e:
+            raise GraphModelError(f"{path}: the players' own networks (a discriminator, say) do not fit the "
+                                  f"checkpoint's: {e}") from None
         try:
             for o, s in zip(self.optimizers, state["optimizers"]):
                 o.load_state_dict(s)
