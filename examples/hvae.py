@@ -2,7 +2,8 @@
 
     p(x,z1,z2) = p(x|z1)p(z1|z2)p(z2)        q(z2,z1|x) = q(z2|z1)q(z1|x)
 
-Run ``python examples/hvae.py`` to print the factorizations; ``hvae.json`` is ``gm.save(build())``.
+Train it with ``graphmodel train examples/hvae.json --out run``. Run ``python examples/hvae.py``
+to print the factorizations; ``hvae.json`` is ``gm.save(build())``.
 """
 
 import graphmodel as gm
@@ -17,7 +18,11 @@ def build() -> gm.Graph:
          * gm.Normal(z1, given=z2, net=gm.MLP(64))
          * gm.Normal(z2, loc=0.0, scale=1.0))
     q = gm.Normal(z1, given=x, net=gm.MLP(128)) * gm.Normal(z2, given=z1, net=gm.MLP(64))
-    return gm.Graph("hvae", p=p, q=q)
+    return gm.Graph(
+        "hvae", p=p, q=q,
+        data={"dataset": "digits", "bind": {"x": "image"}, "test_fraction": 0.2},
+        training={"steps": 5000, "batch_size": 128, "lr": 0.001, "log_every": 50},
+    )
 
 
 if __name__ == "__main__":

@@ -174,6 +174,23 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _editor():
+    """The desktop editor's entry points (``editor.app``), looked up by name when `edit` or
+    `demo` runs. The editor sits on top of this package (editor → inference → graphmodel):
+    it is this command line's optional front end, never a dependency of inference."""
+    import importlib
+
+    return importlib.import_module("editor.app")
+
+
+def cmd_edit(args) -> int:
+    return _editor().edit(args.file, args.screenshot, args.train_steps, trust=args.trust)
+
+
+def cmd_demo(args) -> int:
+    return _editor().demo(args.steps, args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="graphmodel", description="Deep generative models as graphical models.")
     ap.add_argument("--version", action="version", version=f"graphmodel {gm.__version__}")
@@ -214,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--k", type=int, default=None, help="importance samples per example")
+    p = add("edit", cmd_edit, "open the graph editor (or render it to a picture with --screenshot)")
+    p.add_argument("file", nargs="?")
+    p.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen to OUT.png and exit")
+    p.add_argument("--train-steps", type=int, metavar="N", help="with --screenshot: train N steps first")
+    p = add("demo", cmd_demo, "the VAE on the bundled digits, training live in the editor "
+                              "(headless, writing plots, without a display)")
+    p.add_argument("--steps", type=int, help="training steps (default: the file's)")
+    p.add_argument("--out", default="demo-run", help="where a headless demo writes its plots")
     return ap
 
 

@@ -9,6 +9,11 @@ The graph file's ``data`` section names the dataset and binds variables to field
 
 Every batch that enters training is checked against the variables first
 (:func:`check_fields`): shape, dtype and support, with errors that name the variable.
+
+A variable that an inference model infers (M2's label) may be missing in some examples:
+NaN in floating-point data, −1 in class indices (:func:`missing_rows`). The section's
+``"labels_per_class": {"y": 10}`` keeps ``y`` for 10 training examples per class and hides
+the rest (:func:`keep_labels`, applied by the trainer to the training split only).
 """
 
 from __future__ import annotations

@@ -30,10 +30,12 @@ from torch.distributions import RelaxedBernoulli, RelaxedOneHotCategorical, kl_d
 
 from graphmodel import DataError, GraphModelError
 
+from .data import missing_rows
+
 __all__ = [
     "Anneal", "Constant", "Context", "Density", "Enumerate", "Expectation", "FreeBits", "ImportanceBound",
-    "KLDivergence", "LogLikelihood", "Loss", "LossValue", "Named", "Relax", "Sampling", "Schedule",
-    "ScoreFunction", "anneal", "as_loss",
+    "KLDivergence", "LogLikelihood", "Loss", "LossValue", "Named", "Partial", "Relax", "Sampling", "Schedule",
+    "ScoreFunction", "anneal", "as_loss", "split_rows",
 ]
 
 # printing precedence: a child binding weaker than its parent is put in parentheses
@@ -790,6 +792,77 @@ class Enumerate(Loss):
             return (rf"\sum_{{{self.variable}}} {self.weight[1]}\left[{self.inner._fmt(True)}\right]"
                     f" + {self._entropy(True)}")
         return f"Σ_{self.variable} {self.weight[0]}[{self.inner._fmt(False)}] + {self._entropy(False)}"
+
+
+class Partial(Loss):
+    """Per example, by whether the batch gives ``variable``: ``given`` on the examples that
+    have its value, ``missing`` on those where it is missing (:func:`inference.data.missing_rows`),
+    with the variable left out of their batch; ``None`` contributes 0.
+
+    The semi-supervised M2 objective (Kingma et al. 2014) is
+    ``Partial("y", elbo_xy + α·log q(y|x), elbo_x)``. See :func:`split_rows`.
+    """
+
+    prec = ATOM
+
+    def __init__(self, variable: str, given: Loss | None, missing: Loss | None = None):
+        self.variable, self.given, self.missing = variable, given, missing
+
+    def children(self):
+        return tuple(c for c in (self.given, self.missing) if c is not None)
+
+    def _eval(self, ctx):
+        return split_rows(ctx, self.variable, self.given, self.missing)
+
+    def _fmt(self, latex):
+        v = self.variable
+        if latex:
+            given = self.given._fmt(True) if self.given else "0"
+            if self.missing is None:
+                return rf"[{v} \text{{ given}}] \cdot \left({given}\right)"
+            return (rf"\begin{{cases}} {given} & {v} \text{{ given}} \\ "
+                    rf"{self.missing._fmt(True)} & \text{{otherwise}} \end{{cases}}")
+        given = self.given._fmt(False) if self.given else "0"
+        if self.missing is None:
+            return f"[{v} given]·{_paren(self.given, False, self.given.prec >= MUL)}" if self.given else "0"
+        return f"{{{given}  if {v} given;  {self.missing._fmt(False)}  otherwise}}"
+
+
+def split_rows(ctx: Context, variable: str, given: Loss | None, missing: Loss | None, gone=None):
+    """Evaluate ``given`` on the examples whose ``variable`` is present and ``missing`` on the rest.
+
+    A batch without ``variable`` is all ``missing``; one with no missing value is all
+    ``given`` (evaluated in ``ctx`` itself). Otherwise each side runs in its own context on
+    its rows, the per-example results go back in batch order, and each side's terms are
+    reported as means over its own examples under ``"y given: …"`` / ``"y missing: …"``
+    (a side with no example in this batch reports nothing).
+    """
+    x = ctx.batch.get(variable)
+    if x is None:
+        return missing._eval(ctx) if missing is not None else 0.0
+    if ctx._frames:
+        raise GraphModelError(f"'{variable}' is missing in some examples, inside the enumeration of "
+                              f"'{ctx._frames[-1].variable}'; that is not supported")
+    gone = missing_rows(x) if gone is None else gone
+    if not bool(gone.any()):  # one host sync: the sides' sizes decide the work
+        return given._eval(ctx) if given is not None else 0.0
+    parts, order = [], []
+    for rows, loss, side in ((~gone, given, "given"), (gone, missing, "missing")):
+        idx = rows.nonzero().squeeze(1)
+        if not len(idx):
+            continue
+        value = 0.0
+        if loss is not None:
+            sub = Context(ctx.runtime, {k: v[idx] for k, v in ctx.batch.items()
+                                        if side == "given" or k != variable}, ctx.step)
+            value = loss._eval(sub)
+            for name, t in sub.terms.items():
+                ctx.terms.setdefault(f"{variable} {side}: {name}", t)
+        if not isinstance(value, torch.Tensor) or value.dim() == 0:
+            value = torch.as_tensor(value, dtype=torch.get_default_dtype(), device=x.device).expand(len(idx))
+        parts.append(value)
+        order.append(idx)
+    return torch.cat(parts)[torch.argsort(torch.cat(order))]
 
 
 class FreeBits(Loss):

@@ -19,8 +19,8 @@ ELBO serves labeled and unlabeled batches (M2). p is scored on q's sample: q's l
 the q values p reads are given to p, and p recomputes its own deterministic variables.
 
 :func:`derive` reads ``graph.objective`` (``{"kind": "elbo", "beta": 0.5}``) or chooses by
-the graph; objective kinds live in the :data:`OBJECTIVES` registry, where the adversarial
-games (``"gan"``, ``"avb"``) are to be registered.
+the graph; objective kinds live in the :data:`OBJECTIVES` registry, where
+:mod:`inference.adversarial` registers its games (``"gan"``, ``"avb"``, ``"vaegan"``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from graphmodel.families import FAMILIES, param_transform
 from graphmodel.registry import Registry
 from graphmodel.render.formula import _name, _term, factorization
 
+from .data import missing_rows
 from .losses import (
     Anneal,
     Constant,
@@ -49,15 +50,17 @@ from .losses import (
     KLDivergence,
     LogLikelihood,
     Loss,
+    Partial,
     Relax,
     Sampling,
     Schedule,
     ScoreFunction,
+    split_rows,
 )
 
 __all__ = [
     "OBJECTIVES", "Derived", "ElboPlan", "LatentPlan", "ObjectiveKind", "adversarial_reason", "choose_objective",
-    "derive", "elbo", "elbo_terms", "iwae", "max_likelihood", "nll", "renyi", "training_loss",
+    "derive", "elbo", "elbo_terms", "iwae", "max_likelihood", "nll", "renyi", "training_loss", "training_objective",
 ]
 
 KL_MODES = ("auto", "analytic", "mc")
@@ -78,13 +81,19 @@ def _check(graph, *models: str) -> None:
 
 
 def _by_target(graph, model: str) -> dict:
-    """target → (t=0 factor index or None, regular factor index or None)."""
-    out: dict = {}
-    for i, f in enumerate(graph.factors):
-        if f.model == model:
-            init, reg = out.get(f.target, (None, None))
-            out[f.target] = (i, reg) if f.init else (init, i)
-    return out
+    """target → (t=0 factor index or None, regular factor index or None); cached per revision.
+
+    Callers must not modify the returned dict.
+    """
+    key = ("by_target", graph.revision, model)
+    if key not in graph._cache:
+        out: dict = {}
+        for i, f in enumerate(graph.factors):
+            if f.model == model:
+                init, reg = out.get(f.target, (None, None))
+                out[f.target] = (i, reg) if f.init else (init, i)
+        graph._cache[key] = out
+    return graph._cache[key]
 
 
 def _stochastic(graph, idx) -> tuple[int, ...]:
@@ -121,7 +130,8 @@ def adversarial_reason(graph, p: str | None = None, q: str | None = None) -> tup
 def _refuse_adversarial(graph, p, q=None) -> None:
     why = adversarial_reason(graph, p, q)
     if why:
-        raise GraphModelError(f"{why[1]}; adversarial objectives are not available yet")
+        raise GraphModelError(f"{why[1]}; it has no likelihood or bound to compute: its objective is the "
+                              f"game of objective kind '{why[0]}'")
 
 
 # --- the ELBO, term by term -------------------------------------------------------------
@@ -181,16 +191,28 @@ def _parents(graph, idx, lag: bool = False) -> set:
     return {pa.name for i in idx if i is not None for pa in graph.factors[i].parents if lag or not pa.lag}
 
 
+def _children(graph, model: str) -> dict:
+    """Parent name → targets of ``model`` that read it within the same step (cached per revision)."""
+    key = ("children", graph.revision, model)
+    if key not in graph._cache:
+        kids: dict = {}
+        for f in graph.factors_of(model):
+            for pa in f.parents:
+                if not pa.lag:
+                    kids.setdefault(pa.name, []).append(f.target)
+        graph._cache[key] = kids
+    return graph._cache[key]
+
+
 def _same_step_descendants(graph, model: str, v: str, observed) -> set:
     """Variables of ``model`` computed from ``v``'s sample within the same step."""
+    kids = _children(graph, model)
     out, stack = set(), [v]
     while stack:
-        n = stack.pop()
-        for f in graph.factors_of(model):
-            if f.target not in observed and f.target not in out and any(
-                    pa.name == n and not pa.lag for pa in f.parents):
-                out.add(f.target)
-                stack.append(f.target)
+        for t in kids.get(stack.pop(), ()):
+            if t not in observed and t not in out:
+                out.add(t)
+                stack.append(t)
     return out
 
 
@@ -272,7 +294,7 @@ def _latent(graph, args, v, qs, ps, kl, discrete) -> LatentPlan:
     p, q, observed = args
     if not qs:
         raise GraphModelError(f"ELBO: '{v}' is deterministic in '{q}' but stochastic in '{p}' (an implicit "
-                              "posterior); adversarial objectives are not available yet")
+                              "posterior); use the adversarial objective kind 'avb'")
     fam = FAMILIES.get(graph.factors[qs[-1]].family)
     label = _label(graph.factors[qs[-1]])
     treatment = "mc"
@@ -425,12 +447,16 @@ class Derived(Loss):
 
     It expands (once per set of observed variables) into a concrete expression: the same
     ELBO reads ``y`` as data on a labeled batch and enumerates it on an unlabeled one.
-    It prints as the expansion for the graph's declared roles (observed and input).
+    It prints as the expansion for ``default`` (the graph's declared roles: observed and
+    input). A ``partial`` variable (one the inference model infers) may be missing in some
+    examples of a batch (NaN, or a negative class index): those examples are evaluated
+    with the expansion that treats it as latent, the others with the one that reads it.
     """
 
-    def __init__(self, build: Callable[[frozenset], Loss], variables, default):
+    def __init__(self, build: Callable[[frozenset], Loss], variables, default, partial=()):
         self._build, self._variables = build, frozenset(variables)
         self._default = frozenset(default)
+        self._partial = tuple(partial)
         self._expansions: dict = {}
         self.expand()  # derive now, so that a graph error surfaces where the objective is made
 
@@ -449,6 +475,12 @@ class Derived(Loss):
         return (self.expand(),)
 
     def _eval(self, ctx):
+        if not ctx._frames:
+            for v in self._partial:
+                x = ctx.batch.get(v)
+                gone = None if x is None else missing_rows(x)
+                if gone is not None and bool(gone.any()):
+                    return split_rows(ctx, v, self, self, gone)
         return self.expand(ctx.observed)._eval(ctx)
 
     def _fmt(self, latex):
@@ -459,8 +491,13 @@ def _roles(graph) -> set:
     return {n for n, v in graph.variables.items() if v.role in ("observed", "input")}
 
 
+def _inferred(graph, q: str) -> tuple:
+    """The variables q samples stochastically: data may leave them missing in some examples."""
+    return tuple(dict.fromkeys(f.target for f in graph.factors_of(q) if not f.deterministic))
+
+
 def elbo(graph, p: str = "p", q: str = "q", kl: str = "auto", beta=1.0, free_bits=None,
-         discrete: str = "enumerate", temperature: float = 0.5) -> Derived:
+         discrete: str = "enumerate", temperature: float = 0.5, semi_supervised: dict | None = None) -> Loss:
     """The evidence lower bound ``E_q[Σ log p(v|pa_p(v)) − Σ log q(z|pa_q(z))]``.
 
     Args:
@@ -474,6 +511,10 @@ def elbo(graph, p: str = "p", q: str = "q", kl: str = "auto", beta=1.0, free_bit
             ``temperature``) or get ``"score"``-function gradients. Other
             non-reparameterizable latents (Bernoulli) get score-function gradients
             (or relaxation with ``"relax"``).
+        semi_supervised: ``{"label": "y", "alpha": α}`` for a label that q infers and data
+            gives for some examples only (Kingma et al. 2014, M2): an example with ``y``
+            scores ``ELBO(x, y) + α·log q(y|x)``, one without scores ``ELBO(x)`` with ``y``
+            latent. (Without this option the ELBO still splits examples that way; α = 0.)
 
     Returns:
         The bound per example (to maximize; :func:`training_loss` negates it).
@@ -484,7 +525,29 @@ def elbo(graph, p: str = "p", q: str = "q", kl: str = "auto", beta=1.0, free_bit
             "free_bits": None if free_bits is None else _nonneg("free_bits", free_bits)}
     g = graph.copy()
     _check(g, p, q)
-    return Derived(lambda obs: _elbo_loss(g, elbo_terms(g, p, q, obs, kl, discrete), opts), g.variables, _roles(g))
+
+    def build(obs):
+        return _elbo_loss(g, elbo_terms(g, p, q, obs, kl, discrete), opts)
+
+    if semi_supervised is None:
+        return Derived(build, g.variables, _roles(g), _inferred(g, q))
+    label, alpha = _semi_supervised("semi_supervised", semi_supervised)
+    log_q = _log_q(g, p, q, label, opts, kl, discrete)
+    given, missing = (Derived(build, g.variables, roles, _inferred(g, q)) for roles in (
+        _roles(g) | {label}, _roles(g) - {label}))
+    return Partial(label, given + alpha * log_q, missing)
+
+
+def _log_q(graph, p: str, q: str, label: str, opts: dict, kl: str, discrete: str) -> Expectation:
+    """``log q(y|pa)``, the classifier of M2, read from the q trace of the ELBO with ``y`` given."""
+    fs = [i for i, f in enumerate(graph.factors) if f.model == q and f.target == label and not f.deterministic]
+    if len(fs) != 1 or graph.factors[fs[0]].init or graph.variables[label].plate:
+        raise GraphModelError(f"objective.semi_supervised.label: model '{q}' must have one factor for "
+                              f"'{label}' (a classifier {q}({label}|...)) outside plates, "
+                              f"found {len(fs)}")
+    plan = elbo_terms(graph, p, q, _roles(graph) | {label}, kl, discrete)
+    density = Density(1, "q", _label(graph.factors[fs[0]]), _log(graph, fs[0]))
+    return Expectation(_sampling(graph, plan, opts["temperature"]), (density,), None)
 
 
 def _importance(g, plan: ElboPlan, k: int, alpha: float) -> Loss:
@@ -537,7 +600,7 @@ def renyi(graph, alpha: float = 0.5, k: int = 5, p: str = "p", q: str = "q") -> 
     g = graph.copy()
     _check(g, p, q)
     return Derived(lambda obs: _importance(g, elbo_terms(g, p, q, obs, "mc", "score"), k, alpha),
-                   g.variables, _roles(g))
+                   g.variables, _roles(g), _inferred(g, q))
 
 
 def max_likelihood(graph, model: str = "p") -> LogLikelihood:
@@ -607,6 +670,13 @@ def _model_name(key, v):
     return v
 
 
+def _semi_supervised(key, v) -> tuple[str, float]:
+    """``{"label": name, "alpha": number >= 0}`` → ``(name, alpha)``."""
+    if not isinstance(v, dict) or set(v) - {"label", "alpha"} or not isinstance(v.get("label"), str):
+        _fail(key, 'an object {"label": variable, "alpha": weight of log q(label|...)}', v)
+    return v["label"], _nonneg(f"{key}.alpha", v.get("alpha", 0.0))
+
+
 def _beta(key, v):
     """A number >= 0, a :class:`Schedule`, or ``{"schedule": "anneal", "start", "end", "steps"}``."""
     if isinstance(v, Schedule):
@@ -656,7 +726,8 @@ for _k in (
     ObjectiveKind("elbo", lambda g, **o: elbo(g, **_pq(g, o)), {
         **_PQ, "kl": lambda k, v: _option(k, v, KL_MODES), "beta": _beta,
         "free_bits": lambda k, v: None if v is None else _nonneg(k, v),
-        "discrete": lambda k, v: _option(k, v, DISCRETE_MODES), "temperature": _positive}),
+        "discrete": lambda k, v: _option(k, v, DISCRETE_MODES), "temperature": _positive,
+        "semi_supervised": lambda k, v: (_semi_supervised(k, v), v)[1]}),
     ObjectiveKind("iwae", lambda g, **o: iwae(g, **_pq(g, o)), {**_PQ, "k": _pos_int}),
     ObjectiveKind("renyi", lambda g, **o: renyi(g, **_pq(g, o)), {**_PQ, "alpha": _number, "k": _pos_int}),
     ObjectiveKind("ml", lambda g, model=None: max_likelihood(g, model or _model_of(g, "generative", "p")),
@@ -676,7 +747,7 @@ def choose_objective(graph) -> str:
     if why:
         if why[0] in OBJECTIVES:
             return why[0]
-        raise GraphModelError(f"{why[1]}; adversarial objectives are not available yet")
+        raise GraphModelError(f"{why[1]}; objective kind '{why[0]}' is not registered")
     gen = [m for m, k in graph.models.items() if k == "generative"]
     inf = [m for m, k in graph.models.items() if k == "inference"]
     if gen and inf:
@@ -692,8 +763,11 @@ def choose_objective(graph) -> str:
     return "ml"
 
 
-def derive(graph, objective: dict | None = None) -> Loss:
+def derive(graph, objective: dict | None = None):
     """The objective (to maximize) that ``graph.objective`` (or ``objective``) describes.
+
+    A :class:`Loss`, or for an adversarial kind a :class:`inference.adversarial.Game` (its
+    players, each with a loss to minimize).
 
     Example:
         >>> print(derive(vae))                                  # doctest: +SKIP
@@ -721,5 +795,20 @@ def derive(graph, objective: dict | None = None) -> Loss:
 
 
 def training_loss(graph, objective: dict | None = None) -> Loss:
-    """The loss to minimize: ``−(objective)``, batch mean."""
-    return (-derive(graph, objective)).mean()
+    """The loss to minimize: ``−(objective)``, batch mean (for a game: :func:`training_objective`)."""
+    derived = derive(graph, objective)
+    if not isinstance(derived, Loss):
+        raise GraphModelError(f"objective '{derived.kind}' is a game of several players "
+                              f"({', '.join(p.name for p in derived.players)}), not one loss; "
+                              "use training_objective(graph)")
+    return (-derived).mean()
+
+
+def training_objective(graph, objective: dict | None = None):
+    """What the trainer minimizes: :func:`training_loss`, or the game an adversarial kind derives."""
+    derived = derive(graph, objective)
+    return (-derived).mean() if isinstance(derived, Loss) else derived
+
+
+# the adversarial kinds ("gan", "avb", "vaegan") register themselves; they build on the above
+from . import adversarial as _adversarial  # noqa: E402,F401

@@ -129,12 +129,14 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
                 title += f" (column k: {classes[0]} = k)"
         elif kind == "sequence":
             _sequences(ax, x, data.get(name) if data else None)
+            title += " (grey: data; a dot marks t = 0)" if x.shape[-1] == 2 else " (grey: data)"
         else:
             if data is not None and name in data:
                 d = data[name][:2000].float().cpu()
-                ax.scatter(d[:, 0], d[:, 1], s=4, c="#bbbbbb", label="data")
-            ax.scatter(x[:, 0], x[:, 1], s=6, c="#d62728", label="samples")
-            ax.legend(loc="upper right", fontsize=8)
+                # wide translucent discs, so the data still shows where samples cover it
+                ax.scatter(d[:, 0], d[:, 1], s=40, c="#1f77b4", alpha=0.15, linewidths=0, label="data")
+            ax.scatter(x[:, 0], x[:, 1], s=5, c="#d62728", alpha=0.6, linewidths=0, label=f"samples ({len(x)})")
+            ax.legend(loc="upper right", fontsize=8, markerscale=1.5)
             ax.set_aspect("equal", adjustable="datalim")
         ax.set_title(title)
     _save(fig, path)

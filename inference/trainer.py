@@ -45,6 +45,7 @@ class Player:
         extra_params: parameters outside the graph (e.g. a discriminator network).
         steps: updates of this player per training step.
         lr: learning rate override.
+        betas: Adam's ``(β1, β2)`` for this player (adam/adamw), e.g. ``(0.5, 0.999)`` for a GAN.
     """
 
     name: str
@@ -53,6 +54,7 @@ class Player:
     extra_params: list = field(default_factory=list)
     steps: int = 1
     lr: float | None = None
+    betas: tuple[float, float] | None = None
 
 
 class _Losses(torch.nn.Module):
@@ -159,10 +161,14 @@ class Trainer:
         if not params:
             raise TrainingError(f"player '{player.name}' has no parameters to train")
         lr = player.lr or cfg.lr
+        betas = {"betas": tuple(player.betas)} if player.betas else {}
+        if betas and cfg.optimizer not in ("adam", "adamw"):
+            raise TrainingError(f"player '{player.name}' sets Adam's betas, but training.optimizer is "
+                                f"'{cfg.optimizer}'; use adam or adamw")
         if cfg.optimizer == "adam":
-            return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay)
+            return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay, **betas)
         if cfg.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay)
+            return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, **betas)
         if cfg.optimizer == "rmsprop":
             return torch.optim.RMSprop(params, lr=lr, weight_decay=cfg.weight_decay)
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=cfg.weight_decay)
@@ -294,7 +300,7 @@ class Trainer:
 
     def _report(self, per_step, first: int) -> bool:
         """Read the interval's metrics (one host sync); handle NaN/Inf. False = rolled back."""
-        names = list(per_step[-1][1])
+        names = list(dict.fromkeys(k for _, s in per_step for k in s))  # every term some step had
         rows = torch.stack([torch.stack([t, *(s.get(k, t * float("nan")) for k in names)])
                             for t, s in per_step]).float()
         # The parameters are checked too: a finite loss can still have NaN gradients, and a
@@ -307,7 +313,8 @@ class Trainer:
         finite = torch.isfinite(totals)
         if not bool(finite.all()):
             bad = int((~finite).nonzero()[0])
-            term = next((k for k in names if not math.isfinite(float(term_vals[k][bad]))), "loss")
+            term = next((k for k in names if k in per_step[bad][1] and not math.isfinite(float(term_vals[k][bad]))),
+                        "loss")
             self._diverged(first + bad, term)
             return False
         if float(synced[-1]) != 1.0:

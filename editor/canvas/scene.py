@@ -1,0 +1,339 @@
+"""The canvas scene: draws the document's graph and turns gestures into requests.
+
+The scene never edits the graph. It emits what the user did — connect ``a`` to ``b``,
+moved these nodes, dropped this palette entry here — and :mod:`editor.ops` turns that
+into one undoable edit; when the document changes, :meth:`GraphScene.sync` redraws.
+"""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import QLineF, QPoint, QPointF, QRectF, pyqtSignal
+from PyQt6.QtGui import QColor, QPen
+from PyQt6.QtWidgets import QGraphicsLineItem, QGraphicsScene, QGraphicsSimpleTextItem
+
+from .. import layout, style
+from ..captions import factor_caption
+from .edges import EdgeItem
+from .items import VariableItem
+from .plates import PlateItem
+
+PALETTE_MIME = "application/x-graphmodel-palette"
+
+
+class GraphScene(QGraphicsScene):
+    """Variables, factor labels, edges and plates of ``document.graph``.
+
+    Signals:
+        connect_requested(parent, child, lag): the user dragged from one variable to another.
+        nodes_moved(positions, joins): a drag ended; every node's position, and the
+            variables dropped onto a plate they were not in (name → plate).
+        palette_dropped(kind, name, pos, target): a palette entry was dropped at ``pos`` on
+            ``target`` (an item key such as ``("variable", "z")``, or None).
+        context_requested(key, pos, screen_pos): a right-click on an item (or on nothing).
+    """
+
+    connect_requested = pyqtSignal(str, str, bool)
+    context_requested = pyqtSignal(object, QPointF, QPoint)
+    nodes_moved = pyqtSignal(dict, dict)
+    palette_dropped = pyqtSignal(str, str, QPointF, object)
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.variables: dict[str, VariableItem] = {}
+        self.plates: dict[str, PlateItem] = {}
+        self.edges: list[EdgeItem] = []
+        self.connecting: VariableItem | None = None
+        self._rubber: QGraphicsLineItem | None = None
+        self._syncing = False
+        self._press_positions: dict | None = None
+        self._auto: tuple | None = None  # (signature, positions): automatic layout memo
+        self.setBackgroundBrush(style.CANVAS)
+        self.setSceneRect(QRectF(-2000, -1500, 4000, 3000))
+        self.hint = QGraphicsSimpleTextItem(
+            "Drag a variable, a family or a template (VAE, VRNN, …) from the palette.\n"
+            "Drag from one variable's rim to another to connect them.")
+        self.hint.setFont(style.ui_font(11))
+        self.hint.setBrush(style.MUTED)
+        self.hint.setPos(-self.hint.boundingRect().width() / 2, -self.hint.boundingRect().height() / 2)
+        self.addItem(self.hint)
+        document.changed.connect(self.sync)
+        self.sync()
+
+    # --- from the document ------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring every item up to date with ``document.graph`` (selection is kept)."""
+        g = self.document.graph
+        selected = self.selected_keys()
+        self._syncing = True
+        try:
+            var_problems, factor_problems = self._problems(g)
+            for name in [n for n in self.variables if n not in g.variables]:
+                self.removeItem(self.variables.pop(name))
+            for name, v in g.variables.items():
+                item = self.variables.get(name)
+                if item is None:
+                    item = self.variables[name] = VariableItem(name)
+                    self.addItem(item)
+                mine = [(i, f) for i, f in enumerate(g.factors) if f.target == name]
+                det = any(f.deterministic for _, f in mine if g.models.get(f.model) == "generative") or (
+                    bool(mine) and all(f.deterministic for _, f in mine))
+                item.set_state(v, det, var_problems.get(name, []))
+                item.set_chips([(i, g.models.get(f.model, "auxiliary"), factor_caption(f), i in factor_problems)
+                                for i, f in mine])
+            for name, pos in self.positions().items():
+                self.variables[name].setPos(QPointF(*pos))
+            self._sync_plates()
+            self._sync_edges()
+            self.hint.setVisible(not g.variables and not g.plates)
+        finally:
+            self._syncing = False
+        self.select_keys(selected)
+
+    def _problems(self, g):
+        var_p: dict[str, list[str]] = {}
+        fac_p: dict[int, list[str]] = {}
+        for p in g.problems():
+            if p.factor is not None:
+                fac_p.setdefault(p.factor, []).append(p.message)
+            name = p.variable
+            if name is None and p.factor is not None and p.factor < len(g.factors):
+                name = g.factors[p.factor].target
+            if name in g.variables:
+                var_p.setdefault(name, []).append(p.message)
+        return var_p, fac_p
+
+    def sizes(self) -> dict:
+        return {n: item.extent() for n, item in self.variables.items()}
+
+    def positions(self) -> dict:
+        """Where each variable goes: the layout section, else an automatic layout."""
+        g = self.document.graph
+        sizes = self.sizes()
+        stored = layout.stored_positions(g)
+        if len(stored) == len(g.variables):
+            return stored
+        sig = (tuple(g.variables), tuple(layout.edges(g)), tuple((n, round(s[0])) for n, s in sizes.items()),
+               tuple((n, v.plate) for n, v in g.variables.items()), tuple(sorted(stored.items())))
+        if self._auto is None or self._auto[0] != sig:
+            self._auto = (sig, layout.positions(g, sizes))
+        return self._auto[1]
+
+    def current_positions(self) -> dict:
+        return {n: (round(i.pos().x(), 1), round(i.pos().y(), 1)) for n, i in self.variables.items()}
+
+    def plate_rect(self, name: str) -> QRectF:
+        g = self.document.graph
+        members = [self.variables[n] for n, v in g.variables.items() if v.plate == name and n in self.variables]
+        if not members:
+            stored = layout.stored_plate_rects(g).get(name)
+            if stored:
+                return QRectF(*stored)
+            k = list(g.plates).index(name)
+            return QRectF(-120 + 40 * k, -90 + 40 * k, 240, 180)
+        rect = QRectF()
+        for m in members:
+            rect = rect.united(m.mapRectToScene(m.boundingRect().united(m.childrenBoundingRect())))
+        return rect.adjusted(-PlateItem.MARGIN, -PlateItem.MARGIN, PlateItem.MARGIN, PlateItem.MARGIN + 12)
+
+    def _sync_plates(self) -> None:
+        g = self.document.graph
+        for name in [n for n in self.plates if n not in g.plates]:
+            self.removeItem(self.plates.pop(name))
+        for name, plate in g.plates.items():
+            item = self.plates.get(name)
+            if item is None:
+                item = self.plates[name] = PlateItem(name)
+                self.addItem(item)
+            item.set_state(plate, self.plate_rect(name))
+
+    def _sync_edges(self) -> None:
+        g = self.document.graph
+        for e in self.edges:
+            self.removeItem(e)
+        self.edges = []
+        drawn = [(i, k, f, p) for i, f in enumerate(g.factors) for k, p in enumerate(f.parents)
+                 if p.name in self.variables and f.target in self.variables]
+        count: dict = {}
+        for _i, _k, f, p in drawn:
+            d = (p.name, f.target, bool(p.lag))
+            count[d] = count.get(d, 0) + 1
+        seen: dict = {}
+        for i, k, f, p in drawn:
+            label = "t−1" if p.lag else None
+            if not p.lag and f.reduce and g.variables[p.name].plate not in (None, g.variables[f.target].plate):
+                label = "Σ" if f.reduce == "sum" else "mean"
+            edge = EdgeItem(i, k, g.models.get(f.model, "auxiliary"), label, bool(p.lag))
+            d = (p.name, f.target, bool(p.lag))
+            n = seen[d] = seen.get(d, -1) + 1
+            same, opposite = count[d], count.get((f.target, p.name, bool(p.lag)), 0)
+            # edges between one pair fan out instead of overlapping; an opposite edge's normal
+            # points the other way, so equal offsets put z → x and x → z on opposite sides
+            if p.name == f.target:
+                offset = 0.0
+            elif opposite:
+                offset = 9.0 + 16.0 * n
+            else:
+                offset = (n - (same - 1) / 2) * 16.0
+            edge.set_ends(self.variables[p.name], self.variables[f.target], offset)
+            self.addItem(edge)
+            self.edges.append(edge)
+
+    # --- selection --------------------------------------------------------------------
+
+    def selected_keys(self) -> list:
+        return [i.key for i in self.selectedItems() if hasattr(i, "key")]
+
+    def item_for(self, key):
+        kind = key[0]
+        if kind == "variable":
+            return self.variables.get(key[1])
+        if kind == "plate":
+            return self.plates.get(key[1])
+        if kind == "factor":
+            for v in self.variables.values():
+                for c in v.chips:
+                    if c.index == key[1]:
+                        return c
+        if kind == "edge":
+            return next((e for e in self.edges if e.key == key), None)
+        return None
+
+    def select_keys(self, keys) -> None:
+        self.blockSignals(True)
+        try:
+            self.clearSelection()
+            for k in keys:
+                item = self.item_for(k)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    # --- moving -----------------------------------------------------------------------
+
+    def node_moved(self, item: VariableItem) -> None:
+        if self._syncing:
+            return
+        for e in self.edges:
+            if item in e.ends:
+                e.refresh()
+        g = self.document.graph
+        plate = g.variables[item.name].plate if item.name in g.variables else None
+        if plate in self.plates:
+            self.plates[plate].set_state(g.plates[plate], self.plate_rect(plate))
+
+    def move_plate(self, plate: PlateItem, delta: QPointF) -> None:
+        g = self.document.graph
+        members = [self.variables[n] for n, v in g.variables.items() if v.plate == plate.name]
+        for m in members:
+            m.setPos(m.pos() + delta)
+        if not members:
+            plate.set_state(g.plates[plate.name], plate.rect.translated(delta))
+
+    def mousePressEvent(self, event):
+        self._press_positions = self.current_positions()
+        self._press_plates = {n: QRectF(p.rect) for n, p in self.plates.items()}
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event):
+        super().mouseReleaseEvent(event)
+        before, self._press_positions = self._press_positions, None
+        if before is None:
+            return
+        now = self.current_positions()
+        moved = [n for n in now if before.get(n) != now[n]]
+        empty_plates = {n: p.rect for n, p in self.plates.items()
+                        if p.rect != self._press_plates.get(n) and n in self.document.graph.plates}
+        if not moved and not empty_plates:
+            return
+        g = self.document.graph
+        joins = {}
+        for n in moved:
+            centre = self.variables[n].pos()
+            for pname, pitem in self.plates.items():
+                if g.variables[n].plate != pname and pitem.rect.contains(centre) and g.variables[n].plate is None:
+                    joins[n] = pname
+        rects = {n: [r.x(), r.y(), r.width(), r.height()] for n, r in empty_plates.items()}
+        self.nodes_moved.emit({"nodes": now, "plates": rects}, joins)
+
+    # --- connecting -------------------------------------------------------------------
+
+    def begin_connect(self, item: VariableItem, pos: QPointF) -> None:
+        self.connecting = item
+        self._rubber = QGraphicsLineItem(QLineF(item.pos(), pos))
+        pen = QPen(QColor(style.SELECTED), 1.8)
+        pen.setDashPattern([4, 3])
+        self._rubber.setPen(pen)
+        self._rubber.setZValue(50)
+        self.addItem(self._rubber)
+
+    def drag_connect(self, pos: QPointF) -> None:
+        if self._rubber is not None and self.connecting is not None:
+            self._rubber.setLine(QLineF(self.connecting.pos(), pos))
+
+    def end_connect(self, pos: QPointF, lag: bool = False) -> None:
+        src, self.connecting = self.connecting, None
+        if self._rubber is not None:
+            self.removeItem(self._rubber)
+            self._rubber = None
+        dst = self.variable_at(pos)
+        if src is not None and dst is not None and (dst is not src or lag or self._sequence_member(src.name)):
+            self.connect_requested.emit(src.name, dst.name, lag or dst is src)
+
+    def _sequence_member(self, name: str) -> bool:
+        g = self.document.graph
+        plate = g.plates.get(g.variables[name].plate) if name in g.variables else None
+        return plate is not None and plate.kind == "sequence"
+
+    def variable_at(self, pos: QPointF) -> VariableItem | None:
+        for it in self.items(pos):
+            if isinstance(it, VariableItem):
+                return it
+            if isinstance(it.parentItem(), VariableItem):
+                return it.parentItem()
+        return None
+
+    def key_at(self, pos: QPointF):
+        for it in self.items(pos):
+            if hasattr(it, "key") and not isinstance(it, QGraphicsLineItem):
+                return it.key
+        return None
+
+    def contextMenuEvent(self, event):
+        key = self.key_at(event.scenePos())
+        if key is not None and key not in self.selected_keys():
+            self.select_keys([key])
+        self.context_requested.emit(key, event.scenePos(), event.screenPos())
+        event.accept()
+
+    # --- palette drops ----------------------------------------------------------------
+
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasFormat(PALETTE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event):
+        if event.mimeData().hasFormat(PALETTE_MIME):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event):
+        if not event.mimeData().hasFormat(PALETTE_MIME):
+            return super().dropEvent(event)
+        kind, _, name = bytes(event.mimeData().data(PALETTE_MIME)).decode("utf-8").partition(":")
+        event.acceptProposedAction()
+        pos = event.scenePos()
+        target = self.key_at(pos)
+        if kind == "variable" or (kind == "family" and (target is None or target[0] == "plate")):
+            plate = self.plate_at(pos)  # a new variable dropped inside a plate's box lives in it
+            target = ("plate", plate) if plate else None
+        self.palette_dropped.emit(kind, name, pos, target)
+
+    def plate_at(self, pos: QPointF) -> str | None:
+        return next((n for n, p in self.plates.items() if p.rect.contains(pos)), None)

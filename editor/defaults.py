@@ -1,0 +1,107 @@
+"""What a new variable, factor or network looks like before the user changes it.
+
+Plain functions over the model's registries (no Qt): the family a support calls for, the
+"standard" constant parameters of a family (the unconstrained zero mapped onto each
+parameter's constraint: ``Normal(0, 1)``, ``Bernoulli(logits=0)``, ``Gamma(1, 1)``), and a
+registered network with its default options.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from graphmodel.factors import NET, Const, Factor
+from graphmodel.families import FAMILIES, param_transform
+from graphmodel.networks import NETWORKS, NetSpec
+from graphmodel.variables import Variable
+
+#: The family a connection creates for a variable of each support.
+PREFERRED_FAMILY = {
+    "real": "Normal",
+    "positive": "Gamma",
+    "unit_interval": "Beta",
+    "binary": "Bernoulli",
+    "categorical": "Categorical",
+    "one_hot": "OneHotCategorical",
+    "simplex": "Dirichlet",
+}
+#: Names, shapes and supports of new variables by role.
+NEW_VARIABLE = {
+    "latent": ("z", (8,), "real"),
+    "observed": ("x", (2,), "real"),
+    "input": ("y", (1,), "real"),
+}
+DEFAULT_NETWORK = "MLP"
+
+
+def family_for(var: Variable) -> str:
+    """The family a factor of ``var`` gets by default."""
+    name = PREFERRED_FAMILY.get(var.support)
+    if name in FAMILIES and var.support in FAMILIES.get(name).accepts:
+        return name
+    for name in FAMILIES.names():
+        if var.support in FAMILIES.get(name).accepts:
+            return name
+    return "Normal"
+
+
+def standard_value(family: str, param: str) -> float:
+    """The parameter value an unconstrained zero maps to (0 for real, 1 for positive)."""
+    fam = FAMILIES.get(family)
+    if param in fam.defaults:
+        return float(fam.defaults[param])
+    value = param_transform(fam.constraint(param))(torch.zeros(()))
+    return round(float(value), 6)
+
+
+def constant_params(family: str) -> dict:
+    return {k: Const(standard_value(family, k)) for k in FAMILIES.get(family).params}
+
+
+def net_params(family: str) -> dict:
+    return {k: NET for k in FAMILIES.get(family).params}
+
+
+def network(type_name: str = DEFAULT_NETWORK) -> NetSpec:
+    """A registered network with its default options (``MLP`` → hidden [400], relu)."""
+    t = NETWORKS.get(type_name)
+    return NetSpec(type_name, {k: (list(v) if isinstance(v, list) else v) for k, v in t.defaults.items()
+                               if v is not None})
+
+
+def with_family(f: Factor, family: str) -> Factor:
+    """``f`` with another family: parameters come from the net when ``f`` has parents."""
+    fam = FAMILIES.get(family)
+    keep = {k: v for k, v in f.params.items() if k in fam.defaults and k not in fam.params}
+    if f.parents:
+        params = {**net_params(family), **keep}
+        net = f.net if f.net is not None else network()
+    else:
+        params = {**constant_params(family), **keep}
+        net = None
+    return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce)
+
+
+def with_parents(f: Factor, parents: tuple) -> Factor:
+    """``f`` reading ``parents``: a network appears with the first parent, goes with the last."""
+    uses_net = any(s == NET for s in f.params.values())
+    params, net = dict(f.params), f.net
+    if parents and not uses_net:
+        params = {**params, **net_params(f.family)}
+        net = net if net is not None else network()
+    elif not parents and uses_net:
+        params = {**params, **constant_params(f.family)}
+        net = None
+    reduce = f.reduce
+    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce)
+
+
+def family_variable(family: str) -> dict:
+    """Fields of a new variable that a family can score (drop a family on empty canvas)."""
+    fam = FAMILIES.get(family)
+    support = fam.support
+    if support == "categorical":
+        return {"support": support, "shape": (), "classes": 10}
+    if support in ("one_hot", "simplex"):
+        return {"support": support, "shape": (10,)}
+    return {"support": support}

@@ -1,0 +1,178 @@
+"""Export a graph as a runnable Python script that rebuilds it with the API and trains it.
+
+The script's ``build()`` returns a graph equal to the one exported (``build().to_dict()``
+is the file's data), so the editor, the file and the script are one model::
+
+    python vae.py                 # print the factorizations and objective, then train
+    python vae.py --check         # only print them
+    python vae.py --steps 200 --out run
+"""
+
+from __future__ import annotations
+
+import json
+
+from graphmodel.atomic import write_text
+from graphmodel.factors import NET, Const, Learn
+from graphmodel.families import FAMILIES
+from graphmodel.networks import NetSpec
+
+from .document import Refused
+
+#: Families with a constructor of their own name in ``graphmodel``.
+CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategorical", "RelaxedOneHotCategorical",
+                "RelaxedBernoulli", "Beta", "Gamma", "Dirichlet", "Deterministic")
+NET_CONSTRUCTORS = {
+    "MLP": ("hidden", "activation"), "ConvEncoder": ("channels", "hidden", "activation"),
+    "DeconvDecoder": ("channels", "hidden", "activation"), "GRUCell": (), "Identity": (),
+}
+_IDENT = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _py(v) -> str:
+    """A Python literal for plain JSON data."""
+    return repr(json.loads(json.dumps(v)))
+
+
+def _var_name(name: str, used: set) -> str:
+    ident = name if name.isidentifier() and name not in ("gm", "g", "build", "main") else f"v_{name}"
+    while ident in used:
+        ident += "_"
+    used.add(ident)
+    return ident
+
+
+def net_code(net) -> str:
+    if not isinstance(net, NetSpec):
+        raise Refused("a factor holds a Python module object, which a script cannot rebuild; "
+                      "give it as gm.UserNet('package.module:Class')")
+    keys = NET_CONSTRUCTORS.get(net.type)
+    if keys is not None and tuple(net.options) == keys:
+        o = net.options
+        if net.type == "MLP":
+            hidden = ", ".join(map(str, o["hidden"]))
+            act = "" if o["activation"] == "relu" else f", activation={o['activation']!r}"
+            return f"gm.MLP({hidden}{act})" if hidden or act else "gm.MLP()"
+        return f"gm.{net.type}(" + ", ".join(f"{k}={_py(o[k])}" for k in keys) + ")"
+    return f"gm.NetSpec({net.type!r}, {_py(net.options)})"
+
+
+def _param(src) -> str:
+    if src == NET:
+        return '"net"'
+    if isinstance(src, Learn):
+        return f"gm.Learn({_py(src.init)})"
+    if isinstance(src, Const):
+        return _py(src.value)
+    raise Refused(f"unknown parameter source {src!r}")
+
+
+def factor_code(f, names: dict) -> str:
+    """``gm.Normal(z, given=[x], net=gm.MLP(128))`` for one factor."""
+    fam = FAMILIES.get(f.family) if f.family in FAMILIES else None
+    head = f"gm.{f.family}(" if f.family in CONSTRUCTORS else f"gm.make_factor({f.family!r}, "
+    args = [names.get(f.target, repr(f.target))]
+    if f.parents:
+        args.append("given=[" + ", ".join(
+            (f"{names[p.name]}.prev" if p.lag else names[p.name]) if p.name in names else repr(str(p))
+            for p in f.parents) + "]")
+    if f.net is not None:
+        args.append(f"net={net_code(f.net)}")
+    explicit = [k for k, s in f.params.items() if s != NET]
+    implied = [k for k in (fam.params if fam else ()) if k not in explicit]
+    # make_factor fills the parameters not given from the net, in the family's order
+    omit_net = f.net is not None and list(f.params) == explicit + implied and all(f.params[k] == NET for k in implied)
+    for k, s in f.params.items():
+        if not (omit_net and s == NET):
+            args.append(f"{k}={_param(s)}")
+    if f.init:
+        args.append("init=True")
+    if f.reduce:
+        args.append(f"reduce={f.reduce!r}")
+    return head + ", ".join(args) + ")"
+
+
+def script(graph) -> str:
+    """The text of a script that rebuilds ``graph`` and trains it headless."""
+    used: set = set()
+    plates = {p: _var_name(p, used) for p in graph.plates}
+    names = {n: _var_name(n, used) for n in graph.variables}
+    lines = [
+        f'"""The graph {graph.name!r}, rebuilt with the graphmodel API (exported by the graphmodel editor).',
+        "",
+        "    python THIS.py --check                  print the factorizations and the objective",
+        "    python THIS.py [--steps N] [--out DIR]  train headless (metrics, checkpoint, pictures)",
+        '"""',
+        "",
+        "import argparse",
+        "",
+        "import graphmodel as gm",
+        "",
+        "",
+        "def build() -> gm.Graph:",
+    ]
+    for p in graph.plates.values():
+        lines.append(f"    {plates[p.name]} = gm.Plate({p.name!r}, {p.size}, kind={p.kind!r})")
+    for n, v in graph.variables.items():
+        extra = "".join([f", classes={v.classes}" if v.classes is not None else "",
+                         f", plate={v.plate!r}" if v.plate is not None else ""])
+        lines.append(f"    {names[n]} = gm.Variable({n!r}, {tuple(v.shape)!r}, support={v.support!r}, "
+                     f"role={v.role!r}{extra})")
+    plate_list = ", ".join(plates.values())
+    lines.append(f"    g = gm.Graph({graph.name!r}, variables=[{', '.join(names.values())}], plates=[{plate_list}],")
+    lines.append(f"                 kinds={_py(graph.models)},")
+    for section in ("objective", "data", "training", "layout"):
+        lines.append(f"                 {section}={_py(getattr(graph, section))},")
+    lines[-1] = lines[-1].rstrip(",") + ")"
+    for f in graph.factors:
+        lines.append(f"    g.add_factor({factor_code(f, names)}, {f.model!r})")
+    lines += [
+        "    return g",
+        "",
+        "",
+        "def main(argv=None) -> int:",
+        "    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
+        '    ap.add_argument("--check", action="store_true", help="print the formulas and exit")',
+        '    ap.add_argument("--steps", type=int, help="training steps (default: the training section)")',
+        '    ap.add_argument("--device", default=None, help="auto, cpu, cuda")',
+        f'    ap.add_argument("--out", default={graph.name + "-run"!r}, help="run directory")',
+        "    args = ap.parse_args(argv)",
+        "    g = build()",
+        "    for m in g.models:",
+        "        print(g.model(m))",
+        "    from inference import derive",
+        "",
+        "    try:",
+        '        print("objective:", derive(g))',
+        "    except gm.GraphModelError as e:",
+        '        print("objective: not available:", e)',
+        "    if args.check:",
+        "        return 0",
+        "    from inference.outputs import ProgressBar, RunWriter",
+        "    from inference.trainer import Trainer",
+        "",
+        '    overrides = {k: v for k, v in {"steps": args.steps, "device": args.device}.items() if v is not None}',
+        '    if "steps" in overrides:',
+        '        overrides["epochs"] = None',
+        "    trainer = Trainer(g, config=overrides)",
+        "    writer = RunWriter(args.out, trainer)",
+        "    trainer.subscribe(ProgressBar())",
+        "    trainer.subscribe(writer)",
+        "    try:",
+        "        metrics = trainer.run()",
+        "    finally:",
+        "        writer.close()",
+        "    for k, v in metrics.items():",
+        '        print(f"{k}: {v:.4f}")',
+        "    return 0",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    raise SystemExit(main())",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def export_script(graph, path) -> None:
+    write_text(path, script(graph))

@@ -1,0 +1,245 @@
+"""Live panels beside the canvas: the formulas (factorizations and the derived objective)
+and the problems of the graph. Both redraw from ``document.graph`` on every edit."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont, QGuiApplication, QPixmap
+from PyQt6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graphmodel import GraphModelError
+
+from . import style
+from .mathrender import MathRenderer
+
+KIND_TITLES = {"generative": "generative model", "inference": "inference model", "auxiliary": "auxiliary model"}
+
+
+def objective_of(graph) -> tuple[str, str, str | None]:
+    """``(unicode, latex, None)`` of the derived objective, or ``("", "", reason)``."""
+    from inference.objectives import derive
+
+    if not graph.variables:
+        return "", "", "add variables and factors to see the objective"
+    try:
+        loss = derive(graph)
+    except GraphModelError as e:
+        first = str(e).split("\n")[0]
+        return "", "", first
+    return str(loss), loss.latex(), None
+
+
+class FormulaLabel(QLabel):
+    """One formula: Unicode text at once, the typeset picture when it is ready."""
+
+    def __init__(self, renderer: MathRenderer, parent=None):
+        super().__init__(parent)
+        self.renderer = renderer
+        self.tex = ""
+        self.png: bytes | None = None
+        self.available = 10_000.0  # the width the panel offers; wider pictures are shrunk to it
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setWordWrap(True)
+        f = QFont("DejaVu Serif")
+        f.setPointSizeF(11)
+        self.setFont(f)
+        renderer.rendered.connect(self._ready)
+
+    def show_formula(self, text: str, tex: str) -> None:
+        self.tex = tex
+        self.setToolTip(text)
+        png = self.renderer.request(tex) if tex else None
+        if png:
+            self._show_png(png)
+        else:
+            self.png = None
+            self.setPixmap(QPixmap())
+            self.setMinimumHeight(0)
+            self.setWordWrap(True)
+            self.setText(text)
+
+    def _ready(self, tex: str, png: bytes) -> None:
+        if tex == self.tex:
+            self._show_png(png)
+
+    def set_available(self, width: float) -> None:
+        if abs(width - self.available) > 2:
+            self.available = width
+            if self.png:
+                self._show_png(self.png)
+
+    def _show_png(self, png: bytes) -> None:
+        self.png = png
+        pm = QPixmap()
+        pm.loadFromData(png, "PNG")
+        natural = pm.width() / self.renderer.scale
+        shrink = min(1.0, max(0.6, self.available / natural)) if natural > 0 else 1.0
+        pm.setDevicePixelRatio(self.renderer.scale / shrink)
+        # a word-wrapped label asks heightForWidth, which is 0 for a picture
+        self.setWordWrap(False)
+        self.setMinimumHeight(int(pm.height() / pm.devicePixelRatio()) + 2)
+        self.setPixmap(pm)
+
+
+class FormulaPanel(QScrollArea):
+    """Each model's factorization and the objective the engine derives, updated live."""
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        ratio = QGuiApplication.primaryScreen().devicePixelRatio() if QGuiApplication.primaryScreen() else 1.0
+        self.renderer = MathRenderer(scale=max(1.0, ratio) * 1.25, parent=self)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget()
+        self.box = QVBoxLayout(body)
+        self.box.setContentsMargins(10, 8, 10, 8)
+        self.box.setSpacing(4)
+        self.setWidget(body)
+        self.rows: list[tuple[QLabel, FormulaLabel]] = []
+        self.objective_title = self._title("objective (maximized)")
+        self.objective = FormulaLabel(self.renderer)
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setStyleSheet("color: #b45309;")
+        buttons = QHBoxLayout()
+        self.copy_button = QPushButton("Copy LaTeX")
+        self.copy_button.setToolTip("Copy every formula as LaTeX")
+        self.copy_button.clicked.connect(self.copy_latex)
+        buttons.addStretch(1)
+        buttons.addWidget(self.copy_button)
+        self.tail = [self.objective_title, self.objective, self.reason]
+        for w in self.tail:
+            self.box.addWidget(w)
+        self.box.addLayout(buttons)
+        self.box.addStretch(1)
+        self._key = None
+        self.latex: list[str] = []
+        self.texts: list[str] = []
+        document.changed.connect(self.refresh)
+        self.refresh()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.viewport().width() - 24
+        for label in [self.objective] + [f for _, f in self.rows]:
+            label.set_available(width)
+
+    def _title(self, text: str) -> QLabel:
+        label = QLabel(text.upper())
+        label.setStyleSheet("color: #6b7280; font-size: 8pt; font-weight: bold; letter-spacing: 1px;")
+        return label
+
+    def refresh(self) -> None:
+        g = self.document.graph
+        key = (id(g), g.revision, repr(g.objective))
+        if key == self._key:
+            return
+        self._key = key
+        models = list(g.models)
+        while len(self.rows) < len(models):
+            title, formula = self._title(""), FormulaLabel(self.renderer)
+            formula.set_available(self.viewport().width() - 24)
+            at = 2 * len(self.rows)
+            self.box.insertWidget(at, title)
+            self.box.insertWidget(at + 1, formula)
+            self.rows.append((title, formula))
+        self.texts, self.latex = [], []
+        for k, (title, formula) in enumerate(self.rows):
+            visible = k < len(models)
+            title.setVisible(visible)
+            formula.setVisible(visible)
+            if not visible:
+                continue
+            m = models[k]
+            kind = g.models[m]
+            colour = style.MODEL_COLOURS[kind].name()
+            title.setText(f"<span style='color:{colour}'>{KIND_TITLES[kind].upper()} {m}</span>")
+            view = g.model(m)
+            text, tex = str(view), view.latex()
+            formula.show_formula(text, tex)
+            self.texts.append(text)
+            self.latex.append(tex)
+        text, tex, reason = objective_of(g)
+        self.objective.setVisible(not reason)
+        self.reason.setVisible(bool(reason))
+        self.reason.setText(reason or "")
+        if not reason:
+            self.objective.show_formula(text, tex)
+            self.texts.append(text)
+            self.latex.append(tex)
+        self.objective_text = text
+        self.objective_reason = reason
+
+    def copy_latex(self) -> None:
+        QApplication.clipboard().setText("\n".join(self.latex))
+
+
+class ProblemsPanel(QListWidget):
+    """Every validation problem; activating one selects the variable or factor it names.
+
+    Signals:
+        problem_activated(key): ``("factor", i)`` or ``("variable", name)``.
+    """
+
+    problem_activated = pyqtSignal(object)
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.setWordWrap(True)
+        self.setAlternatingRowColors(False)
+        self.itemClicked.connect(self._activate)
+        self.itemActivated.connect(self._activate)
+        self.problems: list = []
+        document.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        g = self.document.graph
+        self.problems = g.problems()
+        self.clear()
+        reason = objective_of(g)[2] if not self.problems and g.factors else None
+        if reason:  # a sound graph whose objective cannot be derived yet: say why here too
+            item = QListWidgetItem("⚠  objective: " + reason)
+            item.setForeground(QBrush(QColor("#b45309")))
+            item.setToolTip(reason)
+            self.addItem(item)
+            return
+        if not self.problems:
+            item = QListWidgetItem("✓  No problems: the graph is valid.")
+            item.setForeground(QBrush(QColor("#2f7d32")))
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.addItem(item)
+            return
+        for p in self.problems:
+            item = QListWidgetItem("⚠  " + p.message)
+            item.setForeground(QBrush(style.PROBLEM.darker(120)))
+            if p.factor is not None and p.factor < len(g.factors):
+                key = ("factor", p.factor)
+            elif p.variable in g.variables:
+                key = ("variable", p.variable)
+            else:
+                key = None
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            item.setToolTip(p.message)
+            self.addItem(item)
+
+    def _activate(self, item: QListWidgetItem) -> None:
+        key = item.data(Qt.ItemDataRole.UserRole)
+        if key is not None:
+            self.problem_activated.emit(tuple(key))

@@ -1,0 +1,66 @@
+"""Whole-model templates for the palette: the project's example graphs.
+
+A template is a graph file from ``examples/`` (the same files the CLI trains and the
+example tests keep equal to ``examples/NAME.py``), so there is one definition of each
+model. Applied to an empty canvas it becomes the document (with its data and training
+settings); dropped onto a drawing it is merged in as a fragment with fresh names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import graphmodel as gm
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@dataclass(frozen=True)
+class Template:
+    key: str
+    title: str
+    description: str
+
+    @property
+    def path(self) -> Path:
+        return EXAMPLES / f"{self.key}.json"
+
+
+TEMPLATES = (
+    Template("vae", "VAE", "variational autoencoder: p(x|z)p(z), q(z|x) (Kingma & Welling 2014)"),
+    Template("cvae", "CVAE", "conditional VAE with a label input y"),
+    Template("m2", "M2", "semi-supervised VAE with a discrete latent label (Kingma et al. 2014)"),
+    Template("gan", "GAN", "implicit generator x = G(z): an adversarial game"),
+    Template("avb", "AVB", "adversarial variational Bayes: implicit posterior z = f(x, ε)"),
+    Template("vrnn", "VRNN", "variational RNN over a sequence plate (Chung et al. 2015)"),
+    Template("hvae", "Hierarchical VAE", "two latent layers z2 → z1 → x"),
+    Template("gqn_toy", "GQN (toy)", "iid plate of context views with a sum reduction"),
+)
+
+
+def _discovered() -> tuple[Template, ...]:
+    """Example files not in the list above (a new example is a template at once)."""
+    known = {t.key for t in TEMPLATES}
+    paths = sorted(EXAMPLES.glob("*.json")) if EXAMPLES.exists() else []
+    return tuple(Template(p.stem, p.stem.upper() if len(p.stem) <= 5 else p.stem, f"examples/{p.name}")
+                 for p in paths if p.stem not in known)
+
+
+TEMPLATES = TEMPLATES + _discovered()
+
+
+def template(key: str) -> Template:
+    for t in TEMPLATES:
+        if t.key == key:
+            return t
+    raise gm.GraphModelError(f"no template '{key}'; templates: {', '.join(t.key for t in TEMPLATES)}")
+
+
+def load_template(key: str) -> gm.Graph:
+    """The template's graph (raises GraphModelError when its file is missing)."""
+    t = template(key)
+    if not t.path.exists():
+        raise gm.GraphModelError(f"template '{key}': {t.path} is missing (templates come from the "
+                                 "project's examples folder)")
+    return gm.load(t.path, validate=False)

@@ -1,0 +1,300 @@
+"""Training off the GUI thread, in a process of its own.
+
+A :class:`TrainingRun` starts a process that rebuilds the graph from its file data, builds
+a :class:`inference.trainer.Trainer` and runs it. The trainer's events — plain numbers and
+CPU tensors — come back through a queue together with the editor's own
+:class:`Reconstructions` and :class:`DataPreview`; the GUI drains the queue on a timer.
+Nothing in this module touches Qt (the training process never loads it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, fields
+from dataclasses import replace as dc_replace
+
+import numpy as np
+import torch
+
+from graphmodel import GraphModelError
+from inference import events as ev
+
+
+@dataclass(frozen=True)
+class Reconstructions(ev.Event):
+    """Training inputs and their reconstructions (means of p given z ~ q), variable → tensor."""
+
+    inputs: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataPreview(ev.Event):
+    """A few thousand training values of each 2-D variable, drawn behind the samples."""
+
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ended(ev.Event):
+    """The thread is done (after Finished, Failed or a stop before the first step)."""
+
+
+def _first(graph, kind: str) -> str | None:
+    return next((m for m, k in graph.models.items() if k == kind), None)
+
+
+@torch.no_grad()
+def reconstruct(graph, runtime, data: dict, n: int = 8) -> tuple[dict, dict]:
+    """``(inputs, outputs)``: observed values of ``data`` and p's means given z ~ q(z|x).
+
+    Empty when the graph has no inference model or q reads something the data lacks.
+    """
+    gen, inf = _first(graph, "generative"), _first(graph, "inference")
+    if gen is None or inf is None or not data:
+        return {}, {}
+    batch = {k: v[:n] for k, v in data.items()}
+    q, p = runtime.model(inf), runtime.model(gen)
+    q_inputs = q.plan.names[: len(q.plan.inputs)]
+    if any(k not in batch for k in q_inputs):
+        return {}, {}
+    tq = q.trace({k: batch[k] for k in q_inputs}, score=False)
+    given = {}
+    for name in p.plan.names:
+        v = graph.variables[name]
+        if name in tq.values and v.role == "latent" and tq.values[name] is not None:
+            given[name] = tq.values[name]
+        elif v.role == "input" and name in batch:
+            given[name] = batch[name]
+    for name in p.plan.names[: len(p.plan.inputs)]:
+        if name not in given:
+            return {}, {}
+    tp = p.trace(given, score=False)
+    inputs, outputs = {}, {}
+    for f in graph.factors_of(gen):
+        v = graph.variables.get(f.target)
+        d = tp.dists.get(f"{gen}({f.label})")
+        if v is None or v.role != "observed" or f.target not in batch or d is None or isinstance(d, list):
+            continue
+        try:
+            mean = d.mean
+        except NotImplementedError:
+            mean = tp.values[f.target]
+        inputs[f.target] = batch[f.target].detach().float().cpu()
+        outputs[f.target] = mean.detach().float().cpu()
+    return inputs, outputs
+
+
+class _Runner:
+    """Builds the trainer and runs it, putting every event (and the editor's own) into ``put``."""
+
+    def __init__(self, graph, config: dict, data, put):
+        self.graph, self.config, self.data, self.put = graph, config, data, put
+        self.trainer = None
+        self.stopped = False
+        self.paused = False
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def pause(self, paused: bool) -> None:
+        if paused != self.paused:
+            self.paused = paused
+            if self.trainer is not None:
+                self.trainer.pause(paused)
+
+    def main(self) -> None:
+        from inference.trainer import Trainer
+
+        try:
+            trainer = Trainer(self.graph, data=self.data, config=self.config)
+            self.trainer = trainer
+            trainer.pause(self.paused)
+            if self.stopped:
+                return
+            self._preview(trainer)
+            trainer.subscribe(self._listen)
+            trainer.run()
+        except GraphModelError as e:
+            self.put(ev.Failed(getattr(self.trainer, "step", 0), str(e)))
+        except Exception as e:  # noqa: BLE001 - a bug in training must reach the user, not vanish
+            detail = traceback.format_exception_only(type(e), e)[-1].strip()
+            self.put(ev.Failed(getattr(self.trainer, "step", 0), f"training failed: {detail}"))
+        finally:
+            self.put(Ended(getattr(self.trainer, "step", 0)))
+
+    def _listen(self, event) -> None:
+        self.put(event)
+        if isinstance(event, ev.Samples):
+            t = self.trainer
+            try:
+                with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
+                    was = t.runtime.training
+                    t.runtime.eval()
+                    try:
+                        inputs, outputs = reconstruct(self.graph, t.runtime, t.train_data)
+                    finally:
+                        t.runtime.train(was)
+            except (GraphModelError, RuntimeError) as e:
+                self.put(ev.TrainWarning(event.step, f"could not reconstruct: {e}"))
+                return
+            if outputs:
+                self.put(Reconstructions(event.step, inputs, outputs))
+
+    def _preview(self, trainer) -> None:
+        values = {k: v[:2000].detach().float().cpu() for k, v in trainer.train_data.items()
+                  if self.graph.variables[k].shape == (2,)}
+        if values:
+            self.put(DataPreview(trainer.step, values))
+
+
+def _convert(event, fn):
+    """``event`` with every tensor (or array) in its dict fields passed through ``fn``."""
+    changes = {}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, dict) and any(isinstance(v, (torch.Tensor, np.ndarray)) for v in value.values()):
+            changes[f.name] = {k: fn(v) if isinstance(v, (torch.Tensor, np.ndarray)) else v for k, v in value.items()}
+    return dc_replace(event, **changes) if changes else event
+
+
+def to_wire(event):
+    """Tensors as numpy arrays: pickled by value, so the reader never needs the sender alive
+    (torch would share their memory through a file descriptor of the sending process)."""
+    return _convert(event, lambda t: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t)
+
+
+def from_wire(event):
+    return _convert(event, lambda a: torch.from_numpy(a) if isinstance(a, np.ndarray) else a)
+
+
+def _child(graph_data: dict, trusted: bool, config: dict, data, out, stop, pause) -> None:
+    """The training process: rebuild the graph from its file data and train it."""
+    from graphmodel.fileio import graph_from_dict
+
+    # one core is left to the editor's own process; more threads than cores slow torch down
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
+    graph = graph_from_dict(graph_data, validate=False)
+    graph.trusted = trusted
+    runner = _Runner(graph, config, data, lambda e: out.put(to_wire(e)))
+    done = threading.Event()
+
+    def watch():  # the parent's stop and pause requests, seen between steps
+        while not done.is_set():
+            if stop.is_set():
+                runner.stop()
+                runner.pause(False)
+                return
+            runner.pause(pause.is_set())
+            time.sleep(0.03)
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        runner.main()
+    finally:
+        done.set()
+        out.close()
+        out.join_thread()
+
+
+#: Imported once by the fork server, so that a run starts without importing torch again.
+PRELOAD = ["torch", "graphmodel", "inference.trainer", "inference.objectives", "editor.worker", "sklearn.datasets"]
+
+
+def _context():
+    """A fork server where there is one (a clean, single-threaded process with the heavy
+    imports done, from which each run is forked), else spawn. Never a plain fork of the
+    editor: it runs Qt's threads."""
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(PRELOAD)  # modules it cannot import are skipped
+        return ctx
+    return mp.get_context("spawn")
+
+
+def warm_up() -> None:
+    """Start the fork server now (in the background), so the first Start is quick."""
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+class TrainingRun:
+    """One training run in a separate process.
+
+    A process, not a thread: the trainer's Python work and torch's occasional long calls
+    that hold the interpreter lock would otherwise stall the window for a few hundred
+    milliseconds at a time. The graph goes over as its file data (it holds no code), the
+    events come back through a queue as plain data. Runs are forked from a fork server that
+    has torch imported already (see :func:`warm_up`).
+
+    Args:
+        graph: the document's graph (a copy is trained; editing goes on meanwhile).
+        config: overrides of the graph's training section (steps, sample_every, ...).
+        data: variable → tensor, or None to load the graph's data section.
+    """
+
+    def __init__(self, graph, config: dict | None = None, data: dict | None = None):
+        ctx = _context()
+        self.queue = ctx.Queue()
+        self._stop = ctx.Event()
+        self._pause = ctx.Event()
+        self.paused = False
+        self.process = ctx.Process(target=_child, name="graphmodel-training", daemon=True,
+                                   args=(graph.to_dict(), graph.trusted, dict(config or {}), data,
+                                         self.queue, self._stop, self._pause))
+
+    def start(self) -> None:
+        self.process.start()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current step (the trainer then samples and finishes)."""
+        self._stop.set()
+
+    def pause(self, paused: bool = True) -> None:
+        self.paused = paused
+        (self._pause.set if paused else self._pause.clear)()
+
+    def get_nowait(self):
+        """The next event; ``Ended`` also when the process died without saying so."""
+        try:
+            return from_wire(self.queue.get_nowait())
+        except queue.Empty:
+            if self.process.exitcode not in (None, 0):
+                code = self.process.exitcode
+                self.process = _Dead(code)
+                return ev.Failed(0, f"the training process ended unexpectedly (exit code {code})")
+            if isinstance(self.process, _Dead):
+                return Ended(0)
+            raise
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the process; with ``timeout=0`` just reap it if it has exited."""
+        if isinstance(self.process, _Dead):
+            return
+        self.process.join(timeout)
+        if timeout and self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+
+
+class _Dead:
+    """Stands for a process that ended abnormally (its failure has been reported)."""
+
+    def __init__(self, exitcode):
+        self.exitcode = exitcode
+
+    def is_alive(self) -> bool:
+        return False
