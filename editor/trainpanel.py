@@ -339,10 +339,12 @@ class TrainPanel(QWidget):
         elif isinstance(e, DataPreview):
             self.plots.set_preview(e.values)
         elif isinstance(e, (ev.Diverged, ev.TrainWarning, ev.Failed)):
+            self._progress = None  # the message stays on the status line
             text = e.message if not isinstance(e, ev.Diverged) else f"step {e.step}: '{e.term}' diverged — {e.action}"
             self.status.setText(text)
             self.message.emit(text)
         elif isinstance(e, ev.Finished):
+            self._progress = None
             loss = e.metrics.get("test loss")
             test = f" · test loss {loss:.4g}" if isinstance(loss, float) else ""
             self.status.setText(f"{'Stopped' if e.stopped else 'Finished'} at step {e.step}{test}")

@@ -90,7 +90,7 @@ class Graph:
         self._changed()
         return v
 
-    def update_variable(self, name: str, **changes) -> Variable:
+    def update_variable(self, name: str, /, **changes) -> Variable:
         """Change a variable's fields; a new ``name`` is renamed everywhere it is used."""
         old = self.variable(name)
         new = replace(old, **changes)

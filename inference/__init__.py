@@ -9,6 +9,7 @@ torch, never Qt.
     E_q(z|x)[log p(x|z)] − KL[q(z|x)‖p(z)]
 """
 
+from .adversarial import Game, derive_game
 from .config import TrainConfig
 from .data import DATASETS, bind, check_fields, load_dataset
 from .evaluate import bound, log_likelihood
@@ -26,12 +27,13 @@ from .objectives import (
     nll,
     renyi,
     training_loss,
+    training_objective,
 )
 from .trainer import Player, Trainer, sample_observed, train
 
 __all__ = [
     "Anneal", "Constant", "DATASETS", "Loss", "LossValue", "OBJECTIVES", "ObjectiveKind", "Player",
     "Schedule", "TrainConfig", "Trainer", "adversarial_reason", "anneal", "bind", "bound", "check_fields",
-    "choose_objective", "derive", "elbo", "elbo_terms", "iwae", "load_dataset", "log_likelihood",
-    "max_likelihood", "nll", "renyi", "sample_observed", "train", "training_loss",
+    "choose_objective", "derive", "derive_game", "elbo", "Game", "elbo_terms", "iwae", "load_dataset", "log_likelihood",
+    "max_likelihood", "nll", "renyi", "sample_observed", "train", "training_loss", "training_objective",
 ]

@@ -130,8 +130,8 @@ def adversarial_reason(graph, p: str | None = None, q: str | None = None) -> tup
 def _refuse_adversarial(graph, p, q=None) -> None:
     why = adversarial_reason(graph, p, q)
     if why:
-        raise GraphModelError(f"{why[1]}; it has no likelihood or bound to compute: its objective is the "
-                              f"game of objective kind '{why[0]}'")
+        raise GraphModelError(f"{why[1]}; it has no likelihood or bound to compute: use objective kind "
+                              f"'{why[0]}', the game it calls for")
 
 
 # --- the ELBO, term by term -------------------------------------------------------------
