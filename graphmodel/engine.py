@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from .errors import format_shape as _fmt
 from .factors import NET, REDUCTIONS, Const, Learn
 from .families import FAMILIES
 from .networks import NetSpec, check_options
@@ -104,10 +105,6 @@ def model_inputs(graph, model: str) -> list[str]:
 
 
 # --- validation ------------------------------------------------------------------------
-
-def _fmt(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-
 
 def _nested_shape(v) -> tuple[int, ...] | None:
     if not isinstance(v, list):

@@ -8,6 +8,11 @@ line and the editor can attach the message to the node it concerns.
 from __future__ import annotations
 
 
+def format_shape(shape) -> str:
+    """A shape as messages write it: ``(64,)``, ``(2, 8)``, ``()``."""
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
 class GraphModelError(Exception):
     """Base of every error graphmodel raises on purpose."""
 

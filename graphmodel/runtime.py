@@ -18,16 +18,13 @@ from torch import nn
 
 from .engine import Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
+from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
 from .families import FAMILIES, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network
 
 _NET, _CONST, _LEARN = 0, 1, 2
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "Identity"})
-
-
-def _fmt(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 class FactorModule(nn.Module):

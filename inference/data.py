@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 
 from graphmodel.errors import DataError, GraphModelError
+from graphmodel.errors import format_shape as _fmt
 from graphmodel.registry import Registry
 
 DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
@@ -161,10 +162,6 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
         raise DataError("the dataset is empty: " + ", ".join(f"'{k}' has 0 examples" for k in out)
                         + "; expected at least one")
     return out
-
-
-def _fmt(shape) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 def check_fields(graph, data: dict) -> None:
