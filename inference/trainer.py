@@ -278,6 +278,11 @@ class Trainer:
 
     def _train_step(self, step: int):
         cfg = self.config
+        if self.dist:
+            # Each rank draws its own noise (its shard of the global batch gets fresh latents and
+            # fakes, as one process would draw them), from a stream fixed by (seed, step, rank):
+            # a resumed run draws what the uninterrupted one drew, whichever rank saved the state.
+            torch.manual_seed(self._noise_seed(step))
         totals, terms = [], {}
         for k, (player, opt, sched) in enumerate(zip(self.players, self.optimizers, self.schedulers)):
             for j in range(player.steps):
@@ -329,6 +334,10 @@ class Trainer:
         self._take_snapshot()
         return True
 
+    def _noise_seed(self, step: int) -> int:
+        """The seed of one rank's random draws at one step of a data-parallel run."""
+        return ((self.config.seed * 1_000_003 + step) * 1_009 + self.dist.rank + 1) % 2**63
+
     def _parameters_finite(self) -> torch.Tensor:
         """A device scalar, True when every trained parameter is finite (no host sync)."""
         params = [p for o in self.optimizers for g in o.param_groups for p in g["params"]]
@@ -364,7 +373,10 @@ class Trainer:
         self._losses.load_state_dict(model)
         for o, s in zip(self.optimizers, opts):
             lrs = [g["lr"] for g in o.param_groups]
-            o.load_state_dict(s)
+            # a copy: load_state_dict keeps the given tensors (same device and dtype), and the
+            # next steps would update the snapshot's moments in place, so that a second rollback
+            # restored the diverged ones
+            o.load_state_dict(copy.deepcopy(s))
             for g, lr in zip(o.param_groups, lrs):
                 g["lr"] = lr
 

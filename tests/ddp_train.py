@@ -7,6 +7,10 @@ Every rank trains the same runs and writes what it ended with to ``OUT``:
 - ``mle``: a fully observed regression by maximum likelihood (a deterministic objective),
   global batch 32; its result must equal a single process's run with the same batch.
 - ``elbo``: a small VAE with a one-sample Monte Carlo ELBO; the ranks must stay in sync.
+- ``gan``: the ring-of-eight GAN game (a discriminator outside the graph, two players); the
+  ranks must stay in sync, draw their own noise, and the generator must cover the ring.
+- ``m2``: semi-supervised training with labels for two examples per class, so most shards
+  hold no label; the ranks must stay in sync and the classifier q(y|x) must learn.
 - with ``GRAPH``: ``graphmodel train GRAPH`` through the command line (rank 0 writes).
 
 The test imports this file too, for the single-process reference run.
@@ -20,10 +24,12 @@ import types
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 import graphmodel as gm
 from inference import distributed
 from inference import events as ev
+from inference.data import ring8
 from inference.trainer import Trainer
 
 CONFIG = {"steps": 30, "batch_size": 32, "log_every": 10, "lr": 1e-2, "device": "cpu", "seed": 0,
@@ -67,26 +73,69 @@ class MonteCarloElbo:
         return "−ELBO"
 
 
-RUNS = {"mle": (regression, MaxLikelihood), "elbo": (vae, MonteCarloElbo)}
+def gan():
+    x, z = gm.Variable("x", (2,), role="observed"), gm.Variable("z", (2,))
+    g = gm.Graph("gan", p=gm.Deterministic(x, given=z, net=gm.MLP(64, 64)) * gm.Normal(z, loc=0.0, scale=1.0),
+                 objective={"kind": "gan", "r1_weight": 0.1, "betas": [0.5, 0.999],
+                            "discriminator": {"hidden": [64, 64], "activation": "leaky_relu"}})
+    return g, {"x": ring8()["point"]}
 
 
-def train(name: str) -> tuple[dict, list]:
-    """Run ``name``; returns the final weights and the reported (step, loss) pairs."""
+def m2():
+    """Four classes of 12 binary pixels (class c lights pixels 3c..3c+2), two labels per class."""
+    x, y, z = (gm.Variable("x", (12,), support="binary", role="observed"),
+               gm.Variable("y", (4,), support="one_hot"), gm.Variable("z", (2,)))
+    g = gm.Graph("m2", p=gm.Bernoulli(x, given=[y, z], net=gm.MLP(32)) * gm.OneHotCategorical(y, logits=0.0)
+                 * gm.Normal(z, loc=0.0, scale=1.0),
+                 q=gm.Normal(z, given=[x, y], net=gm.MLP(32)) * gm.OneHotCategorical(y, given=x, net=gm.MLP(32)),
+                 objective={"kind": "elbo", "semi_supervised": {"label": "y", "alpha": 10.0}},
+                 data={"labels_per_class": {"y": 2}, "test_fraction": 0.25})
+    gen = torch.Generator().manual_seed(3)
+    label = torch.arange(400) % 4
+    on = F.one_hot(label, 4).float().repeat_interleave(3, -1)
+    return g, {"x": torch.bernoulli(0.05 + 0.85 * on, generator=gen), "y": F.one_hot(label, 4).float()}
+
+
+RUNS = {"mle": (regression, MaxLikelihood), "elbo": (vae, MonteCarloElbo), "gan": (gan, None), "m2": (m2, None)}
+CONFIGS = {"gan": {"steps": 600, "batch_size": 128, "log_every": 100, "lr": 1e-3, "test_fraction": 0.0},
+           "m2": {"steps": 300, "batch_size": 32, "log_every": 100, "lr": 3e-3}}
+
+
+def train(name: str) -> tuple[dict, list, Trainer]:
+    """Run ``name``; returns the final weights (the players' own networks included), the
+    reported (step, loss) pairs and the trainer."""
     make_graph, objective = RUNS[name]
     graph, data = make_graph()
-    trainer = Trainer(graph, data, CONFIG, objective=objective())
+    trainer = Trainer(graph, data, {**CONFIG, **CONFIGS.get(name, {})}, objective=objective and objective())
     reports = []
     trainer.subscribe(lambda e: isinstance(e, ev.StepMetrics) and reports.append((e.step, e.loss)))
     trainer.run()
-    return {k: v.detach().clone() for k, v in trainer.runtime.state_dict().items()}, reports
+    return {k: v.detach().clone() for k, v in trainer._losses.state_dict().items()}, reports, trainer
+
+
+def measures(name: str, trainer: Trainer) -> dict:
+    """What the test checks beyond the weights: the generator's samples, the classifier's
+    test accuracy, and a draw from the rank's random stream after training."""
+    out = {"draw": torch.rand(4)}
+    torch.manual_seed(1)
+    if name == "gan":
+        out["samples"] = trainer.sample(2000)["x"]
+    if name == "m2":
+        index = next(i for i, f in enumerate(trainer.graph.factors) if f.model == "q" and f.target == "y")
+        with torch.no_grad():
+            probs = trainer.runtime.factor_modules[index](trainer.test_data["x"]).probs
+        out["accuracy"] = (probs.argmax(-1) == trainer.test_data["y"].argmax(-1)).float().mean()
+        out["labeled"] = (~trainer.train_data["y"].isnan().any(-1)).sum()
+    return out
 
 
 def main(out: Path, graph: str | None) -> None:
     info = distributed.init()
     assert info is not None and info.world == 2, "launch with torchrun --nproc-per-node 2"
     for name in RUNS:
-        weights, reports = train(name)
+        weights, reports, trainer = train(name)
         torch.save(weights, out / f"{name}_rank{info.rank}.pt")
+        torch.save(measures(name, trainer), out / f"{name}_measures_rank{info.rank}.pt")
         (out / f"{name}_rank{info.rank}.json").write_text(json.dumps(reports))
     if graph:
         from inference.cli import main as cli

@@ -1,7 +1,8 @@
 """Data-parallel training: two CPU processes (gloo) launched by torchrun.
 
-One launch of ``tests/ddp_train.py`` trains a deterministic and a stochastic objective and
-a graph file through the command line; the checks below read what each rank wrote.
+One launch of ``tests/ddp_train.py`` trains a deterministic and a stochastic objective, an
+adversarial game, a semi-supervised model and a graph file through the command line; the
+checks below read what each rank wrote.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as dist
+from test_adversarial import ring_coverage
 
 import graphmodel as gm
 from inference.outputs import read_metrics
@@ -58,7 +60,7 @@ def launched(tmp_path_factory) -> Path:
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(SCRIPT), *args]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=HERE.parent)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=HERE.parent)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"torchrun did not finish in {e.timeout} s:\n{e.stdout}\n{e.stderr}")
     assert r.returncode == 0, f"torchrun failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
@@ -71,6 +73,14 @@ def _rank(out: Path, name: str, rank: int):
         (out / f"{name}_rank{rank}.json").read_text())
 
 
+def _measures(out: Path, name: str, rank: int) -> dict:
+    return torch.load(out / f"{name}_measures_rank{rank}.pt", weights_only=True)
+
+
+def _in_sync(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def _max_difference(a: dict, b: dict) -> float:
     assert a.keys() == b.keys()
     return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
@@ -81,7 +91,7 @@ def test_ranks_agree_and_equal_one_process_with_the_same_global_batch(launched):
     w1, reports1 = _rank(launched, "mle", 1)
     assert all(torch.equal(w0[k], w1[k]) for k in w0), "the ranks' parameters differ"
     assert reports1 == [], "only rank 0 emits events"
-    single, single_reports = _script().train("mle")  # one process, global batch 32
+    single, single_reports, _ = _script().train("mle")  # one process, global batch 32
     assert _max_difference(w0, single) < 1e-5
     assert [s for s, _ in reports0] == [s for s, _ in single_reports] == [10, 20, 30]
     # the reported loss is the mean over both shards: the loss of the whole global batch
@@ -95,6 +105,25 @@ def test_a_stochastic_objective_keeps_the_ranks_in_sync(launched):
     assert all(torch.equal(w0[k], w1[k]) for k in w0), "the ranks' parameters differ"
     assert [s for s, _ in reports0] == [10, 20, 30]
     assert all(torch.isfinite(v).all() for v in w0.values())
+
+
+def test_an_adversarial_game_trains_data_parallel(launched):
+    (w0, reports0), (w1, _) = _rank(launched, "gan", 0), _rank(launched, "gan", 1)
+    assert any(k.startswith("extra.") for k in w0), "the discriminator is not among the trained weights"
+    assert _in_sync(w0, w1), "the ranks' generator or discriminator differ"
+    assert [s for s, _ in reports0] == [100, 200, 300, 400, 500, 600]
+    # each rank drew its own noise, not a copy of the other's
+    assert not torch.equal(_measures(launched, "gan", 0)["draw"], _measures(launched, "gan", 1)["draw"])
+    modes, near = ring_coverage(_measures(launched, "gan", 0)["samples"])
+    assert modes >= 7 and near > 0.3, (modes, near)
+
+
+def test_semi_supervised_training_runs_data_parallel(launched):
+    (w0, _), (w1, _) = _rank(launched, "m2", 0), _rank(launched, "m2", 1)
+    assert _in_sync(w0, w1), "the ranks' parameters differ"
+    m0, m1 = _measures(launched, "m2", 0), _measures(launched, "m2", 1)
+    assert int(m0["labeled"]) == int(m1["labeled"]) == 8  # the same labels kept on every rank
+    assert float(m0["accuracy"]) == float(m1["accuracy"]) >= 0.9, float(m0["accuracy"])  # chance: 0.25
 
 
 def test_the_command_line_trains_data_parallel(launched):
