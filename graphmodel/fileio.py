@@ -26,6 +26,7 @@ FORMAT_VERSION = 1
 MAX_DIM = 1 << 24  # no dimension or size in a file may exceed this
 MAX_BYTES = 64 << 20
 MAX_DEPTH = 64  # lists and objects nested deeper are refused
+MAX_LAYERS = 64  # entries of a network's list option (hidden widths, channels)
 SECTIONS = ("objective", "data", "training", "layout")
 _TOP = ("format_version", "name", "variables", "plates", "models", "factors", *SECTIONS)
 
@@ -231,6 +232,13 @@ def _net(d, path) -> NetSpec:
     spec = NetSpec(_str(d["type"], f"{path}.type"), {k: v for k, v in d.items() if k != "type"})
     for key, msg in check_options(spec):
         raise GraphFileError(f"{path}.{key}: {msg}")
+    for key, v in spec.options.items():  # widths and channels: torch cannot even size 10**30
+        if isinstance(v, list):
+            if len(v) > MAX_LAYERS:
+                raise _fail(f"{path}.{key}", f"at most {MAX_LAYERS} entries", v)
+            for k, x in enumerate(v):
+                if isinstance(x, int) and not isinstance(x, bool) and x > MAX_DIM:
+                    raise _fail(f"{path}.{key}[{k}]", f"at most {MAX_DIM}", x)
     return spec
 
 
