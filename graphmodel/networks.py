@@ -439,7 +439,13 @@ def build_network(spec, inputs: list[InputSpec], heads: list[HeadSpec], trusted:
     if isinstance(spec, nn.Module):
         return UserNetAdapter(spec, heads)
     t = NETWORKS.get(spec.type)
-    return t.build({**t.defaults, **spec.options}, inputs, heads, trusted)
+    try:
+        return t.build({**t.defaults, **spec.options}, inputs, heads, trusted)
+    except RuntimeError as e:  # torch says "can't allocate" (CPU) or "Tried to allocate" (CUDA)
+        if "allocate" not in str(e):
+            raise
+        raise GraphModelError(f"the {spec.type} network does not fit in memory: "
+                              f"{str(e).splitlines()[0][-120:]}; give it smaller widths") from None
 
 
 # --- constructors for the Python API ---------------------------------------------------

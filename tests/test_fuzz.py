@@ -325,3 +325,11 @@ def test_network_sizes_torch_cannot_hold_are_refused_on_load(hidden, message):
         gm.loads(_vae_with_hidden(hidden))
     assert str(info.value).startswith(message), str(info.value)
     assert gm.loads(_vae_with_hidden([1 << 24]), validate=False).factors[0].net.options["hidden"] == [1 << 24]
+
+
+def test_a_network_larger_than_memory_is_a_named_error_when_built():
+    # within the file's limits, so it loads; two layers of 2**24 need 2**50 bytes
+    g = gm.loads(_vae_with_hidden([1 << 24, 1 << 24]))
+    with pytest.raises(gm.GraphModelError, match=r"^factor p\(x\|z\): the MLP network does not fit in memory: "
+                                                 r".*; give it smaller widths$"):
+        g.build()

@@ -20,6 +20,7 @@ import torch
 from test_cli import moons_graph
 
 import graphmodel as gm
+from graphmodel import atomic
 from inference import events as ev
 from inference.cli import main
 from inference.outputs import RunWriter, read_metrics
@@ -129,6 +130,56 @@ def test_a_killed_training_resumes_and_reports_what_an_uninterrupted_run_did(tmp
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in b["model"])
     summary = [json.loads((d / "summary.json").read_text()) for d in (run, whole)]
     assert summary[0] == summary[1]
+
+
+_CHECKPOINT_WRITER = """
+import importlib.util, pathlib, sys
+spec = importlib.util.spec_from_file_location("gm_atomic", sys.argv[1])
+atomic = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(atomic)
+target, versions = sys.argv[2], [pathlib.Path(p).read_bytes() for p in sys.argv[3:]]
+print("ready", flush=True)
+i = 0
+while True:
+    atomic.write_bytes(target, versions[i % 2])
+    i += 1
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_checkpoint_save_killed_midway_leaves_a_whole_checkpoint(tmp_path):
+    """Two real checkpoints of 9 MB written over each other by a child (the bytes that
+    save_checkpoint hands to the atomic writer; the child imports no torch, so it starts
+    in milliseconds) killed at random moments: what is left always loads."""
+    import random
+
+    x, z = gm.Variable("x", (64,), role="observed"), gm.Variable("z", (8,))
+    g = gm.Graph("big", p=gm.Normal(x, given=z, net=gm.MLP(1024, 1024)) * gm.Normal(z, loc=0.0, scale=1.0),
+                 q=gm.Normal(z, given=x, net=gm.MLP(1024, 1024)))
+    versions = []
+    for step in (1, 2):
+        path = tmp_path / f"v{step}.pt"
+        gm.save_checkpoint(path, g.build(), g, step=step)
+        versions.append(path)
+    target = tmp_path / "run" / "checkpoint.pt"
+    target.parent.mkdir()
+    target.write_bytes(versions[0].read_bytes())
+    rng, seen = random.Random(7), set()
+    for _ in range(6):
+        child = subprocess.Popen([sys.executable, "-c", _CHECKPOINT_WRITER, atomic.__file__, str(target),
+                                  *map(str, versions)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "ready"
+            time.sleep(rng.uniform(0.0, 0.1))
+            child.kill()
+            child.wait(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            child.stdout.close()
+        seen.add(gm.load_checkpoint(target, g, g.build())["step"])  # loads, into the right graph
+    assert seen <= {1, 2}
 
 
 # --- divergence -------------------------------------------------------------------------
