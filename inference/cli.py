@@ -121,13 +121,28 @@ def _train(args, g, trainer) -> int:
 
 
 def _trained(args):
+    """The graph, its runtime with the checkpoint's weights (in eval mode), and the checkpoint."""
     from .trainer import load_weights
 
     g = _load(args.file, trust=args.trust, validate=True)
     runtime = g.build(trust=args.trust)
-    load_weights(args.checkpoint, g, runtime)
+    state = load_weights(args.checkpoint, g, runtime)
     runtime.eval()
-    return g, runtime
+    return g, runtime, state
+
+
+def _test_data(g) -> dict:
+    """The graph's data section loaded, checked and split as training splits it: the test
+    split (all of the data when there is none)."""
+    from .config import TrainConfig
+    from .data import bind, check_fields, load_dataset
+    from .trainer import split
+
+    cfg = TrainConfig.for_graph(g)
+    data = bind(g, load_dataset(g.data))
+    check_fields(g, data)
+    _, test = split(data, cfg.test_fraction, cfg.seed)
+    return test if len(next(iter(test.values()))) else data
 
 
 def cmd_sample(args) -> int:
@@ -138,11 +153,12 @@ def cmd_sample(args) -> int:
 
     if args.n < 1:
         raise gm.GraphModelError(f"-n: expected a positive number of samples, found {args.n}")
-    g, runtime = _trained(args)
+    g, runtime, _ = _trained(args)
+    data = _test_data(g) if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)
-    values = sample_observed(g, runtime, args.n)
-    if not values or not save_samples(values, g, args.output):
-        raise gm.GraphModelError("this graph has no image-shaped or 2-D observed variable to draw")
+    values = sample_observed(g, runtime, args.n, data)
+    if not values or not save_samples(values, g, args.output, data):
+        raise gm.GraphModelError("this graph has no image-shaped, 2-D or short vector variable to draw")
     print(f"wrote {args.output}")
     return 0
 
@@ -151,26 +167,15 @@ def cmd_evaluate(args) -> int:
     import torch
 
     from .config import TrainConfig
-    from .data import bind, check_fields, load_dataset
-    from .evaluate import bound, log_likelihood
-    from .trainer import split
+    from .evaluate import report
 
-    g, runtime = _trained(args)
-    cfg = TrainConfig.for_graph(g)
-    data = bind(g, load_dataset(g.data))
-    check_fields(g, data)
-    _, test = split(data, cfg.test_fraction, cfg.seed)
-    if not len(next(iter(test.values()))):
-        test = data
-    torch.manual_seed(cfg.seed)
-    k = args.k or cfg.eval_k
-    with torch.no_grad():
-        b = bound(runtime, g, test).mean().item()
-        ll = log_likelihood(runtime, g, test, k=k).mean().item()
-    n = len(next(iter(test.values())))
-    print(f"test examples: {n}")
-    print(f"test bound (ELBO): {b:.4f} nats")
-    print(f"test log-likelihood (importance-sampled, k={k}): {ll:.4f} nats")
+    g, runtime, state = _trained(args)
+    test = _test_data(g)
+    torch.manual_seed(TrainConfig.for_graph(g).seed)
+    k = args.k or TrainConfig.for_graph(g).eval_k
+    for label, value, unit in report(runtime, g, test, k, extra=state.get("extra"), step=int(state.get("step", 0))):
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        print(f"{label}: {shown} {unit}".rstrip())
     return 0
 
 

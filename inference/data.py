@@ -70,6 +70,32 @@ def sines(n: int = 1000, steps: int = 10, noise: float = 0.05, seed: int = 0) ->
     return {"sequence": seq + noise * torch.randn(n, steps, 2, generator=g), "frequency": omega.squeeze(1)}
 
 
+def rooms(n: int = 2000, views: int = 3, pixels: int = 8, noise: float = 0.05, seed: int = 0) -> dict:
+    """Round rooms seen from their centre: a toy for scene models with context views (GQN).
+
+    Each room has four walls, one per quadrant, of random brightness in [0, 1]. A camera turned
+    to angle θ sees ``pixels`` pixels across a 90° field of view; each pixel is the brightness
+    of the wall in its direction (blended smoothly at the corners), plus Gaussian noise.
+    Viewpoints are ``(cos θ, sin θ)``. Fields: ``context`` (n, views, pixels) seen from
+    ``context_view`` (n, views, 2), and the ``query`` (n, pixels) from ``query_view`` (n, 2);
+    ``walls`` (n, 4) is the scene itself. From the context views a model can infer the walls
+    and render the room from the query viewpoint.
+    """
+    g = _generator(seed)
+    walls = torch.rand(n, 4, generator=g)
+    angles = 2 * math.pi * torch.rand(n, views + 1, generator=g)
+    spread = (torch.arange(pixels).float() + 0.5) / pixels - 0.5  # across the field of view
+    look = angles[..., None] + (math.pi / 2) * spread  # (n, views + 1, pixels)
+    centres = (torch.arange(4).float() + 0.5) * (math.pi / 2)  # the middle of each wall
+    gap = torch.remainder(look[..., None] - centres + math.pi, 2 * math.pi) - math.pi
+    weight = torch.softmax(-(gap / 0.35) ** 2, dim=-1)  # mostly the wall in that direction
+    image = (weight * walls[:, None, None, :]).sum(-1)
+    image = image + noise * torch.randn(image.shape, generator=g)
+    view = torch.stack([angles.cos(), angles.sin()], -1)
+    return {"context": image[:, :views], "context_view": view[:, :views],
+            "query": image[:, views], "query_view": view[:, views], "walls": walls}
+
+
 def digits(binarize: bool = True) -> dict:
     """scikit-learn's bundled 8×8 digits (1797 images, no download), scaled to [0, 1]."""
     try:
@@ -109,7 +135,7 @@ def mnist(root: str = "~/.cache/graphmodel/mnist", binarize: bool = True, downlo
 
 
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
-                   ("digits", digits), ("mnist", mnist)):
+                   ("rooms", rooms), ("digits", digits), ("mnist", mnist)):
     DATASETS.register(_name, _fn)
 
 

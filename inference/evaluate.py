@@ -4,7 +4,9 @@
     >>> ll.shape                                               # doctest: +SKIP
     torch.Size([64])
 
-Both run without gradients and return ``(batch,)`` tensors.
+Both run without gradients and return ``(batch,)`` tensors. A graph whose posterior has no
+density (AVB's ``z = f(x, ε)``) is scored by :func:`prior_log_likelihood`, with the prior as
+the proposal; :func:`report` is what ``graphmodel evaluate`` prints, adversarial games included.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import torch
 from graphmodel import GraphModelError
 
 from .losses import Context, ImportanceBound, Sampling
-from .objectives import _label, _model_of, elbo, elbo_terms, max_likelihood
+from .objectives import _label, _model_of, adversarial_reason, elbo, elbo_terms, max_likelihood
 
-__all__ = ["bound", "log_likelihood"]
+__all__ = ["bound", "log_likelihood", "prior_log_likelihood", "report"]
 
 #: samples x examples drawn at once when no chunk size is given
 _BUDGET = 8192
@@ -51,17 +53,25 @@ def log_likelihood(runtime, graph, batch: dict, k: int = 100, *, p: str | None =
     p_labels = [_label(graph.factors[i]) for i in plan.data] + [
         _label(graph.factors[i]) for lat in plan.latents for i in lat.p_factors]
     q_labels = [_label(graph.factors[i]) for lat in plan.latents for i in lat.q_factors]
+
+    def log_weights(c: int) -> torch.Tensor:
+        leaf = ImportanceBound(Sampling(q, p, c, plan.shared), 0.0, p_labels, q_labels, ("", ""))
+        return leaf.log_weights(Context(runtime, batch))
+
+    return _log_mean_weight(log_weights, k, batch, chunk)
+
+
+def _log_mean_weight(log_weights, k: int, batch: dict, chunk: int | None) -> torch.Tensor:
+    """``log 1/k Σ_k w_k`` per example, drawing ``log_weights(c)`` ``(c, batch)`` in chunks."""
     size = next(iter(batch.values())).shape[0] if batch else 1
     chunk = chunk or max(1, min(k, _BUDGET // max(size, 1)))
     parts, done = [], 0
     with torch.no_grad():
         while done < k:
             c = min(chunk, k - done)
-            leaf = ImportanceBound(Sampling(q, p, c, plan.shared), 0.0, p_labels, q_labels, ("", ""))
-            parts.append(leaf.log_weights(Context(runtime, batch)))
+            parts.append(log_weights(c))
             done += c
-        lw = torch.cat(parts, 0)
-        return torch.logsumexp(lw, 0) - math.log(k)
+        return torch.logsumexp(torch.cat(parts, 0), 0) - math.log(k)
 
 
 def bound(runtime, graph, batch: dict, *, p: str | None = None, q: str | None = None) -> torch.Tensor:
@@ -74,3 +84,77 @@ def bound(runtime, graph, batch: dict, *, p: str | None = None, q: str | None = 
         if q is None and "inference" not in graph.models.values():
             return max_likelihood(graph, p).evaluate(runtime, batch)
         return elbo(graph, p, q or _model_of(graph, "inference", "q")).evaluate(runtime, batch)
+
+
+def prior_log_likelihood(runtime, graph, batch: dict, k: int = 1000, *, p: str | None = None,
+                         chunk: int | None = None) -> torch.Tensor:
+    """``log p(x)`` per example, importance-sampled with the generative model itself as the
+    proposal: ``log 1/k Σ_k p(x|z_k)`` with ``z_k`` drawn ancestrally by p, the data given.
+
+    Needs no inference model, so it scores graphs whose posterior has no density (AVB). Its
+    variance grows with the latent dimension: k in the thousands for a few latent dimensions.
+    """
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise GraphModelError(f"prior_log_likelihood: k must be a positive integer, found {k!r}")
+    p = p or _model_of(graph, "generative", "p")
+    model = runtime.model(p)
+    given = {n: v for n, v in batch.items() if n in model.plan.names}
+    scored = []
+    for f in graph.factors_of(p):
+        if f.target in given and graph.variables[f.target].role == "observed":
+            if f.deterministic:
+                raise GraphModelError(f"factor {_label(f)} is deterministic: '{f.target}' has no density, "
+                                      "so there is no likelihood to estimate")
+            scored.append(_label(f))
+    size = next(iter(batch.values())).shape[0] if batch else 1
+
+    def log_weights(c: int) -> torch.Tensor:
+        terms = model.trace(given, n=c).log_probs
+        return sum(_per_example(terms[label], size) for label in scored)
+
+    return _log_mean_weight(log_weights, k, batch, chunk)
+
+
+def _per_example(lp: torch.Tensor, size: int) -> torch.Tensor:
+    """``(samples, batch, ...)`` log-densities summed to ``(samples, batch)`` (plates folded)."""
+    return lp.reshape(lp.shape[0], size, -1).sum(-1)
+
+
+def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, step: int = 0) -> list:
+    """What ``graphmodel evaluate`` prints: ``(label, value, unit)`` lines.
+
+    A graph with densities throughout gets the ELBO and the importance-sampled log-likelihood.
+    A game (GAN, AVB) gets each player's test loss and terms, with the networks outside the
+    graph restored from ``extra`` (a checkpoint's ``extra`` entry); AVB's implicit posterior
+    adds the log-likelihood with the prior as the proposal, and a GAN, whose generator has no
+    density, a line that says there is none.
+    """
+    reason = adversarial_reason(graph)
+    size = len(next(iter(data.values())))
+    lines: list = [("test examples", size, "")]
+    if reason is None:
+        lines.append(("test bound (ELBO)", bound(runtime, graph, data).mean().item(), "nats"))
+        lines.append((f"test log-likelihood (importance-sampled, k={k})",
+                      log_likelihood(runtime, graph, data, k=k).mean().item(), "nats"))
+        return lines
+    from .objectives import training_objective
+
+    game = training_objective(graph)
+    players = game.players
+    try:
+        torch.nn.ParameterList([q for pl in players for q in pl.extra_params]).load_state_dict(extra or {})
+    except RuntimeError as e:
+        raise GraphModelError("the checkpoint does not hold this game's own networks (a discriminator, say): "
+                              f"{e}") from None
+    game.to(next(iter(runtime.parameters())).device)
+    with torch.no_grad():
+        for pl in players:
+            value = pl.loss(runtime, data, step)
+            lines.append((f"test {pl.name}: loss", float(value.total), ""))
+            lines.extend((f"test {pl.name}: {name}", float(v), "") for name, v in value.terms.items())
+    if reason[0] == "avb":
+        lines.append((f"test log-likelihood (importance-sampled from the prior, k={k})",
+                      prior_log_likelihood(runtime, graph, data, k=k).mean().item(), "nats"))
+    else:
+        lines.append(("test log-likelihood", "none: " + reason[1].split(", so")[0], ""))
+    return lines

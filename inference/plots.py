@@ -68,10 +68,19 @@ def _class_columns(values: dict, graph) -> tuple[str, int] | None:
     return None
 
 
+def _generated(graph) -> set:
+    """The variables the generative model draws (not those it is given: inputs and context)."""
+    gen = next((m for m, k in graph.models.items() if k == "generative"), None)
+    return {f.target for f in graph.factors_of(gen)} if gen else set()
+
+
 def _panels(values: dict, graph) -> list:
     panels = []
+    drawn = _generated(graph)
     for name, x in values.items():
         v = graph.variables[name]
+        if name not in drawn:  # given from the data, not sampled
+            continue
         if v.plate is not None:
             if graph.plates[v.plate].kind == "sequence" and len(v.shape) == 1:
                 panels.append(("sequence", name, x, None))
@@ -81,7 +90,33 @@ def _panels(values: dict, graph) -> list:
             panels.append(("image", name, x, shape))
         elif tuple(v.shape) == (2,):
             panels.append(("scatter", name, x, None))
+        elif len(v.shape) == 1 and 2 < v.shape[0] <= 64:
+            panels.append(("rows", name, x, None))
     return panels
+
+
+def _conditioned(values: dict, graph) -> bool:
+    """True when the samples were drawn given inputs taken from the data, row for row."""
+    drawn = _generated(graph)
+    return any(n not in drawn and graph.variables[n].support not in ("categorical", "one_hot") for n in values)
+
+
+def _rows(ax, x: torch.Tensor, data: torch.Tensor | None, conditioned: bool, n: int = 16) -> str:
+    """Vectors as rows of pixels: the data's rows on the left, the samples' on the right."""
+    x = x[:n].float().cpu()
+    blocks = [x]
+    if data is not None:
+        d = data[: len(x)].float().cpu()
+        blocks = [d, torch.full((len(x), 1), float("nan")), x]
+    img = torch.cat(blocks, 1)
+    finite = img[img.isfinite()]
+    ax.imshow(img.numpy(), cmap="gray", vmin=float(finite.min()), vmax=float(finite.max()),
+              interpolation="nearest", aspect="auto")
+    ax.set_xticks([])
+    ax.set_ylabel("example", fontsize=8)
+    if data is None:
+        return "one row each"
+    return "left: data, right: drawn given the same inputs" if conditioned else "left: data, right: samples"
 
 
 def _sequences(ax, x: torch.Tensor, data: torch.Tensor | None, n: int = 6) -> None:
@@ -107,7 +142,9 @@ def _sequences(ax, x: torch.Tensor, data: torch.Tensor | None, n: int = 6) -> No
 
 def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
     """A picture of samples: a grid for image-shaped variables (one column per class when a
-    class input was cycled), a scatter for 2-D ones, a few paths for sequences.
+    class input was cycled), a scatter for 2-D ones, a few paths for sequences, rows of
+    pixels for other short vectors. Only what the generative model draws is shown; what it
+    was given (inputs, context) is not.
 
     ``data`` (variable → tensor), when given, is drawn behind 2-D samples and sequences for
     comparison. Returns False when no variable can be drawn.
@@ -127,6 +164,8 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
             ax.set_axis_off()
             if classes:
                 title += f" (column k: {classes[0]} = k)"
+        elif kind == "rows":
+            title += f" ({_rows(ax, x, data.get(name) if data else None, _conditioned(values, graph))})"
         elif kind == "sequence":
             _sequences(ax, x, data.get(name) if data else None)
             title += " (grey: data; a dot marks t = 0)" if x.shape[-1] == 2 else " (grey: data)"

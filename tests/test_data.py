@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import graphmodel as gm
-from inference.data import DATASETS, bind, check_fields, digits, four_points, load_dataset, ring8, two_moons
+from inference.data import DATASETS, bind, check_fields, digits, four_points, load_dataset, ring8, rooms, two_moons
 from inference.trainer import Trainer
 
 # --- the built-in datasets ------------------------------------------------------------
@@ -50,11 +50,26 @@ def test_two_moons_are_two_labelled_half_circles():
     assert torch.allclose((lower - torch.tensor([1.0, 0.5])).norm(dim=-1), torch.ones(len(lower)), atol=1e-5)
 
 
+def test_rooms_views_show_the_wall_the_camera_faces():
+    d = rooms(n=3000, views=3, pixels=8, noise=0.0, seed=4)
+    assert d["context"].shape == (3000, 3, 8) and d["context_view"].shape == (3000, 3, 2)
+    assert d["query"].shape == (3000, 8) and d["query_view"].shape == (3000, 2) and d["walls"].shape == (3000, 4)
+    torch.testing.assert_close(d["query_view"].norm(dim=-1), torch.ones(3000))  # (cos θ, sin θ)
+    assert 0 <= float(d["context"].min()) and float(d["context"].max()) <= 1  # brightness blends of walls
+    angle = torch.atan2(d["query_view"][:, 1], d["query_view"][:, 0]) % (2 * math.pi)
+    wall = (angle // (math.pi / 2)).long()
+    facing = ((angle - (wall + 0.5) * math.pi / 2).abs() < 0.1)  # looking at a wall's middle
+    assert facing.sum() > 100
+    middle = d["query"][facing][:, 3:5]
+    seen = d["walls"][facing].gather(1, wall[facing, None])
+    torch.testing.assert_close(middle, seen.expand(-1, 2), atol=1e-3, rtol=0)
+
+
 def test_toy_datasets_are_deterministic_per_seed():
-    for fn in (four_points, ring8, two_moons):
+    for fn in (four_points, ring8, two_moons, rooms):
         a, b, c = fn(seed=5), fn(seed=5), fn(seed=6)
         assert all(torch.equal(a[k], b[k]) for k in a)
-        assert not torch.equal(a["point"], c["point"])
+        assert not any(torch.equal(a[k], c[k]) for k in a if a[k].is_floating_point())
 
 
 def test_digits_are_bundled_8x8_images():
@@ -90,7 +105,7 @@ def test_an_unknown_dataset_lists_the_known_ones():
         load_dataset({})
     with pytest.raises(gm.DataError, match="data.options: two_moons does not take these options"):
         load_dataset({"dataset": "two_moons", "options": {"colour": "red"}})
-    assert {"four_points", "ring8", "two_moons", "digits", "mnist"} <= set(DATASETS.names())
+    assert {"four_points", "ring8", "two_moons", "rooms", "digits", "mnist"} <= set(DATASETS.names())
 
 
 # --- binding and checks -----------------------------------------------------------------

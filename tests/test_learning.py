@@ -8,6 +8,9 @@
   network trained on the 100 labeled digits alone.
 * ``iwae``: its k = 5 bound lies above its ELBO on test data.
 * ``hvae``, ``vrnn``: the test bound after training lies far above the bound at initialization.
+* ``gqn_toy``: a room's view from a new viewpoint, predicted from three context views of it,
+  is far closer to the truth than when predicted from another room's views, and closer than
+  the data's mean.
 
 The examples are trained as their files describe, with fewer steps (``CI``) so that the whole
 file runs in about a minute and a half on two CPU cores. ``python tests/test_learning.py``
@@ -33,7 +36,7 @@ from inference.evaluate import bound, log_likelihood
 from inference.trainer import Trainer, sample_observed
 
 #: training steps per example in the test suite (the files' own steps are the full-size runs)
-CI = {"vae": 600, "cvae": 600, "m2": 800, "iwae": 600, "hvae": 400, "vrnn": 200}
+CI = {"vae": 600, "cvae": 600, "m2": 800, "iwae": 600, "hvae": 400, "vrnn": 200, "gqn_toy": 600}
 #: importance samples for test log-likelihoods
 K_LL = 200
 
@@ -274,6 +277,37 @@ def test_vrnn_bound_rises():
     assert r["after"] > r["before"] + 10.0
 
 
+# --- gqn_toy: the context views say what the room looks like --------------------------------
+
+def prediction_error(t: Trainer, data: dict, draws: int = 50) -> float:
+    """Mean squared error of the predicted query view (the mean over ``draws`` latents z drawn
+    from p(z|r, v), r computed from ``data``'s context views) against the true query view."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        trace = t.runtime.p.trace({k: data[k] for k in ("x_c", "v_c", "v")}, n=draws, score=False)
+        return float(((trace.dists["p(x|z,v)"].mean.mean(0) - t.test_data["x"]) ** 2).mean())
+
+
+def measure_gqn(steps: int, seed: int = 0) -> dict:
+    t = trainer("gqn_toy", steps, seed=seed)
+    test = t.test_data
+    other = torch.roll(torch.arange(len(test["x"])), 1)  # each query paired with another room's views
+    shuffled = {**test, "x_c": test["x_c"][other], "v_c": test["v_c"][other]}
+    before = mean_bound(t.runtime, t.graph, test)
+    t.run()
+    return {"steps": steps, "before": before, "after": mean_bound(t.runtime, t.graph, test),
+            "error": prediction_error(t, test), "error, other room's views": prediction_error(t, shuffled),
+            "error of the mean view": float(((test["x"] - t.train_data["x"].mean()) ** 2).mean())}
+
+
+def test_gqn_toy_renders_a_room_from_its_context_views():
+    r = measure_gqn(CI["gqn_toy"])
+    print(f"\ngqn_toy, {r['steps']} steps: {r}")
+    assert r["after"] > r["before"] + 10.0
+    assert r["error"] < 0.7 * r["error of the mean view"]
+    assert r["error"] < 0.5 * r["error, other room's views"]
+
+
 # --- full size ----------------------------------------------------------------------------
 
 def full_size(argv: list[str]) -> None:
@@ -290,7 +324,7 @@ def full_size(argv: list[str]) -> None:
     steps = {name: load_example(name).build().training["steps"] for name in CI}
     measures = {"vae": measure_vae, "cvae": measure_cvae, "m2": measure_m2, "iwae": measure_iwae,
                 "hvae": lambda n, seed: measure_bound("hvae", n, seed),
-                "vrnn": lambda n, seed: measure_bound("vrnn", n, seed)}
+                "vrnn": lambda n, seed: measure_bound("vrnn", n, seed), "gqn_toy": measure_gqn}
     for name in argv or list(measures):
         for seed in seeds:
             start = time.time()
