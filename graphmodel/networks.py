@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -441,11 +442,12 @@ def build_network(spec, inputs: list[InputSpec], heads: list[HeadSpec], trusted:
     t = NETWORKS.get(spec.type)
     try:
         return t.build({**t.defaults, **spec.options}, inputs, heads, trusted)
-    except RuntimeError as e:  # torch says "can't allocate" (CPU) or "Tried to allocate" (CUDA)
-        if "allocate" not in str(e):
+    except RuntimeError as e:  # torch: "you tried to allocate N bytes" (CPU), "Tried to allocate" (CUDA)
+        asked = re.search(r"(?:you )?tried to allocate \S+ [A-Za-z]+", str(e), re.IGNORECASE)
+        if asked is None:
             raise
-        raise GraphModelError(f"the {spec.type} network does not fit in memory: "
-                              f"{str(e).splitlines()[0][-120:]}; give it smaller widths") from None
+        raise GraphModelError(f"the {spec.type} network does not fit in memory ({asked.group(0)}); "
+                              "give it smaller widths") from None
 
 
 # --- constructors for the Python API ---------------------------------------------------

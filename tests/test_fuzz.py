@@ -319,7 +319,7 @@ def _vae_with_hidden(hidden) -> str:
     ([10**30], "factors[0].net.hidden[0]: expected at most 16777216, found 1000000000000000000000000000000"),
     ([16, (1 << 24) + 1], "factors[0].net.hidden[1]: expected at most 16777216, found 16777217"),
     ([8] * 65, "factors[0].net.hidden: expected at most 64 entries, found [8, 8,"),
-])
+], ids=["10**30", "2**24+1", "65 layers"])
 def test_network_sizes_torch_cannot_hold_are_refused_on_load(hidden, message):
     with pytest.raises(gm.GraphFileError) as info:
         gm.loads(_vae_with_hidden(hidden))
@@ -328,8 +328,11 @@ def test_network_sizes_torch_cannot_hold_are_refused_on_load(hidden, message):
 
 
 def test_a_network_larger_than_memory_is_a_named_error_when_built():
-    # within the file's limits, so it loads; two layers of 2**24 need 2**50 bytes
-    g = gm.loads(_vae_with_hidden([1 << 24, 1 << 24]))
-    with pytest.raises(gm.GraphModelError, match=r"^factor p\(x\|z\): the MLP network does not fit in memory: "
-                                                 r".*; give it smaller widths$"):
+    # within the file's limits, so it loads: z of 2**24 elements into a layer 2**24 wide
+    d = json.loads(_vae_with_hidden([1 << 24]))
+    d["variables"][1]["shape"] = [4096, 4096]
+    g = gm.loads(json.dumps(d))
+    with pytest.raises(gm.GraphModelError) as info:
         g.build()
+    assert str(info.value) == ("factor p(x|z): the MLP network does not fit in memory (you tried to allocate "
+                               "1125899906842624 bytes); give it smaller widths")
