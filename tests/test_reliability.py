@@ -30,12 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest.importorskip("inference.objectives", reason="training from a file needs the derived objective")
 
 
-def moons(hidden: int = 8) -> gm.Graph:
-    """test_cli's two-moons VAE (a hundred steps take well under a second), checkpointing
-    every 20 steps."""
-    return moons_graph(hidden)
-
-
 def train(*args) -> tuple[int, str]:
     """``graphmodel train ARGS --quiet`` in this process; (exit code, stderr)."""
     import contextlib
@@ -66,7 +60,7 @@ def _kill_after_checkpoint(graph: Path, run: Path, past: int) -> None:
     step ``past`` (a checkpoint has been written before, and training is in mid-run)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     child = subprocess.Popen([sys.executable, "-m", "inference.cli", "train", str(graph), "--out", str(run),
-                              "--quiet", "--steps", "1000000"],
+                              "--quiet", "--steps", "1000000"],  # ends by the kill, not by itself
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     try:
         deadline = time.monotonic() + 120
@@ -103,7 +97,7 @@ def test_a_killed_training_resumes_and_reports_what_an_uninterrupted_run_did(tmp
     for name in ("save_losses", "save_samples"):  # pictures take seconds; test_cli checks them
         monkeypatch.setattr(outputs, name, lambda *args, **kwargs: None)
     graph = tmp_path / "moons.json"
-    gm.save(moons(), graph)
+    gm.save(moons_graph(), graph)  # two moons, checkpoints every 20 steps
     run, whole = tmp_path / "run", tmp_path / "whole"
     _kill_after_checkpoint(graph, run, past=50)
     resumed_from = _step_of(run / "checkpoint.pt")
@@ -112,11 +106,11 @@ def test_a_killed_training_resumes_and_reports_what_an_uninterrupted_run_did(tmp
 
     # a changed graph is refused, and the refusal touches nothing in the run directory
     changed = tmp_path / "changed.json"
-    gm.save(moons(hidden=9), changed)
+    gm.save(moons_graph(hidden=17), changed)
     files = {p.name: p.read_bytes() for p in run.iterdir()}
     code, err = train(changed, "--out", run, "--steps", 120, "--resume")
     assert code == 1 and "made for a different graph" in err
-    assert "factors[0].net.hidden: [8] in the checkpoint's graph, [9] in this graph" in err
+    assert "factors[0].net.hidden: [16] in the checkpoint's graph, [17] in this graph" in err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == files
 
     assert train(graph, "--out", run, "--steps", 120, "--resume") == (0, "")
@@ -354,7 +348,7 @@ def test_bad_data_is_named_before_the_first_step(fault):
 
 
 def test_bad_data_from_the_files_data_section_stops_the_command_line(tmp_path):
-    g = moons()
+    g = moons_graph()
     g.data["bind"] = {"x": "label"}  # the moons' class index, one number, where x takes two
     path = tmp_path / "moons.json"
     gm.save(g, path)
