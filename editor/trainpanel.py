@@ -2,7 +2,7 @@
 live plots.
 
 Settings are the graph file's ``data``, ``objective`` and ``training`` sections, edited
-here as undoable edits. Training runs in a :class:`~editor.worker.TrainingRun` thread; a
+here as undoable edits. Training runs in a :class:`~editor.worker.TrainingRun` process; a
 20 Hz timer drains its queue, updates the plots in place and the status line, so the
 window stays responsive however fast the trainer reports.
 """

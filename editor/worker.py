@@ -175,12 +175,32 @@ def from_wire(event):
     return _convert(event, lambda a: torch.from_numpy(a) if isinstance(a, np.ndarray) else a)
 
 
+#: How much the training process yields to the editor (and to the user's other programs).
+NICENESS = 10
+
+
+def background() -> None:
+    """Make this process a background one: lower its scheduling priority and leave a core
+    to the editor's own process.
+
+    Training saturates the cores it is given; at the same priority as the window, the
+    window's timer and repaints would wait behind it for whole scheduler slices on a busy
+    machine. At a lower priority the trainer takes what the window leaves and loses nothing
+    on an idle machine. More threads than free cores only slow torch down (they spin on each
+    other), hence one core fewer than the machine has.
+    """
+    try:
+        os.nice(NICENESS)
+    except (AttributeError, OSError):  # Windows has no nice; a sandbox may refuse it
+        pass
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
+
+
 def _child(graph_data: dict, trusted: bool, config: dict, data, out, stop, pause) -> None:
     """The training process: rebuild the graph from its file data and train it."""
     from graphmodel.fileio import graph_from_dict
 
-    # one core is left to the editor's own process; more threads than cores slow torch down
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
+    background()
     graph = graph_from_dict(graph_data, validate=False)
     graph.trusted = trusted
     runner = _Runner(graph, config, data, lambda e: out.put(to_wire(e)))
@@ -236,6 +256,11 @@ class TrainingRun:
     events come back through a queue as plain data. Runs are forked from a fork server that
     has torch imported already (see :func:`warm_up`).
 
+    The process is started from a short-lived thread: starting it waits for the fork server
+    to answer, which takes as long as the server's imports when Start comes right after the
+    window opened (``graphmodel demo`` starts at once). Until it has started the queue is
+    simply empty; stop and pause requests wait in their events.
+
     Args:
         graph: the document's graph (a copy is trained; editing goes on meanwhile).
         config: overrides of the graph's training section (steps, sample_every, ...).
@@ -251,13 +276,22 @@ class TrainingRun:
         self.process = ctx.Process(target=_child, name="graphmodel-training", daemon=True,
                                    args=(graph.to_dict(), graph.trusted, dict(config or {}), data,
                                          self.queue, self._stop, self._pause))
+        self._launcher = threading.Thread(target=self._launch, name="graphmodel-training-start", daemon=True)
+        self._launch_error: str | None = None
 
     def start(self) -> None:
-        self.process.start()
+        """Start the process in the background; returns at once."""
+        self._launcher.start()
+
+    def _launch(self) -> None:
+        try:
+            self.process.start()
+        except Exception as e:  # noqa: BLE001 - reported through get_nowait, on the GUI thread
+            self._launch_error = f"could not start the training process: {type(e).__name__}: {e}"
 
     @property
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self._launcher.is_alive() or self.process.is_alive()
 
     def stop(self) -> None:
         """Ask the run to stop after the current step (the trainer then samples and finishes)."""
@@ -268,22 +302,27 @@ class TrainingRun:
         (self._pause.set if paused else self._pause.clear)()
 
     def get_nowait(self):
-        """The next event; ``Ended`` also when the process died without saying so."""
+        """The next event; ``Ended`` also when the process died (or never started) without saying so."""
         try:
             return from_wire(self.queue.get_nowait())
         except queue.Empty:
+            if isinstance(self.process, _Dead):  # its failure was reported: the run is over
+                return Ended(0)
+            if self._launch_error is not None:
+                self.process = _Dead(None)
+                return ev.Failed(0, self._launch_error)
             if self.process.exitcode not in (None, 0):
                 code = self.process.exitcode
                 self.process = _Dead(code)
                 return ev.Failed(0, f"the training process ended unexpectedly (exit code {code})")
-            if isinstance(self.process, _Dead):
-                return Ended(0)
             raise
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the process; with ``timeout=0`` just reap it if it has exited."""
-        if isinstance(self.process, _Dead):
-            return
+        if self._launcher.ident is not None:
+            self._launcher.join(timeout)
+        if isinstance(self.process, _Dead) or self._launcher.is_alive() or self.process.pid is None:
+            return  # never started (or still starting after the timeout): nothing to wait for
         self.process.join(timeout)
         if timeout and self.process.is_alive():
             self.process.terminate()

@@ -1,8 +1,11 @@
 """Training from the editor's panel: live curves and samples, and a window that stays
-responsive while the trainer works in its thread."""
+responsive while the trainer works in its own process."""
 
 from __future__ import annotations
 
+import os
+import queue
+import threading
 import time
 
 import numpy as np
@@ -15,6 +18,8 @@ from PyQt6.QtCore import Qt, QTimer  # noqa: E402
 from test_editor_support import make_window  # noqa: E402
 
 import graphmodel as gm  # noqa: E402
+from editor.worker import NICENESS, Ended, TrainingRun  # noqa: E402
+from inference import events as ev  # noqa: E402
 
 
 def tiny_vae() -> gm.Graph:
@@ -28,22 +33,58 @@ def tiny_vae() -> gm.Graph:
 
 
 class Latency:
-    """A 10 ms timer on the GUI thread; the largest gap between its ticks is the worst delay
-    any click or repaint would have seen."""
+    """A 10 ms timer on the GUI thread, ticking while training runs.
+
+    Each gap between two ticks is how long an input arriving just after the first tick
+    would have waited. Two things make a gap long: the event loop busy with our own work
+    (draining the queue, drawing), or the process not running at all because the machine is
+    busy with other programs. The GUI thread's CPU time between ticks tells them apart: it
+    grows only while our code runs.
+    """
+
+    INTERVAL = 0.010
 
     def __init__(self):
         self.last = None
-        self.gaps: list[float] = []
+        self.gaps: list[float] = []  # wall-clock seconds between ticks
+        self.busy: list[float] = []  # CPU seconds the GUI thread spent in each gap
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self.timer.setInterval(10)
+        self.timer.setInterval(int(self.INTERVAL * 1000))
         self.timer.timeout.connect(self.tick)
 
     def tick(self):
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.thread_time())
         if self.last is not None:
-            self.gaps.append(now - self.last)
+            self.gaps.append(now[0] - self.last[0])
+            self.busy.append(now[1] - self.last[1])
         self.last = now
+
+    def wait_quantile(self, q: float) -> float:
+        """The ``q`` quantile of how long an input arriving at a random moment waits.
+
+        A random moment falls in a gap with probability proportional to its length, and
+        then waits for the rest of it beyond the timer's own interval. Unlike the quantile
+        over gaps (mostly 10 ms ones), this sees a rare long stall in proportion to the time
+        it takes; unlike the maximum, it does not hinge on one scheduler hiccup.
+        """
+        stalls = np.sort(np.maximum(np.asarray(self.gaps) - self.INTERVAL, 0.0))[::-1]
+        target = (1 - q) * float(np.sum(self.gaps))
+        # P(wait > w) · total = Σ max(s - w, 0): linear between consecutive stall lengths
+        cumulative = np.cumsum(stalls)
+        for k in range(len(stalls)):
+            w = (cumulative[k] - target) / (k + 1)  # the k + 1 longest stalls are longer than w
+            if w >= (stalls[k + 1] if k + 1 < len(stalls) else 0.0):
+                return float(max(w, 0.0))
+        return 0.0
+
+    def report(self) -> str:
+        gaps = np.asarray(self.gaps) * 1000
+        return (f"{len(gaps)} ticks over {gaps.sum() / 1000:.1f} s; gap median {np.median(gaps):.0f} ms, "
+                f"p95 {np.percentile(gaps, 95):.0f} ms, max {gaps.max():.0f} ms; "
+                f"GUI thread busy at most {max(self.busy) * 1000:.0f} ms between ticks; "
+                f"a random input waits ≤ {self.wait_quantile(0.95) * 1000:.0f} ms (95%), "
+                f"≤ {self.wait_quantile(0.99) * 1000:.0f} ms (99%)")
 
 
 def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbot, tmp_path):
@@ -51,15 +92,18 @@ def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbo
     g.training["steps"] = 100_000  # stopped from the panel once past 50 steps
     w = make_window(qtbot, tmp_path, g)
     panel, plots = w.train, w.train.plots
-    idle = Latency()  # the same timer with nothing running: how busy the machine itself is
-    idle.timer.start()
-    qtbot.wait(1000)
-    idle.timer.stop()
+    # The window's own start-up work (formulas typeset in a thread that competes for the
+    # interpreter lock, first paints) is over before the measurement of training starts.
+    w.formulas.renderer.wait()
+    qtbot.wait(200)
     lat = Latency()
     lat.timer.start()
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.running and not panel.start_button.isEnabled()
     qtbot.waitUntil(lambda: plots.image() is not None, timeout=120_000)
+    if hasattr(os, "getpriority"):  # the trainer yields the CPU to the window (set before it trains)
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, panel.run.process.pid) == min(19, own + NICENESS)
     first = plots.image()
     first_step = panel.samples_step
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
@@ -84,10 +128,17 @@ def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbo
     assert panel.status.text().startswith("Stopped at step")
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
     assert plots.draws >= 5  # drawn on the timer, during the run
-    assert len(lat.gaps) > 20
-    if max(idle.gaps) >= 0.1:  # other processes starve this one: a delay would say nothing about ours
-        pytest.skip(f"the machine is too busy to measure: an idle 10 ms timer waited {max(idle.gaps) * 1000:.0f} ms")
-    assert max(lat.gaps) < 0.1, f"the GUI thread stalled for {max(lat.gaps) * 1000:.0f} ms"
+    # ticks all through the run: start, first samples, pause, resume, stop
+    assert len(lat.gaps) > 200 and sum(lat.gaps) > 3
+    print(f"event loop during training: {lat.report()}")  # shown with pytest -rP
+    # Our own work never holds the event loop for 100 ms: CPU time, so other programs on
+    # the machine cannot make this fail, nor pass it for us.
+    assert max(lat.busy) < 0.1, f"the GUI thread worked {max(lat.busy) * 1000:.0f} ms at a stretch: {lat.report()}"
+    # And in wall-clock time, which also sees waits (a lock, another thread holding the
+    # interpreter): 95% of the moments a click could come, it is handled within 100 ms.
+    # Not the largest gap: on a machine shared with other work the scheduler alone leaves
+    # the process off the CPU for 100 ms now and then, and the largest gap measures that.
+    assert lat.wait_quantile(0.95) < 0.1, f"the window stalled: {lat.report()}"
 
 
 def test_training_a_graph_with_problems_is_refused(qtbot, tmp_path):
@@ -96,3 +147,53 @@ def test_training_a_graph_with_problems_is_refused(qtbot, tmp_path):
     w.ops.update_variable("x", support="real")  # Bernoulli cannot score real x
     assert not w.train.start()
     assert w.last_message.startswith("fix the graph first: factor p(x|z): Bernoulli cannot score")
+
+
+def collect(run, until, timeout: float = 120.0) -> list:
+    """Events of ``run`` up to one of type ``until`` (None: those already waiting)."""
+    events = []
+    deadline = time.monotonic() + timeout
+    while until is None or not events or not isinstance(events[-1], until):
+        assert time.monotonic() < deadline, events
+        try:
+            events.append(run.get_nowait())
+        except queue.Empty:
+            if until is None:
+                break
+            time.sleep(0.05)
+    return events
+
+
+def test_start_returns_at_once_while_the_process_is_still_starting(monkeypatch):
+    """Starting waits for the fork server (its imports, right after the window opens): that
+    wait happens off the GUI thread, and a start that fails is reported as an event."""
+    release = threading.Event()
+    run = TrainingRun(tiny_vae(), {"steps": 5, "sample_every": None})
+    cls = type(run.process)  # patched on the class: the process object itself is pickled
+    real_start = cls.start
+    monkeypatch.setattr(cls, "start", lambda self: (release.wait(30), real_start(self)))
+    t0 = time.perf_counter()
+    run.start()
+    assert time.perf_counter() - t0 < 1.0 and run.alive
+    with pytest.raises(queue.Empty):
+        run.get_nowait()  # nothing yet, and no false alarm
+    run.pause(True)  # requests made meanwhile are kept for the process
+    release.set()
+    events = collect(run, ev.Started)
+    time.sleep(1.0)
+    events += collect(run, None)
+    assert not any(isinstance(e, (ev.StepMetrics, ev.Finished)) for e in events), events  # paused
+    run.pause(False)
+    events += collect(run, Ended)
+    run.join(10)
+    finished = [e for e in events if isinstance(e, ev.Finished)]
+    assert len(finished) == 1 and finished[0].step == 5, events
+
+    broken = TrainingRun(tiny_vae(), {"steps": 5})
+    monkeypatch.setattr(cls, "start", lambda self: (_ for _ in ()).throw(OSError("no more processes")))
+    broken.start()
+    broken.join(10)
+    failed = broken.get_nowait()
+    assert isinstance(failed, ev.Failed)
+    assert failed.message == "could not start the training process: OSError: no more processes"
+    assert isinstance(broken.get_nowait(), Ended) and not broken.alive
