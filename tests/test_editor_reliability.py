@@ -69,6 +69,23 @@ def test_a_killed_editor_loses_at_most_30_seconds_of_edits_and_offers_them_back(
     assert original.read_text(encoding="utf-8") == VAE_TEXT  # recovery never writes the user's file
 
 
+def test_an_unreadable_recovery_file_is_reported_and_the_editor_starts(qtbot, tmp_path, monkeypatch):
+    from editor.app import open_window
+    from editor.mainwindow import MainWindow
+
+    folder = tmp_path / "state" / "recovery"
+    folder.mkdir(parents=True)
+    bad = folder / f"{_dead_pid()}-0.json"
+    bad.write_text('{"original": null, "graph": {"format_version": 1, "variables": [{"name": "x", "sha', "utf-8")
+    notes = []
+    monkeypatch.setattr(MainWindow, "notify", lambda self, title, text: notes.append(text))
+    monkeypatch.setattr(MainWindow, "ask", lambda self, *a: pytest.fail("nothing to recover was offered"))
+    w = open_window(state_dir=tmp_path / "state", restore=False)
+    qtbot.addWidget(w)
+    assert len(notes) == 1 and notes[0].startswith(f"{bad}: the recovery file cannot be read"), notes
+    assert not bad.exists() and not w.document.graph.variables and not w.document.dirty
+
+
 def test_the_periodic_write_bounds_the_loss_while_edits_never_pause(qtbot, tmp_path):
     """Edits faster than the debounce keep restarting it; the periodic timer writes anyway
     (here every 300 ms instead of every 30 s)."""
