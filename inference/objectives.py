@@ -360,6 +360,9 @@ def _q_subscript(graph, q: str, observed, k: set = frozenset()) -> tuple[str, st
     if not order:
         return None  # nothing is sampled: no expectation to write
     kept = [i for i, f in enumerate(graph.factors) if f.model == q and f.target in order]
+    own = {graph.factors[i].target for i in kept}
+    # a deterministic variable q borrows from another model (GQN's r) brings what it reads
+    kept += [i for i, f in enumerate(graph.factors) if f.deterministic and f.target in order and f.target not in own]
     reads = _parents(graph, kept, lag=True)
     given = [n for n in graph.variables if n in observed and n in reads]
     return _lhs(graph, q, order, given, False, k), _lhs(graph, q, order, given, True, k)

@@ -127,6 +127,14 @@ def test_check_prints_the_factorization_and_order(capsys):
         assert "objective: E_q(z|x)[log p(x|z)] − KL[q(z|x)‖p(z)]" in out
 
 
+def test_an_expectation_names_what_a_borrowed_variable_reads(capsys):
+    # gqn_toy's q reads r, which p computes from the context views: q's expectation is given them
+    code, out, err = run(capsys, "check", ROOT / "examples" / "gqn_toy.json")
+    assert code == 0 and "inference model q(z|x,v,x_c,v_c) = q(z|r,x,v)" in out, err
+    if _has_objectives():
+        assert "objective: E_q(z,r|x,v,x_c,v_c)[log p(x|z,v)] − E_q(z,r|x,v,x_c,v_c)[KL[" in out
+
+
 def test_a_broken_file_in_a_real_process(tmp_path):
     """The console entry point: its exit code, and one line on stderr without a traceback."""
     r = cli("check", _broken(tmp_path, "negative_hidden"))

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from conftest import load_example
 
 import graphmodel as gm
 from inference.cli import main
@@ -46,7 +47,7 @@ def test_the_prior_as_proposal_refuses_a_generator_without_density():
 
 def _trained(tmp_path, name: str, steps: int = 20) -> tuple:
     """The example graph trained a few steps, saved with its checkpoint."""
-    g = gm.load(f"examples/{name}.json")
+    g = load_example(name).build()
     t = Trainer(g, config={**CPU, "steps": steps, "batch_size": 64})
     t.run()
     gm.save(g, tmp_path / f"{name}.json")
