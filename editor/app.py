@@ -18,23 +18,35 @@ import sys
 import time
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: Qt platforms that draw nowhere a person can see.
+HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
 
 
 def has_display() -> bool:
-    """Whether a window can be shown to a person here."""
-    if os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal", "vnc"):
+    """Whether a window can be shown to a person here.
+
+    Not when Qt is told to draw offscreen (``QT_QPA_PLATFORM=offscreen``, ``minimal`` or
+    ``vnc``); on Linux and other X11/Wayland systems only when ``DISPLAY`` or
+    ``WAYLAND_DISPLAY`` is set; always on macOS and Windows.
+    """
+    platform = os.environ.get("QT_QPA_PLATFORM", "").split(":")[0].strip().lower()
+    if platform in HEADLESS_PLATFORMS:
         return False
     if sys.platform in ("darwin", "win32"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def require_qt() -> None:
-    """Raise a one-line error naming what to install when PyQt6 or pyqtgraph is missing."""
+def missing_qt() -> list[str]:
+    """The editor's packages that are not installed."""
     import importlib.util
 
-    missing = [m for m in ("PyQt6", "pyqtgraph") if importlib.util.find_spec(m) is None]
+    return [m for m in ("PyQt6", "pyqtgraph") if importlib.util.find_spec(m) is None]
+
+
+def require_qt() -> None:
+    """Raise a one-line error naming what to install when PyQt6 or pyqtgraph is missing."""
+    missing = missing_qt()
     if missing:
         from graphmodel import GraphModelError
 
@@ -155,23 +167,45 @@ def _report_errors(window) -> None:
 
 
 def demo(steps: int | None = None, out: str = "demo-run") -> int:
-    """``graphmodel demo``: the VAE on digits, training live (or headless without a display)."""
-    path = EXAMPLES / "vae.json"
-    if not has_display():
-        print(f"graphmodel demo: no display, so training headless; plots go to {out}/ "
-              "(samples.png, losses.png, metrics.jsonl)")
-        from inference.cli import main as cli
+    """``graphmodel demo``: the VAE on digits, training live (or headless without a display).
 
-        args = ["train", str(path), "--out", out] + (["--steps", str(steps)] if steps else [])
-        return cli(args)
-    require_qt()
+    The VAE is the packaged template, opened as a new unsaved document (saving asks where).
+    Without a display, or without the editor's packages, the same graph trains headless
+    through ``graphmodel train`` and leaves its metrics, checkpoint and plots in ``out``.
+    """
+    from .templates import load_template, template
+
+    why = "no display" if not has_display() else (
+        f"the editor needs {' and '.join(missing_qt())} (pip install 'graphmodel[editor]')" if missing_qt() else None)
+    if why is not None:
+        print(f"graphmodel demo: {why}, so training headless; plots go to {out}/ "
+              "(samples.png, losses.png, metrics.jsonl)", flush=True)
+        return _train_headless(template("vae").path, out, steps)
     app = make_app()
-    window = open_window(path, recover=False)
+    from .mainwindow import MainWindow
+
+    window = MainWindow(load_template("vae"), None)
     _report_errors(window)
     window.show()
     window.view.fit()
     window.train.start(steps=steps)
     return app.exec()
+
+
+def _train_headless(path, out: str, steps: int | None) -> int:
+    """``graphmodel train PATH --out OUT [--steps N]`` in this process."""
+    import torch
+
+    from inference.cli import main as cli
+
+    # A small MLP gains nothing from a second intra-op thread, and on a machine with other
+    # work running, threads that wait for each other slow it down several times over.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return cli(["train", str(path), "--out", out] + (["--steps", str(steps)] if steps else []))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def main(argv=None) -> int:

@@ -1,9 +1,11 @@
 """Whole-model templates for the palette: the project's example graphs.
 
-A template is a graph file from ``examples/`` (the same files the CLI trains and the
-example tests keep equal to ``examples/NAME.py``), so there is one definition of each
-model. Applied to an empty canvas it becomes the document (with its data and training
-settings); dropped onto a drawing it is merged in as a fragment with fresh names.
+A template is a copy of a graph file from ``examples/`` shipped inside the package
+(``editor/template_files/``, package data), so an installed editor has them without the
+source tree; a test keeps each copy byte-for-byte equal to its example, which the example
+tests keep equal to ``examples/NAME.py`` — one definition of each model. Applied to an
+empty canvas a template becomes the document (with its data and training settings);
+dropped onto a drawing it is merged in as a fragment with fresh names.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import graphmodel as gm
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+#: The packaged template files: ``NAME.json``, copies of ``examples/NAME.json``.
+TEMPLATE_DIR = Path(__file__).resolve().parent / "template_files"
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class Template:
 
     @property
     def path(self) -> Path:
-        return EXAMPLES / f"{self.key}.json"
+        return TEMPLATE_DIR / f"{self.key}.json"
 
 
 TEMPLATES = (
@@ -36,13 +39,15 @@ TEMPLATES = (
     Template("vrnn", "VRNN", "variational RNN over a sequence plate (Chung et al. 2015)"),
     Template("hvae", "Hierarchical VAE", "two latent layers z2 → z1 → x"),
     Template("gqn_toy", "GQN (toy)", "iid plate of context views with a sum reduction"),
+    Template("iwae", "IWAE", "the VAE trained on the k = 5 importance-weighted bound (Burda et al. 2016)"),
+    Template("vaegan", "VAE-GAN", "a VAE with a discriminator on its reconstructions (Larsen et al. 2016)"),
 )
 
 
 def _discovered() -> tuple[Template, ...]:
-    """Example files not in the list above (a new example is a template at once)."""
+    """Template files not in the list above (a new example copied in is a template at once)."""
     known = {t.key for t in TEMPLATES}
-    paths = sorted(EXAMPLES.glob("*.json")) if EXAMPLES.exists() else []
+    paths = sorted(TEMPLATE_DIR.glob("*.json"))
     return tuple(Template(p.stem, p.stem.upper() if len(p.stem) <= 5 else p.stem, f"examples/{p.name}")
                  for p in paths if p.stem not in known)
 
@@ -61,6 +66,6 @@ def load_template(key: str) -> gm.Graph:
     """The template's graph (raises GraphModelError when its file is missing)."""
     t = template(key)
     if not t.path.exists():
-        raise gm.GraphModelError(f"template '{key}': {t.path} is missing (templates come from the "
-                                 "project's examples folder)")
+        raise gm.GraphModelError(f"template '{key}': {t.path} is missing (the package was installed "
+                                 "without its data files)")
     return gm.load(t.path, validate=False)

@@ -24,7 +24,7 @@ from test_editor_support import (  # noqa: E402
 )
 
 import graphmodel as gm  # noqa: E402
-from editor.templates import TEMPLATES  # noqa: E402
+from editor.templates import TEMPLATE_DIR, TEMPLATES, template  # noqa: E402
 
 
 @pytest.fixture
@@ -283,6 +283,18 @@ def test_every_template_opens_draws_and_merges(qtbot, tmp_path, key):
     assert without_layout(doc(w)) == without_layout(expected.to_dict())
 
 
+def test_packaged_templates_are_the_example_files():
+    """The templates ship inside the package (a wheel has no examples folder); each is a copy
+    of its example, so the two never drift apart."""
+    examples = {p.name: p.read_bytes() for p in EXAMPLES_DIR.glob("*.json")}
+    packaged = {p.name: p.read_bytes() for p in TEMPLATE_DIR.glob("*.json")}
+    assert sorted(packaged) == sorted(examples), "copy new examples into editor/template_files/"
+    stale = sorted(name for name in examples if packaged[name] != examples[name])
+    assert stale == [], f"out of date: cp examples/{{{','.join(stale)}}} editor/template_files/"
+    assert {t.key for t in TEMPLATES} == {name.removesuffix(".json") for name in examples}
+    assert all(t.path.parent == TEMPLATE_DIR for t in TEMPLATES)
+
+
 def test_export_writes_a_script_that_rebuilds_the_graph(qtbot, tmp_path, capsys):
     import runpy
 
@@ -370,7 +382,7 @@ def test_the_command_line_renders_a_screenshot_and_demos_headless(qtbot, tmp_pat
 
     assert demo(steps=3, out=str(tmp_path / "demo")) == 0
     assert "no display, so training headless" in capsys.readouterr().out
-    assert calls == [["train", str(EXAMPLES_DIR / "vae.json"), "--out", str(tmp_path / "demo"), "--steps", "3"]]
+    assert calls == [["train", str(template("vae").path), "--out", str(tmp_path / "demo"), "--steps", "3"]]
 
 
 @pytest.mark.slow
