@@ -15,6 +15,7 @@ from typing import Callable
 import torch
 from torch import distributions as D
 from torch.distributions import constraints
+from torch.nn import functional as F
 
 from .registry import Registry
 from .variables import Variable
@@ -100,9 +101,12 @@ class Family:
         """Build the distribution with ``var_event_ndim`` rightmost dims as the event."""
         if self.deterministic:
             return Delta(params["value"], var_event_ndim)
-        base = self.dist(**params, validate_args=False)
+        fast = _FAST_NEW.get(self.dist)
+        base = fast(params) if fast is not None else None
+        if base is None:
+            base = self.dist(**params, validate_args=False)
         n = var_event_ndim - self.event_dims
-        return D.Independent(base, n) if n > 0 else base
+        return _independent(base, n) if n > 0 else base
 
     @property
     def reparameterized(self) -> bool:
@@ -112,6 +116,193 @@ class Family:
 def param_transform(constraint) -> D.transforms.Transform:
     """The map from an unconstrained real tensor onto ``constraint``."""
     return D.transform_to(constraint)
+
+
+def param_function(constraint) -> Callable | None:
+    """:func:`param_transform` as a plain function for the hot path (``None``: the identity).
+
+    The same values, without the ``Transform`` call machinery: ``exp`` for positive
+    parameters (torch composes it with an identity shift), nothing for real ones, the
+    transform itself otherwise.
+    """
+    tf = param_transform(constraint)
+    fns = []
+    for part in tf.parts if isinstance(tf, D.transforms.ComposeTransform) else [tf]:
+        if type(part) is D.transforms.AffineTransform and _is_number(part.loc) and _is_number(part.scale) \
+                and part.loc == 0 and part.scale == 1:
+            continue  # ``0 + 1·y`` (torch's positive = exp, then shift by the bound 0)
+        if type(part) is not D.transforms.ExpTransform:
+            return tf
+        fns.append(torch.exp)
+    if len(fns) > 1:
+        return tf
+    return fns[0] if fns else None
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# --- the hot path ----------------------------------------------------------------------
+# A training step builds a few distributions and scores them. torch's constructors
+# broadcast their arguments and check shapes on every call; when the parameters already
+# have one shape (a network's heads always do) the result is fully determined, so the
+# objects are filled in directly. They are the very torch classes, with the same
+# attributes (checked below when this module loads; a torch that differs gets its own
+# constructors), so everything downstream (kl_divergence, expand, mean) sees no difference.
+
+_new = object.__new__
+
+
+def _new_loc_scale(cls):
+    def make(params):
+        loc, scale = params.get("loc"), params.get("scale")
+        if len(params) != 2 or type(loc) is not torch.Tensor or type(scale) is not torch.Tensor \
+                or loc.shape != scale.shape:
+            return None
+        d = _new(cls)
+        d.loc, d.scale = loc, scale
+        d._batch_shape, d._event_shape, d._validate_args = loc.shape, _EMPTY, False
+        return d
+    return make
+
+
+def _new_logits(cls):
+    def make(params):
+        logits = params.get("logits")
+        if len(params) != 1 or type(logits) is not torch.Tensor:
+            return None
+        d = _new(cls)
+        d.logits = d._param = logits
+        d._batch_shape, d._event_shape, d._validate_args = logits.shape, _EMPTY, False
+        return d
+    return make
+
+
+def _independent(base: D.Distribution, n: int) -> D.Independent:
+    """``D.Independent(base, n)`` without its per-call argument handling."""
+    if not _FAST_NEW or n > len(base._batch_shape):
+        return D.Independent(base, n, validate_args=False)
+    d = _new(D.Independent)
+    d.base_dist, d.reinterpreted_batch_ndims = base, n
+    shape = base._batch_shape + base._event_shape
+    k = len(base._batch_shape) - n
+    d._batch_shape, d._event_shape, d._validate_args = shape[:k], shape[k:], False
+    return d
+
+
+_EMPTY = torch.Size()
+_FAST_NEW: dict = {D.Normal: _new_loc_scale(D.Normal), D.Laplace: _new_loc_scale(D.Laplace),
+                   D.Bernoulli: _new_logits(D.Bernoulli)}
+
+
+def _same(a: D.Distribution, b: D.Distribution) -> bool:
+    va, vb = vars(a), vars(b)
+    if type(a) is not type(b) or va.keys() != vb.keys():
+        return False
+    for k, x in va.items():
+        y = vb[k]
+        if isinstance(x, D.Distribution):
+            if not _same(x, y):
+                return False
+        elif isinstance(x, torch.Tensor):
+            if not (isinstance(y, torch.Tensor) and x.shape == y.shape and torch.equal(x, y)):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _check_fast_constructors() -> None:
+    """Keep a fast constructor only where it builds exactly what torch's own does."""
+    t = torch.zeros(2, 3)
+    examples = {D.Normal: {"loc": t, "scale": t + 1}, D.Laplace: {"loc": t, "scale": t + 1},
+                D.Bernoulli: {"logits": t}}
+    for cls, params in examples.items():
+        try:
+            ok = _same(_FAST_NEW[cls](params), cls(**params, validate_args=False))
+            ok = ok and _same(_independent(_FAST_NEW[cls](params), 1),
+                              D.Independent(cls(**params, validate_args=False), 1, validate_args=False))
+        except Exception:  # an unknown torch: fall back to its constructors
+            ok = False
+        if not ok:
+            _FAST_NEW.clear()
+            return
+
+
+_check_fast_constructors()
+
+
+def _sum_rightmost(x: torch.Tensor, n: int) -> torch.Tensor:
+    if n == 0:
+        return x
+    if n == 1:
+        return x.sum(-1)
+    return x.reshape(x.shape[: x.dim() - n] + (-1,)).sum(-1)
+
+
+def draw(d: D.Distribution) -> torch.Tensor:
+    """One sample of ``d``: ``rsample()`` where it has one, else ``sample()``."""
+    if d.has_rsample:
+        return d.rsample()
+    how = draw_plan(d)
+    if how is None:
+        return d.sample()
+    op, arg = how
+    with torch.no_grad():
+        return op(arg)
+
+
+def draw_plan(d: D.Distribution) -> tuple[Callable, torch.Tensor] | None:
+    """``(op, tensor)`` such that ``op(tensor)`` (without gradients) is ``d.sample()``, or ``None``.
+
+    For a Bernoulli built from logits: ``(torch.bernoulli, sigmoid(logits))``, which is what
+    ``Bernoulli.sample`` computes (same values, same random stream) without caching the
+    probabilities on the distribution. A caller that does not keep ``d`` can let it (and
+    its logits) go before the draw allocates the sample, as a hand-written sampler would.
+    """
+    base = d.base_dist if type(d) is D.Independent else d
+    if type(base) is not D.Bernoulli or "probs" in vars(base) or "logits" not in vars(base):
+        return None
+    logits = base.logits
+    if logits.shape != d._batch_shape + d._event_shape:
+        return None
+    with torch.no_grad():
+        return torch.bernoulli, torch.sigmoid(logits)
+
+
+def log_density(d: D.Distribution, value: torch.Tensor) -> torch.Tensor:
+    """``d.log_prob(value)``, with a cheaper route for the common Bernoulli likelihood.
+
+    ``Independent(Bernoulli(logits))`` negates the elementwise cross-entropy before summing
+    it over the event; negating the sum instead is the same number with one pass over the
+    (large) observation fewer, forward and backward.
+    """
+    if type(d) is D.Independent:
+        base = d.base_dist
+        if type(base) is D.Bernoulli and "logits" in vars(base):
+            logits = base.logits
+            if logits.shape == value.shape and logits.dtype == value.dtype and not base._validate_args:
+                bce = F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+                return -_sum_rightmost(bce, d.reinterpreted_batch_ndims)
+    return d.log_prob(value)
+
+
+def closed_form_kl(q: D.Distribution, p: D.Distribution) -> torch.Tensor | None:
+    """``KL[q‖p]`` of two diagonal Normals (torch's formula), or ``None`` for other pairs.
+
+    The same arithmetic as ``torch.distributions.kl_divergence``, but the prior's batch
+    shape broadcasts inside the formula instead of being expanded first, and no dispatch.
+    """
+    if type(q) is not D.Independent or type(p) is not D.Independent:
+        return None
+    n = q.reinterpreted_batch_ndims
+    qb, pb = q.base_dist, p.base_dist
+    if type(qb) is not D.Normal or type(pb) is not D.Normal or p.reinterpreted_batch_ndims != n:
+        return None
+    var_ratio = (qb.scale / pb.scale).pow(2)
+    t1 = ((qb.loc - pb.loc) / pb.scale).pow(2)
+    return _sum_rightmost(0.5 * (var_ratio + t1 - 1 - var_ratio.log()), n)
 
 
 def _class_dim(param: str, var: Variable) -> tuple[int, ...]:

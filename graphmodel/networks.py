@@ -167,8 +167,11 @@ class Heads(nn.Module):
         super().__init__()
         self.sizes = [h.numel for h in heads]
         self.shapes = [h.shape for h in heads]
+        self.vectors = all(len(s) == 1 for s in self.shapes)  # the split parts need no reshape
 
     def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        if self.vectors:
+            return (y,) if len(self.sizes) == 1 else tuple(torch.split(y, self.sizes, dim=-1))
         batch = y.shape[:-1]
         if len(self.sizes) == 1:
             return (y.reshape(*batch, *self.shapes[0]),)

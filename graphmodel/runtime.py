@@ -20,7 +20,7 @@ from .engine import Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
-from .families import FAMILIES, param_transform
+from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network
 
 _NET, _CONST, _LEARN = 0, 1, 2
@@ -57,15 +57,17 @@ class FactorModule(nn.Module):
         table, head = [], 0
         for k in names:
             src = f.params.get(k, Const(self.family.defaults.get(k)))
-            tf = param_transform(self.family.constraint(k))
+            constraint = self.family.constraint(k)
+            tf = param_transform(constraint)
+            fn = param_function(constraint)  # the same map, as a plain function (None: identity)
             shape = self.family.param_shape(k, var)
             if src == NET:
-                table.append((k, _NET, head, tf))
+                table.append((k, _NET, head, fn))
                 head += 1
             elif isinstance(src, Learn):
                 init = torch.as_tensor(src.init, dtype=torch.get_default_dtype()).expand(shape)
                 setattr(self, f"raw_{k}", nn.Parameter(tf.inv(init).clone()))
-                table.append((k, _LEARN, f"raw_{k}", tf))
+                table.append((k, _LEARN, f"raw_{k}", fn))
             else:
                 value = torch.as_tensor(src.value, dtype=torch.get_default_dtype()).expand(shape).clone()
                 self.register_buffer(f"const_{k}", value)
@@ -108,20 +110,25 @@ class FactorModule(nn.Module):
 
     def params(self, *parents: torch.Tensor) -> dict:
         """Constrained parameters of the distribution for these parent values."""
-        raw = self.net(*parents) if self.net is not None else ()
+        # called on every step: submodules, parameters and buffers are read from their
+        # dicts directly (``.to()`` replaces buffers, so nothing is cached across calls)
+        net = self._modules.get("net")
+        raw = net(*parents) if net is not None else ()
         if self.reduce:
             if self.reduce == "sum":
                 raw = tuple(r.sum(d) for r, d in zip(raw, self.reduce_dims))
             else:
                 raw = tuple(r.mean(d) for r, d in zip(raw, self.reduce_dims))
         out = {}
-        for name, kind, ref, tf in self.table:
+        for name, kind, ref, fn in self.table:
             if kind == _NET:
-                out[name] = tf(raw[ref])
+                v = raw[ref]
             elif kind == _LEARN:
-                out[name] = tf(getattr(self, ref))
+                v = self._parameters[ref]
             else:
-                out[name] = getattr(self, ref)
+                out[name] = self._buffers[ref]
+                continue
+            out[name] = v if fn is None else fn(v)
         return out
 
     def forward(self, *parents: torch.Tensor):
@@ -146,7 +153,7 @@ class LogProbs(Mapping):
             dists, values, plate = self._pending[label]
             hit = None
             for d, v in zip(dists, values):
-                lp = d.log_prob(v)
+                lp = log_density(d, v)
                 hit = lp if hit is None else hit + lp
             if plate:
                 hit = hit.sum(-1)
@@ -202,7 +209,8 @@ class ModelRuntime:
         Returns:
             variable name → tensor shaped ``(n or batch..., [plate,] *event)``.
         """
-        return self.trace(given, n=n, plate_sizes=plate_sizes, score=False).values
+        vals, _, _ = self._run(given, n, plate_sizes, False, True, keep=False)
+        return dict(zip(self.plan.names, vals))
 
     def log_prob(self, values: dict) -> torch.Tensor:
         """Joint log-density ``(batch...)`` of ``values`` (deterministic factors add 0)."""
@@ -216,6 +224,20 @@ class ModelRuntime:
     def trace(self, given: dict | None = None, *, n: int | None = None, plate_sizes=None,
               score: bool = True, sample: bool = True) -> Trace:
         """One ancestral pass: sample what is not given, and score when ``score``."""
+        plan = self.plan
+        vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True)
+        values = {n_: v for n_, v in zip(plan.names, vals)}
+        labels = self._labels
+        log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
+        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()})
+
+    # --- execution --------------------------------------------------------------------
+
+    def _run(self, given, n, plate_sizes, score, sample, keep):
+        """Values (by slot), pending log-densities and distributions (by factor) of one pass.
+
+        With ``keep=False`` (:meth:`sample`) no distribution outlives its step.
+        """
         plan = self.plan
         vals: list = [None] * len(plan.names)
         given = given or {}
@@ -237,13 +259,8 @@ class ModelRuntime:
             if isinstance(block, SeqBlock):
                 self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample)
             else:
-                self._run_step(block, vals, batch, sizes, lps, dists, score, sample)
-        values = {n_: v for n_, v in zip(plan.names, vals)}
-        labels = self._labels
-        log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
-        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()})
-
-    # --- execution --------------------------------------------------------------------
+                self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep)
+        return vals, lps, dists
 
     def _batch_shape(self, vals, n):
         plan = self.plan
@@ -279,9 +296,14 @@ class ModelRuntime:
             xs.append(v)
         return xs
 
-    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample):
+    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True):
+        # FactorModule.forward directly: nothing registers hooks on factor modules, and
+        # nn.Module.__call__'s hook handling is a measurable share of a small step
         mod = self._modules[step.factor]
-        d = mod(*self._parents(step, vals, sizes))
+        if step.plate is None:
+            d = mod.forward(*[vals[k] for k in step.parents])
+        else:
+            d = mod.forward(*self._parents(step, vals, sizes))
         value = vals[step.target]
         if value is None:
             if not sample:
@@ -290,8 +312,19 @@ class ModelRuntime:
             want = batch + ((sizes[step.plate],) if step.plate and not step.reduce else ())
             if d.batch_shape != want:
                 d = d.expand(torch.broadcast_shapes(d.batch_shape, want))
-            vals[step.target] = value = d.rsample() if d.has_rsample else d.sample()
-        dists[step.factor] = d
+            how = None if keep or score else draw_plan(d)
+            if how is not None:
+                # nothing keeps this distribution: let it (and its parameters) go before the
+                # draw allocates the sample, so a pass holds no more memory than it needs
+                d = None
+                op, arg = how
+                how = None
+                with torch.no_grad():
+                    vals[step.target] = op(arg)
+                return
+            vals[step.target] = value = draw(d)
+        if keep:
+            dists[step.factor] = d
         if score and not step.deterministic:
             lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce))
 
@@ -319,14 +352,14 @@ class ModelRuntime:
                         xs.append(prev[k] if lag else cur[k])
                     else:  # a given input inside the plate: read its step
                         xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - 1 if lag else t))
-                d = mods[fi](*xs)
+                d = mods[fi].forward(*xs)
                 full = vals[s.target]
                 if full is not None:
                     v = full.select(-(plan.event_ndims[s.target] + 1), t)
                 elif sample:
                     if d.batch_shape != batch:
                         d = d.expand(torch.broadcast_shapes(d.batch_shape, batch))
-                    v = d.rsample() if d.has_rsample else d.sample()
+                    v = draw(d)
                 else:
                     raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")
                 cur[s.target] = v

@@ -29,6 +29,7 @@ import torch
 from torch.distributions import RelaxedBernoulli, RelaxedOneHotCategorical, kl_divergence
 
 from graphmodel import DataError, GraphModelError
+from graphmodel.families import closed_form_kl
 
 from .data import missing_rows
 
@@ -207,8 +208,9 @@ class Context:
     def record(self, name: str, value) -> None:
         """Keep the batch mean of a named term (the first value under a name wins)."""
         if name not in self.terms:
-            m = self.batch_mean(value)
-            self.terms[name] = m.detach() if isinstance(m, torch.Tensor) else torch.tensor(float(m))
+            with torch.no_grad():  # a report: no autograd node, nothing to detach
+                m = self.batch_mean(value)
+            self.terms[name] = m if isinstance(m, torch.Tensor) else torch.tensor(float(m))
 
 
 def _take(data: dict, names, n: int | None) -> dict:
@@ -560,7 +562,12 @@ class _Leaf(Loss):
 
     @property
     def name(self) -> str:
-        return self._fmt(False)
+        # a leaf's fields never change after construction, so its formula is printed once
+        # (by hand: functools.cached_property takes a lock, which torch.compile cannot trace)
+        name = self.__dict__.get("_name")
+        if name is None:
+            name = self.__dict__["_name"] = self._fmt(False)
+        return name
 
     def _eval(self, ctx):
         v = self._value(ctx)
@@ -619,10 +626,15 @@ class Expectation(_Leaf):
 
     def _value(self, ctx):
         qt, pt = ctx.traces(self.sampling)
-        out = 0.0
+        out = None  # not 0.0: adding the first term to a Python zero is one op (and its backward) more
         for d in self.items:
             lp = (pt if d.side == "p" else qt).log_probs[d.label]
-            out = out + lp if d.sign > 0 else out - lp
+            if out is None:
+                out = lp if d.sign > 0 else -lp
+            else:
+                out = out + lp if d.sign > 0 else out - lp
+        if out is None:
+            return 0.0
         if self.sampling.n is not None and isinstance(out, torch.Tensor):
             out = out.mean(0)
         return out
@@ -667,10 +679,16 @@ class KLDivergence(_Leaf):
         qs, ps = _steps(qt.dists, self.q_labels), _steps(pt.dists, self.p_labels)
         if len(qs) != len(ps):
             raise GraphModelError(f"{self.text[0]}: q has {len(qs)} steps and p has {len(ps)}")
-        out = 0.0
+        out = None
         for dq, dp in zip(qs, ps):
-            kl = kl_divergence(*_broadcast(dq, dp))
-            out = out + (kl.sum(-1) if self.plate else kl)
+            kl = closed_form_kl(dq, dp)
+            if kl is None:
+                kl = kl_divergence(*_broadcast(dq, dp))
+            if self.plate:
+                kl = kl.sum(-1)
+            out = kl if out is None else out + kl
+        if out is None:
+            return 0.0
         if self.sampling.n is not None and isinstance(out, torch.Tensor):
             out = out.mean(0)
         return out
