@@ -385,16 +385,73 @@ def test_the_command_line_renders_a_screenshot_and_demos_headless(qtbot, tmp_pat
     assert calls == [["train", str(template("vae").path), "--out", str(tmp_path / "demo"), "--steps", "3"]]
 
 
-@pytest.mark.slow
-def test_the_headless_demo_trains_and_writes_the_plots(tmp_path, capsys, monkeypatch, request):
-    if "slow" not in (request.config.getoption("-m") or ""):  # pyproject: slow runs stay out by default
-        pytest.skip("a real training run; select it with -m slow")
+def test_the_demo_with_a_display_opens_the_vae_and_trains_it_live(qtbot, monkeypatch):
+    """``graphmodel demo`` where a display exists: the packaged VAE in a new window, training
+    at once (the event loop is a stand-in that runs until 20 steps have been drawn)."""
+    import editor.app
+    from editor.mainwindow import MainWindow
+
+    seen = {}
+
+    class App:
+        def exec(self):
+            (w,) = [t for t in QApplication.topLevelWidgets() if isinstance(t, MainWindow) and t.isVisible()]
+            qtbot.addWidget(w)
+            seen["running"] = w.train.running
+            qtbot.waitUntil(lambda: w.train.last_step >= 20 and w.train.plots.draws > 0, timeout=180_000)
+            seen["path"], seen["graph"] = w.document.path, w.document.graph.to_dict()
+            seen["curves"] = w.train.plots.curve_lengths()
+            w.train.shutdown()
+            w.document.undo_stack.setClean()
+            w.close()
+            return 0
+
+    from PyQt6.QtWidgets import QApplication
+
+    monkeypatch.setattr(editor.app, "has_display", lambda: True)
+    monkeypatch.setattr(editor.app, "make_app", App)
+    monkeypatch.setattr(editor.app, "_report_errors", lambda window: None)  # keeps pytest's excepthook
+    assert editor.app.demo(steps=100_000) == 0
+    assert seen["running"] and seen["path"] is None  # unsaved: Save asks where, never over the template
+    assert without_layout(seen["graph"]) == without_layout(json.loads((EXAMPLES_DIR / "vae.json").read_text()))
+    assert seen["curves"]["loss"] >= 1
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"QT_QPA_PLATFORM": "offscreen", "DISPLAY": ":0"}, False),
+    ({"QT_QPA_PLATFORM": "minimal"}, False),
+    ({}, False),
+    ({"DISPLAY": ":0"}, True),
+    ({"WAYLAND_DISPLAY": "wayland-0", "QT_QPA_PLATFORM": "wayland"}, True),
+])
+def test_what_counts_as_a_display_on_linux(monkeypatch, env, expected):
+    import editor.app
+
+    monkeypatch.setattr(editor.app.sys, "platform", "linux")
+    for k in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert editor.app.has_display() is expected
+
+
+def test_the_headless_demo_trains_and_writes_the_plots(tmp_path, capsys, monkeypatch):
+    from PyQt6.QtGui import QImage
+
     from inference.cli import main
 
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
-    assert main(["demo", "--steps", "3", "--out", str(tmp_path / "demo")]) == 0
-    assert "no display, so training headless" in capsys.readouterr().out
-    assert (tmp_path / "demo" / "samples.png").exists() and (tmp_path / "demo" / "losses.png").exists()
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # offscreen counts as no display
+    monkeypatch.setenv("DISPLAY", ":0")
+    out = tmp_path / "demo"
+    assert main(["demo", "--steps", "60", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("graphmodel demo: no display, so training headless; plots go to")
+    assert {p.name for p in out.iterdir()} >= {"metrics.jsonl", "checkpoint.pt", "samples.png", "losses.png",
+                                               "summary.json"}
+    assert json.loads((out / "summary.json").read_text())["steps"] == 60
+    for name in ("samples.png", "losses.png"):
+        img = QImage(str(out / name))
+        assert img.width() > 200 and img.height() > 200, name
 
 
 def test_dropping_palette_entries_on_the_canvas(qtbot, tmp_path):
