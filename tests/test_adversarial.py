@@ -335,33 +335,39 @@ def posterior_separation(runtime, n: int = 250) -> float:
     return float((votes.argmax(1) == label).float().mean())
 
 
-def test_avb_separates_the_four_posteriors():
-    g = avb_graph({"kind": "avb", "adversary": {"hidden": [32, 32], "activation": "leaky_relu"}})
-    t = Trainer(g, data={"x": four_points()["point"]},
-                config={**CPU, "steps": 1000, "batch_size": 128, "lr": 3e-3, "lr_schedule": "cosine"})
-    torch.manual_seed(2)
-    start = log_likelihood_by_prior(t)
-    t.run()
-    torch.manual_seed(2)
-    ll = log_likelihood_by_prior(t)
-    assert posterior_separation(t.runtime) >= 0.95
-    # −2.25 is a decoder that ignores z (each pixel on with probability 1/4); −ln 4 ≈ −1.386 the optimum
-    assert start < -2.2 and ll > -1.85, (start, ll)
-
-
-@pytest.mark.slow
-def test_avb_beats_a_gaussian_posterior_vae_on_the_four_points(request):
-    """The AVB paper's toy comparison at the example's full budget (minutes; run with -m slow)."""
-    if "slow" not in (request.config.getoption("-m") or ""):  # pyproject: slow runs stay out by default
-        pytest.skip("two full training runs; select it with -m slow")
+def avb_and_vae(steps: int | None = None) -> tuple[Trainer, Trainer]:
+    """``examples/avb.json`` and the same graph with a Gaussian posterior ``q(z|x)`` in place of
+    ``z = f(x, ε)``, each trained with the file's settings (``steps`` overridden)."""
     avb = load_example("avb").build()
     x, z = avb.variables["x"], avb.variables["z"]
     vae = gm.Graph("vae", p=gm.Bernoulli(x, given=z, net=gm.MLP(64)) * gm.Normal(z, loc=0.0, scale=1.0),
                    q=gm.Normal(z, given=x, net=gm.MLP(64, 64)), data=avb.data, training=avb.training)
-    config = {"device": "cpu", "checkpoint_every": None}
+    config = {"device": "cpu", "checkpoint_every": None, **({"steps": steps} if steps else {})}
     a, v = Trainer(avb, config=config), Trainer(vae, config=config)  # the same decoder, data and budget
     a.run()
     v.run()
+    return a, v
+
+
+def test_avb_beats_a_gaussian_posterior_vae_on_the_four_points():
+    """The AVB paper's toy comparison (its Table 1 and Fig. 4) at 1,500 of the file's 4,000 steps."""
+    a, v = avb_and_vae(steps=1500)
+    torch.manual_seed(2)
+    ll_avb, ll_vae = log_likelihood_by_prior(a, 100000), log_likelihood_by_prior(v, 100000)
+    sep_avb, sep_vae = posterior_separation(a.runtime), posterior_separation(v.runtime)
+    print(f"\navb, 1500 steps: log p(x) {ll_avb:.3f} (Gaussian-posterior VAE {ll_vae:.3f}); "
+          f"posterior separation {sep_avb:.3f} (VAE {sep_vae:.3f})")
+    # −2.25 is a decoder that ignores z (each pixel on with probability 1/4); −ln 4 ≈ −1.386 the optimum
+    assert ll_avb > -1.65 and ll_avb > ll_vae + 0.01, (ll_avb, ll_vae)
+    assert sep_avb >= 0.98 and sep_avb > sep_vae, (sep_avb, sep_vae)  # its posteriors do not overlap
+
+
+@pytest.mark.slow
+def test_avb_beats_a_gaussian_posterior_vae_at_the_full_budget(request):
+    """The same comparison at the example's full budget (minutes; run with -m slow)."""
+    if "slow" not in (request.config.getoption("-m") or ""):  # pyproject: slow runs stay out by default
+        pytest.skip("two full training runs; select it with -m slow")
+    a, v = avb_and_vae()
     torch.manual_seed(2)
     ll_avb, ll_vae = log_likelihood_by_prior(a, 100000), log_likelihood_by_prior(v, 100000)
     assert posterior_separation(a.runtime) >= 0.98
