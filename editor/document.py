@@ -28,7 +28,7 @@ from graphmodel.variables import check_name
 
 #: Graph methods a step may call.
 GRAPH_METHODS = frozenset({
-    "add_variable", "update_variable", "remove_variable", "add_plate", "remove_plate",
+    "add_variable", "update_variable", "remove_variable", "add_plate", "rename_plate", "remove_plate",
     "add_model", "add_factor", "replace_factor", "remove_factor",
 })
 SECTIONS = ("objective", "data", "training", "layout")

@@ -111,11 +111,13 @@ class VariablePage(Page):
             self.loading = False
 
     def _update(self, **changes) -> None:
-        self.var = self.ops.update_variable(self.var, **changes)
+        old, self.var = self.var, self.ops.update_variable(self.var, **changes)
+        if self.var != old:  # the selection follows the renamed variable
+            self.select.emit(("variable", self.var))
 
 
 class PlatePage(Page):
-    """A plate's kind and size, and the variables inside it."""
+    """A plate's name, kind and size, and the variables inside it."""
 
     def load(self, name: str) -> None:
         self.plate_name = name
@@ -130,6 +132,8 @@ class PlatePage(Page):
         try:
             self.clear_rows()
             self.form.addRow(QLabel(f"<b style='font-size:12pt'>{plate_caption(p)}</b>"))
+            self.name = self.line(p.name, lambda t: self.run(self._rename, t.strip()))
+            self.form.addRow("name", self.name)
             self.kind = combo(PLATE_KINDS, p.kind)
             self.kind.activated.connect(lambda _i: self.run(self.ops.update_plate, p.name,
                                                             kind=self.kind.currentData()))
@@ -144,6 +148,12 @@ class PlatePage(Page):
             self.form.addRow("variables", QLabel(", ".join(members) or "none — drop variables onto the plate"))
         finally:
             self.loading = False
+
+
+    def _rename(self, new: str) -> None:
+        old, self.plate_name = self.plate_name, self.ops.rename_plate(self.plate_name, new)
+        if self.plate_name != old:  # the selection follows the renamed plate
+            self.select.emit(("plate", self.plate_name))
 
 
 class EdgePage(Page):

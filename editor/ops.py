@@ -267,6 +267,12 @@ class EditOps:
         what = ", ".join(f"{k} {v}" for k, v in changes.items())
         self.document.apply(f"Change plate {name}: {what}", steps)
 
+    def rename_plate(self, name: str, new: str) -> str:
+        """Rename a plate (its variables and its box follow); returns the new name."""
+        if new != name:
+            self.document.apply(f"Rename plate {name} to {new}", [Step("rename_plate", (name, new))])
+        return new
+
     def set_plate(self, variable: str, plate: str | None) -> None:
         self.update_variable(variable, plate=plate)
 

@@ -120,9 +120,42 @@ class Graph:
         self._changed()
         return plate
 
-    def remove_plate(self, name: str) -> None:
+    def rename_plate(self, name: str, new: str) -> Plate:
+        """Rename a plate and every reference to it, keeping the order of declaration.
+
+        A plate is referred to by its variables (``Variable.plate``) and by its box in the
+        layout section (``layout["plates"]``); factors and parents (``z[t-1]``) name
+        variables, never plates, so they are unchanged.
+
+        Example:
+            >>> g = Graph("seq", plates=[Plate("time", 5, "sequence")],
+            ...           variables=[Variable("h", (4,), plate="time")])
+            >>> g.rename_plate("time", "steps")
+            Plate(name='steps', size=5, kind='sequence')
+            >>> g.variables["h"].plate
+            'steps'
+        """
+        old = self._plate(name)
+        renamed = replace(old, name=new)  # checks the new name
+        if new == name:
+            return old
+        if new in self.plates:
+            raise GraphModelError(f"cannot rename plate '{name}' to '{new}': that name is taken")
+        self.plates = {(new if k == name else k): (renamed if k == name else p) for k, p in self.plates.items()}
+        self.variables = {k: (replace(v, plate=new) if v.plate == name else v) for k, v in self.variables.items()}
+        boxes = self.layout.get("plates")
+        if isinstance(boxes, dict) and name in boxes:  # a new dict: copies of the graph keep theirs
+            self.layout = {**self.layout, "plates": {(new if k == name else k): r for k, r in boxes.items()}}
+        self._changed()
+        return renamed
+
+    def _plate(self, name: str) -> Plate:
         if name not in self.plates:
             raise GraphModelError(f"no plate '{name}'; plates: {', '.join(self.plates) or 'none'}")
+        return self.plates[name]
+
+    def remove_plate(self, name: str) -> None:
+        self._plate(name)
         del self.plates[name]
         self.variables = {k: (replace(v, plate=None) if v.plate == name else v) for k, v in self.variables.items()}
         self._changed()

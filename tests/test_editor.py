@@ -108,6 +108,8 @@ def _edits(w, qtbot):
     yield ops.set_plate("x", "time")
     yield ops.set_plate("h", "time")
     yield w.connect_variables("h", "h", True)                     # h[t-1] → h, with its t=0 factor
+    w.select_key(("plate", "time"))
+    yield type_into(qtbot, w.inspector.page.name, "steps")        # rename a plate (inspector)
     yield ops.disconnect(0, 0)
     yield ops.set_section("training", {"steps": 5})               # a file section
     yield ops.rename_graph("drawn")
@@ -118,7 +120,7 @@ def _edits(w, qtbot):
     yield activate(qtbot, w, "template:vae")                      # a template merged in
     w.scene.select_keys([("variable", "x2")])
     yield w.delete_selection()
-    yield ops.delete([("plate", "time")])
+    yield ops.delete([("plate", "steps")])
 
 
 def test_undo_and_redo_every_kind_of_edit_back_to_the_start_and_forward(window, qtbot):
@@ -138,6 +140,44 @@ def test_undo_and_redo_every_kind_of_edit_back_to_the_start_and_forward(window, 
         stack.redo()
         assert doc(w) == states[k], stack.text(k - 1)
     assert w.scene.variables.keys() == w.document.graph.variables.keys()
+
+
+def test_renaming_a_plate_in_the_inspector_renames_it_everywhere_and_undoes(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vrnn.json"), training=False)
+    box = w.scene.plates["time"].sceneBoundingRect()
+    before = doc(w)
+    w.select_key(("plate", "time"))
+    assert w.inspector.page is w.inspector.pages["plate"] and w.inspector.page.name.text() == "time"
+    type_into(qtbot, w.inspector.page.name, "steps")
+    g = w.document.graph
+    assert list(g.plates) == ["steps"] and {v.plate for v in g.variables.values()} == {"steps"}
+    assert set(w.scene.plates) == {"steps"} and w.scene.plates["steps"].sceneBoundingRect() == box
+    assert w.scene.selected_keys() == [("plate", "steps")]  # the selection follows the new name
+    assert w.inspector.page.name.text() == "steps"
+    assert w.formulas.texts[0] == str(gm.load(EXAMPLES_DIR / "vrnn.json").p)
+    assert w.document.undo_stack.count() == 1 and w.document.undo_stack.text(0) == "Rename plate time to steps"
+    w.document.undo_stack.undo()
+    assert doc(w) == before and set(w.scene.plates) == {"time"}
+    w.document.undo_stack.redo()
+    assert list(w.document.graph.plates) == ["steps"]
+    assert w.document.graph.variables["h"].plate == "steps"
+
+    w.ops.add_plate("iid", name="views")
+    w.select_key(("plate", "steps"))
+    after = doc(w)
+    type_into(qtbot, w.inspector.page.name, "views")  # taken
+    assert w.last_message == "cannot rename plate 'steps' to 'views': that name is taken"
+    assert w.inspector.page.name.text() == "steps"  # the field shows the name it still has
+    type_into(qtbot, w.inspector.page.name, "2t")
+    assert "plate name must be" in w.last_message and doc(w) == after
+
+
+def test_renaming_a_variable_keeps_it_selected(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"), training=False)
+    w.select_key(("variable", "z"))
+    type_into(qtbot, w.inspector.page.name, "h")
+    assert w.scene.selected_keys() == [("variable", "h")]
+    assert w.inspector.page is w.inspector.pages["variable"] and w.inspector.page.name.text() == "h"
 
 
 def test_a_connection_that_closes_a_cycle_is_refused_with_the_reason(qtbot, tmp_path):
