@@ -7,6 +7,7 @@ printed only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 
@@ -267,6 +268,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("graphmodel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (``graphmodel check F | head``): not an error of ours; point
+        # stdout at nothing so that the interpreter's final flush does not complain either
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as e:
         if args.debug:
             traceback.print_exc()

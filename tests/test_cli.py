@@ -135,6 +135,16 @@ def test_an_expectation_names_what_a_borrowed_variable_reads(capsys):
         assert "objective: E_q(z,r|x,v,x_c,v_c)[log p(x|z,v)] − E_q(z,r|x,v,x_c,v_c)[KL[" in out
 
 
+def test_a_reader_that_goes_away_is_not_an_error():
+    """``graphmodel check F | head -1``: the pipe closes before the output is written."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    with subprocess.Popen([sys.executable, "-m", "inference.cli", "check", str(VAE)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, cwd=ROOT) as p:
+        p.stdout.close()  # long before the interpreter has started
+        err = p.stderr.read().decode()
+        assert p.wait(timeout=120) == 141 and err == "", err
+
+
 def test_a_broken_file_in_a_real_process(tmp_path):
     """The console entry point: its exit code, and one line on stderr without a traceback."""
     r = cli("check", _broken(tmp_path, "negative_hidden"))
