@@ -29,8 +29,9 @@ class GraphPage(Page):
             self.clear_rows()
             self.name = self.line(g.name, lambda t: self.run(self.ops.rename_graph, t.strip()))
             self.form.addRow("graph", self.name)
-            self.form.addRow(QLabel(f"<span style='color:#6b7280'>{len(g.variables)} variables, "
-                                    f"{len(g.factors)} factors, {len(g.plates)} plates</span>"))
+            counts = ", ".join(f"{n} {what}{'' if n == 1 else 's'}" for n, what in (
+                (len(g.variables), "variable"), (len(g.factors), "factor"), (len(g.plates), "plate")))
+            self.form.addRow(QLabel(f"<span style='color:#6b7280'>{counts}</span>"))
             self.form.addRow(section("models"))
             for m, kind in g.models.items():
                 self.form.addRow(QLabel(f"<b>{m}</b>"), QLabel(kind))

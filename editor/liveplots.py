@@ -8,6 +8,7 @@ place (``setData``, ``setImage``) — clearing and re-plotting leaks (pyqtgraph 
 from __future__ import annotations
 
 import html
+import math
 import time
 
 import numpy as np
@@ -52,6 +53,17 @@ def _image_panel(title: str):
     image.setLevels((0.0, 1.0))
     box.addItem(image)
     return widget, label, box, image
+
+
+def _pairs(inputs: torch.Tensor, outputs: torch.Tensor, n: int) -> tuple[torch.Tensor, int]:
+    """The first ``n`` inputs and outputs as rows of a near-square grid: a row of inputs,
+    the row of their reconstructions under it, and so on (8 pairs: 4 rows of 4). Returns
+    the cells ``(rows, *event)`` and the number of columns; empty cells are frame grey."""
+    rows = max(1, round(math.sqrt(n / 2)))
+    ncol = math.ceil(n / rows)
+    blank = torch.full((rows * ncol - n, *inputs.shape[1:]), 0.5)
+    cells = [torch.cat([t[:n].clamp(0, 1), blank]).reshape(rows, ncol, *inputs.shape[1:]) for t in (inputs, outputs)]
+    return torch.stack(cells, 1).reshape(-1, *inputs.shape[1:]), ncol
 
 
 def _set_label(label, text: str) -> None:
@@ -228,10 +240,9 @@ class LivePlots(QWidget):
             shape = image_shape(v.shape) if v.plate is None else None
             if shape is None:
                 continue
-            n = min(8, len(out))
-            both = torch.cat([inputs[name][:n], out[:n]]).clamp(0, 1)
-            self.recon_image.setImage(grid(both, shape, ncol=n).numpy(), autoLevels=False, levels=(0.0, 1.0))
-            _set_label(self.recon_label, f"{name}: data ↑ reconstructions ↓")
+            both, ncol = _pairs(inputs[name].float(), out.float(), min(8, len(out)))
+            self.recon_image.setImage(grid(both, shape, ncol=ncol).numpy(), autoLevels=False, levels=(0.0, 1.0))
+            _set_label(self.recon_label, f"{name}: data, its reconstruction below")
             self.recon_widget.show()
             return
 

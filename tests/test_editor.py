@@ -172,6 +172,37 @@ def test_renaming_a_plate_in_the_inspector_renames_it_everywhere_and_undoes(qtbo
     assert "plate name must be" in w.last_message and doc(w) == after
 
 
+def test_previous_step_labels_keep_clear_of_their_loop_and_node(qtbot, tmp_path):
+    from PyQt6.QtGui import QFontMetricsF
+
+    from editor import style
+
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vrnn.json"), training=False)
+    (loop,) = [e for e in w.scene.edges if e.ends[0] is e.ends[1]]  # h[t-1] → h
+    text = QFontMetricsF(style.ui_font(8.5, bold=True)).boundingRect(loop.label)
+    label = loop.label_rect()
+    label.setRect(label.center().x() - text.width() / 2, label.center().y() - text.height() / 2,
+                  text.width(), text.height())  # the ink, not the layout box
+    node = loop.ends[0]
+    assert not loop.path().intersects(label)
+    assert not node.mapToScene(node.shape()).intersects(label)
+
+
+def test_reconstructions_sit_under_their_data_in_a_near_square_grid():
+    import torch
+
+    from editor.liveplots import _pairs
+
+    data = torch.arange(1, 9, dtype=torch.float32).reshape(8, 1) / 10
+    cells, ncol = _pairs(data, data + 0.01, 8)
+    rows = cells.reshape(-1, ncol)
+    assert ncol == 4 and rows.shape == (4, 4)  # 8 pairs: data, reconstruction, data, reconstruction
+    assert torch.allclose(rows[1], rows[0] + 0.01) and torch.allclose(rows[3], rows[2] + 0.01)
+    assert torch.equal(torch.cat([rows[0], rows[2]]), data.flatten())
+    cells, ncol = _pairs(data, data, 5)  # a short batch: empty cells are frame grey
+    assert ncol == 3 and cells.reshape(-1, 3)[2:, 2].tolist() == [0.5, 0.5]
+
+
 def test_renaming_a_variable_keeps_it_selected(qtbot, tmp_path):
     w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"), training=False)
     w.select_key(("variable", "z"))

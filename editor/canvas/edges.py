@@ -51,7 +51,8 @@ class EdgeItem(QGraphicsPathItem):
             c1, c2 = a + QPointF(-R * 2.6, -R * 1.6), a + QPointF(-R * 2.6, R * 1.6)
             path.moveTo(start)
             path.cubicTo(c1, c2, end)
-            self.label_pos = a + QPointF(-R * 2.45, 0)
+            loop = path.boundingRect()  # centred above the loop, clear of its line and of the node
+            self.label_pos = QPointF(loop.center().x(), loop.top() - 9)
             self._set_arrow(end, math.atan2(end.y() - c2.y(), end.x() - c2.x()))
         else:
             ang = math.atan2(b.y() - a.y(), b.x() - a.x())
@@ -106,5 +107,8 @@ class EdgeItem(QGraphicsPathItem):
         if self.label:
             painter.setFont(style.ui_font(8.5, bold=True))
             painter.setPen(pen.color())
-            painter.drawText(QRectF(self.label_pos.x() - 20, self.label_pos.y() - 8, 40, 16),
-                             Qt.AlignmentFlag.AlignCenter, self.label)
+            painter.drawText(self.label_rect(), Qt.AlignmentFlag.AlignCenter, self.label)
+
+    def label_rect(self) -> QRectF:
+        """Where the label (``t−1``) is drawn: centred on ``label_pos``."""
+        return QRectF(self.label_pos.x() - 20, self.label_pos.y() - 8, 40, 16)
