@@ -5,9 +5,10 @@ offscreen (after ``--train-steps N`` steps of training, if given) and exits; it 
 display. ``demo`` opens the VAE on the bundled digits and starts training; without a
 display it says so and trains headless, writing the run's plots.
 
-Training runs in a separate process started with multiprocessing's ``spawn``, which
-imports the main module again: a script of your own that opens the editor and trains must
-keep its top level under ``if __name__ == "__main__":`` (the ``graphmodel`` command does).
+Training runs in a separate process, forked from multiprocessing's fork server (or
+spawned where there is none), which prepares each run by importing the main module again:
+a script of your own that opens the editor and trains must keep its top level under
+``if __name__ == "__main__":`` (the ``graphmodel`` command does).
 """
 
 from __future__ import annotations

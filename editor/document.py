@@ -104,11 +104,10 @@ def _set_layout(graph: Graph, key: str, value: dict) -> None:
 def rename_variable(graph: Graph, old: str, new: str) -> None:
     """Rename a variable everywhere it is used, keeping the declaration order.
 
-    ``Graph.update_variable(name, **changes)`` cannot take ``name=`` (the keyword collides
-    with its first parameter), so the rename goes through the graph's other edit methods:
-    add the renamed variable, re-point every factor at it, remove the old one; then the
-    order of declaration (which orders formulas and the file) is put back. Data bindings
-    follow the new name.
+    The rename goes through the graph's edit methods: add the renamed variable, re-point
+    every factor at it, remove the old one; then the order of declaration (which orders
+    formulas and the file) is put back. Unlike ``Graph.update_variable(name, name=new)``,
+    the data section's bindings follow the new name too.
     """
     var = graph.variable(old)
     if new in graph.variables:
