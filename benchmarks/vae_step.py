@@ -2,11 +2,14 @@
 PyTorch, Pyro and Pixyz, in one process, interleaved round by round (A B C D A B C D …)
 so that machine drift hits every implementation alike.
 
-    python benchmarks/vae_step.py --quick             # about a minute on 2 CPU cores
+    python benchmarks/vae_step.py --quick             # a few minutes on 2 CPU cores
     python benchmarks/vae_step.py --device cuda       # the full table on a GPU
 
 Writes ``benchmarks/results.json`` (one record per implementation × setting with
-``impl``, ``z``, ``h``, ``median_ms``, ``ratio``) and the table in ``benchmarks/RESULTS.md``.
+``impl``, ``z``, ``h``, ``median_ms``, ``ratio``) and the table in ``benchmarks/RESULTS.md``
+(everything in that file from the line ``<!-- earlier runs -->`` on is kept).
+On a CPU the run uses one thread unless ``--threads`` says otherwise (on a small shared
+machine a second thread mostly adds scheduling noise to these small matrices).
 Peers (Pyro, Pixyz) come from ``pip install -e '.[bench]'``; a peer that fails to install
 or import is reported with its error instead of a time.
 """
@@ -18,6 +21,7 @@ import datetime
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +37,7 @@ import impls  # noqa: E402
 SETTINGS_FULL = [(10, 400), (10, 2000), (30, 400), (30, 2000), (10, 16)]
 SETTINGS_QUICK = [(10, 400), (10, 16)]
 BATCH = 128
+EARLIER = "<!-- earlier runs -->"
 
 
 def _sync(device):
@@ -112,7 +117,7 @@ def time_sampling(device, rounds: int, log, z: int = 10, h: int = 400, n: int = 
         except Exception as e:
             log(f"  sampling {name}: unavailable ({type(e).__name__}: {e})"[:160])
     for _ in range(rounds):
-        for _name, impl, rates in built:
+        for _name, impl, rates in built:  # (the first call above was the warm-up)
             _sync(device)
             t0 = time.perf_counter()
             impl.sample(n)
@@ -144,6 +149,27 @@ def time_build(log, n: int = 200, repeats: int = 3) -> dict:
     return {"kind": "build", "variables": n, "median_s": round(med, 4)}
 
 
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+                             timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "graphmodel", "inference", "benchmarks"],
+                               cwd=HERE.parent, capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "") if out.returncode == 0 else "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def markdown(records, args, device) -> str:
     steps = [r for r in records if r.get("kind") == "step" and "median_ms" in r]
     lines = [
@@ -151,9 +177,10 @@ def markdown(records, args, device) -> str:
         "",
         f"Command: `python benchmarks/vae_step.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",
-        f"- date: {datetime.date.today().isoformat()}",
+        f"- date: {datetime.date.today().isoformat()}, commit `{_commit()}`",
         f"- torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
-        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.processor() or platform.machine()})"),
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
+           else f" ({_cpu_name()}, {__import__('os').cpu_count()} cores)"),
         f"- batch {BATCH}, 784-d binarized synthetic data (timing only), 2-hidden-layer MLPs, Adam",
         f"- {args.rounds} interleaved rounds × {args.steps} steps; median ms/step; ratio = median / hand-written PyTorch",
         "",
@@ -190,10 +217,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None, help="steps per round")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile variants")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: 1 on a CPU)")
     ap.add_argument("--out", default=str(HERE / "results.json"))
     ap.add_argument("--markdown", default=str(HERE / "RESULTS.md"))
     args = ap.parse_args(argv)
     device = torch.device(args.device)
+    if args.threads or device.type == "cpu":
+        torch.set_num_threads(args.threads or 1)
     args.rounds = args.rounds or (5 if args.quick else 15)
     args.steps = args.steps or (5 if args.quick else 10)
     settings = SETTINGS_QUICK if args.quick else SETTINGS_FULL
@@ -207,10 +237,12 @@ def main(argv=None) -> int:
         log(f"z={s[0]} h={s[1]}:")
         records += time_steps(s, device, args.rounds, args.steps, warmup=3, compile_ok=compile_ok, log=log)
     log("sampling:")
-    records += time_sampling(device, args.rounds, log)
+    records += time_sampling(device, 3 * args.rounds, log)
     records.append(time_build(log))
     Path(args.out).write_text(json.dumps(records, indent=1) + "\n")
-    Path(args.markdown).write_text(markdown(records, args, device))
+    md = Path(args.markdown)
+    earlier = md.read_text().partition(EARLIER) if md.exists() else ("", "", "")
+    md.write_text(markdown(records, args, device) + ("\n" + EARLIER + earlier[2] if earlier[1] else ""))
     log(f"wrote {args.out} and {args.markdown}")
     return 0
 

@@ -244,6 +244,13 @@ def _sum_rightmost(x: torch.Tensor, n: int) -> torch.Tensor:
 def draw(d: D.Distribution) -> torch.Tensor:
     """One sample of ``d``: ``rsample()`` where it has one, else ``sample()``."""
     if d.has_rsample:
+        base = d.base_dist if type(d) is D.Independent else d
+        if type(base) is D.Normal:
+            loc = base.loc
+            if loc.shape == d._batch_shape + d._event_shape and type(loc) is torch.Tensor:
+                # Normal.rsample's own arithmetic and random stream, with one op for the noise
+                eps = torch.randn(loc.shape, dtype=loc.dtype, device=loc.device)
+                return loc + eps * base.scale
         return d.rsample()
     how = draw_plan(d)
     if how is None:

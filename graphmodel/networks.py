@@ -134,6 +134,8 @@ def _checker(*list_keys: str, nonempty: tuple[str, ...] = ()):
 
 def _flatten_inputs(inputs: list[InputSpec], xs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Flatten every parent to ``(batch..., width)`` (one-hot for classes) and concatenate."""
+    if len(xs) == 1 and len(inputs[0].shape) == 1 and not inputs[0].classes and torch.is_floating_point(xs[0]):
+        return xs[0]  # one real vector: nothing to do
     flat = []
     for spec, x in zip(inputs, xs):
         if spec.classes:

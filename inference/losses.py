@@ -148,20 +148,20 @@ class Context:
 
     def traces(self, s: Sampling):
         """``(q_trace, p_trace)`` for a sampling; cached, so one sample serves many terms."""
-        key = (s, tuple(f.variable for f in self._frames))
+        key = (s, tuple(f.variable for f in self._frames)) if self._frames else s
         hit = self._cache.get(key)
         if hit is not None:
             return hit
         rt, data = self.runtime, self.data()
         qm = rt.model(s.q)
-        given = _take(data, qm.plan.names, s.n)
+        given = _take(data, qm.variables, s.n)
         for r in s.relax:
             given[r.variable] = _relaxed(rt, r, given)
         qt = qm.trace(given, n=None if given else s.n)
         pt = None
         if s.p is not None:
             pm = rt.model(s.p)
-            pgiven = _take(data, pm.plan.names, s.n)
+            pgiven = _take(data, pm.variables, s.n)
             for name in s.shared:
                 pgiven[name] = qt.values[name]
             pt = pm.trace(pgiven)
@@ -173,7 +173,7 @@ class Context:
         key = ("model", model, tuple(f.variable for f in self._frames))
         if key not in self._cache:
             m = self.runtime.model(model)
-            self._cache[key] = m.trace(_take(self.data(), m.plan.names, None))
+            self._cache[key] = m.trace(_take(self.data(), m.variables, None))
         return self._cache[key]
 
     # --- enumeration frames -------------------------------------------------------------
@@ -208,13 +208,15 @@ class Context:
     def record(self, name: str, value) -> None:
         """Keep the batch mean of a named term (the first value under a name wins)."""
         if name not in self.terms:
-            with torch.no_grad():  # a report: no autograd node, nothing to detach
-                m = self.batch_mean(value)
-            self.terms[name] = m if isinstance(m, torch.Tensor) else torch.tensor(float(m))
+            # a report: averaged detached, so that no autograd node is recorded for it
+            m = self.batch_mean(value.detach() if isinstance(value, torch.Tensor) else value)
+            if isinstance(m, torch.Tensor):
+                self.terms[name] = m.detach() if m.requires_grad else m  # (enumeration weights)
+            else:
+                self.terms[name] = torch.tensor(float(m))
 
 
-def _take(data: dict, names, n: int | None) -> dict:
-    names = set(names)
+def _take(data: dict, names: frozenset, n: int | None) -> dict:
     if n is None:
         return {k: v for k, v in data.items() if k in names}
     return {k: v.expand(n, *v.shape) for k, v in data.items() if k in names}
@@ -566,7 +568,9 @@ class _Leaf(Loss):
         # (by hand: functools.cached_property takes a lock, which torch.compile cannot trace)
         name = self.__dict__.get("_name")
         if name is None:
-            name = self.__dict__["_name"] = self._fmt(False)
+            name = self._fmt(False)
+            if not torch.compiler.is_compiling():  # (a write while compiling would recompile)
+                self.__dict__["_name"] = name
         return name
 
     def _eval(self, ctx):

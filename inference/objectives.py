@@ -461,6 +461,7 @@ class Derived(Loss):
         self._default = frozenset(default)
         self._partial = tuple(partial)
         self._expansions: dict = {}
+        self._by_names: dict = {}  # the batch's names (in order) → expansion, for the hot path
         self.expand()  # derive now, so that a graph error surfaces where the objective is made
 
     def expand(self, observed=None) -> Loss:
@@ -484,6 +485,13 @@ class Derived(Loss):
                 gone = None if x is None else missing_rows(x)
                 if gone is not None and bool(gone.any()):
                     return split_rows(ctx, v, self, self, gone)
+            names = tuple(ctx.batch)
+            hit = self._by_names.get(names)
+            if hit is None:
+                hit = self.expand(ctx.observed)
+                if not torch.compiler.is_compiling():  # (a write while compiling would recompile)
+                    self._by_names[names] = hit
+            return hit._eval(ctx)
         return self.expand(ctx.observed)._eval(ctx)
 
     def _fmt(self, latex):
