@@ -87,6 +87,16 @@ class Latency:
                 f"≤ {self.wait_quantile(0.99) * 1000:.0f} ms (99%)")
 
 
+def test_the_wait_quantile_weighs_stalls_by_the_time_they_take(qapp):
+    lat = Latency()
+    lat.gaps = [0.01] * 900 + [0.31]  # 9 s of 10 ms ticks and one 300 ms stall: 3.2% of the time
+    assert lat.wait_quantile(0.95) == 0.0  # 95% of moments are not in the stall
+    total = 9.31  # 1% of moments wait more than 300 ms − 1% of the whole time
+    assert lat.wait_quantile(0.99) == pytest.approx(0.3 - 0.01 * total)
+    lat.gaps = [0.01] * 90 + [0.31] * 10  # stalled 3 s out of 4: 5% of moments wait more than 280 ms
+    assert lat.wait_quantile(0.95) == pytest.approx(0.28)
+
+
 def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbot, tmp_path):
     g = tiny_vae()
     g.training["steps"] = 100_000  # stopped from the panel once past 50 steps

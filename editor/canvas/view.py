@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QPainter, QPen
+from PyQt6.QtGui import QBrush, QPainter, QPixmap, QTransform
 from PyQt6.QtWidgets import QGraphicsView
 
 from .. import style
@@ -118,13 +118,35 @@ class GraphView(QGraphicsView):
         painter.fillRect(rect, style.CANVAS)
         if self.zoom < 0.45:
             return
-        step = 24
-        pen = QPen(style.GRID, 2.0)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        painter.setPen(pen)
-        left = int(rect.left()) - int(rect.left()) % step
-        top = int(rect.top()) - int(rect.top()) % step
-        points = [QPointF(x, y) for x in range(left, int(rect.right()) + 1, step)
-                  for y in range(top, int(rect.bottom()) + 1, step)]
-        if len(points) < 40000:
-            painter.drawPoints(points)
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.fillRect(rect, grid_brush())
+        painter.restore()
+
+
+GRID_STEP = 24  # scene units between the dots of the background grid
+_SUPERSAMPLE = 4
+_GRID_BRUSH: list[QBrush] = []
+
+
+def grid_brush() -> QBrush:
+    """A brush of the background grid's dots, one every ``GRID_STEP`` scene units.
+
+    One tile, drawn once at four times the resolution and repeated by the paint engine:
+    painting the background allocates nothing, however large the view.
+    """
+    if not _GRID_BRUSH:
+        size = GRID_STEP * _SUPERSAMPLE
+        tile = QPixmap(size, size)
+        tile.fill(Qt.GlobalColor.transparent)
+        p = QPainter(tile)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(style.GRID)
+        p.drawEllipse(QPointF(size / 2, size / 2), _SUPERSAMPLE, _SUPERSAMPLE)  # a dot 2 units across
+        p.end()
+        brush = QBrush(tile)
+        # tile pixels → scene units, with the dot at the tile's centre moved onto multiples of the step
+        brush.setTransform(QTransform().translate(-GRID_STEP / 2, -GRID_STEP / 2).scale(1 / _SUPERSAMPLE, 1 / _SUPERSAMPLE))
+        _GRID_BRUSH.append(brush)
+    return _GRID_BRUSH[0]
