@@ -82,6 +82,12 @@ def cmd_train(args) -> int:
     from .trainer import Trainer
 
     g = _load(args.file, trust=args.trust, validate=True)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise gm.GraphModelError(f"--threads: expected a positive number of threads, found {args.threads}")
+        import torch
+
+        torch.set_num_threads(args.threads)
     joined = distributed.launched() and not distributed.initialized()
     distributed.init()  # joins torchrun's process group; a no-op in a single process
     try:
@@ -223,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--epochs", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for torch (default: torch's choice; 1 is best on a busy machine "
+                        "or for small models beside other work)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")

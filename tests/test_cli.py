@@ -286,6 +286,21 @@ def test_epochs_on_the_command_line_win_over_the_files_steps():
     assert TrainConfig.for_graph(g, _overrides(args)).steps == 5
 
 
+def test_threads_on_the_command_line(tmp_path, capsys):
+    gm.save(moons_graph(), tmp_path / "g.json")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        code, _, err = run(capsys, "train", tmp_path / "g.json", "--out", tmp_path / "run", "--steps", 2,
+                           "--quiet", "--threads", 1)
+        assert code == 0 and torch.get_num_threads() == 1, err
+    finally:
+        torch.set_num_threads(before)
+    _one_line(*run(capsys, "train", tmp_path / "g.json", "--out", tmp_path / "run2", "--threads", 0)[::2],
+              "--threads: expected a positive number of threads, found 0")
+    assert not (tmp_path / "run2").exists()
+
+
 # --- bad input --------------------------------------------------------------------------
 
 
