@@ -7,13 +7,12 @@ import copy
 import json
 import os
 import random
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import kill_midway
 
 import graphmodel as gm
 from graphmodel import atomic, fileio
@@ -277,19 +276,7 @@ def test_killed_writer_never_leaves_a_partial_file(tmp_path):
     rng = random.Random(1234)
     seen = set()
     for _ in range(8):
-        child = subprocess.Popen([sys.executable, "-c", _WRITER, atomic.__file__, str(target)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            assert child.stdout.readline().strip() == "ready", child.stderr.read()
-            time.sleep(rng.uniform(0.0, 0.12))
-            child.kill()  # SIGKILL: no cleanup, no finally blocks
-            child.wait(timeout=30)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-            child.stdout.close()
-            child.stderr.close()
+        kill_midway(_WRITER, [atomic.__file__, target], rng.uniform(0.0, 0.12))
         content = target.read_text()
         assert content in (a, b), f"partial file of {len(content)} characters"
         seen.add(content[0])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import kill_midway
 from test_cli import moons_graph
 
 import graphmodel as gm
@@ -160,18 +161,7 @@ def test_a_checkpoint_save_killed_midway_leaves_a_whole_checkpoint(tmp_path):
     target.write_bytes(versions[0].read_bytes())
     rng, seen = random.Random(7), set()
     for _ in range(6):
-        child = subprocess.Popen([sys.executable, "-c", _CHECKPOINT_WRITER, atomic.__file__, str(target),
-                                  *map(str, versions)], stdout=subprocess.PIPE, text=True)
-        try:
-            assert child.stdout.readline().strip() == "ready"
-            time.sleep(rng.uniform(0.0, 0.1))
-            child.kill()
-            child.wait(timeout=30)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-            child.stdout.close()
+        kill_midway(_CHECKPOINT_WRITER, [atomic.__file__, target, *versions], rng.uniform(0.0, 0.1))
         seen.add(gm.load_checkpoint(target, g, g.build())["step"])  # loads, into the right graph
     assert seen <= {1, 2}
 
