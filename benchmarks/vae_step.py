@@ -2,12 +2,15 @@
 PyTorch, Pyro and Pixyz, in one process, interleaved round by round (A B C D A B C D …)
 so that machine drift hits every implementation alike.
 
-    python benchmarks/vae_step.py --quick             # a few minutes on 2 CPU cores
+    python benchmarks/vae_step.py --quick             # ~25 s on 2 CPU cores (see below)
     python benchmarks/vae_step.py --device cuda       # the full table on a GPU
 
 Writes ``benchmarks/results.json`` (one record per implementation × setting with
 ``impl``, ``z``, ``h``, ``median_ms``, ``ratio``) and the table in ``benchmarks/RESULTS.md``
 (everything in that file from the line ``<!-- earlier runs -->`` on is kept).
+The first run on a machine also compiles the ``torch.compile`` variants: several minutes on
+2 CPU cores, after which Inductor's on-disk cache makes ``--quick`` take about 25 s;
+``--no-compile`` leaves those variants out (about 15 s).
 On a CPU the run uses one thread unless ``--threads`` says otherwise (on a small shared
 machine a second thread mostly adds scheduling noise to these small matrices).
 Peers (Pyro, Pixyz) come from ``pip install -e '.[bench]'``; a peer that fails to install
@@ -215,7 +218,8 @@ def markdown(records, args, device) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="two settings, few rounds (a few minutes on 2 CPUs, torch.compile included)")
+    ap.add_argument("--quick", action="store_true", help="two settings, few rounds (~25 s on 2 CPUs once torch.compile's cache is warm; "
+                         "the first run compiles for several minutes)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None, help="steps per round")
