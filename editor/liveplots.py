@@ -66,6 +66,11 @@ def _pairs(inputs: torch.Tensor, outputs: torch.Tensor, n: int) -> tuple[torch.T
     return torch.stack(cells, 1).reshape(-1, *inputs.shape[1:]), ncol
 
 
+def _as_rows(v) -> bool:
+    """A variable drawn as rows of pixels: a short vector that is neither an image nor a point."""
+    return v.plate is None and len(v.shape) == 1 and 2 < v.shape[0] <= 64 and image_shape(v.shape) is None
+
+
 def _set_label(label, text: str) -> None:
     """Set a pyqtgraph label's text only when it changes (each set lays out HTML)."""
     if label.text != text:
@@ -138,7 +143,7 @@ class LivePlots(QWidget):
             return
         observed = [v for v in graph.variables.values() if v.role == "observed"]
         images = [v for v in observed if v.plate is None and image_shape(v.shape) is not None]
-        if images:
+        if images or any(_as_rows(v) for v in observed):
             self._show(self.samples_widget)
         elif any(v.shape == (2,) for v in observed):
             self._show(self.scatter_plot)
@@ -232,6 +237,18 @@ class LivePlots(QWidget):
                     self.scatter_plot._title = title
                     self.scatter_plot.setTitle(title, color="#374151", size="9pt")
                 self._show(self.scatter_plot)
+                return
+            if _as_rows(v):  # short vectors (a toy GQN's views): one row of pixels each
+                rows = x[:16].float()
+                data = self._preview.get(name) if self._preview else None
+                if data is not None:
+                    rows = torch.cat([data[: len(rows)].float(), torch.full((len(rows), 1), float("nan")), rows], 1)
+                finite = rows[rows.isfinite()]
+                self.samples_image.setImage(rows.numpy(), autoLevels=False,
+                                            levels=(float(finite.min()), float(finite.max())))
+                side = "left: data, right: samples" if data is not None else "one row each"
+                _set_label(self.samples_label, f"samples of {name} ({side})")
+                self._show(self.samples_widget)
                 return
 
     def _draw_recon(self, graph, inputs: dict, outputs: dict) -> None:

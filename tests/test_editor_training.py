@@ -207,3 +207,25 @@ def test_start_returns_at_once_while_the_process_is_still_starting(monkeypatch):
     assert isinstance(failed, ev.Failed)
     assert failed.message == "could not start the training process: OSError: no more processes"
     assert isinstance(broken.get_nowait(), Ended) and not broken.alive
+
+
+def test_short_vector_samples_are_drawn_as_rows_beside_the_data(qtbot):
+    from conftest import load_example
+
+    from editor.liveplots import LivePlots
+    from inference.data import bind, rooms
+    from inference.trainer import sample_observed
+
+    g = load_example("gqn_toy").build()
+    data = bind(g, rooms(n=40))
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.reset(g)
+    assert plots.samples_widget.isVisibleTo(plots) and not plots.scatter_plot.isVisibleTo(plots)
+    plots.set_preview({"x": data["x"]})
+    plots.set_samples(g, sample_observed(g, g.build(), 16, data))
+    plots.redraw(force=True)
+    image = plots.image()
+    assert image.shape == (16, 8 + 1 + 8)  # the data's rows, a gap, the samples' rows
+    np.testing.assert_allclose(image[:, :8], data["x"][:16].numpy())
+    assert "left: data, right: samples" in plots.samples_label.text
