@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .engine import Plan, SeqBlock, Step, compile_plan
+from .engine import Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
@@ -198,10 +198,6 @@ class ModelRuntime:
         for k, pl in enumerate(plan.plates):
             if pl is not None:
                 self._plate_slots.setdefault(pl, []).append(k)
-        # a model without plates or sequences runs as one flat loop over its steps
-        self._flat = None
-        if not self._plate_slots and all(isinstance(b, Step) and b.plate is None for b in plan.blocks):
-            self._flat = tuple((b.factor, b.parents, b.target, not b.deterministic) for b in plan.blocks)
 
     # --- public API -------------------------------------------------------------------
 
@@ -260,9 +256,6 @@ class ModelRuntime:
         batch = self._batch_shape(vals, n)
         lps: dict = {}
         dists: dict = {}
-        if self._flat is not None:
-            self._run_flat(vals, batch, lps, dists, score, sample, keep)
-            return vals, lps, dists
         sizes = self._plate_sizes(vals, plate_sizes)
         for block in plan.blocks:
             if isinstance(block, SeqBlock):
@@ -304,31 +297,6 @@ class ModelRuntime:
                 v = v.expand(*v.shape[: -nd - 1], sizes[step.plate], *v.shape[v.dim() - nd:])
             xs.append(v)
         return xs
-
-    def _run_flat(self, vals, batch, lps, dists, score, sample, keep):
-        """:meth:`_run_step` for every step of a model without plates, as one loop."""
-        mods = self._modules
-        for factor, parents, target, stochastic in self._flat:
-            d = mods[factor].forward(*[vals[k] for k in parents])
-            value = vals[target]
-            if value is None:
-                if not sample:
-                    raise GraphModelError(f"model '{self.name}': no value given for '{self.plan.names[target]}'")
-                if d._batch_shape != batch:
-                    d = d.expand(torch.broadcast_shapes(d._batch_shape, batch))
-                how = None if keep or score else draw_plan(d)
-                if how is not None:  # see _run_step
-                    d = None
-                    op, arg = how
-                    how = None
-                    with torch.no_grad():
-                        vals[target] = op(arg)
-                    continue
-                vals[target] = value = draw(d)
-            if keep:
-                dists[factor] = d
-            if score and stochastic:
-                lps[factor] = ((d,), (value,), False)
 
     def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True):
         # FactorModule.forward directly: nothing registers hooks on factor modules, and
