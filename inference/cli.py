@@ -178,8 +178,9 @@ def cmd_evaluate(args) -> int:
 
     g, runtime, state = _trained(args)
     test = _test_data(g)
-    torch.manual_seed(TrainConfig.for_graph(g).seed)
-    k = args.k or TrainConfig.for_graph(g).eval_k
+    cfg = TrainConfig.for_graph(g)
+    torch.manual_seed(cfg.seed)
+    k = args.k or cfg.eval_k
     for label, value, unit in report(runtime, g, test, k, extra=state.get("extra"), step=int(state.get("step", 0))):
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"{label}: {shown} {unit}".rstrip())

@@ -55,6 +55,17 @@ def kill_midway(code: str, args: list, delay: float) -> None:
         child.stderr.close()
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests: tiny networks gain nothing from a second
+    intra-op thread, and on a shared two-core runner threads that wait for each other make
+    every step several times slower (the learning tests were tuned on one)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def pytest_generate_tests(metafunc):
     if "example_name" in metafunc.fixturenames:
         metafunc.parametrize("example_name", example_names())

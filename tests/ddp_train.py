@@ -13,18 +13,22 @@ Every rank trains the same runs and writes what it ended with to ``OUT``:
   hold no label; the ranks must stay in sync and the classifier q(y|x) must learn.
 - with ``GRAPH``: ``graphmodel train GRAPH`` through the command line (rank 0 writes).
 
-The test imports this file too, for the single-process reference run.
+The test imports this file too, for the single-process reference run. The small problems
+and objectives are those of ``tests/test_trainer.py``, ``test_adversarial.py`` and
+``test_learning.py``.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import types
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from test_adversarial import gan_graph
+from test_learning import q_accuracy
+from test_trainer import MaxLikelihood, MonteCarloElbo, regression_data, regression_graph, vae_graph
 
 import graphmodel as gm
 from inference import distributed
@@ -37,48 +41,17 @@ CONFIG = {"steps": 30, "batch_size": 32, "log_every": 10, "lr": 1e-2, "device": 
 
 
 def regression():
-    y = gm.Variable("y", (2,), role="input")
-    x = gm.Variable("x", (2,), role="observed")
-    g = gm.Graph("regression", p=gm.Normal(x, given=y, net=gm.MLP(16)))
-    gen = torch.Generator().manual_seed(1)
-    ys = torch.randn(256, 2, generator=gen)
-    xs = ys @ torch.tensor([[1.0, 2.0], [-1.0, 0.5]]) + 0.1 * torch.randn(256, 2, generator=gen)
-    return g, {"x": xs, "y": ys}
-
-
-class MaxLikelihood:
-    def __call__(self, runtime, batch, step):
-        lp = runtime.p.log_prob(batch).mean()
-        return types.SimpleNamespace(total=-lp, terms={"log p(x|y)": lp})
-
-    def __str__(self):
-        return "−E_data[log p(x|y)]"
+    return regression_graph(), regression_data()
 
 
 def vae():
-    x = gm.Variable("x", (2,), role="observed")
-    z = gm.Variable("z", (1,))
-    g = gm.Graph("vae2d", p=gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
-                 q=gm.Normal(z, given=x, net=gm.MLP(8)))
-    return g, {"x": regression()[1]["x"]}
-
-
-class MonteCarloElbo:
-    def __call__(self, runtime, batch, step):
-        tr = runtime.q.trace({"x": batch["x"]})
-        elbo = (runtime.p.log_prob({"x": batch["x"], "z": tr.values["z"]}) - sum(tr.log_probs.values())).mean()
-        return types.SimpleNamespace(total=-elbo, terms={"ELBO": elbo})
-
-    def __str__(self):
-        return "−ELBO"
+    return vae_graph(), {"x": regression_data()["x"]}
 
 
 def gan():
-    x, z = gm.Variable("x", (2,), role="observed"), gm.Variable("z", (2,))
-    g = gm.Graph("gan", p=gm.Deterministic(x, given=z, net=gm.MLP(64, 64)) * gm.Normal(z, loc=0.0, scale=1.0),
-                 objective={"kind": "gan", "r1_weight": 0.1, "betas": [0.5, 0.999],
-                            "discriminator": {"hidden": [64, 64], "activation": "leaky_relu"}})
-    return g, {"x": ring8()["point"]}
+    return gan_graph(hidden=(64, 64), objective={"kind": "gan", "r1_weight": 0.1, "betas": [0.5, 0.999],
+                                                 "discriminator": {"hidden": [64, 64], "activation": "leaky_relu"}}), \
+        {"x": ring8()["point"]}
 
 
 def m2():
@@ -121,10 +94,7 @@ def measures(name: str, trainer: Trainer) -> dict:
     if name == "gan":
         out["samples"] = trainer.sample(2000)["x"]
     if name == "m2":
-        index = next(i for i, f in enumerate(trainer.graph.factors) if f.model == "q" and f.target == "y")
-        with torch.no_grad():
-            probs = trainer.runtime.factor_modules[index](trainer.test_data["x"]).probs
-        out["accuracy"] = (probs.argmax(-1) == trainer.test_data["y"].argmax(-1)).float().mean()
+        out["accuracy"] = q_accuracy(trainer)
         out["labeled"] = (~trainer.train_data["y"].isnan().any(-1)).sum()
     return out
 

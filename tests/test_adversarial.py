@@ -26,14 +26,7 @@ from inference.trainer import Trainer
 CPU = {"device": "cpu", "checkpoint_every": None, "log_every": 50, "test_fraction": 0.0}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny networks gain nothing from a second intra-op thread, and on a shared two-core
-    # runner threads that wait for each other slow every step; the learning tests were tuned on one.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one torch thread
 
 
 def gan_graph(hidden=(32,), objective=None, label: bool = False) -> gm.Graph:

@@ -41,14 +41,7 @@ CI = {"vae": 600, "cvae": 600, "m2": 800, "iwae": 600, "hvae": 400, "vrnn": 200,
 K_LL = 200
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # These networks are tiny: a second intra-op thread buys nothing, and on a shared
-    # two-core runner threads that wait for each other make every step several times slower.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one torch thread
 
 
 def trainer(name: str, steps: int | None = None, **config) -> Trainer:
