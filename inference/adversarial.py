@@ -37,11 +37,14 @@ from torch import nn
 from graphmodel import GraphModelError, ancestral_order, model_inputs
 from graphmodel.families import FAMILIES
 from graphmodel.networks import HeadSpec, InputSpec, NetSpec, build_network, check_options
-from graphmodel.render.formula import _name
+from graphmodel.render.formula import variable_text
 
 from .adversarial_terms import Critic, GradientPenalty, Source
-from .losses import Constant, Density, Expectation, Sampling
-from .objectives import OBJECTIVES, ObjectiveKind, _fail, _label, _log, _model_of, _nonneg, _option, elbo
+from .elbo import elbo, factor_label, log_text
+from .estimators import Density, Expectation
+from .losses import Constant, Sampling
+from .objectives import OBJECTIVES, ObjectiveKind
+from .options import check_nonneg, check_option, fail, model_of
 from .trainer import Player
 
 __all__ = ["GAN_LOSSES", "Critic", "Game", "GradientPenalty", "Source", "avb_game", "derive_game", "gan_game",
@@ -87,7 +90,7 @@ class Game(nn.Module):
 
 def _steps(key, v):
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        _fail(key, "a positive integer", v)
+        fail(key, "a positive integer", v)
     return v
 
 
@@ -95,7 +98,7 @@ def _lr(key, v):
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v == float("inf"):
-        _fail(key, "a positive number or null", v)
+        fail(key, "a positive number or null", v)
     return float(v)
 
 
@@ -104,7 +107,7 @@ def _net(key, v):
     if isinstance(v, (NetSpec, nn.Module)):
         return v
     if not isinstance(v, dict):
-        _fail(key, 'a network spec such as {"type": "MLP", "hidden": [128, 128]}', v)
+        fail(key, 'a network spec such as {"type": "MLP", "hidden": [128, 128]}', v)
     opts = dict(v)
     spec = NetSpec(opts.pop("type", "MLP"), opts)
     for k, msg in check_options(spec):
@@ -117,13 +120,13 @@ def _betas(key, v):
         return None
     if (not isinstance(v, (list, tuple)) or len(v) != 2
             or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in v)):
-        _fail(key, "two numbers in [0, 1) (Adam's β1, β2), such as [0.5, 0.999]", v)
+        fail(key, "two numbers in [0, 1) (Adam's β1, β2), such as [0.5, 0.999]", v)
     return (float(v[0]), float(v[1]))
 
 
 def _model(key, v):
     if not isinstance(v, str):
-        _fail(key, "a model name", v)
+        fail(key, "a model name", v)
     return v
 
 
@@ -167,11 +170,11 @@ def _generator(graph, kind: str, p: str) -> dict:
     inputs = list(model_inputs(graph, p))
     _no_plates(graph, kind, outputs + noise + inputs)
     return {"outputs": outputs, "noise": noise, "inputs": inputs, "factors": fs,
-            "labels": {n: _label(fs[n]) for n in outputs}}
+            "labels": {n: factor_label(fs[n]) for n in outputs}}
 
 
 def _args(names, latex):
-    return (", " if latex else ",").join(_name(n, None, latex) for n in names)
+    return (", " if latex else ",").join(variable_text(n, None, latex) for n in names)
 
 
 def _ex(sub, body) -> tuple:
@@ -195,16 +198,16 @@ def _texts(name: str, of: tuple, link: str) -> tuple:
 # --- GAN ---------------------------------------------------------------------------------------
 
 def _gan_generator(graph, p, loss, gp_weight, r1_weight) -> dict:
-    _option("loss", loss, GAN_LOSSES)
+    check_option("loss", loss, GAN_LOSSES)
     if gp_weight is not None and loss != "wgan-gp":
-        _fail("gp_weight", "no value unless loss is 'wgan-gp'", gp_weight)
+        fail("gp_weight", "no value unless loss is 'wgan-gp'", gp_weight)
     if r1_weight and loss == "wgan-gp":
-        _fail("r1_weight", "no value with loss 'wgan-gp' (its penalty is gp_weight)", r1_weight)
+        fail("r1_weight", "no value with loss 'wgan-gp' (its penalty is gp_weight)", r1_weight)
     gen = _generator(graph, "gan", p)
     for n in gen["outputs"]:
         f = gen["factors"][n]
         if not f.deterministic and not FAMILIES.get(f.family).reparameterized:
-            raise GraphModelError(f"objective 'gan': factor {_label(f)} ({f.family}) cannot be reparameterized, "
+            raise GraphModelError(f"objective 'gan': factor {factor_label(f)} ({f.family}) cannot be reparameterized, "
                                   "so no gradient reaches the generator; make it Deterministic (x = G(z))")
     return gen
 
@@ -239,7 +242,7 @@ def gan_game(graph, loss: str = "nonsaturating", discriminator=None, d_steps: in
             (Mescheder et al. 2018; their γ/2), which steadies the non-saturating and minimax
             games; default 0 (none).
     """
-    p = p or _model_of(graph, "generative", "p")
+    p = p or model_of(graph, "generative", "p")
     gen = _gan_generator(graph, p, loss, gp_weight, r1_weight)
     outputs, inputs = gen["outputs"], gen["inputs"]
     D = _build(graph, "discriminator", _net("discriminator", discriminator or _DEFAULT_NET), outputs + inputs)
@@ -304,8 +307,8 @@ def avb_game(graph, adversary=None, d_steps: int = 1, g_steps: int = 1, d_lr: fl
         d_steps, g_steps, d_lr, g_lr, betas: updates per step, learning rates and Adam's
             betas of the adversary and of the model.
     """
-    p = p or _model_of(graph, "generative", "p")
-    q = q or _model_of(graph, "inference", "q")
+    p = p or model_of(graph, "generative", "p")
+    q = q or model_of(graph, "inference", "q")
     gen = _generator(graph, "avb", p)
     latents, reads, shared = _avb_latents(graph, gen, p, q)
     T = _build(graph, "adversary", _net("adversary", adversary or _DEFAULT_NET), reads + latents)
@@ -321,7 +324,7 @@ def avb_game(graph, adversary=None, d_steps: int = 1, g_steps: int = 1, d_lr: fl
     log_1m = (f"log(1 − {sigma[0]})", rf"\log\left(1 - {sigma[1]}\right)")
     a_loss = (-Critic(T, post, "log_sigmoid", "net", _ex(qsub, log_sig))
               - Critic(T, prior, "log1m_sigmoid", "net", _ex(psub, log_1m)))
-    data = [Density(1, "p", _label(gen["factors"][n]), _log(graph, graph.factors.index(gen["factors"][n])))
+    data = [Density(1, "p", factor_label(gen["factors"][n]), log_text(graph, graph.factors.index(gen["factors"][n])))
             for n in reversed(gen["outputs"]) if not gen["factors"][n].deterministic]
     recon = Expectation(Sampling(q, p, None, shared), data, qsub)
     ratio = Critic(T, post, "raw", "inputs", _ex(qsub, (f"T({t_of[0]})", f"T({t_of[1]})")))
@@ -345,9 +348,9 @@ def vaegan_game(graph, gamma: float = 1.0, discriminator=None, d_steps: int = 1,
     both. Unlike the paper, the decoder keeps its pixel likelihood (no learned feature-space
     similarity).
     """
-    p = p or _model_of(graph, "generative", "p")
-    q = q or _model_of(graph, "inference", "q")
-    gamma = _nonneg("gamma", gamma)
+    p = p or model_of(graph, "generative", "p")
+    q = q or model_of(graph, "inference", "q")
+    gamma = check_nonneg("gamma", gamma)
     bound = elbo(graph, p, q)
     gen = _generator(graph, "vaegan", p)
     outputs, inputs, labels = gen["outputs"], gen["inputs"], gen["labels"]
@@ -402,10 +405,10 @@ def derive_game(graph, objective: dict | None = None) -> Game:
 
 for _k in (
     ObjectiveKind("gan", gan_game, {
-        **_COMMON, "loss": lambda k, v: _option(k, v, GAN_LOSSES), "discriminator": _net,
-        "gp_weight": _nonneg, "r1_weight": _nonneg, "p": _model}),
+        **_COMMON, "loss": lambda k, v: check_option(k, v, GAN_LOSSES), "discriminator": _net,
+        "gp_weight": check_nonneg, "r1_weight": check_nonneg, "p": _model}),
     ObjectiveKind("avb", avb_game, {**_COMMON, "adversary": _net, "p": _model, "q": _model}),
-    ObjectiveKind("vaegan", vaegan_game, {**_COMMON, "gamma": _nonneg, "discriminator": _net, "p": _model,
+    ObjectiveKind("vaegan", vaegan_game, {**_COMMON, "gamma": check_nonneg, "discriminator": _net, "p": _model,
                                           "q": _model}),
 ):
     OBJECTIVES.register(_k.name, _k)

@@ -19,7 +19,8 @@ from torch import nn
 
 from graphmodel import GraphModelError
 
-from .losses import Sampling, _Leaf
+from .estimators import Leaf
+from .losses import Sampling
 
 __all__ = ["Critic", "GradientPenalty", "Source"]
 
@@ -123,7 +124,7 @@ _LINKS = {
 }
 
 
-class Critic(_Leaf):
+class Critic(Leaf):
     """``E[link(N(inputs))]`` for a game network ``N`` (a discriminator or adversary).
 
     Args:
@@ -149,7 +150,7 @@ class Critic(_Leaf):
         return self.text[1] if latex else self.text[0]
 
 
-class GradientPenalty(_Leaf):
+class GradientPenalty(Leaf):
     """A penalty on the norm of a critic's input gradient; trains the critic only.
 
     WGAN-GP (Gulrajani et al. 2017): ``E_x̂[(‖∇D(x̂)‖ − 1)²]`` on random interpolates ``x̂`` of

@@ -17,8 +17,10 @@ import torch
 
 from graphmodel import GraphModelError
 
-from .losses import Context, ImportanceBound, Sampling
-from .objectives import _label, _model_of, adversarial_reason, elbo, elbo_terms, max_likelihood
+from .elbo import adversarial_reason, elbo, elbo_terms, factor_label, max_likelihood
+from .estimators import ImportanceBound
+from .losses import Context, Sampling
+from .options import model_of
 
 __all__ = ["bound", "log_likelihood", "prior_log_likelihood", "report"]
 
@@ -44,15 +46,15 @@ def log_likelihood(runtime, graph, batch: dict, k: int = 100, *, p: str | None =
     """
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise GraphModelError(f"log_likelihood: k must be a positive integer, found {k!r}")
-    p = p or _model_of(graph, "generative", "p")
+    p = p or model_of(graph, "generative", "p")
     if q is None and "inference" not in graph.models.values():
         with torch.no_grad():
             return max_likelihood(graph, p).evaluate(runtime, batch)
-    q = q or _model_of(graph, "inference", "q")
+    q = q or model_of(graph, "inference", "q")
     plan = elbo_terms(graph, p, q, set(batch), "mc", "score")
-    p_labels = [_label(graph.factors[i]) for i in plan.data] + [
-        _label(graph.factors[i]) for lat in plan.latents for i in lat.p_factors]
-    q_labels = [_label(graph.factors[i]) for lat in plan.latents for i in lat.q_factors]
+    p_labels = [factor_label(graph.factors[i]) for i in plan.data] + [
+        factor_label(graph.factors[i]) for lat in plan.latents for i in lat.p_factors]
+    q_labels = [factor_label(graph.factors[i]) for lat in plan.latents for i in lat.q_factors]
 
     def log_weights(c: int) -> torch.Tensor:
         leaf = ImportanceBound(Sampling(q, p, c, plan.shared), 0.0, p_labels, q_labels, ("", ""))
@@ -79,11 +81,11 @@ def bound(runtime, graph, batch: dict, *, p: str | None = None, q: str | None = 
 
     A graph without an inference model has no bound to take: its exact ``log p(x)``.
     """
-    p = p or _model_of(graph, "generative", "p")
+    p = p or model_of(graph, "generative", "p")
     with torch.no_grad():
         if q is None and "inference" not in graph.models.values():
             return max_likelihood(graph, p).evaluate(runtime, batch)
-        return elbo(graph, p, q or _model_of(graph, "inference", "q")).evaluate(runtime, batch)
+        return elbo(graph, p, q or model_of(graph, "inference", "q")).evaluate(runtime, batch)
 
 
 def prior_log_likelihood(runtime, graph, batch: dict, k: int = 1000, *, p: str | None = None,
@@ -96,16 +98,16 @@ def prior_log_likelihood(runtime, graph, batch: dict, k: int = 1000, *, p: str |
     """
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise GraphModelError(f"prior_log_likelihood: k must be a positive integer, found {k!r}")
-    p = p or _model_of(graph, "generative", "p")
+    p = p or model_of(graph, "generative", "p")
     model = runtime.model(p)
     given = {n: v for n, v in batch.items() if n in model.plan.names}
     scored = []
     for f in graph.factors_of(p):
         if f.target in given and graph.variables[f.target].role == "observed":
             if f.deterministic:
-                raise GraphModelError(f"factor {_label(f)} is deterministic: '{f.target}' has no density, "
+                raise GraphModelError(f"factor {factor_label(f)} is deterministic: '{f.target}' has no density, "
                                       "so there is no likelihood to estimate")
-            scored.append(_label(f))
+            scored.append(factor_label(f))
     size = next(iter(batch.values())).shape[0] if batch else 1
 
     def log_weights(c: int) -> torch.Tensor:

@@ -16,27 +16,22 @@ One :class:`Context` is shared by every node of one evaluation: it caches model 
 that terms over the same q sample (an ELBO's reconstruction and KL) reuse one sample, and it
 collects the value of every named leaf into ``LossValue.terms``.
 
-The leaves here hold plain data (model names, factor labels, pre-rendered formula text);
-:mod:`inference.objectives` derives them from a graph.
+The leaves that read the traces (expectations, KLs, bounds, enumeration) are in
+:mod:`inference.estimators`; :mod:`inference.elbo` derives them from a graph.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
-from torch.distributions import RelaxedBernoulli, RelaxedOneHotCategorical, kl_divergence
+from torch.distributions import RelaxedBernoulli, RelaxedOneHotCategorical
 
 from graphmodel import DataError, GraphModelError
-from graphmodel.families import closed_form_kl
-
-from .data import missing_rows
 
 __all__ = [
-    "Anneal", "Constant", "Context", "Density", "Enumerate", "Expectation", "FreeBits", "ImportanceBound",
-    "KLDivergence", "LogLikelihood", "Loss", "LossValue", "Named", "Partial", "Relax", "Sampling", "Schedule",
-    "ScoreFunction", "anneal", "as_loss", "split_rows",
+    "Anneal", "BatchMean", "BatchSum", "Constant", "Context", "Loss", "LossValue", "Named", "Relax", "Sampling",
+    "Schedule", "Wrapper", "anneal", "as_loss", "parenthesized",
 ]
 
 # printing precedence: a child binding weaker than its parent is put in parentheses
@@ -49,7 +44,8 @@ def _num(v: float, latex: bool) -> str:
     return s if latex or v >= 0 else "−" + s[1:]
 
 
-def _paren(node: Loss, latex: bool, bare: bool) -> str:
+def parenthesized(node: Loss, latex: bool, bare: bool) -> str:
+    """``node`` printed, in parentheses unless ``bare``."""
     s = node._fmt(latex)
     if bare:
         return s
@@ -441,10 +437,10 @@ class Add(_Binary):
         return self.a._eval(ctx) + self.b._eval(ctx)
 
     def _fmt(self, latex):
-        left = _paren(self.a, latex, self.a.prec >= ADD)
+        left = parenthesized(self.a, latex, self.a.prec >= ADD)
         if isinstance(self.b, Neg):  # a + (−b) reads a − b
-            return f"{left} {'-' if latex else '−'} {_paren(self.b.a, latex, self.b.a.prec > ADD)}"
-        return f"{left} + {_paren(self.b, latex, self.b.prec > ADD)}"
+            return f"{left} {'-' if latex else '−'} {parenthesized(self.b.a, latex, self.b.a.prec > ADD)}"
+        return f"{left} + {parenthesized(self.b, latex, self.b.prec > ADD)}"
 
 
 class Sub(_Binary):
@@ -454,8 +450,8 @@ class Sub(_Binary):
         return self.a._eval(ctx) - self.b._eval(ctx)
 
     def _fmt(self, latex):
-        left = _paren(self.a, latex, self.a.prec >= ADD)
-        return f"{left} {'-' if latex else '−'} {_paren(self.b, latex, self.b.prec > NEG)}"
+        left = parenthesized(self.a, latex, self.a.prec >= ADD)
+        return f"{left} {'-' if latex else '−'} {parenthesized(self.b, latex, self.b.prec > NEG)}"
 
 
 class Mul(_Binary):
@@ -466,7 +462,7 @@ class Mul(_Binary):
 
     def _fmt(self, latex):
         dot = r" \cdot " if latex else "·"
-        return _paren(self.a, latex, self.a.prec >= MUL) + dot + _paren(self.b, latex, self.b.prec > MUL)
+        return parenthesized(self.a, latex, self.a.prec >= MUL) + dot + parenthesized(self.b, latex, self.b.prec > MUL)
 
 
 class Div(_Binary):
@@ -478,7 +474,7 @@ class Div(_Binary):
     def _fmt(self, latex):
         if latex:
             return rf"\frac{{{self.a._fmt(True)}}}{{{self.b._fmt(True)}}}"
-        return _paren(self.a, False, self.a.prec >= MUL) + "/" + _paren(self.b, False, self.b.prec > MUL)
+        return parenthesized(self.a, False, self.a.prec >= MUL) + "/" + parenthesized(self.b, False, self.b.prec > MUL)
 
 
 class Neg(Loss):
@@ -494,10 +490,10 @@ class Neg(Loss):
         return -self.a._eval(ctx)
 
     def _fmt(self, latex):
-        return ("-" if latex else "−") + _paren(self.a, latex, self.a.prec >= MUL)
+        return ("-" if latex else "−") + parenthesized(self.a, latex, self.a.prec >= MUL)
 
 
-class _Wrap(Loss):
+class Wrapper(Loss):
     """A node that prints as its child."""
 
     def __init__(self, a: Loss):
@@ -511,7 +507,7 @@ class _Wrap(Loss):
         return self.a._fmt(latex)
 
 
-class BatchMean(_Wrap):
+class BatchMean(Wrapper):
     """The batch mean; prints as its argument (a per-example formula reads as its mean)."""
 
     def _eval(self, ctx):
@@ -539,7 +535,7 @@ class BatchSum(Loss):
         return rf"\sum_{{n}} \left({self.a._fmt(True)}\right)" if latex else f"Σₙ({self.a._fmt(False)})"
 
 
-class Named(_Wrap):
+class Named(Wrapper):
     """A sub-expression reported as a term under ``name``; prints as the expression."""
 
     def __init__(self, a: Loss, name: str):
@@ -552,381 +548,3 @@ class Named(_Wrap):
         v = self.a._eval(ctx)
         ctx.record(self.name, v)
         return v
-
-
-# --- leaves ----------------------------------------------------------------------------
-
-Text = tuple  # (unicode, latex)
-
-
-class _Leaf(Loss):
-    """A named term: recorded under its Unicode formula whenever it is evaluated."""
-
-    @property
-    def name(self) -> str:
-        # a leaf's fields never change after construction, so its formula is printed once
-        # (by hand: functools.cached_property takes a lock, which torch.compile cannot trace)
-        name = self.__dict__.get("_name")
-        if name is None:
-            name = self._fmt(False)
-            if not torch.compiler.is_compiling():  # (a write while compiling would recompile)
-                self.__dict__["_name"] = name
-        return name
-
-    def _eval(self, ctx):
-        v = self._value(ctx)
-        ctx.record(self.name, v)
-        return v
-
-    def _value(self, ctx):
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Density:
-    """One signed log-density in an expectation: ``sign·log model(label)``.
-
-    ``side`` says which trace scores it (``"p"`` or ``"q"``); ``text`` is the printed
-    ``(unicode, latex)`` form, e.g. ``("log p(x|z)", r"\\log p(x \\mid z)")``.
-    """
-
-    sign: int
-    side: str
-    label: str
-    text: Text
-
-
-def _signed(items, latex: bool) -> str:
-    out = ""
-    for k, d in enumerate(items):
-        t = d.text[1] if latex else d.text[0]
-        minus = "-" if latex else "−"
-        if k == 0:
-            out = t if d.sign > 0 else f"{minus}{t}"
-        else:
-            out += f" + {t}" if d.sign > 0 else f" {minus} {t}"
-    return out
-
-
-def _expect(sub: Text | None, body: str, latex: bool) -> str:
-    if sub is None:
-        return body
-    return rf"\mathbb{{E}}_{{{sub[1]}}}\left[{body}\right]" if latex else f"E_{sub[0]}[{body}]"
-
-
-class Expectation(_Leaf):
-    """``E_q[Σ ± log-densities]``, one Monte Carlo sample per example (shared).
-
-    Without a subscript (nothing is sampled, e.g. inside an enumeration over the only
-    latent) it prints as the bare sum of log-densities.
-    """
-
-    def __init__(self, sampling: Sampling, items: tuple[Density, ...], subscript: Text | None):
-        self.sampling, self.items, self.subscript = sampling, tuple(items), subscript
-        if subscript is None and len(self.items) > 1:  # printed bare, as a sum
-            self.prec = ADD
-        elif subscript is None and self.items and self.items[0].sign < 0:
-            self.prec = NEG
-
-    def _value(self, ctx):
-        qt, pt = ctx.traces(self.sampling)
-        out = None  # not 0.0: adding the first term to a Python zero is one op (and its backward) more
-        for d in self.items:
-            lp = (pt if d.side == "p" else qt).log_probs[d.label]
-            if out is None:
-                out = lp if d.sign > 0 else -lp
-            else:
-                out = out + lp if d.sign > 0 else out - lp
-        if out is None:
-            return 0.0
-        if self.sampling.n is not None and isinstance(out, torch.Tensor):
-            out = out.mean(0)
-        return out
-
-    def _fmt(self, latex):
-        return _expect(self.subscript, _signed(self.items, latex), latex)
-
-
-def _steps(dists: dict, labels) -> list:
-    out = []
-    for label in labels:
-        d = dists.get(label)
-        if d is not None:
-            out += d if isinstance(d, list) else [d]
-    return out
-
-
-def _broadcast(*dists):
-    # some of torch's KLs (Bernoulli's) index with masks and fail on unequal batch shapes
-    shape = torch.broadcast_shapes(*(d.batch_shape for d in dists))
-    return [d if d.batch_shape == shape else d.expand(shape) for d in dists]
-
-
-class KLDivergence(_Leaf):
-    """Closed-form ``KL[q‖p]`` of one latent, summed over its plate or steps.
-
-    Args:
-        sampling: the traces whose distributions are compared.
-        q_labels, p_labels: the variable's factors in q and p (the t = 0 factor first).
-        text: the printed KL, e.g. ``("KL[q(z|x)‖p(z)]", ...)``.
-        subscript: wrap the KL in ``E_subscript[...]`` (its parents are themselves sampled).
-        plate: 1 when the variable lives in an iid plate (its dim is summed), else 0.
-    """
-
-    def __init__(self, sampling: Sampling, q_labels: tuple, p_labels: tuple, text: Text,
-                 subscript: Text | None = None, plate: int = 0):
-        self.sampling, self.q_labels, self.p_labels = sampling, tuple(q_labels), tuple(p_labels)
-        self.text, self.subscript, self.plate = text, subscript, plate
-
-    def _value(self, ctx):
-        qt, pt = ctx.traces(self.sampling)
-        qs, ps = _steps(qt.dists, self.q_labels), _steps(pt.dists, self.p_labels)
-        if len(qs) != len(ps):
-            raise GraphModelError(f"{self.text[0]}: q has {len(qs)} steps and p has {len(ps)}")
-        out = None
-        for dq, dp in zip(qs, ps):
-            kl = closed_form_kl(dq, dp)
-            if kl is None:
-                kl = kl_divergence(*_broadcast(dq, dp))
-            if self.plate:
-                kl = kl.sum(-1)
-            out = kl if out is None else out + kl
-        if out is None:
-            return 0.0
-        if self.sampling.n is not None and isinstance(out, torch.Tensor):
-            out = out.mean(0)
-        return out
-
-    def _fmt(self, latex):
-        t = self.text[1] if latex else self.text[0]
-        return _expect(self.subscript, t, latex) if self.subscript else t
-
-
-class ImportanceBound(_Leaf):
-    """The Rényi-α bound with k samples (Li & Turner 2016); α = 0 is IWAE, α = 1 the ELBO.
-
-    ``log w_k = Σ log p(v|pa) − Σ log q(z_k|pa)`` over the given factor labels, and
-    ``L = 1/(1−α) log 1/k Σ_k w_k^(1−α)``, computed stably in log space.
-    """
-
-    def __init__(self, sampling: Sampling, alpha: float, p_labels: tuple, q_labels: tuple, text: Text):
-        if sampling.n is None:
-            raise GraphModelError("an importance-weighted bound needs a number of samples k")
-        self.sampling, self.alpha = sampling, float(alpha)
-        self.p_labels, self.q_labels, self.text = tuple(p_labels), tuple(q_labels), text
-
-    def log_weights(self, ctx) -> torch.Tensor:
-        """``(k, batch)`` log importance weights."""
-        qt, pt = ctx.traces(self.sampling)
-        lw = sum(pt.log_probs[lab] for lab in self.p_labels)
-        return lw - sum(qt.log_probs[lab] for lab in self.q_labels)
-
-    def _value(self, ctx):
-        lw, k = self.log_weights(ctx), self.sampling.n
-        if self.alpha == 1.0:
-            return lw.mean(0)
-        a = 1.0 - self.alpha
-        return (torch.logsumexp(a * lw, 0) - math.log(k)) / a
-
-    def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
-
-
-class LogLikelihood(_Leaf):
-    """``log m(v…)`` of a fully observed model: the sum of its factors' log-densities.
-
-    Args:
-        model: the model's name.
-        labels: its stochastic factors' labels.
-        requires: variables the batch must bind (every variable a stochastic factor scores).
-        text: the printed ``log p(x)``.
-    """
-
-    def __init__(self, model: str, labels: tuple, requires: tuple, text: Text):
-        self.model, self.labels, self.requires, self.text = model, tuple(labels), tuple(requires), text
-
-    def _value(self, ctx):
-        have = ctx.observed
-        for name in self.requires:
-            if name not in have:
-                raise DataError(f"{self.text[0]}: the batch has no '{name}'; maximum likelihood needs a value "
-                                f"for every variable the model '{self.model}' scores ({', '.join(self.requires)})")
-        tr = ctx.model_trace(self.model)
-        return sum(tr.log_probs[lab] for lab in self.labels)
-
-    def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
-
-
-class Enumerate(Loss):
-    """``Σ_y q(y|x)[inner] + H[q(y|x)]``: exact expectation over a discrete latent.
-
-    The inner expression is evaluated once with ``y`` set to each of its K values (a
-    leading dim), weighted by ``q(y|x)`` and summed; the entropy of ``q(y|x)`` is added
-    (the unlabeled term of Kingma et al. 2014, M2).
-
-    Args:
-        variable: the enumerated latent.
-        values: its K values, ``(K, *event)``.
-        sampling: the q trace that scores ``q(y|x)`` (shared with the inner terms).
-        q_label: the label of y's q factor.
-        weight: the printed ``q(y|x)``.
-        inner: the bound with y observed.
-    """
-
-    prec = ADD
-
-    def __init__(self, variable: str, values: torch.Tensor, sampling: Sampling, q_label: str,
-                 weight: Text, inner: Loss):
-        self.variable, self.values, self.sampling = variable, values, sampling
-        self.q_label, self.weight, self.inner = q_label, weight, inner
-
-    def children(self):
-        return (self.inner,)
-
-    def _eval(self, ctx):
-        values = self.values
-        if ctx.batch:
-            values = values.to(next(iter(ctx.batch.values())).device)
-        if values.is_floating_point():
-            values = values.to(torch.get_default_dtype())
-        frame = ctx.enter(self.variable, values)
-        try:
-            qt, _ = ctx.traces(self.sampling)
-            logw = qt.log_probs[self.q_label]
-            frame.weights = w = logw.exp()
-            inner = self.inner._eval(ctx)
-        finally:
-            ctx.leave()
-        if isinstance(inner, torch.Tensor) and inner.dim() > 0:
-            inner = (w * inner).sum(0)
-        else:
-            inner = inner * w.sum(0)
-        ent = -(w * logw).sum(0)
-        ctx.record(self._entropy(False), ent)
-        return inner + ent
-
-    def _entropy(self, latex):
-        return rf"\mathbb{{H}}\left[{self.weight[1]}\right]" if latex else f"H[{self.weight[0]}]"
-
-    def _fmt(self, latex):
-        if latex:
-            return (rf"\sum_{{{self.variable}}} {self.weight[1]}\left[{self.inner._fmt(True)}\right]"
-                    f" + {self._entropy(True)}")
-        return f"Σ_{self.variable} {self.weight[0]}[{self.inner._fmt(False)}] + {self._entropy(False)}"
-
-
-class Partial(Loss):
-    """Per example, by whether the batch gives ``variable``: ``given`` on the examples that
-    have its value, ``missing`` on those where it is missing (:func:`inference.data.missing_rows`),
-    with the variable left out of their batch; ``None`` contributes 0.
-
-    The semi-supervised M2 objective (Kingma et al. 2014) is
-    ``Partial("y", elbo_xy + α·log q(y|x), elbo_x)``. See :func:`split_rows`.
-    """
-
-    prec = ATOM
-
-    def __init__(self, variable: str, given: Loss | None, missing: Loss | None = None):
-        self.variable, self.given, self.missing = variable, given, missing
-
-    def children(self):
-        return tuple(c for c in (self.given, self.missing) if c is not None)
-
-    def _eval(self, ctx):
-        return split_rows(ctx, self.variable, self.given, self.missing)
-
-    def _fmt(self, latex):
-        v = self.variable
-        if latex:
-            given = self.given._fmt(True) if self.given else "0"
-            if self.missing is None:
-                return rf"[{v} \text{{ given}}] \cdot \left({given}\right)"
-            return (rf"\begin{{cases}} {given} & {v} \text{{ given}} \\ "
-                    rf"{self.missing._fmt(True)} & \text{{otherwise}} \end{{cases}}")
-        given = self.given._fmt(False) if self.given else "0"
-        if self.missing is None:
-            return f"[{v} given]·{_paren(self.given, False, self.given.prec >= MUL)}" if self.given else "0"
-        return f"{{{given}  if {v} given;  {self.missing._fmt(False)}  otherwise}}"
-
-
-def split_rows(ctx: Context, variable: str, given: Loss | None, missing: Loss | None, gone=None):
-    """Evaluate ``given`` on the examples whose ``variable`` is present and ``missing`` on the rest.
-
-    A batch without ``variable`` is all ``missing``; one with no missing value is all
-    ``given`` (evaluated in ``ctx`` itself). Otherwise each side runs in its own context on
-    its rows, the per-example results go back in batch order, and each side's terms are
-    reported as means over its own examples under ``"y given: …"`` / ``"y missing: …"``
-    (a side with no example in this batch reports nothing).
-    """
-    x = ctx.batch.get(variable)
-    if x is None:
-        return missing._eval(ctx) if missing is not None else 0.0
-    if ctx._frames:
-        raise GraphModelError(f"'{variable}' is missing in some examples, inside the enumeration of "
-                              f"'{ctx._frames[-1].variable}'; that is not supported")
-    gone = missing_rows(x) if gone is None else gone
-    if not bool(gone.any()):  # one host sync: the sides' sizes decide the work
-        return given._eval(ctx) if given is not None else 0.0
-    parts, order = [], []
-    for rows, loss, side in ((~gone, given, "given"), (gone, missing, "missing")):
-        idx = rows.nonzero().squeeze(1)
-        if not len(idx):
-            continue
-        value = 0.0
-        if loss is not None:
-            sub = Context(ctx.runtime, {k: v[idx] for k, v in ctx.batch.items()
-                                        if side == "given" or k != variable}, ctx.step)
-            value = loss._eval(sub)
-            for name, t in sub.terms.items():
-                ctx.terms.setdefault(f"{variable} {side}: {name}", t)
-        if not isinstance(value, torch.Tensor) or value.dim() == 0:
-            value = torch.as_tensor(value, dtype=torch.get_default_dtype(), device=x.device).expand(len(idx))
-        parts.append(value)
-        order.append(idx)
-    return torch.cat(parts)[torch.argsort(torch.cat(order))]
-
-
-class FreeBits(Loss):
-    """``max(λ, KL)`` with the KL averaged over the batch first (Kingma et al. 2016)."""
-
-    def __init__(self, kl: Loss, lam: Loss):
-        self.kl, self.lam = kl, lam
-
-    def children(self):
-        return (self.kl, self.lam)
-
-    def _eval(self, ctx):
-        m = ctx.batch_mean(self.kl._eval(ctx))
-        lam = self.lam._eval(ctx)
-        if not isinstance(m, torch.Tensor):
-            return max(float(m), float(lam))
-        return torch.clamp(m, min=float(lam))
-
-    def _fmt(self, latex):
-        if latex:
-            return rf"\max\left({self.lam._fmt(True)}, {self.kl._fmt(True)}\right)"
-        return f"max({self.lam._fmt(False)}, {self.kl._fmt(False)})"
-
-
-class ScoreFunction(_Wrap):
-    """Add score-function (REINFORCE) gradients for non-reparameterized q samples.
-
-    The value is the inner bound ``f``; the gradient gains ``(f − b)·∇ log q(z|·)`` for
-    the listed q factors, with a leave-one-out batch mean as the baseline ``b``.
-    """
-
-    def __init__(self, a: Loss, sampling: Sampling, q_labels: tuple):
-        super().__init__(a)
-        self.sampling, self.q_labels = sampling, tuple(q_labels)
-
-    def _eval(self, ctx):
-        f = self.a._eval(ctx)
-        qt, _ = ctx.traces(self.sampling)
-        logq = sum(qt.log_probs[lab] for lab in self.q_labels)
-        sig = (f.detach() if isinstance(f, torch.Tensor) else torch.tensor(float(f))).expand_as(logq)
-        n = sig.shape[-1]
-        if n > 1:
-            sig = sig - (sig.sum(-1, keepdim=True) - sig) / (n - 1)
-        s = logq * sig
-        return f + (s - s.detach())

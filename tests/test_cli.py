@@ -47,14 +47,6 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def _has_objectives() -> bool:
-    try:
-        import inference.objectives  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def moons_graph(hidden: int = 16) -> gm.Graph:
     """A 2-D VAE on two moons, small enough to train in a second."""
     x = gm.Variable("x", (2,), role="observed")
@@ -123,16 +115,14 @@ def test_check_prints_the_factorization_and_order(capsys):
     assert "generative model p(x,z) = p(x|z)p(z)" in out
     assert "order: z → x" in out
     assert "inference model q(z|x) = q(z|x)" in out and "(given: x)" in out
-    if _has_objectives():
-        assert "objective: E_q(z|x)[log p(x|z)] − KL[q(z|x)‖p(z)]" in out
+    assert "objective: E_q(z|x)[log p(x|z)] − KL[q(z|x)‖p(z)]" in out
 
 
 def test_an_expectation_names_what_a_borrowed_variable_reads(capsys):
     # gqn_toy's q reads r, which p computes from the context views: q's expectation is given them
     code, out, err = run(capsys, "check", ROOT / "examples" / "gqn_toy.json")
     assert code == 0 and "inference model q(z|x,v,x_c,v_c) = q(z|r,x,v)" in out, err
-    if _has_objectives():
-        assert "objective: E_q(z,r|x,v,x_c,v_c)[log p(x|z,v)] − E_q(z,r|x,v,x_c,v_c)[KL[" in out
+    assert "objective: E_q(z,r|x,v,x_c,v_c)[log p(x|z,v)] − E_q(z,r|x,v,x_c,v_c)[KL[" in out
 
 
 def test_a_reader_that_goes_away_is_not_an_error():
@@ -203,8 +193,6 @@ class Runs:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Runs:
-    if not _has_objectives():
-        pytest.skip("inference/objectives.py is not there yet")
     return Runs(tmp_path_factory.mktemp("runs"))
 
 

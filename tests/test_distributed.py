@@ -36,26 +36,18 @@ def _script():
     return module
 
 
-def _has_objectives() -> bool:
-    try:
-        import inference.objectives  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def launched(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
     args = [str(out)]
-    if _has_objectives():  # the command line trains with the objective derived from the file
-        x, z = gm.Variable("x", (2,), role="observed"), gm.Variable("z", (2,))
-        g = gm.Graph("moons", p=gm.Normal(x, given=z, net=gm.MLP(16)) * gm.Normal(z, loc=0.0, scale=1.0),
-                     q=gm.Normal(z, given=x, net=gm.MLP(16)),
-                     data={"dataset": "two_moons", "options": {"n": 512}, "bind": {"x": "point"}},
-                     training={"batch_size": 64, "log_every": 5, "checkpoint_every": 8, "device": "cpu"})
-        gm.save(g, out / "moons.json")
-        args.append(str(out / "moons.json"))
+    # the command line trains with the objective derived from the file
+    x, z = gm.Variable("x", (2,), role="observed"), gm.Variable("z", (2,))
+    g = gm.Graph("moons", p=gm.Normal(x, given=z, net=gm.MLP(16)) * gm.Normal(z, loc=0.0, scale=1.0),
+                 q=gm.Normal(z, given=x, net=gm.MLP(16)),
+                 data={"dataset": "two_moons", "options": {"n": 512}, "bind": {"x": "point"}},
+                 training={"batch_size": 64, "log_every": 5, "checkpoint_every": 8, "device": "cpu"})
+    gm.save(g, out / "moons.json")
+    args.append(str(out / "moons.json"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]),
            "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(SCRIPT), *args]
@@ -127,8 +119,6 @@ def test_semi_supervised_training_runs_data_parallel(launched):
 
 
 def test_the_command_line_trains_data_parallel(launched):
-    if not _has_objectives():
-        pytest.skip("inference/objectives.py is not there yet")
     assert json.loads((launched / "cli_rank0.json").read_text()) == 0
     assert json.loads((launched / "cli_rank1.json").read_text()) == 0
     run = launched / "cli"

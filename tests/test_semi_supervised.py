@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import graphmodel as gm
 from inference import events as ev
 from inference.data import check_fields, keep_labels, missing_rows, partially_observed
-from inference.losses import Partial
+from inference.estimators import Partial
 from inference.objectives import derive, elbo, training_loss
 from inference.trainer import Trainer
 

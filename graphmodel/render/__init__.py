@@ -4,6 +4,6 @@ Nothing here imports pydot until a diagram is drawn (:func:`to_dot`, :func:`rend
 """
 
 from .dot import render, to_dot
-from .formula import factorization
+from .formula import factor_text, factorization, variable_text
 
-__all__ = ["factorization", "render", "to_dot"]
+__all__ = ["factor_text", "factorization", "render", "to_dot", "variable_text"]

@@ -50,25 +50,30 @@ def _latex_name(name: str, sub: str | None) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
-def _name(name: str, idx: str | None, latex: bool, lag: bool = False, init: bool = False) -> str:
+def variable_text(name: str, idx: str | None, latex: bool, lag: bool = False, init: bool = False) -> str:
+    """A variable as a formula prints it: ``z``, ``xₜ``, ``hₜ₋₁`` (``lag``), ``h₀`` (``init``).
+
+    ``idx`` is the plate index (``"t"``, ``"i"``, ``"k"``) or ``None`` outside a plate.
+    """
     sub = None if idx is None else ("0" if init else (f"{idx}-1" if lag else idx))
     if latex:
         return _latex_name(name, sub)
     return name if sub is None else name + sub.translate(_SUB)
 
 
-def _term(graph, f, latex: bool) -> str:
+def factor_text(graph, f, latex: bool) -> str:
+    """One factor as a formula prints it: ``p(x|z)``, ``q(zₜ|xₜ,zₜ₋₁)``."""
     tvar = graph.variables[f.target]
     tidx = _index(graph, tvar.plate)
-    target = _name(f.target, tidx, latex, init=f.init)
+    target = variable_text(f.target, tidx, latex, init=f.init)
     parents = []
     for p in f.parents:
         pvar = graph.variables.get(p.name)  # an invalid graph may name an undeclared parent
         pidx = _index(graph, pvar.plate if pvar is not None else None)
         if pidx is not None and tidx is None:  # a reduction over the plate
-            parents.append(_name(p.name, None, latex) if latex else p.name)
+            parents.append(variable_text(p.name, None, latex) if latex else p.name)
         else:
-            parents.append(_name(p.name, pidx, latex, lag=bool(p.lag), init=f.init and pidx == tidx))
+            parents.append(variable_text(p.name, pidx, latex, lag=bool(p.lag), init=f.init and pidx == tidx))
     sep, comma = (r" \mid ", ", ") if latex else ("|", ",")
     body = target + (sep + comma.join(parents) if parents else "")
     return f"{f.model}({body})"
@@ -88,7 +93,7 @@ def factorization(graph, model: str, latex: bool = False) -> str:
     for f in fs:
         plate = graph.variables[f.target].plate
         key = plate if (plate in graph.plates and not f.init) else None
-        term = _term(graph, f, latex)
+        term = factor_text(graph, f, latex)
         if groups and groups[-1][0] == key:
             groups[-1][1].append(term)
         else:
@@ -109,9 +114,9 @@ def factorization(graph, model: str, latex: bool = False) -> str:
     rhs = (r"\," if latex else "").join(parts)
     targets = list(dict.fromkeys(f.target for f in sorted(fs, key=lambda f: (-rank.get(f.target, 0)))))
     comma = ", " if latex else ","
-    names = [_name(n, None, latex) for n in targets]
+    names = [variable_text(n, None, latex) for n in targets]
     lhs = comma.join(names)
     if inputs:
         sep = r" \mid " if latex else "|"
-        lhs += sep + comma.join(_name(n, None, latex) for n in inputs)
+        lhs += sep + comma.join(variable_text(n, None, latex) for n in inputs)
     return f"{model}({lhs}) = {rhs}"
