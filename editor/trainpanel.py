@@ -16,6 +16,7 @@ import time
 import torch
 from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -118,6 +119,13 @@ class TrainPanel(QWidget):
         devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         self.device = combo(devices)
         self.device.activated.connect(lambda _i: self._set_training("device", self.device.currentData()))
+        self.compile = QCheckBox("compile")
+        self.compile.setToolTip("torch.compile the objective: the first steps compile (seconds to minutes), "
+                                "later steps run faster")
+        self.compile.clicked.connect(lambda on: self._set_training("compile", bool(on)))
+        device = QHBoxLayout()
+        device.addWidget(self.device, 1)
+        device.addWidget(self.compile)
         length = QHBoxLayout()
         length.addWidget(self.length, 1)
         length.addWidget(self.length_unit)
@@ -125,7 +133,7 @@ class TrainPanel(QWidget):
                          ("objective", self.objective),
                          ("options", self.objective_options), ("optimizer", self.optimizer), ("learning rate", self.lr),
                          ("batch size", self.batch_size), ("train for", length), ("report every", self.log_every),
-                         ("device", self.device)):
+                         ("device", device)):
             form.addRow(label, w)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("▶ Start")
@@ -204,6 +212,7 @@ class TrainPanel(QWidget):
             self.length.setValue(int(g.training.get("epochs") if epochs else (g.training.get("steps") or 1000)))
             self.log_every.setValue(int(t["log_every"]))
             self.device.setCurrentIndex(max(0, self.device.findData(t["device"])))
+            self.compile.setChecked(bool(t["compile"]))
         finally:
             self.loading = False
 

@@ -70,6 +70,8 @@ def _overrides(args) -> dict:
         v = getattr(args, key, None)
         if v is not None:
             out[key] = v
+    if getattr(args, "compile", False):
+        out["compile"] = True
     if out.get("steps"):
         out["epochs"] = None
     if out.get("epochs"):  # the file's steps would otherwise win over --epochs
@@ -235,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "or for small models beside other work)")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the objective (training.compile): slower first steps, faster after")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = add("sample", cmd_sample, "draw samples from a trained graph into a picture")

@@ -17,7 +17,8 @@ class TrainConfig:
     """How to train. Every field can be set in the file's ``training`` section.
 
     ``steps`` wins over ``epochs``; with neither, training runs 1000 steps. Metrics are
-    reported every ``log_every`` steps as means over those steps.
+    reported every ``log_every`` steps as means over those steps. ``compile`` runs the
+    objective through ``torch.compile`` (the first steps compile; later ones run fused code).
     """
 
     steps: int | None = None
@@ -40,6 +41,7 @@ class TrainConfig:
     max_rollbacks: int = 3
     test_fraction: float = 0.1
     eval_k: int = 100
+    compile: bool = False  # torch.compile the objective (forward and backward)
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "training") -> TrainConfig:
@@ -82,6 +84,8 @@ class TrainConfig:
             bad("test_fraction", "a number in [0, 1)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             bad("seed", "an integer")
+        if not isinstance(self.compile, bool):
+            bad("compile", "true or false")
         if not isinstance(self.max_rollbacks, int) or self.max_rollbacks < 0:
             bad("max_rollbacks", "an integer >= 0")
         for key, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("on_nan", NAN_POLICIES)):

@@ -43,12 +43,15 @@ class Leaf(Loss):
     @property
     def name(self) -> str:
         # a leaf's fields never change after construction, so its formula is printed once
-        # (by hand: functools.cached_property takes a lock, which torch.compile cannot trace)
+        # (by hand: functools.cached_property takes a lock, which torch.compile cannot trace).
+        # While compiling it is printed afresh (once, at tracing): reading the cache would
+        # guard the compiled code on it, and an eager evaluation that fills it later would
+        # force a recompile.
+        if torch.compiler.is_compiling():
+            return self._fmt(False)
         name = self.__dict__.get("_name")
         if name is None:
-            name = self._fmt(False)
-            if not torch.compiler.is_compiling():  # (a write while compiling would recompile)
-                self.__dict__["_name"] = name
+            name = self.__dict__["_name"] = self._fmt(False)
         return name
 
     def _eval(self, ctx):

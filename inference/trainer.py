@@ -139,6 +139,10 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self._engine = DDP(self._losses, device_ids=ids, find_unused_parameters=len(self.players) > 1)
+        if cfg.compile:
+            # the step number is marked dynamic on the first call, so that a new step does
+            # not recompile; the weights stay those of self._losses (checkpoints are unchanged)
+            self._engine = torch.compile(self._engine)
         self.optimizers = [self._optimizer(p) for p in self.players]
         self.schedulers = [self._scheduler(o) for o in self.optimizers]
         self.step = 0
@@ -287,7 +291,7 @@ class Trainer:
         for k, (player, opt, sched) in enumerate(zip(self.players, self.optimizers, self.schedulers)):
             for j in range(player.steps):
                 batch = self.batch_at(step * player.steps + j)
-                total, value_terms = self._engine(k, batch, step)
+                total, value_terms = self._losses_of(k, batch, step)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 if cfg.grad_clip:
@@ -302,6 +306,16 @@ class Trainer:
                 terms[prefix + name] = v.detach()
         total = totals[0] if len(totals) == 1 else torch.stack(totals).sum()
         return total, terms
+
+    def _losses_of(self, k: int, batch: dict, step: int):
+        if not self.config.compile:
+            return self._engine(k, batch, step)
+        try:
+            return self._engine(k, batch, step)
+        except torch._dynamo.exc.BackendCompilerFailed as e:
+            raise TrainingError(f"training.compile: torch.compile could not compile the objective on this "
+                                f"machine ({type(e.inner_exception).__name__}: {str(e.inner_exception)[:300]}); "
+                                "set training.compile to false to train without it") from e
 
     def _report(self, per_step, first: int) -> bool:
         """Read the interval's metrics (one host sync); handle NaN/Inf. False = rolled back."""

@@ -272,6 +272,9 @@ def test_epochs_on_the_command_line_win_over_the_files_steps():
     assert (cfg.steps, cfg.epochs) == (None, 2)
     args = build_parser().parse_args(["train", "g.json", "--out", "r", "--steps", "5"])
     assert TrainConfig.for_graph(g, _overrides(args)).steps == 5
+    assert TrainConfig.for_graph(g, _overrides(args)).compile is False  # the file's (default) setting
+    args = build_parser().parse_args(["train", "g.json", "--out", "r", "--compile"])
+    assert TrainConfig.for_graph(g, _overrides(args)).compile is True
 
 
 def test_threads_on_the_command_line(tmp_path, capsys):

@@ -81,6 +81,9 @@ def set_sections(qtbot, t, data: dict, training: dict) -> None:
             type_into(qtbot, t.lr, str(value))
         elif key in ("optimizer", "device"):
             choose(getattr(t, key), value)
+        elif key == "compile":
+            if t.compile.isChecked() != value:
+                t.compile.click()
         else:
             raise AssertionError(f"the training panel has no field for training.{key}")
 
@@ -209,6 +212,17 @@ def test_renaming_a_variable_keeps_it_selected(qtbot, tmp_path):
     type_into(qtbot, w.inspector.page.name, "h")
     assert w.scene.selected_keys() == [("variable", "h")]
     assert w.inspector.page is w.inspector.pages["variable"] and w.inspector.page.name.text() == "h"
+
+
+def test_the_compile_box_sets_training_compile_and_undoes(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"))
+    assert not w.train.compile.isChecked() and "compile" not in doc(w)["training"]
+    w.train.compile.click()
+    assert doc(w)["training"]["compile"] is True
+    w.document.undo_stack.undo()
+    assert "compile" not in doc(w)["training"] and not w.train.compile.isChecked()
+    w.document.undo_stack.redo()
+    assert w.train.compile.isChecked()  # the panel shows the document's setting
 
 
 def test_a_connection_that_closes_a_cycle_is_refused_with_the_reason(qtbot, tmp_path):

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import graphmodel as gm
+from graphmodel.errors import GraphModelError, TrainingError
 from inference import events as ev
 from inference.config import TrainConfig
 from inference.trainer import PARAMETERS, Player, Trainer
@@ -549,3 +550,63 @@ def test_the_count_of_host_reads_can_fail(monkeypatch):
     reports, reads = _count_host_reads(monkeypatch, t)
     t.run()
     assert len(reports) == 1 and [r[0] for r in reads] == ["item"] * 10
+
+
+# --- compiled training ----------------------------------------------------------------------
+
+
+def _annealed_vae(**config) -> tuple[Trainer, list]:
+    """The 2-D VAE with a β schedule: the loss reads the step number."""
+    g = vae_graph()
+    g.objective = {"kind": "elbo", "beta": {"schedule": "anneal", "start": 0.1, "end": 1.0, "steps": 40}}
+    t = Trainer(g, {"x": regression_data()["x"]}, {**BASE, "steps": 100, "log_every": 20, **config})
+    events: list = []
+    t.subscribe(events.append)
+    return t, events
+
+
+def test_compiled_training_learns_like_eager_without_recompiling_each_step():
+    from torch._dynamo.utils import counters
+
+    eager, ev_eager = _annealed_vae()
+    eager.run()
+    torch._dynamo.reset()
+    counters.clear()
+    try:
+        comp, ev_comp = _annealed_vae(compile=True)
+        comp.run(60)  # ends with an (eager) evaluation on the test split,
+        comp.run()  # after which training goes on with the same compiled code
+        graphs = counters["stats"]["unique_graphs"]
+        breaks = sum(counters["graph_break"].values())
+    finally:
+        torch._dynamo.reset()
+    le, lc = [m[1] for m in metrics(ev_eager)], [m[1] for m in metrics(ev_comp)]
+    assert lc[-1] < lc[0] - 0.3, lc  # it learned
+    assert abs(lc[-1] - le[-1]) < 0.3, (lc, le)  # as far as eager did (its own noise stream: not equal)
+    # compiled code ran: one graph at step 0, one more with the step number made dynamic, and
+    # none after (neither per step nor after the evaluation filled the objective's caches)
+    assert 1 <= graphs <= 2 and breaks == 0, (graphs, dict(counters["graph_break"]))
+    assert not same_weights(weights(comp), weights(_annealed_vae()[0]))  # the runtime's weights trained
+
+
+def test_compile_is_a_boolean():
+    with pytest.raises(GraphModelError, match=r"training\.compile: expected true or false, found 'yes'"):
+        TrainConfig.from_dict({"compile": "yes"})
+
+
+def test_a_compiler_that_fails_is_a_named_error(monkeypatch):
+    """No C++ compiler, say: the run stops with what failed and how to train without compiling."""
+    real = torch.compile
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler found")
+
+    monkeypatch.setattr(torch, "compile", lambda m: real(m, backend=broken))
+    torch._dynamo.reset()
+    try:
+        t, _ = make(compile=True, steps=5)
+        with pytest.raises(TrainingError, match=r"training\.compile: .*no C\+\+ compiler found.*"
+                                                r"set training\.compile to false"):
+            t.run()
+    finally:
+        torch._dynamo.reset()
