@@ -83,7 +83,10 @@ def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok
             failed.append({"impl": name, "z": z, "h": h, "error": f"{type(e).__name__}: {e}"[:300]})
             log(f"  {name}: unavailable ({failed[-1]['error'][:120]})")
     for r in range(rounds):
-        for name, impl, times in list(built):
+        # each round starts with another implementation, so that no one always runs first
+        # (or always right after a given other one)
+        k = r % len(built)
+        for name, impl, times in built[k:] + built[:k]:
             # fresh tensors every step, made outside the timed region: Pixyz caches on input identity
             # and fails ("backward through the graph a second time") when a batch tensor is reused
             xs = [batches[(r * steps + k) % 8].clone() for k in range(steps)]
@@ -99,14 +102,17 @@ def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok
                 continue
             _sync(device)
             times.append((CLOCK[0]() - t0) * 1000 / steps)
-    base = statistics.median(next(t for n, _, t in built if n == "pytorch"))
+    base = next(t for n, _, t in built if n == "pytorch")
     records = []
     for name, _, times in built:
         med = statistics.median(times)
         q = statistics.quantiles(times, n=4) if len(times) >= 4 else [min(times), med, max(times)]
+        # the ratio is paired: this round's time over the baseline's time in the same round,
+        # the median over rounds (drift of the machine between rounds cancels)
+        ratio = statistics.median(a / b for a, b in zip(times, base, strict=True))
         records.append({"kind": "step", "impl": name, "z": z, "h": h, "median_ms": round(med, 4),
-                        "spread_ms": round(q[-1] - q[0], 4), "ratio": round(med / base, 4), "rounds": rounds})
-        log(f"  {name:38s} {med:9.3f} ms/step  ×{med / base:5.2f}")
+                        "spread_ms": round(q[-1] - q[0], 4), "ratio": round(ratio, 4), "rounds": rounds})
+        log(f"  {name:38s} {med:9.3f} ms/step  ×{ratio:5.2f}")
     return records + failed
 
 
@@ -121,20 +127,22 @@ def time_sampling(device, rounds: int, log, z: int = 10, h: int = 400, n: int = 
             built.append((name, impl, []))
         except Exception as e:
             log(f"  sampling {name}: unavailable ({type(e).__name__}: {e})"[:160])
-    for _ in range(rounds):
-        for _name, impl, rates in built:  # (the first call above was the warm-up)
+    for r in range(rounds):
+        k = r % len(built)
+        for _name, impl, rates in built[k:] + built[:k]:  # (the first call above was the warm-up)
             _sync(device)
             t0 = CLOCK[0]()
             impl.sample(n)
             _sync(device)
             rates.append(n / (CLOCK[0]() - t0))
-    base = statistics.median(next(r for nme, _, r in built if nme == "pytorch"))
+    base = next(r for nme, _, r in built if nme == "pytorch")
     out = []
     for name, _, rates in built:
         med = statistics.median(rates)
+        ratio = statistics.median(a / b for a, b in zip(rates, base, strict=True))  # paired, as for steps
         out.append({"kind": "sampling", "impl": name, "z": z, "h": h, "samples_per_s": round(med, 1),
-                    "ratio": round(med / base, 4)})
-        log(f"  {name:38s} {med:12.0f} samples/s ×{med / base:5.2f}")
+                    "ratio": round(ratio, 4)})
+        log(f"  {name:38s} {med:12.0f} samples/s ×{ratio:5.2f}")
     return out
 
 
@@ -187,7 +195,8 @@ def markdown(records, args, device) -> str:
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
            else f" ({_cpu_name()}, {__import__('os').cpu_count()} cores)"),
         f"- batch {BATCH}, 784-d binarized synthetic data (timing only), 2-hidden-layer MLPs, Adam",
-        f"- {args.rounds} interleaved rounds × {args.steps} steps; median ms/step; ratio = median / hand-written PyTorch",
+        f"- {args.rounds} interleaved rounds × {args.steps} steps, each round starting with the next implementation; "
+        "median ms/step; ratio = median over rounds of (time / hand-written PyTorch's time in the same round)",
         f"- clock: {'process CPU time (one thread: the compute, without time other programs held the core)' if args.clock == 'cpu' else 'wall-clock'}",
         "",
         "| z | h | implementation | ms/step | spread (IQR) | ratio |",
