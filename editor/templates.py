@@ -41,6 +41,10 @@ TEMPLATES = (
     Template("gqn_toy", "GQN (toy)", "iid plate of context views with a sum reduction"),
     Template("iwae", "IWAE", "the VAE trained on the k = 5 importance-weighted bound (Burda et al. 2016)"),
     Template("vaegan", "VAE-GAN", "a VAE with a discriminator on its reconstructions (Larsen et al. 2016)"),
+    Template("dmm", "DMM", "deep Markov model: latent transition p(zₜ|zₜ₋₁), filter q(zₜ|zₜ₋₁,xₜ) "
+             "(Krishnan et al. 2017)"),
+    Template("cgan", "Conditional GAN", "x = G(z, y) with a label input; D(x, y) judges point and label "
+             "(Mirza & Osindero 2014)"),
 )
 
 

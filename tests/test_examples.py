@@ -26,7 +26,7 @@ BATCH = 4
 
 def test_catalogue_is_complete():
     names = example_names()
-    assert {"vae", "hvae", "cvae", "m2", "gan", "avb", "vrnn"} <= set(names)
+    assert {"vae", "hvae", "cvae", "m2", "gan", "cgan", "avb", "vrnn", "dmm"} <= set(names)
     assert sorted(p.stem for p in EXAMPLES_DIR.glob("*.json")) == names, "every example needs NAME.py and NAME.json"
 
 

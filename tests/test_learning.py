@@ -11,6 +11,9 @@
 * ``gqn_toy``: a room's view from a new viewpoint, predicted from three context views of it,
   is far closer to the truth than when predicted from another room's views, and closer than
   the data's mean.
+* ``dmm``: a sequence continued by the transition from the state the filter q infers from its
+  first half is far closer to the truth than when continued from another sequence's state,
+  or by repeating its last point.
 
 The examples are trained as their files describe, with fewer steps (``CI``) so that the whole
 file runs in about a minute and a half on two CPU cores. ``python tests/test_learning.py``
@@ -36,7 +39,7 @@ from inference.evaluate import bound, log_likelihood
 from inference.trainer import Trainer, sample_observed
 
 #: training steps per example in the test suite (the files' own steps are the full-size runs)
-CI = {"vae": 600, "cvae": 600, "m2": 800, "iwae": 600, "hvae": 400, "vrnn": 200, "gqn_toy": 600}
+CI = {"vae": 600, "cvae": 600, "m2": 800, "iwae": 600, "hvae": 400, "vrnn": 200, "gqn_toy": 600, "dmm": 600}
 #: importance samples for test log-likelihoods
 K_LL = 200
 
@@ -301,6 +304,44 @@ def test_gqn_toy_renders_a_room_from_its_context_views():
     assert r["error"] < 0.5 * r["error, other room's views"]
 
 
+# --- dmm: the state the filter infers carries the sequence on ---------------------------------
+
+def continuation_error(t: Trainer, state: torch.Tensor, seen: int) -> float:
+    """Mean squared error of the test sequences' last steps, continued from ``state`` (the
+    state at step ``seen − 1``) by the transition's and the emission's means."""
+    g, rt, x = t.graph, t.runtime, t.test_data["x"]
+    factor = {(f.model, f.target, f.init): m for f, m in zip(g.factors, rt.factor_modules)}
+    transition, emission = factor[("p", "z", False)], factor[("p", "x", False)]
+    out = []
+    with torch.no_grad():
+        for _ in range(x.shape[1] - seen):
+            state = transition(state).mean
+            out.append(emission(state).mean)
+    return float(((torch.stack(out, 1) - x[:, seen:]) ** 2).mean())
+
+
+def measure_dmm(steps: int, seed: int = 0, seen: int = 4) -> dict:
+    t = trainer("dmm", steps, seed=seed)
+    x = t.test_data["x"]
+    before = mean_bound(t.runtime, t.graph, t.test_data)
+    t.run()
+    torch.manual_seed(0)
+    with torch.no_grad():  # filter the first half: q(zₜ|zₜ₋₁,xₜ) over steps 0 … seen − 1
+        state = t.runtime.q.trace({"x": x[:, :seen]}, plate_sizes={"time": seen}).values["z"][:, -1]
+    return {"steps": steps, "before": before, "after": mean_bound(t.runtime, t.graph, t.test_data),
+            "error": continuation_error(t, state, seen),
+            "error, another sequence's state": continuation_error(t, state.roll(1, 0), seen),
+            "error, last point repeated": float(((x[:, seen - 1:seen] - x[:, seen:]) ** 2).mean())}
+
+
+def test_dmm_continues_a_sequence_from_the_state_it_infers():
+    r = measure_dmm(CI["dmm"])
+    print(f"\ndmm, {r['steps']} steps: {r}")
+    assert r["after"] > r["before"] + 5.0
+    assert r["error"] < 0.25 * r["error, another sequence's state"]
+    assert r["error"] < 0.25 * r["error, last point repeated"]
+
+
 # --- full size ----------------------------------------------------------------------------
 
 def full_size(argv: list[str]) -> None:
@@ -317,7 +358,7 @@ def full_size(argv: list[str]) -> None:
     steps = {name: load_example(name).build().training["steps"] for name in CI}
     measures = {"vae": measure_vae, "cvae": measure_cvae, "m2": measure_m2, "iwae": measure_iwae,
                 "hvae": lambda n, seed: measure_bound("hvae", n, seed),
-                "vrnn": lambda n, seed: measure_bound("vrnn", n, seed), "gqn_toy": measure_gqn}
+                "vrnn": lambda n, seed: measure_bound("vrnn", n, seed), "gqn_toy": measure_gqn, "dmm": measure_dmm}
     for name in argv or list(measures):
         for seed in seeds:
             start = time.time()
