@@ -188,7 +188,7 @@ def markdown(records, args, device) -> str:
     lines = [
         "# Benchmarks: a VAE training step",
         "",
-        f"Command: `python benchmarks/vae_step.py {' '.join(sys.argv[1:])}`".rstrip(),
+        f"Command: `{' '.join(['python benchmarks/vae_step.py', *sys.argv[1:]])}`",
         "",
         f"- date: {datetime.date.today().isoformat()}, commit `{_commit()}`",
         f"- torch {torch.__version__}, {torch.get_num_threads()} threads, device {device}"
