@@ -140,8 +140,9 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self._engine = DDP(self._losses, device_ids=ids, find_unused_parameters=len(self.players) > 1)
         if cfg.compile:
-            # the step number is marked dynamic on the first call, so that a new step does
-            # not recompile; the weights stay those of self._losses (checkpoints are unchanged)
+            # dynamo makes the step number dynamic when it sees its second value (one
+            # recompile), after which a new step reuses the code; the weights stay those of
+            # self._losses (checkpoints are unchanged)
             self._engine = torch.compile(self._engine)
         self.optimizers = [self._optimizer(p) for p in self.players]
         self.schedulers = [self._scheduler(o) for o in self.optimizers]
@@ -308,8 +309,6 @@ class Trainer:
         return total, terms
 
     def _losses_of(self, k: int, batch: dict, step: int):
-        if not self.config.compile:
-            return self._engine(k, batch, step)
         try:
             return self._engine(k, batch, step)
         except torch._dynamo.exc.BackendCompilerFailed as e:
