@@ -102,7 +102,9 @@ class Family:
         """Build the distribution with ``var_event_ndim`` rightmost dims as the event."""
         if self.deterministic:
             return Delta(params["value"], var_event_ndim)
-        fast = _FAST_NEW.get(self.dist)
+        # (torch.compile traces torch's own constructors: some torch versions cannot trace
+        # ``object.__new__``, and the compiled graph loses nothing by them)
+        fast = None if torch.compiler.is_compiling() else _FAST_NEW.get(self.dist)
         base = fast(params) if fast is not None else None
         if base is None:
             base = self.dist(**params, validate_args=False)
@@ -182,7 +184,7 @@ def _new_logits(cls):
 
 def _independent(base: D.Distribution, n: int) -> D.Independent:
     """``D.Independent(base, n)`` without its per-call argument handling."""
-    if not _FAST_NEW or n > len(base._batch_shape):
+    if not _FAST_NEW or n > len(base._batch_shape) or torch.compiler.is_compiling():
         return D.Independent(base, n, validate_args=False)
     d = _new(D.Independent)
     d.base_dist, d.reinterpreted_batch_ndims = base, n
@@ -248,6 +250,10 @@ def draw(d: D.Distribution) -> torch.Tensor:
         base = d.base_dist if type(d) is D.Independent else d
         if type(base) is D.Normal:
             loc = base.loc
+            if getattr(d, "_gm_standard", False):  # N(0, I): the noise is the sample
+                value = torch.randn(d._batch_shape + d._event_shape, dtype=loc.dtype, device=loc.device)
+                d._gm_noise = (value, value)
+                return value
             if loc.shape == d._batch_shape + d._event_shape and type(loc) is torch.Tensor:
                 # Normal.rsample's own arithmetic and random stream, with one op for the noise
                 eps = torch.randn(loc.shape, dtype=loc.dtype, device=loc.device)
@@ -291,6 +297,8 @@ def log_density(d: D.Distribution, value: torch.Tensor) -> torch.Tensor:
       ``log N(z; μ, σ) = −ε²/2 − log σ − log √(2π)`` for every ``μ, σ``, so this form has
       the same value and the same gradient with respect to everything upstream (through
       ``z`` and through the parameters together), and only ``log σ`` is differentiated.
+    - A standard Normal prior (constant ``μ = 0, σ = 1``, flagged by the runtime's factor):
+      ``−z²/2 − log √(2π)``.
     - Any other Normal: ``−((z − μ)/σ)²/2 − log σ − log √(2π)``, two ops fewer than
       torch's form (which squares σ and divides by 2σ²).
     """
@@ -305,6 +313,8 @@ def log_density(d: D.Distribution, value: torch.Tensor) -> torch.Tensor:
                 bce = F.binary_cross_entropy_with_logits(logits, value, reduction="none")
                 return -_sum_rightmost(bce, n)
     if type(base) is D.Normal and not base._validate_args:
+        if getattr(d, "_gm_standard", False):  # N(0, I): −z²/2 − log √(2π)
+            return _sum_rightmost(value.square().mul(-0.5).sub(_LOG_SQRT_2PI), n)
         noise = getattr(d, "_gm_noise", None)
         if noise is not None and noise[0] is value:
             with torch.no_grad():
@@ -323,7 +333,9 @@ def closed_form_kl(q: D.Distribution, p: D.Distribution) -> torch.Tensor | None:
     """``KL[q‖p]`` of two diagonal Normals (torch's formula), or ``None`` for other pairs.
 
     The same arithmetic as ``torch.distributions.kl_divergence``, but the prior's batch
-    shape broadcasts inside the formula instead of being expanded first, and no dispatch.
+    shape broadcasts inside the formula instead of being expanded first, and no dispatch;
+    against a standard Normal prior (flagged by the runtime's factor) the formula drops
+    the prior's terms, ``½(μ² + σ² − 1) − log σ``.
     """
     if type(q) is not D.Independent or type(p) is not D.Independent:
         return None
@@ -331,6 +343,9 @@ def closed_form_kl(q: D.Distribution, p: D.Distribution) -> torch.Tensor | None:
     qb, pb = q.base_dist, p.base_dist
     if type(qb) is not D.Normal or type(pb) is not D.Normal or p.reinterpreted_batch_ndims != n:
         return None
+    if getattr(p, "_gm_standard", False):  # p = N(0, I): ½(μ² + σ² − 1) − log σ
+        loc, scale = qb.loc, qb.scale
+        return _sum_rightmost((loc.square() + scale.square() - 1).mul(0.5) - scale.log(), n)
     var_ratio = (qb.scale / pb.scale).pow(2)
     t1 = ((qb.loc - pb.loc) / pb.scale).pow(2)
     return _sum_rightmost(0.5 * (var_ratio + t1 - 1 - var_ratio.log()), n)

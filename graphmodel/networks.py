@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .errors import GraphModelError, TrustError
 from .registry import Registry
+from .shapes import broadcast
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,14 @@ def _checker(*list_keys: str, nonempty: tuple[str, ...] = ()):
 
 # --- shared pieces ---------------------------------------------------------------------
 
+def _one_hot(x: torch.Tensor, classes: int) -> torch.Tensor:
+    """``F.one_hot(x, classes)`` as floats, without its range check (on a CPU it reads the
+    indices' min and max on the host at every call; the data were checked when bound, and
+    an index out of range still fails in ``scatter_``)."""
+    out = torch.zeros((*x.shape, classes), dtype=torch.get_default_dtype(), device=x.device)
+    return out.scatter_(-1, x.long().unsqueeze(-1), 1.0)
+
+
 def _flatten_inputs(inputs: list[InputSpec], xs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Flatten every parent to ``(batch..., width)`` (one-hot for classes) and concatenate."""
     if len(xs) == 1 and len(inputs[0].shape) == 1 and not inputs[0].classes and torch.is_floating_point(xs[0]):
@@ -139,7 +147,7 @@ def _flatten_inputs(inputs: list[InputSpec], xs: tuple[torch.Tensor, ...]) -> to
     flat = []
     for spec, x in zip(inputs, xs):
         if spec.classes:
-            x = F.one_hot(x.long(), spec.classes).to(torch.get_default_dtype())
+            x = _one_hot(x, spec.classes)
             nd = len(spec.shape) + 1
         else:
             nd = len(spec.shape)
@@ -150,7 +158,7 @@ def _flatten_inputs(inputs: list[InputSpec], xs: tuple[torch.Tensor, ...]) -> to
         return flat[0]
     batch = flat[0].shape[:-1]
     if any(f.shape[:-1] != batch for f in flat[1:]):
-        batch = torch.broadcast_shapes(*(f.shape[:-1] for f in flat))
+        batch = broadcast(*(f.shape[:-1] for f in flat))
         flat = [f.expand(*batch, f.shape[-1]) for f in flat]
     return torch.cat(flat, dim=-1)
 
@@ -333,7 +341,7 @@ class GRUCellNet(nn.Module):
         h = xs[self.state_index]
         x = _flatten_inputs(self.others, tuple(v for k, v in enumerate(xs) if k != self.state_index))
         if x.shape[:-1] != h.shape[:-1]:
-            batch = torch.broadcast_shapes(x.shape[:-1], h.shape[:-1])
+            batch = broadcast(x.shape[:-1], h.shape[:-1])
             x, h = x.expand(*batch, x.shape[-1]), h.expand(*batch, h.shape[-1])
         batch = h.shape[:-1]
         return (self.cell(x.reshape(-1, x.shape[-1]), h.reshape(-1, h.shape[-1])).reshape(*batch, -1),)

@@ -22,6 +22,7 @@ from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network
+from .shapes import broadcast
 
 _NET, _CONST, _LEARN = 0, 1, 2
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "Identity"})
@@ -73,6 +74,11 @@ class FactorModule(nn.Module):
                 self.register_buffer(f"const_{k}", value)
                 table.append((k, _CONST, f"const_{k}", None))
         self.table = tuple(table)
+        #: N(0, I) with constant parameters (a standard prior): the KL against it and its
+        #: log-density take the short forms (``families.closed_form_kl``, ``log_density``)
+        self.standard = self.family.dist is torch.distributions.Normal and all(
+            kind == _CONST and bool((self._buffers[ref] == (0.0 if name == "loc" else 1.0)).all())
+            for name, kind, ref, _ in table)
         self.reduce = f.reduce
         self.reduce_dims = tuple(-(len(h.shape) + 1) for h in heads)
         self.head_shapes = tuple(h.shape for h in heads)
@@ -132,7 +138,10 @@ class FactorModule(nn.Module):
         return out
 
     def forward(self, *parents: torch.Tensor):
-        return self.family.make(self.params(*parents), self.event_ndim)
+        d = self.family.make(self.params(*parents), self.event_ndim)
+        if self.standard:
+            d._gm_standard = True
+        return d
 
 
 class LogProbs(Mapping):
@@ -302,18 +311,29 @@ class ModelRuntime:
         # FactorModule.forward directly: nothing registers hooks on factor modules, and
         # nn.Module.__call__'s hook handling is a measurable share of a small step
         mod = self._modules[step.factor]
-        if step.plate is None:
-            d = mod.forward(*[vals[k] for k in step.parents])
-        else:
-            d = mod.forward(*self._parents(step, vals, sizes))
         value = vals[step.target]
         if value is None:
             if not sample:
                 raise GraphModelError(
                     f"model '{self.name}': no value given for '{self.plan.names[step.target]}'")
             want = batch + ((sizes[step.plate],) if step.plate and not step.reduce else ())
+            if mod.standard and not (keep or score):
+                # a draw from N(0, I) that nobody keeps: the noise itself, torch's very numbers
+                # (``loc + σ·ε`` with loc 0 and σ 1), without building the distribution
+                loc = mod._buffers["const_loc"]
+                k = loc.dim() - mod.event_ndim
+                shape = broadcast(loc.shape[:k], want) + loc.shape[k:]
+                vals[step.target] = torch.randn(shape, dtype=loc.dtype, device=loc.device)
+                return
+        if step.plate is None:
+            d = mod.forward(*[vals[k] for k in step.parents])
+        else:
+            d = mod.forward(*self._parents(step, vals, sizes))
+        if value is None:
             if d.batch_shape != want:
-                d = d.expand(torch.broadcast_shapes(d.batch_shape, want))
+                d = d.expand(broadcast(d.batch_shape, want))
+                if mod.standard:
+                    d._gm_standard = True
             how = None if keep or score else draw_plan(d)
             if how is not None:
                 # nothing keeps this distribution: let it (and its parameters) go before the
@@ -360,7 +380,7 @@ class ModelRuntime:
                     v = full.select(-(plan.event_ndims[s.target] + 1), t)
                 elif sample:
                     if d.batch_shape != batch:
-                        d = d.expand(torch.broadcast_shapes(d.batch_shape, batch))
+                        d = d.expand(broadcast(d.batch_shape, batch))
                     v = draw(d)
                 else:
                     raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")

@@ -24,6 +24,7 @@ from torch.distributions import kl_divergence
 
 from graphmodel import DataError, GraphModelError
 from graphmodel.families import closed_form_kl
+from graphmodel.shapes import broadcast
 
 from .data import missing_rows
 from .losses import ADD, ATOM, MUL, NEG, Context, Loss, Sampling, Wrapper, parenthesized
@@ -144,7 +145,7 @@ def _steps(dists: dict, labels) -> list:
 
 def _broadcast(*dists):
     # some of torch's KLs (Bernoulli's) index with masks and fail on unequal batch shapes
-    shape = torch.broadcast_shapes(*(d.batch_shape for d in dists))
+    shape = broadcast(*(d.batch_shape for d in dists))
     return [d if d.batch_shape == shape else d.expand(shape) for d in dists]
 
 
@@ -266,13 +267,23 @@ class Enumerate(Loss):
     def children(self):
         return (self.inner,)
 
-    def _eval(self, ctx):
+    def _values_on(self, ctx) -> torch.Tensor:
+        """The enumerated values on the batch's device, copied there once (a copy from the
+        host at every step would wait for the device's queue)."""
         values = self.values
-        if ctx.batch:
-            values = values.to(next(iter(ctx.batch.values())).device)
-        if values.is_floating_point():
-            values = values.to(torch.get_default_dtype())
-        frame = ctx.enter(self.variable, values)
+        device = next(iter(ctx.batch.values())).device if ctx.batch else values.device
+        dtype = torch.get_default_dtype() if values.is_floating_point() else values.dtype
+        key = (device, dtype)
+        compiling = torch.compiler.is_compiling()  # (no cache read to guard on: see Leaf.name)
+        hit = None if compiling else self.__dict__.get("_on", {}).get(key)
+        if hit is None:
+            hit = values.to(device=device, dtype=dtype)
+            if not compiling:
+                self.__dict__.setdefault("_on", {})[key] = hit
+        return hit
+
+    def _eval(self, ctx):
+        frame = ctx.enter(self.variable, self._values_on(ctx))
         try:
             qt, _ = ctx.traces(self.sampling)
             logw = qt.log_probs[self.q_label]

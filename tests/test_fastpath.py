@@ -121,6 +121,52 @@ def test_normal_kl_is_torchs_and_broadcasts_the_prior():
     assert F.closed_form_kl(q, D.Independent(D.Laplace(torch.zeros(3), torch.ones(3)), 1)) is None
 
 
+def _prior(**params):
+    z = gm.Variable("z", (3,))
+    x = gm.Variable("x", (2,), role="observed")
+    g = gm.Graph("g", p=gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, **params),
+                 q=gm.Normal(z, given=x, net=gm.MLP(8)))
+    return g.build().factor_modules[1]
+
+
+def test_a_standard_normal_prior_takes_the_short_forms_with_torchs_values_and_gradients():
+    prior = _prior(loc=0.0, scale=1.0)
+    assert prior.standard
+    upstream = torch.randn(7, 3, requires_grad=True)
+    loc, scale = upstream.sin(), upstream.cos().exp()
+    q = gm.FAMILIES.get("Normal").make({"loc": loc, "scale": scale}, 1)
+    p = prior()
+    assert p._gm_standard
+    ref_p = D.Independent(D.Normal(torch.zeros(3), torch.ones(3)), 1)
+    for ours, ref in ((F.closed_form_kl(q, p), D.kl_divergence(q, ref_p.expand((7,)))),
+                      (F.log_density(p, loc * 3), ref_p.log_prob(loc * 3))):
+        torch.testing.assert_close(ours, ref)
+        g_ours, = torch.autograd.grad(ours.sum(), upstream, retain_graph=True)
+        g_ref, = torch.autograd.grad(ref.sum(), upstream, retain_graph=True)
+        torch.testing.assert_close(g_ours, g_ref)
+    # only N(0, I) with constant parameters is flagged
+    for params in ({"loc": 0.0, "scale": 2.0}, {"loc": 1.0, "scale": 1.0}, {"loc": gm.Learn(0.0), "scale": 1.0}):
+        other = _prior(**params)
+        assert not other.standard and not hasattr(other(), "_gm_standard")
+        d = other()
+        torch.testing.assert_close(F.log_density(d, loc), d.log_prob(loc))
+
+
+def test_a_standard_normal_prior_draws_torchs_samples():
+    """Sampled from, N(0, I) gives its noise itself: torch's values from the same random
+    stream, whether the pass keeps the distribution (a trace) or not (``sample``)."""
+    rt = gm.Graph("g", p=gm.Normal(gm.Variable("z", (3,)), loc=0.0, scale=1.0)).build()
+    assert rt.factor_modules[0].standard
+    torch.manual_seed(4)
+    ref = D.Normal(torch.zeros(3), torch.ones(3)).rsample((5,))
+    for draw in (lambda: rt.p.sample(5)["z"], lambda: rt.p.trace(n=5).values["z"]):
+        torch.manual_seed(4)
+        assert torch.equal(draw(), ref)
+    torch.manual_seed(4)
+    tr = rt.p.trace(n=5)
+    torch.testing.assert_close(tr.log_probs["p(z)"], D.Normal(0.0, 1.0).log_prob(ref).sum(-1))
+
+
 def test_draws_are_torchs_samples():
     normal = gm.FAMILIES.get("Normal").make({"loc": torch.randn(5, 3), "scale": torch.rand(5, 3) + 0.1}, 1)
     bern = gm.FAMILIES.get("Bernoulli").make({"logits": torch.randn(5, 3)}, 1)

@@ -9,14 +9,17 @@ tested apart from the objectives derived from graphs; one test also trains with
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import sys
 import threading
 import types
+import warnings
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import graphmodel as gm
 from graphmodel.errors import GraphModelError, TrainingError
@@ -537,19 +540,120 @@ def test_the_hot_path_reads_the_device_only_at_reports(monkeypatch, objective):
     assert [m[0] for m in metrics(events)] == [50, 100]
 
 
+class Chatty(MaxLikelihood):
+    """Reads its loss on the host at every step."""
+
+    def __call__(self, runtime, batch, step):
+        v = super().__call__(runtime, batch, step)
+        v.total.item()
+        return v
+
+
 def test_the_count_of_host_reads_can_fail(monkeypatch):
     """The check above sees reads: an objective that calls .item() at every step is caught."""
-
-    class Chatty(MaxLikelihood):
-        def __call__(self, runtime, batch, step):
-            v = super().__call__(runtime, batch, step)
-            v.total.item()
-            return v
 
     t, _ = make(objective=Chatty(), steps=10, log_every=10)
     reports, reads = _count_host_reads(monkeypatch, t)
     t.run()
     assert len(reports) == 1 and [r[0] for r in reads] == ["item"] * 10
+
+
+_NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@contextlib.contextmanager
+def _no_sync_allowed():
+    """torch raises at any synchronizing CUDA call inside (its notice that the check is a
+    prototype is not a failure)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Synchronization debug mode is a prototype")
+        torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+
+
+#: examples whose steps must not wait for the device (all but m2: see below)
+NO_SYNC_EXAMPLES = ["vae", "iwae", "cvae", "hvae", "gan", "cgan", "avb", "vaegan", "vrnn", "dmm", "gqn_toy"]
+#: aten ops that make a GPU wait: reading a value on the host, outputs whose size depends on
+#: the data, and tensors made from host data (copied to the device at every call)
+_SYNCING = {"_local_scalar_dense", "nonzero", "masked_select", "masked_scatter", "_unique2", "unique_dim",
+            "unique_consecutive", "lift_fresh", "equal", "is_nonzero", "_assert_async"}
+
+
+class _SyncingOps(TorchDispatchMode):
+    """Records the syncing ops that run while ``on`` (the optimizer's own host reads of its
+    CPU step counter are torch's, and free on a GPU: they are not counted)."""
+
+    def __init__(self):
+        super().__init__()
+        self.on, self.found = True, []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if self.on and func.overloadpacket.__name__ in _SYNCING:
+            self.found.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+def _syncing_ops_of_steps(t: Trainer, steps: range) -> list:
+    mode = _SyncingOps()
+    for opt in t.optimizers:
+        def step(*a, _real=opt.step, **k):
+            mode.on = False
+            try:
+                return _real(*a, **k)
+            finally:
+                mode.on = True
+        opt.step = step
+    with mode:
+        for s in steps:
+            t._train_step(s)
+    return mode.found
+
+
+@pytest.mark.parametrize("name", NO_SYNC_EXAMPLES)
+def test_training_steps_run_no_op_that_would_make_a_gpu_wait(name):
+    """The same check at torch's dispatcher, on the CPU (CI has no GPU): between reports the
+    examples' steps read nothing on the host and make no tensor from host data."""
+    from conftest import load_example
+
+    t = Trainer(load_example(name).build(), config={"device": "cpu", "steps": 10, "epochs": None,
+                                                    "log_every": 10, "checkpoint_every": None})
+    t.run(steps=2)
+    assert _syncing_ops_of_steps(t, range(2, 5)) == []
+
+
+def test_the_dispatcher_check_can_fail():
+    t, _ = make(objective=Chatty(), steps=4)
+    t.run(steps=1)
+    assert _syncing_ops_of_steps(t, range(1, 3)) == ["_local_scalar_dense"] * 2
+
+
+@_NEEDS_CUDA
+@pytest.mark.parametrize("name", NO_SYNC_EXAMPLES)
+def test_cuda_training_steps_never_wait_for_the_gpu(name):
+    """On a GPU, torch itself flags every synchronizing call (``.item()``, a blocking copy to
+    the host, ``nonzero``…) between reports: the examples' training steps make none. (Not
+    m2: a semi-supervised batch is split into its labeled and unlabeled rows, whose counts
+    the host must know; that is one sync per step, by design.)"""
+    from conftest import load_example
+
+    t = Trainer(load_example(name).build(), config={"device": "cuda", "steps": 10, "epochs": None,
+                                                    "log_every": 10, "checkpoint_every": None})
+    t.run(steps=2)  # warm: the first step's allocations and library handles
+    with _no_sync_allowed():
+        for step in range(2, 6):
+            t._train_step(step)
+
+
+@_NEEDS_CUDA
+def test_the_cuda_sync_check_can_fail():
+    """The check above fails on a step that reads a loss on the host."""
+    t, _ = make(objective=Chatty(), steps=4, device="cuda")
+    t.run(steps=1)
+    with _no_sync_allowed(), pytest.raises(RuntimeError, match="synchroniz"):
+        t._train_step(1)
 
 
 # --- compiled training ----------------------------------------------------------------------
