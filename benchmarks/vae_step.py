@@ -66,6 +66,18 @@ def makers(compile_ok: bool):
     return out
 
 
+def round_plan(setting, args, device) -> tuple[int, int]:
+    """(rounds, steps per round) for a setting. On a CPU a wide network's step takes ~10×
+    longer, so its rounds take fewer steps and there are more of them: the same steps in
+    all, each paired with the baseline's within seconds rather than tens of seconds (the
+    machine's speed drifts on that scale). Explicit ``--rounds``/``--steps`` are kept."""
+    h = setting[1]
+    if device.type != "cpu" or args.fixed_rounds or h <= 400:
+        return args.rounds, args.steps
+    steps = max(2, args.steps * 400 // h)
+    return args.rounds * args.steps // steps, steps
+
+
 def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok: bool, log) -> list[dict]:
     z, h = setting
     data = impls.synthetic_mnist(BATCH * 8, device)
@@ -111,7 +123,8 @@ def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok
         # the median over rounds (drift of the machine between rounds cancels)
         ratio = statistics.median(a / b for a, b in zip(times, base, strict=True))
         records.append({"kind": "step", "impl": name, "z": z, "h": h, "median_ms": round(med, 4),
-                        "spread_ms": round(q[-1] - q[0], 4), "ratio": round(ratio, 4), "rounds": rounds})
+                        "spread_ms": round(q[-1] - q[0], 4), "ratio": round(ratio, 4), "rounds": rounds,
+                        "steps_per_round": steps})
         log(f"  {name:38s} {med:9.3f} ms/step  ×{ratio:5.2f}")
     return records + failed
 
@@ -183,6 +196,16 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def _rounds_text(steps: list, args) -> str:
+    plans = {}
+    for r in steps:
+        plans.setdefault((r["rounds"], r.get("steps_per_round", args.steps)), set()).add(r["h"])
+    main = (args.rounds, args.steps)
+    text = f"{main[0]} rounds × {main[1]} steps"
+    others = [f"{r} × {k} at h={', '.join(map(str, sorted(hs)))}" for (r, k), hs in plans.items() if (r, k) != main]
+    return text + (f" ({'; '.join(others)}: the same steps in shorter rounds)" if others else "")
+
+
 def markdown(records, args, device) -> str:
     steps = [r for r in records if r.get("kind") == "step" and "median_ms" in r]
     lines = [
@@ -195,7 +218,7 @@ def markdown(records, args, device) -> str:
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda"
            else f" ({_cpu_name()}, {__import__('os').cpu_count()} cores)"),
         f"- batch {BATCH}, 784-d binarized synthetic data (timing only), 2-hidden-layer MLPs, Adam",
-        f"- {args.rounds} interleaved rounds × {args.steps} steps, each round starting with the next implementation; "
+        f"- {_rounds_text(steps, args)} interleaved, each round starting with the next implementation; "
         "median ms/step; ratio = median over rounds of (time / hand-written PyTorch's time in the same round)",
         f"- clock: {'process CPU time (one thread: the compute, without time other programs held the core)' if args.clock == 'cpu' else 'wall-clock'}",
         "",
@@ -248,6 +271,7 @@ def main(argv=None) -> int:
     if args.clock == "cpu" and (device.type != "cpu" or torch.get_num_threads() != 1):
         ap.error("--clock cpu measures one CPU thread: use it with --device cpu --threads 1")
     CLOCK[0] = time.process_time if args.clock == "cpu" else time.perf_counter
+    args.fixed_rounds = bool(args.rounds or args.steps)
     args.rounds = args.rounds or (5 if args.quick else 15)
     args.steps = args.steps or (5 if args.quick else 10)
     settings = SETTINGS_QUICK if args.quick else SETTINGS_FULL
@@ -258,8 +282,9 @@ def main(argv=None) -> int:
 
     records = []
     for s in settings:
-        log(f"z={s[0]} h={s[1]}:")
-        records += time_steps(s, device, args.rounds, args.steps, warmup=3, compile_ok=compile_ok, log=log)
+        rounds, steps = round_plan(s, args, device)
+        log(f"z={s[0]} h={s[1]}: {rounds} rounds × {steps} steps")
+        records += time_steps(s, device, rounds, steps, warmup=3, compile_ok=compile_ok, log=log)
     log("sampling:")
     records += time_sampling(device, 3 * args.rounds, log)
     records.append(time_build(log))
