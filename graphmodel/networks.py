@@ -181,11 +181,12 @@ class Heads(nn.Module):
 
     def forward(self, y: torch.Tensor) -> tuple[torch.Tensor, ...]:
         if self.vectors:
-            return (y,) if len(self.sizes) == 1 else tuple(torch.split(y, self.sizes, dim=-1))
+            # (the tensor method itself: torch.split's Python wrapper costs more than the split)
+            return (y,) if len(self.sizes) == 1 else tuple(y.split_with_sizes(self.sizes, dim=-1))
         batch = y.shape[:-1]
         if len(self.sizes) == 1:
             return (y.reshape(*batch, *self.shapes[0]),)
-        parts = torch.split(y, self.sizes, dim=-1)
+        parts = y.split_with_sizes(self.sizes, dim=-1)
         return tuple(p.reshape(*batch, *s) for p, s in zip(parts, self.shapes))
 
 
@@ -209,7 +210,7 @@ class MLPNet(nn.Module):
         self.heads = Heads(heads)
 
     def forward(self, *xs):
-        return self.heads(self.body(_flatten_inputs(self.inputs, xs)))
+        return self.heads.forward(self.body(_flatten_inputs(self.inputs, xs)))  # (no hooks on the split)
 
 
 def _build_mlp(options, inputs, heads, trusted=False):
@@ -260,7 +261,7 @@ class ConvEncoderNet(nn.Module):
         if self.others:
             rest = [x for k, x in enumerate(xs) if k != self.image_index]
             feat = torch.cat([feat, _flatten_inputs(self.others, tuple(rest))], dim=-1)
-        return self.heads(self.body(feat))
+        return self.heads.forward(self.body(feat))
 
 
 def _build_conv(options, inputs, heads, trusted=False):

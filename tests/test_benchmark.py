@@ -1,0 +1,60 @@
+"""The benchmark script runs and writes what issue readers and tools read: one JSON record
+per implementation × setting, and the markdown table (a tiny run, peers as installed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture
+def vae_step(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    import vae_step
+
+    yield vae_step
+    torch.set_num_threads(threads)  # the script sets one thread on a CPU
+    vae_step.CLOCK[0] = vae_step.time.perf_counter
+    sys.modules.pop("vae_step", None)
+
+
+def test_a_tiny_run_writes_the_records_and_the_table(vae_step, tmp_path):
+    out, md = tmp_path / "r.json", tmp_path / "R.md"
+    md.write_text("old table\n<!-- earlier runs -->\nkept notes\n")
+    assert vae_step.main(["--quick", "--no-compile", "--rounds", "2", "--steps", "1",
+                          "--out", str(out), "--markdown", str(md)]) == 0
+    records = json.loads(out.read_text())
+    steps = [r for r in records if r.get("kind") == "step"]
+    assert {(r["z"], r["h"]) for r in steps} == set(vae_step.SETTINGS_QUICK)
+    for r in steps:
+        assert {"impl", "z", "h", "median_ms", "ratio"} <= r.keys() and r["median_ms"] > 0
+    for s in vae_step.SETTINGS_QUICK:
+        base = next(r for r in steps if r["impl"] == "pytorch" and (r["z"], r["h"]) == s)
+        assert base["ratio"] == 1.0
+        assert any(r["impl"] == "graphmodel (analytic KL)" and (r["z"], r["h"]) == s for r in steps)
+    # a peer that is not installed is reported with its error, not left out silently
+    for peer in ("pyro (Trace_ELBO)", "pixyz (analytic KL)"):
+        assert any(r["impl"] == peer and ("error" in r or "median_ms" in r) for r in records)
+    text = md.read_text()
+    assert text.startswith("# Benchmarks: a VAE training step")
+    assert "| z | h | implementation | ms/step | spread (IQR) | ratio |" in text
+    assert "old table" not in text and text.endswith("<!-- earlier runs -->\nkept notes\n")
+    assert any(r.get("kind") == "sampling" and r["impl"] == "graphmodel" for r in records)
+
+
+def test_wide_cpu_settings_take_the_same_steps_in_shorter_rounds(vae_step):
+    args = argparse.Namespace(rounds=15, steps=10, fixed_rounds=False)
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert vae_step.round_plan((10, 400), args, cpu) == (15, 10)
+    assert vae_step.round_plan((10, 2000), args, cpu) == (75, 2)
+    assert vae_step.round_plan((10, 2000), args, cuda) == (15, 10)  # a sync per 2 steps would drain the queue
+    fixed = argparse.Namespace(rounds=3, steps=4, fixed_rounds=True)
+    assert vae_step.round_plan((10, 2000), fixed, cpu) == (3, 4)
