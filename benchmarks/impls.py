@@ -48,11 +48,21 @@ class HandVAE(nn.Module):
         return -(rec - kl).mean()
 
 
-def adam_step(loss_fn: Callable, params) -> Callable:
-    """``step(x)``: the loss, a backward pass and an Adam update — the same for every impl."""
+def _compiled(fn: Callable, compile) -> Callable:
+    """``fn``, or ``fn`` through torch.compile (``compile``: True or a torch.compile mode)."""
+    if not compile:
+        return fn
+    return torch.compile(fn) if compile is True else torch.compile(fn, mode=compile)
+
+
+def adam_step(loss_fn: Callable, params, graphs: bool = False) -> Callable:
+    """``step(x)``: the loss, a backward pass and an Adam update — the same for every impl.
+    ``graphs``: the loss replays CUDA graphs, and each step begins a new replay."""
     opt = torch.optim.Adam(params, lr=LR)
 
     def step(x):
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         loss = loss_fn(x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -62,16 +72,23 @@ def adam_step(loss_fn: Callable, params) -> Callable:
     return step
 
 
-def make_hand(z: int, h: int, device, compile: bool = False) -> Impl:
+def make_hand(z: int, h: int, device, compile: bool | str = False) -> Impl:
     m = HandVAE(z, h).to(device)
-    step = adam_step(torch.compile(m.loss) if compile else m.loss, m.parameters())
+    step = adam_step(_compiled(m.loss, compile), m.parameters(), graphs=compile == "reduce-overhead")
 
     @torch.no_grad()
     def sample(n):
         zz = torch.randn(n, z, device=device)
         return torch.bernoulli(torch.sigmoid(m.dec(zz)))
 
-    return Impl("pytorch (compiled)" if compile else "pytorch", step, sample)
+    return Impl("pytorch" + _suffix(compile, ""), step, sample)
+
+
+def _suffix(compile, before: str) -> str:
+    if not compile:
+        return before and f" ({before})"
+    how = "compiled" if compile is True else f"compiled, {compile}"
+    return f" ({before}, {how})" if before else f" ({how})"
 
 
 # --- graphmodel ----------------------------------------------------------------------------
@@ -86,7 +103,7 @@ def vae_graph(z: int, h: int):
                     q=gm.Normal(zv, given=x, net=gm.MLP(h, h)))
 
 
-def make_graphmodel(z: int, h: int, device, kl: str = "analytic", compile: bool = False) -> Impl:
+def make_graphmodel(z: int, h: int, device, kl: str = "analytic", compile: bool | str = False) -> Impl:
     import graphmodel as gm
     from inference.objectives import training_loss
 
@@ -98,13 +115,13 @@ def make_graphmodel(z: int, h: int, device, kl: str = "analytic", compile: bool 
     def objective(x):
         return loss(runtime, {"x": x}).total
 
-    step = adam_step(torch.compile(objective) if compile else objective, runtime.parameters())
+    step = adam_step(_compiled(objective, compile), runtime.parameters(), graphs=compile == "reduce-overhead")
 
     @torch.no_grad()
     def sample(n):
         return runtime.p.sample(n)["x"]
 
-    name = f"graphmodel ({'analytic' if kl == 'analytic' else 'MC'} KL{', compiled' if compile else ''})"
+    name = "graphmodel" + _suffix(compile, f"{'analytic' if kl == 'analytic' else 'MC'} KL")
     return Impl(name, step, sample)
 
 

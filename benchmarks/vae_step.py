@@ -50,7 +50,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def makers(compile_ok: bool):
+def makers(compile_ok: bool, device=None):
     out = [
         ("pytorch", lambda z, h, d: impls.make_hand(z, h, d)),
         ("graphmodel (analytic KL)", lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic")),
@@ -63,6 +63,11 @@ def makers(compile_ok: bool):
         out.insert(3, ("graphmodel (analytic KL, compiled)",
                        lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic", compile=True)))
         out.insert(4, ("pytorch (compiled)", lambda z, h, d: impls.make_hand(z, h, d, compile=True)))
+        if device is not None and device.type == "cuda":  # CUDA graphs: torch.compile's reduce-overhead
+            ro = "reduce-overhead"
+            out.insert(5, (f"graphmodel (analytic KL, compiled, {ro})",
+                           lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic", compile=ro)))
+            out.insert(6, (f"pytorch (compiled, {ro})", lambda z, h, d: impls.make_hand(z, h, d, compile=ro)))
     return out
 
 
@@ -83,7 +88,7 @@ def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok
     data = impls.synthetic_mnist(BATCH * 8, device)
     batches = [data[k * BATCH:(k + 1) * BATCH] for k in range(8)]
     built, failed = [], []
-    for name, make in makers(compile_ok):
+    for name, make in makers(compile_ok, device):
         torch.manual_seed(0)
         try:
             impl = make(z, h, device)

@@ -10,6 +10,8 @@ from graphmodel.errors import GraphModelError
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step")
 NAN_POLICIES = ("rollback", "stop")
+#: torch.compile's modes; ``reduce-overhead`` and ``max-autotune`` replay CUDA graphs on a GPU
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 @dataclass
@@ -18,7 +20,10 @@ class TrainConfig:
 
     ``steps`` wins over ``epochs``; with neither, training runs 1000 steps. Metrics are
     reported every ``log_every`` steps as means over those steps. ``compile`` runs the
-    objective through ``torch.compile`` (the first steps compile; later ones run fused code).
+    objective through ``torch.compile`` (the first steps compile; later ones run fused code):
+    ``true`` in torch's default mode, or a mode by name (``"reduce-overhead"`` also records
+    the step's kernels as CUDA graphs on a GPU and replays them, which removes the launch
+    cost of small models).
     """
 
     steps: int | None = None
@@ -41,7 +46,12 @@ class TrainConfig:
     max_rollbacks: int = 3
     test_fraction: float = 0.1
     eval_k: int = 100
-    compile: bool = False  # torch.compile the objective (forward and backward)
+    compile: bool | str = False  # torch.compile the objective (forward and backward): true or a mode
+
+    @property
+    def compile_mode(self) -> str | None:
+        """The torch.compile mode, or None when training runs eagerly."""
+        return ("default" if self.compile is True else self.compile) or None
 
     @classmethod
     def from_dict(cls, d: dict | None, where: str = "training") -> TrainConfig:
@@ -84,8 +94,8 @@ class TrainConfig:
             bad("test_fraction", "a number in [0, 1)")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             bad("seed", "an integer")
-        if not isinstance(self.compile, bool):
-            bad("compile", "true or false")
+        if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
+            bad("compile", "true, false or a torch.compile mode (" + ", ".join(map(repr, COMPILE_MODES)) + ")")
         if not isinstance(self.max_rollbacks, int) or self.max_rollbacks < 0:
             bad("max_rollbacks", "an integer >= 0")
         for key, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("on_nan", NAN_POLICIES)):

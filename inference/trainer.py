@@ -71,6 +71,10 @@ class _Losses(torch.nn.Module):
         return value.total, dict(value.terms)
 
 
+def _copied(t: torch.Tensor) -> torch.Tensor:
+    return t.detach().clone()
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -139,11 +143,15 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self._engine = DDP(self._losses, device_ids=ids, find_unused_parameters=len(self.players) > 1)
-        if cfg.compile:
+        mode = cfg.compile_mode
+        if mode:
             # dynamo makes the step number dynamic when it sees its second value (one
             # recompile), after which a new step reuses the code; the weights stay those of
             # self._losses (checkpoints are unchanged)
-            self._engine = torch.compile(self._engine)
+            self._engine = torch.compile(self._engine, mode=mode)
+        #: the compiled step replays CUDA graphs: each call begins a new replay, and the
+        #: outputs it returns live in the graphs' memory, overwritten by the next replay
+        self._graphs = mode in ("reduce-overhead", "max-autotune") and self.device.type == "cuda"
         self.optimizers = [self._optimizer(p) for p in self.players]
         self.schedulers = [self._scheduler(o) for o in self.optimizers]
         self.step = 0
@@ -292,6 +300,8 @@ class Trainer:
         for k, (player, opt, sched) in enumerate(zip(self.players, self.optimizers, self.schedulers)):
             for j in range(player.steps):
                 batch = self.batch_at(step * player.steps + j)
+                if self._graphs:
+                    torch.compiler.cudagraph_mark_step_begin()
                 total, value_terms = self._losses_of(k, batch, step)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
@@ -301,10 +311,11 @@ class Trainer:
                 opt.step()
             if sched is not None:
                 sched.step()
-            totals.append(total.detach())
+            keep = _copied if self._graphs else torch.Tensor.detach  # (kept until the report)
+            totals.append(keep(total))
             prefix = "" if len(self.players) == 1 else f"{player.name}: "
             for name, v in value_terms.items():
-                terms[prefix + name] = v.detach()
+                terms[prefix + name] = keep(v)
         total = totals[0] if len(totals) == 1 else torch.stack(totals).sum()
         return total, terms
 

@@ -275,6 +275,8 @@ def test_epochs_on_the_command_line_win_over_the_files_steps():
     assert TrainConfig.for_graph(g, _overrides(args)).compile is False  # the file's (default) setting
     args = build_parser().parse_args(["train", "g.json", "--out", "r", "--compile"])
     assert TrainConfig.for_graph(g, _overrides(args)).compile is True
+    args = build_parser().parse_args(["train", "g.json", "--out", "r", "--compile-mode", "reduce-overhead"])
+    assert TrainConfig.for_graph(g, _overrides(args)).compile == "reduce-overhead"
 
 
 def test_threads_on_the_command_line(tmp_path, capsys):

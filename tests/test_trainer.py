@@ -693,9 +693,43 @@ def test_compiled_training_learns_like_eager_without_recompiling_each_step():
     assert not same_weights(weights(comp), weights(_annealed_vae()[0]))  # the runtime's weights trained
 
 
-def test_compile_is_a_boolean():
-    with pytest.raises(GraphModelError, match=r"training\.compile: expected true or false, found 'yes'"):
+def test_compile_is_a_boolean_or_a_torch_compile_mode():
+    assert TrainConfig.from_dict({"compile": True}).compile_mode == "default"
+    assert TrainConfig.from_dict({"compile": False}).compile_mode is None
+    assert TrainConfig.from_dict({"compile": "reduce-overhead"}).compile_mode == "reduce-overhead"
+    with pytest.raises(GraphModelError, match=r"training\.compile: expected true, false or a torch\.compile mode "
+                                              r"\('default', 'reduce-overhead', .*\), found 'yes'"):
         TrainConfig.from_dict({"compile": "yes"})
+    # CUDA graphs are a GPU's: on a CPU the mode compiles as usual
+    t, _ = make(compile="reduce-overhead", steps=5)
+    assert not t._graphs
+
+
+@_NEEDS_CUDA
+def test_cuda_graphs_train_and_report_every_step_s_own_metrics():
+    """``reduce-overhead`` replays the step as CUDA graphs: it learns like eager, and the
+    metrics kept until a report are each step's own (a replay overwrites its outputs)."""
+    torch._dynamo.reset()
+    try:
+        eager, ev_eager = _annealed_vae(device="cuda")
+        eager.run()
+        graphs, ev_graphs = _annealed_vae(device="cuda", compile="reduce-overhead")
+        assert graphs._graphs
+        kept, real = [], graphs._report
+
+        def report(per_step, first):
+            kept.append([float(t) for t, _ in per_step])
+            return real(per_step, first)
+
+        graphs._report = report
+        graphs.run()
+    finally:
+        torch._dynamo.reset()
+    le, lg = [m[1] for m in metrics(ev_eager)], [m[1] for m in metrics(ev_graphs)]
+    assert lg[-1] < lg[0] - 0.3, lg
+    assert abs(lg[-1] - le[-1]) < 0.3, (lg[-1], le[-1])
+    # the 20 losses kept for each report are the 20 steps' own, not one replay's output
+    assert all(len(set(k)) == len(k) == 20 for k in kept), kept
 
 
 def test_a_compiler_that_fails_is_a_named_error(monkeypatch):
@@ -705,7 +739,7 @@ def test_a_compiler_that_fails_is_a_named_error(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no C++ compiler found")
 
-    monkeypatch.setattr(torch, "compile", lambda m: real(m, backend=broken))
+    monkeypatch.setattr(torch, "compile", lambda m, **_: real(m, backend=broken))
     torch._dynamo.reset()
     try:
         t, _ = make(compile=True, steps=5)
