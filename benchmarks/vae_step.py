@@ -85,6 +85,9 @@ def round_plan(setting, args, device) -> tuple[int, int]:
 
 def time_steps(setting, device, rounds: int, steps: int, warmup: int, compile_ok: bool, log) -> list[dict]:
     z, h = setting
+    # fresh compiled code for each setting: dynamo keeps at most 8 compilations of one function
+    # (the impls' loss functions), after which it would run the later settings eagerly
+    torch._dynamo.reset()
     data = impls.synthetic_mnist(BATCH * 8, device)
     batches = [data[k * BATCH:(k + 1) * BATCH] for k in range(8)]
     built, failed = [], []
