@@ -16,7 +16,6 @@ import time
 import torch
 from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
-    QCheckBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -36,6 +35,9 @@ from inference.objectives import OBJECTIVES
 from .forms import combo, parse_value
 from .liveplots import LivePlots
 from .worker import DataPreview, Ended, Reconstructions, TrainingRun, warm_up
+
+#: the training panel's choice of training.compile
+COMPILE_CHOICES = [(False, "eager"), (True, "compiled"), ("reduce-overhead", "CUDA graphs")]
 
 DRAW_HZ = 20
 SAMPLE_EVERY_REPORTS = 4
@@ -119,10 +121,11 @@ class TrainPanel(QWidget):
         devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         self.device = combo(devices)
         self.device.activated.connect(lambda _i: self._set_training("device", self.device.currentData()))
-        self.compile = QCheckBox("compile")
-        self.compile.setToolTip("torch.compile the objective: the first steps compile (seconds to minutes), "
-                                "later steps run faster")
-        self.compile.clicked.connect(lambda on: self._set_training("compile", bool(on)))
+        self.compile = combo(COMPILE_CHOICES)
+        self.compile.setToolTip("eager: run the objective as written; compiled: torch.compile it (the first steps "
+                                "compile, seconds to minutes; later steps run faster); CUDA graphs: compiled, and on "
+                                "a GPU the step is replayed as CUDA graphs (training.compile = reduce-overhead)")
+        self.compile.activated.connect(lambda _i: self._set_training("compile", self.compile.currentData()))
         device = QHBoxLayout()
         device.addWidget(self.device, 1)
         device.addWidget(self.compile)
@@ -212,7 +215,10 @@ class TrainPanel(QWidget):
             self.length.setValue(int(g.training.get("epochs") if epochs else (g.training.get("steps") or 1000)))
             self.log_every.setValue(int(t["log_every"]))
             self.device.setCurrentIndex(max(0, self.device.findData(t["device"])))
-            self.compile.setChecked(bool(t["compile"]))
+            mode = t["compile"]
+            if self.compile.findData(mode) < 0:  # another torch.compile mode, from the file
+                self.compile.addItem(f"compiled, {mode}", mode)
+            self.compile.setCurrentIndex(self.compile.findData(mode))
         finally:
             self.loading = False
 

@@ -79,11 +79,8 @@ def set_sections(qtbot, t, data: dict, training: dict) -> None:
             type_spin(qtbot, getattr(t, key), value)
         elif key == "lr":
             type_into(qtbot, t.lr, str(value))
-        elif key in ("optimizer", "device"):
+        elif key in ("optimizer", "device", "compile"):
             choose(getattr(t, key), value)
-        elif key == "compile":
-            if t.compile.isChecked() != value:
-                t.compile.click()
         else:
             raise AssertionError(f"the training panel has no field for training.{key}")
 
@@ -214,15 +211,30 @@ def test_renaming_a_variable_keeps_it_selected(qtbot, tmp_path):
     assert w.inspector.page is w.inspector.pages["variable"] and w.inspector.page.name.text() == "h"
 
 
-def test_the_compile_box_sets_training_compile_and_undoes(qtbot, tmp_path):
+def test_the_compile_choice_sets_training_compile_and_undoes(qtbot, tmp_path):
     w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"))
-    assert not w.train.compile.isChecked() and "compile" not in doc(w)["training"]
-    w.train.compile.click()
+    box = w.train.compile
+    assert box.currentText() == "eager" and "compile" not in doc(w)["training"]
+    choose(box, True)
     assert doc(w)["training"]["compile"] is True
+    choose(box, "reduce-overhead")
+    assert doc(w)["training"]["compile"] == "reduce-overhead" and box.currentText() == "CUDA graphs"
     w.document.undo_stack.undo()
-    assert "compile" not in doc(w)["training"] and not w.train.compile.isChecked()
+    assert doc(w)["training"]["compile"] is True and box.currentText() == "compiled"
+    w.document.undo_stack.undo()
+    assert "compile" not in doc(w)["training"] and box.currentText() == "eager"
     w.document.undo_stack.redo()
-    assert w.train.compile.isChecked()  # the panel shows the document's setting
+    assert box.currentText() == "compiled"  # the panel shows the document's setting
+
+
+def test_a_files_other_compile_mode_is_shown_and_kept(qtbot, tmp_path):
+    g = gm.load(EXAMPLES_DIR / "vae.json")
+    g.training["compile"] = "max-autotune"
+    w = make_window(qtbot, tmp_path, g)
+    assert w.train.compile.currentText() == "compiled, max-autotune"
+    choose(w.train.compile, False)
+    choose(w.train.compile, "max-autotune")
+    assert doc(w)["training"]["compile"] == "max-autotune"
 
 
 def test_a_connection_that_closes_a_cycle_is_refused_with_the_reason(qtbot, tmp_path):
