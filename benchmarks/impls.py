@@ -48,16 +48,15 @@ class HandVAE(nn.Module):
         return -(rec - kl).mean()
 
 
-def _compiled(fn: Callable, compile) -> Callable:
-    """``fn``, or ``fn`` through torch.compile (``compile``: True or a torch.compile mode)."""
-    if not compile:
-        return fn
-    return torch.compile(fn) if compile is True else torch.compile(fn, mode=compile)
-
-
-def adam_step(loss_fn: Callable, params, graphs: bool = False) -> Callable:
+def adam_step(loss_fn: Callable, params, compile: bool | str = False) -> Callable:
     """``step(x)``: the loss, a backward pass and an Adam update — the same for every impl.
-    ``graphs``: the loss replays CUDA graphs, and each step begins a new replay."""
+    ``compile``: the loss through torch.compile (True, or a mode; in a mode that replays CUDA
+    graphs each step begins a new replay, as the trainer does)."""
+    from inference.config import CUDA_GRAPH_MODES
+
+    graphs = compile in CUDA_GRAPH_MODES
+    if compile:
+        loss_fn = torch.compile(loss_fn) if compile is True else torch.compile(loss_fn, mode=compile)
     opt = torch.optim.Adam(params, lr=LR)
 
     def step(x):
@@ -74,7 +73,7 @@ def adam_step(loss_fn: Callable, params, graphs: bool = False) -> Callable:
 
 def make_hand(z: int, h: int, device, compile: bool | str = False) -> Impl:
     m = HandVAE(z, h).to(device)
-    step = adam_step(_compiled(m.loss, compile), m.parameters(), graphs=compile == "reduce-overhead")
+    step = adam_step(m.loss, m.parameters(), compile)
 
     @torch.no_grad()
     def sample(n):
@@ -115,7 +114,7 @@ def make_graphmodel(z: int, h: int, device, kl: str = "analytic", compile: bool 
     def objective(x):
         return loss(runtime, {"x": x}).total
 
-    step = adam_step(_compiled(objective, compile), runtime.parameters(), graphs=compile == "reduce-overhead")
+    step = adam_step(objective, runtime.parameters(), compile)
 
     @torch.no_grad()
     def sample(n):

@@ -251,9 +251,7 @@ def draw(d: D.Distribution) -> torch.Tensor:
         if type(base) is D.Normal:
             loc = base.loc
             if getattr(d, "_gm_standard", False):  # N(0, I): the noise is the sample
-                value = torch.randn(d._batch_shape + d._event_shape, dtype=loc.dtype, device=loc.device)
-                d._gm_noise = (value, value)
-                return value
+                return torch.randn(d._batch_shape + d._event_shape, dtype=loc.dtype, device=loc.device)
             if loc.shape == d._batch_shape + d._event_shape and type(loc) is torch.Tensor:
                 # Normal.rsample's own arithmetic and random stream, with one op for the noise
                 eps = torch.randn(loc.shape, dtype=loc.dtype, device=loc.device)

@@ -144,6 +144,15 @@ class FactorModule(nn.Module):
         return d
 
 
+def _expanded(mod: FactorModule, d, shape):
+    """``d`` expanded to the batch ``shape`` (broadcast with its own), still flagged as a
+    standard Normal where ``mod`` makes one (torch's ``expand`` builds a new object)."""
+    d = d.expand(broadcast(d.batch_shape, shape))
+    if mod.standard:
+        d._gm_standard = True
+    return d
+
+
 class LogProbs(Mapping):
     """Factor label → log-density, computed when first read.
 
@@ -331,9 +340,7 @@ class ModelRuntime:
             d = mod.forward(*self._parents(step, vals, sizes))
         if value is None:
             if d.batch_shape != want:
-                d = d.expand(broadcast(d.batch_shape, want))
-                if mod.standard:
-                    d._gm_standard = True
+                d = _expanded(mod, d, want)
             how = None if keep or score else draw_plan(d)
             if how is not None:
                 # nothing keeps this distribution: let it (and its parameters) go before the
@@ -380,7 +387,7 @@ class ModelRuntime:
                     v = full.select(-(plan.event_ndims[s.target] + 1), t)
                 elif sample:
                     if d.batch_shape != batch:
-                        d = d.expand(broadcast(d.batch_shape, batch))
+                        d = _expanded(mods[fi], d, batch)
                     v = draw(d)
                 else:
                     raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")

@@ -10,8 +10,9 @@ from graphmodel.errors import GraphModelError
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step")
 NAN_POLICIES = ("rollback", "stop")
-#: torch.compile's modes; ``reduce-overhead`` and ``max-autotune`` replay CUDA graphs on a GPU
+#: torch.compile's modes, and those of them that replay CUDA graphs on a GPU
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 
 
 @dataclass

@@ -44,7 +44,7 @@ from .estimators import (
     ScoreFunction,
     split_rows,
 )
-from .losses import Constant, Loss, Relax, Sampling
+from .losses import Constant, Loss, Relax, Sampling, cached
 from .options import (
     check_beta,
     check_nonneg,
@@ -484,16 +484,7 @@ class Derived(Loss):
                 gone = None if x is None else missing_rows(x)
                 if gone is not None and bool(gone.any()):
                     return split_rows(ctx, v, self, self, gone)
-            if torch.compiler.is_compiling():
-                # traced once: the graph holds the expansion. Reading the cache here would
-                # guard the compiled code on its contents, and an eager evaluation that
-                # fills it later would force a recompile.
-                return self.expand(ctx.observed)._eval(ctx)
-            names = tuple(ctx.batch)
-            hit = self._by_names.get(names)
-            if hit is None:
-                hit = self._by_names[names] = self.expand(ctx.observed)
-            return hit._eval(ctx)
+            return cached(self._by_names, tuple(ctx.batch), lambda: self.expand(ctx.observed))._eval(ctx)
         return self.expand(ctx.observed)._eval(ctx)
 
     def _fmt(self, latex):

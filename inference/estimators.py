@@ -27,7 +27,7 @@ from graphmodel.families import closed_form_kl
 from graphmodel.shapes import broadcast
 
 from .data import missing_rows
-from .losses import ADD, ATOM, MUL, NEG, Context, Loss, Sampling, Wrapper, parenthesized
+from .losses import ADD, ATOM, MUL, NEG, Context, Loss, Sampling, Wrapper, cached, parenthesized
 
 __all__ = [
     "Density", "Enumerate", "Expectation", "FreeBits", "ImportanceBound", "KLDivergence", "Leaf", "LogLikelihood",
@@ -44,16 +44,8 @@ class Leaf(Loss):
     @property
     def name(self) -> str:
         # a leaf's fields never change after construction, so its formula is printed once
-        # (by hand: functools.cached_property takes a lock, which torch.compile cannot trace).
-        # While compiling it is printed afresh (once, at tracing): reading the cache would
-        # guard the compiled code on it, and an eager evaluation that fills it later would
-        # force a recompile.
-        if torch.compiler.is_compiling():
-            return self._fmt(False)
-        name = self.__dict__.get("_name")
-        if name is None:
-            name = self.__dict__["_name"] = self._fmt(False)
-        return name
+        # (by hand: functools.cached_property takes a lock, which torch.compile cannot trace)
+        return cached(self.__dict__, "_name", lambda: self._fmt(False))
 
     def _eval(self, ctx):
         v = self._value(ctx)
@@ -263,6 +255,7 @@ class Enumerate(Loss):
                  weight: Text, inner: Loss):
         self.variable, self.values, self.sampling = variable, values, sampling
         self.q_label, self.weight, self.inner = q_label, weight, inner
+        self._on: dict = {}  # (device, dtype) → the values there
 
     def children(self):
         return (self.inner,)
@@ -273,14 +266,7 @@ class Enumerate(Loss):
         values = self.values
         device = next(iter(ctx.batch.values())).device if ctx.batch else values.device
         dtype = torch.get_default_dtype() if values.is_floating_point() else values.dtype
-        key = (device, dtype)
-        compiling = torch.compiler.is_compiling()  # (no cache read to guard on: see Leaf.name)
-        hit = None if compiling else self.__dict__.get("_on", {}).get(key)
-        if hit is None:
-            hit = values.to(device=device, dtype=dtype)
-            if not compiling:
-                self.__dict__.setdefault("_on", {})[key] = hit
-        return hit
+        return cached(self._on, (device, dtype), lambda: values.to(device=device, dtype=dtype))
 
     def _eval(self, ctx):
         frame = ctx.enter(self.variable, self._values_on(ctx))

@@ -230,6 +230,19 @@ def _relaxed(rt, r: Relax, given: dict) -> torch.Tensor:
     return RelaxedOneHotCategorical(t, logits=logits).rsample()
 
 
+def cached(cache: dict, key, make):
+    """``cache[key]``, made by ``make()`` when missing. While torch.compile traces, the cache
+    is neither read nor filled: a read would guard the compiled code on its contents, and an
+    eager evaluation that fills it later would force a recompile (the trace runs ``make``
+    once, and the graph holds its result)."""
+    if torch.compiler.is_compiling():
+        return make()
+    hit = cache.get(key)
+    if hit is None:
+        hit = cache[key] = make()
+    return hit
+
+
 @dataclass
 class LossValue:
     """The value of a loss on one batch.

@@ -27,7 +27,7 @@ from graphmodel.errors import DataError, GraphModelError, TrainingError
 
 from . import distributed
 from . import events as ev
-from .config import TrainConfig
+from .config import CUDA_GRAPH_MODES, TrainConfig
 from .data import bind, check_fields, keep_labels, load_dataset
 
 #: The name a Diverged event gives when the loss stayed finite but the parameters did not.
@@ -151,7 +151,7 @@ class Trainer:
             self._engine = torch.compile(self._engine, mode=mode)
         #: the compiled step replays CUDA graphs: each call begins a new replay, and the
         #: outputs it returns live in the graphs' memory, overwritten by the next replay
-        self._graphs = mode in ("reduce-overhead", "max-autotune") and self.device.type == "cuda"
+        self._graphs = mode in CUDA_GRAPH_MODES and self.device.type == "cuda"
         self.optimizers = [self._optimizer(p) for p in self.players]
         self.schedulers = [self._scheduler(o) for o in self.optimizers]
         self.step = 0
