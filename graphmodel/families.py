@@ -317,14 +317,21 @@ def log_density(d: D.Distribution, value: torch.Tensor) -> torch.Tensor:
         if noise is not None and noise[0] is value:
             with torch.no_grad():
                 const = noise[1].square().mul_(-0.5).sub_(_LOG_SQRT_2PI)
-            return _sum_rightmost(const - base.scale.log(), n)
+            return _sum_rightmost(const - _log_scale(d, base), n)
         scale = base.scale
         t = (value - base.loc) / scale
-        return _sum_rightmost(t.square().mul(-0.5) - scale.log() - _LOG_SQRT_2PI, n)
+        return _sum_rightmost(t.square().mul(-0.5) - _log_scale(d, base) - _LOG_SQRT_2PI, n)
     return d.log_prob(value)
 
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _log_scale(d: D.Distribution, base: D.Normal) -> torch.Tensor:
+    """``log σ`` of a Normal: the network's raw output where the runtime's factor kept it
+    (``σ = exp(raw)``: the same value, without a ``log`` op and its backward), else ``log σ``."""
+    ls = getattr(d, "_gm_log_scale", None)
+    return base.scale.log() if ls is None else ls
 
 
 def closed_form_kl(q: D.Distribution, p: D.Distribution) -> torch.Tensor | None:
@@ -343,7 +350,7 @@ def closed_form_kl(q: D.Distribution, p: D.Distribution) -> torch.Tensor | None:
         return None
     if getattr(p, "_gm_standard", False):  # p = N(0, I): ½(μ² + σ² − 1) − log σ
         loc, scale = qb.loc, qb.scale
-        return _sum_rightmost((loc.square() + scale.square() - 1).mul(0.5) - scale.log(), n)
+        return _sum_rightmost((loc.square() + scale.square() - 1).mul(0.5) - _log_scale(q, qb), n)
     var_ratio = (qb.scale / pb.scale).pow(2)
     t1 = ((qb.loc - pb.loc) / pb.scale).pow(2)
     return _sum_rightmost(0.5 * (var_ratio + t1 - 1 - var_ratio.log()), n)

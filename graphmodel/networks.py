@@ -18,10 +18,13 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.nn.modules import module as _nn_module
 
 from .errors import GraphModelError, TrustError
 from .registry import Registry
 from .shapes import broadcast
+
+_linear = nn.functional.linear
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,52 @@ def _one_hot(x: torch.Tensor, classes: int) -> torch.Tensor:
     return out.scatter_(-1, x.long().unsqueeze(-1), 1.0)
 
 
+def _hooked(m: nn.Module) -> bool:
+    """Whether calling ``m`` does more than ``m.forward``: hooks on it, or ``m.compile()``."""
+    return bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks) \
+        or m._compiled_call_impl is not None
+
+
+def _hooked_anywhere() -> bool:
+    """Global module hooks, or a TorchScript trace (which records each module call)."""
+    g = _nn_module
+    return bool(g._global_forward_hooks or g._global_forward_pre_hooks or g._global_backward_hooks
+                or g._global_backward_pre_hooks) or torch._C._get_tracing_state() is not None
+
+
+def call(m: nn.Module, *xs):
+    """``m(*xs)``: through ``forward`` itself where nothing hooks it (see :func:`run_sequential`)."""
+    if _hooked(m) or _hooked_anywhere():
+        return m(*xs)
+    return m.forward(*xs)
+
+
+def run_sequential(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``seq(x)``, calling each layer's ``forward`` itself where nothing hooks it.
+
+    ``nn.Module.__call__`` checks for hooks at every call, which costs a small layer more
+    than its own work (two Python frames and a few dict reads a layer, for each of a step's
+    dozen layers). Where no hook is registered (on the layer or globally) and the module is
+    not compiled on its own, ``__call__`` would call ``forward`` and nothing else, so this
+    does; anything hooked goes through ``__call__`` as usual.
+    """
+    if _hooked_anywhere() or _hooked(seq):
+        return seq(x)
+    for m in seq._modules.values():
+        # (_hooked inlined: this loop runs for every layer of every step)
+        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks \
+                or m._compiled_call_impl is not None:
+            x = m(x)
+        elif type(m) is nn.Linear and "weight" in m._parameters:
+            # Linear.forward's own call without its frame and attribute lookups (an exact
+            # Linear: a parametrized one is a subclass; functional_call swaps these entries)
+            p = m._parameters
+            x = _linear(x, p["weight"], p["bias"])
+        else:
+            x = m.forward(x)
+    return x
+
+
 def _flatten_inputs(inputs: list[InputSpec], xs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Flatten every parent to ``(batch..., width)`` (one-hot for classes) and concatenate."""
     if len(xs) == 1 and len(inputs[0].shape) == 1 and not inputs[0].classes and torch.is_floating_point(xs[0]):
@@ -210,7 +259,8 @@ class MLPNet(nn.Module):
         self.heads = Heads(heads)
 
     def forward(self, *xs):
-        return self.heads.forward(self.body(_flatten_inputs(self.inputs, xs)))  # (no hooks on the split)
+        mods = self._modules  # (read directly: nn.Module.__getattr__ is a Python call per name)
+        return mods["heads"].forward(run_sequential(mods["body"], _flatten_inputs(self.inputs, xs)))
 
 
 def _build_mlp(options, inputs, heads, trusted=False):
@@ -257,11 +307,11 @@ class ConvEncoderNet(nn.Module):
     def forward(self, *xs):
         img = xs[self.image_index]
         batch = img.shape[:-3]
-        feat = self.convs(img.reshape(-1, *self.image_shape)).reshape(*batch, -1)
+        feat = run_sequential(self.convs, img.reshape(-1, *self.image_shape)).reshape(*batch, -1)
         if self.others:
             rest = [x for k, x in enumerate(xs) if k != self.image_index]
             feat = torch.cat([feat, _flatten_inputs(self.others, tuple(rest))], dim=-1)
-        return self.heads.forward(self.body(feat))
+        return self.heads.forward(run_sequential(self.body, feat))
 
 
 def _build_conv(options, inputs, heads, trusted=False):
@@ -303,8 +353,8 @@ class DeconvDecoderNet(nn.Module):
     def forward(self, *xs):
         z = _flatten_inputs(self.inputs, xs)
         batch = z.shape[:-1]
-        y = self.fc(z).reshape(-1, self.c0, self.h0, self.w0)
-        y = self.out(self.ups(y))[:, :, : self.H, : self.W]
+        y = run_sequential(self.fc, z).reshape(-1, self.c0, self.h0, self.w0)
+        y = self.out(run_sequential(self.ups, y))[:, :, : self.H, : self.W]
         outs = []
         for part, shape in zip(torch.split(y, self.head_channels, dim=1), self.head_shapes):
             c, extra = shape[0], shape[3:]

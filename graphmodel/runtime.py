@@ -21,7 +21,7 @@ from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
-from .networks import HeadSpec, InputSpec, NetSpec, build_network
+from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .shapes import broadcast
 
 _NET, _CONST, _LEARN = 0, 1, 2
@@ -73,6 +73,10 @@ class FactorModule(nn.Module):
                 value = torch.as_tensor(src.value, dtype=torch.get_default_dtype()).expand(shape).clone()
                 self.register_buffer(f"const_{k}", value)
                 table.append((k, _CONST, f"const_{k}", None))
+        # a Normal's scale from exp(raw): the raw value is log σ itself, which its KL and
+        # log-density read (one op fewer each way, and exact where exp would overflow)
+        self._log_scale = self.family.dist is torch.distributions.Normal and any(
+            name == "scale" and kind != _CONST and fn is torch.exp for name, kind, _, fn in table)
         self.table = tuple(table)
         #: N(0, I) with constant parameters (a standard prior): the KL against it and its
         #: log-density take the short forms (``families.closed_form_kl``, ``log_density``)
@@ -116,16 +120,20 @@ class FactorModule(nn.Module):
 
     def params(self, *parents: torch.Tensor) -> dict:
         """Constrained parameters of the distribution for these parent values."""
+        return self._params(parents)[0]
+
+    def _params(self, parents) -> tuple[dict, torch.Tensor | None]:
+        """:meth:`params`, and a Normal's unconstrained scale (its log σ) where it has one."""
         # called on every step: submodules, parameters and buffers are read from their
         # dicts directly (``.to()`` replaces buffers, so nothing is cached across calls)
         net = self._modules.get("net")
-        raw = net(*parents) if net is not None else ()
+        raw = call(net, *parents) if net is not None else ()
         if self.reduce:
             if self.reduce == "sum":
                 raw = tuple(r.sum(d) for r, d in zip(raw, self.reduce_dims))
             else:
                 raw = tuple(r.mean(d) for r, d in zip(raw, self.reduce_dims))
-        out = {}
+        out, log_scale = {}, None
         for name, kind, ref, fn in self.table:
             if kind == _NET:
                 v = raw[ref]
@@ -134,13 +142,21 @@ class FactorModule(nn.Module):
             else:
                 out[name] = self._buffers[ref]
                 continue
-            out[name] = v if fn is None else fn(v)
-        return out
+            if fn is None:
+                out[name] = v
+            else:
+                out[name] = fn(v)
+                if fn is torch.exp and self._log_scale and name == "scale":
+                    log_scale = v
+        return out, log_scale
 
     def forward(self, *parents: torch.Tensor):
-        d = self.family.make(self.params(*parents), self.event_ndim)
+        params, log_scale = self._params(parents)
+        d = self.family.make(params, self.event_ndim)
         if self.standard:
             d._gm_standard = True
+        elif log_scale is not None:
+            d._gm_log_scale = log_scale  # (families: log σ for the KL and the log-density)
         return d
 
 

@@ -50,10 +50,11 @@ def test_a_tiny_run_writes_the_records_and_the_table(vae_step, tmp_path):
     assert any(r.get("kind") == "sampling" and r["impl"] == "graphmodel" for r in records)
 
 
-def test_wide_cpu_settings_take_the_same_steps_in_shorter_rounds(vae_step):
+def test_cpu_rounds_are_two_steps_and_cheap_settings_take_twice_the_steps(vae_step):
     args = argparse.Namespace(rounds=15, steps=10, fixed_rounds=False)
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert vae_step.round_plan((10, 400), args, cpu) == (15, 10)
+    assert vae_step.round_plan((10, 400), args, cpu) == (150, 2)
+    assert vae_step.round_plan((10, 16), args, cpu) == (150, 2)
     assert vae_step.round_plan((10, 2000), args, cpu) == (75, 2)
     assert vae_step.round_plan((10, 2000), args, cuda) == (15, 10)  # a sync per 2 steps would drain the queue
     fixed = argparse.Namespace(rounds=3, steps=4, fixed_rounds=True)

@@ -13,9 +13,11 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import distributions as D
+from torch import nn
 
 import graphmodel as gm
 from graphmodel import families as F
+from graphmodel import networks as N
 from inference.objectives import training_loss
 
 
@@ -152,6 +154,42 @@ def test_a_standard_normal_prior_takes_the_short_forms_with_torchs_values_and_gr
         torch.testing.assert_close(F.log_density(d, loc), d.log_prob(loc))
 
 
+def test_a_networks_log_scale_serves_the_kl_and_the_log_density_with_torchs_values_and_gradients():
+    """σ = exp(raw): the factor keeps raw as log σ, and the KL and log-density read it."""
+    z = gm.Variable("z", (3,))
+    x = gm.Variable("x", (2,), role="observed")
+    g = gm.Graph("g", p=gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
+                 q=gm.Normal(z, given=x, net=gm.MLP(8)))
+    rt = g.build()
+    q_mod = rt.factor_modules[2]
+    xs = torch.randn(7, 2)
+    d = q_mod(xs)
+    _, raw = q_mod._params((xs,))
+    assert torch.equal(d._gm_log_scale, raw)
+    torch.testing.assert_close(raw.exp(), d.base_dist.scale, rtol=0, atol=0)
+    prior = rt.factor_modules[1]()
+    ref_q = D.Independent(D.Normal(d.base_dist.loc, d.base_dist.scale), 1)
+    ref_p = D.Independent(D.Normal(torch.zeros(3), torch.ones(3)), 1).expand((7,))
+    zs = F.draw(d)
+    pairs = ((F.closed_form_kl(d, prior), D.kl_divergence(ref_q, ref_p)),  # the short KL
+             (F.log_density(d, zs), ref_q.log_prob(zs)),  # its own sample, from the noise
+             (F.log_density(d, zs.detach() + 0.5), ref_q.log_prob(zs.detach() + 0.5)))  # another value
+    params = list(q_mod.parameters())
+    for ours, ref in pairs:
+        torch.testing.assert_close(ours, ref)
+        g_ours = torch.autograd.grad(ours.sum(), params, retain_graph=True)
+        g_ref = torch.autograd.grad(ref.sum(), params, retain_graph=True)
+        for a, b in zip(g_ours, g_ref):
+            torch.testing.assert_close(a, b)
+    # a learned scale is kept too; a constant scale, a prior or another family keep nothing
+    learned = gm.Graph("l", p=gm.Normal(z, given=x, net=gm.MLP(4), scale=gm.Learn(0.5))).build().factor_modules[0]
+    torch.testing.assert_close(learned(xs)._gm_log_scale, torch.full((3,), 0.5).log())
+    for g2 in (gm.Graph("c", p=gm.Normal(z, given=x, net=gm.MLP(4), scale=0.5)),
+               gm.Graph("l", p=gm.Laplace(z, given=x, net=gm.MLP(4)))):
+        assert not hasattr(g2.build().factor_modules[0](xs), "_gm_log_scale")
+    assert not hasattr(prior, "_gm_log_scale")
+
+
 def test_a_standard_normal_prior_draws_torchs_samples():
     """Sampled from, N(0, I) gives its noise itself: torch's values from the same random
     stream, whether the pass keeps the distribution (a trace) or not (``sample``)."""
@@ -207,3 +245,72 @@ def test_the_elbo_compiles_without_graph_breaks(kl):
         torch._dynamo.reset()
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
+
+
+# --- layers called without nn.Module.__call__ ----------------------------------------------
+
+def _mlp_factor():
+    x = gm.Variable("x", (5,), role="observed")
+    z = gm.Variable("z", (3,))
+    return gm.Graph("g", p=gm.Normal(z, given=x, net=gm.MLP(8, 8))).build().factor_modules[0]
+
+
+def _reference(mod, xs):
+    """The same network through nn.Module.__call__ at every layer."""
+    body = mod.net.body
+    y = xs
+    for layer in body:
+        y = nn.Module.__call__(layer, y)
+    return y
+
+
+def test_layers_called_directly_compute_what_their_calls_compute():
+    mod = _mlp_factor()
+    xs = torch.randn(4, 5)
+    torch.testing.assert_close(N.run_sequential(mod.net.body, xs), _reference(mod, xs), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("where", ["layer", "pre", "body", "net", "global", "backward"])
+def test_hooks_still_fire_on_the_direct_path(where):
+    mod = _mlp_factor()
+    seen = []
+    layer = mod.net.body[2]
+    hook = lambda m, args, out=None: seen.append(type(m).__name__)  # noqa: E731
+    handle = {"layer": lambda: layer.register_forward_hook(hook),
+              "pre": lambda: layer.register_forward_pre_hook(hook),
+              "body": lambda: mod.net.body.register_forward_hook(hook),
+              "net": lambda: mod.net.register_forward_hook(hook),
+              "global": lambda: nn.modules.module.register_module_forward_hook(hook),
+              "backward": lambda: layer.register_full_backward_hook(lambda m, gi, go: seen.append("grad"))}[where]()
+    try:
+        d = mod(torch.randn(4, 5))
+        d.base_dist.loc.sum().backward()
+    finally:
+        handle.remove()
+    assert seen, f"a {where} hook did not fire"
+    if where == "global":
+        assert seen.count("Linear") == 3  # at every layer, not only where the network is called
+    seen.clear()
+    mod(torch.randn(4, 5)).base_dist.loc.sum().backward()
+    assert not seen  # removed: the direct path again
+
+
+def test_functional_call_and_parametrizations_reach_the_direct_path():
+    mod = _mlp_factor()
+    xs = torch.randn(4, 5)
+    first = mod.net.body[0]
+    zero = {"net.body.0.weight": torch.zeros_like(first.weight), "net.body.0.bias": torch.zeros_like(first.bias)}
+    swapped = torch.func.functional_call(mod, zero, (xs,))
+    # a first layer of zeros: every row sees the same input, so every row gets the same parameters
+    loc = swapped.base_dist.loc
+    torch.testing.assert_close(loc, loc[:1].expand_as(loc))
+    assert not torch.allclose(mod(xs).base_dist.loc, loc)  # the module's own weights are back
+    torch.nn.utils.parametrize.register_parametrization(first, "weight", _Zero())
+    loc = mod(xs).base_dist.loc
+    torch.testing.assert_close(loc, loc[:1].expand_as(loc))
+
+
+class _Zero(nn.Module):
+    def forward(self, w):
+        return torch.zeros_like(w)
+
