@@ -48,16 +48,17 @@ class HandVAE(nn.Module):
         return -(rec - kl).mean()
 
 
-def adam_step(loss_fn: Callable, params, compile: bool | str = False) -> Callable:
+def adam_step(loss_fn: Callable, params, compile: bool | str = False, fused: bool = False) -> Callable:
     """``step(x)``: the loss, a backward pass and an Adam update — the same for every impl.
     ``compile``: the loss through torch.compile (True, or a mode; in a mode that replays CUDA
-    graphs each step begins a new replay, as the trainer does)."""
+    graphs each step begins a new replay, as the trainer does). ``fused``: torch's fused
+    Adam instead of its default."""
     from inference.config import CUDA_GRAPH_MODES
 
     graphs = compile in CUDA_GRAPH_MODES
     if compile:
         loss_fn = torch.compile(loss_fn) if compile is True else torch.compile(loss_fn, mode=compile)
-    opt = torch.optim.Adam(params, lr=LR)
+    opt = torch.optim.Adam(params, lr=LR, **({"fused": True} if fused else {}))
 
     def step(x):
         if graphs:
@@ -71,16 +72,16 @@ def adam_step(loss_fn: Callable, params, compile: bool | str = False) -> Callabl
     return step
 
 
-def make_hand(z: int, h: int, device, compile: bool | str = False) -> Impl:
+def make_hand(z: int, h: int, device, compile: bool | str = False, fused: bool = False) -> Impl:
     m = HandVAE(z, h).to(device)
-    step = adam_step(m.loss, m.parameters(), compile)
+    step = adam_step(m.loss, m.parameters(), compile, fused)
 
     @torch.no_grad()
     def sample(n):
         zz = torch.randn(n, z, device=device)
         return torch.bernoulli(torch.sigmoid(m.dec(zz)))
 
-    return Impl("pytorch" + _suffix(compile, ""), step, sample)
+    return Impl("pytorch" + _suffix(compile, "Adam fused" if fused else ""), step, sample)
 
 
 def _suffix(compile, before: str) -> str:
@@ -122,6 +123,30 @@ def make_graphmodel(z: int, h: int, device, kl: str = "analytic", compile: bool 
 
     name = "graphmodel" + _suffix(compile, f"{'analytic' if kl == 'analytic' else 'MC'} KL")
     return Impl(name, step, sample)
+
+
+def make_trainer(z: int, h: int, device) -> Impl:
+    """graphmodel's own training step (``Trainer``): the next batch of its data, the loss,
+    backward, its optimizer's update (torch's fused Adam on a CPU) and the step's metrics
+    kept on the device. The batch it is handed is ignored: it reads its own, of the same
+    shape, from the same synthetic data."""
+    import graphmodel as gm
+    from inference.trainer import Trainer
+
+    g = gm.loads(gm.dumps(vae_graph(z, h)))
+    g.objective = {"kind": "elbo", "kl": "analytic"}
+    n = 128
+    trainer = Trainer(g, {"x": synthetic_mnist(n * 9, device)},
+                      {"batch_size": n, "lr": LR, "steps": 10**9, "log_every": 10**9, "test_fraction": 0.1,
+                       "device": str(device)})
+    count = [0]
+
+    def step(x):
+        total, _ = trainer._train_step(count[0])
+        count[0] += 1
+        return total
+
+    return Impl("graphmodel (its trainer's step, analytic KL)", step)
 
 
 # --- Pyro ------------------------------------------------------------------------------------

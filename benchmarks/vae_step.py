@@ -55,19 +55,21 @@ def makers(compile_ok: bool, device=None):
         ("pytorch", lambda z, h, d: impls.make_hand(z, h, d)),
         ("graphmodel (analytic KL)", lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic")),
         ("graphmodel (MC KL)", lambda z, h, d: impls.make_graphmodel(z, h, d, "mc")),
+        ("graphmodel (its trainer's step, analytic KL)", impls.make_trainer),
+        ("pytorch (Adam fused)", lambda z, h, d: impls.make_hand(z, h, d, fused=True)),
         ("pyro (Trace_ELBO)", impls.make_pyro),
         ("pixyz (analytic KL)", lambda z, h, d: impls.make_pixyz(z, h, d, "analytic")),
         ("pixyz (MC KL)", lambda z, h, d: impls.make_pixyz(z, h, d, "mc")),
     ]
     if compile_ok:
-        out.insert(3, ("graphmodel (analytic KL, compiled)",
+        out.insert(5, ("graphmodel (analytic KL, compiled)",
                        lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic", compile=True)))
-        out.insert(4, ("pytorch (compiled)", lambda z, h, d: impls.make_hand(z, h, d, compile=True)))
+        out.insert(6, ("pytorch (compiled)", lambda z, h, d: impls.make_hand(z, h, d, compile=True)))
         if device is not None and device.type == "cuda":  # CUDA graphs: torch.compile's reduce-overhead
             ro = "reduce-overhead"
-            out.insert(5, (f"graphmodel (analytic KL, compiled, {ro})",
+            out.insert(7, (f"graphmodel (analytic KL, compiled, {ro})",
                            lambda z, h, d: impls.make_graphmodel(z, h, d, "analytic", compile=ro)))
-            out.insert(6, (f"pytorch (compiled, {ro})", lambda z, h, d: impls.make_hand(z, h, d, compile=ro)))
+            out.insert(8, (f"pytorch (compiled, {ro})", lambda z, h, d: impls.make_hand(z, h, d, compile=ro)))
     return out
 
 

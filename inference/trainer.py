@@ -71,6 +71,23 @@ class _Losses(torch.nn.Module):
         return value.total, dict(value.terms)
 
 
+def _fused_on_cpu(make, params: list, **options) -> torch.optim.Optimizer:
+    """Adam or AdamW: torch's fused implementation for parameters on a CPU, where this torch
+    has one (2.4 and later), else torch's default.
+
+    On a CPU torch's default updates each parameter with a dozen separate passes over its
+    moments; the fused one makes one (an Adam step for the 11M parameters of the benchmark's
+    h=2000 VAE: ~18 ms against ~100 ms on one core). On a GPU torch's default (one launch per
+    op for all parameters at once) is kept: that is the path whose steps are checked to never
+    wait for the device."""
+    if all(p.device.type == "cpu" for p in params):
+        try:
+            return make(params, fused=True, **options)
+        except RuntimeError:  # a torch without a fused CPU kernel
+            pass
+    return make(params, **options)
+
+
 def _copied(t: torch.Tensor) -> torch.Tensor:
     return t.detach().clone()
 
@@ -178,10 +195,9 @@ class Trainer:
         if betas and cfg.optimizer not in ("adam", "adamw"):
             raise TrainingError(f"player '{player.name}' sets Adam's betas, but training.optimizer is "
                                 f"'{cfg.optimizer}'; use adam or adamw")
-        if cfg.optimizer == "adam":
-            return torch.optim.Adam(params, lr=lr, weight_decay=cfg.weight_decay, **betas)
-        if cfg.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=lr, weight_decay=cfg.weight_decay, **betas)
+        if cfg.optimizer in ("adam", "adamw"):
+            make = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+            return _fused_on_cpu(make, params, lr=lr, weight_decay=cfg.weight_decay, **betas)
         if cfg.optimizer == "rmsprop":
             return torch.optim.RMSprop(params, lr=lr, weight_decay=cfg.weight_decay)
         return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=cfg.weight_decay)
@@ -232,7 +248,9 @@ class Trainer:
         idx = perm[pos * bs: pos * bs + bs] if n >= bs else perm
         if self.dist:  # each rank takes its equal shard of the global batch
             idx = idx.chunk(self.dist.world)[self.dist.rank]
-        return {k: v[idx] for k, v in self.train_data.items()}
+        # (index_select: the same rows as ``v[idx]``, without advanced indexing's general
+        # machinery, ~3× faster for a batch of images on a CPU)
+        return {k: v.index_select(0, idx) for k, v in self.train_data.items()}
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         """The epoch's permutation, on the device: one host-to-device copy per epoch, not per

@@ -407,6 +407,27 @@ def test_gradient_clipping_bounds_the_update():
     assert free > 100 * clipped
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_adam_on_a_cpu_is_torchs_fused_one_and_steps_like_torchs_default(optimizer):
+    """The trainer's Adam on a CPU is the fused kernel (one pass per parameter), and its
+    updates are those of torch's default implementation."""
+    t, _ = make(optimizer=optimizer, lr=0.01, weight_decay=0.1, steps=5, log_every=5)
+    opt = t.optimizers[0]
+    fused_cpu = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
+    assert bool(opt.defaults.get("fused")) == fused_cpu
+    params = [p for g in opt.param_groups for p in g["params"]]
+    twins = [p.detach().clone().requires_grad_() for p in params]
+    ref = type(opt)(twins, lr=0.01, weight_decay=0.1, foreach=False)
+    for _ in range(5):
+        for p, q in zip(params, twins):
+            p.grad = torch.randn_like(p)
+            q.grad = p.grad.clone()
+        opt.step()
+        ref.step()
+    for p, q in zip(params, twins):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("schedule, expected", [
     ("constant", lambda s: 0.1),
     ("cosine", lambda s: 0.1 * (1 + math.cos(math.pi * s / 40)) / 2),
