@@ -16,6 +16,7 @@ from torch import nn
 
 X_DIM = 784
 LR = 1e-3
+BATCH = 128
 
 
 @dataclass
@@ -135,9 +136,8 @@ def make_trainer(z: int, h: int, device) -> Impl:
 
     g = gm.loads(gm.dumps(vae_graph(z, h)))
     g.objective = {"kind": "elbo", "kl": "analytic"}
-    n = 128
-    trainer = Trainer(g, {"x": synthetic_mnist(n * 9, device)},
-                      {"batch_size": n, "lr": LR, "steps": 10**9, "log_every": 10**9, "test_fraction": 0.1,
+    trainer = Trainer(g, {"x": synthetic_mnist(BATCH * 9, device)},
+                      {"batch_size": BATCH, "lr": LR, "steps": 10**9, "log_every": 10**9, "test_fraction": 0.1,
                        "device": str(device)})
     count = [0]
 

@@ -39,7 +39,7 @@ import impls  # noqa: E402
 
 SETTINGS_FULL = [(10, 400), (10, 2000), (30, 400), (30, 2000), (10, 16)]
 SETTINGS_QUICK = [(10, 400), (10, 16)]
-BATCH = 128
+BATCH = impls.BATCH
 EARLIER = "<!-- earlier runs -->"
 #: the timer: wall-clock, or on a one-thread CPU run the process's CPU time (``--clock``)
 CLOCK = [time.perf_counter]

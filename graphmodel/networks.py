@@ -175,9 +175,7 @@ def run_sequential(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
     if _hooked_anywhere() or _hooked(seq):
         return seq(x)
     for m in seq._modules.values():
-        # (_hooked inlined: this loop runs for every layer of every step)
-        if m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks \
-                or m._compiled_call_impl is not None:
+        if _hooked(m):
             x = m(x)
         elif type(m) is nn.Linear and "weight" in m._parameters:
             # Linear.forward's own call without its frame and attribute lookups (an exact

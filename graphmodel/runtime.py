@@ -146,7 +146,7 @@ class FactorModule(nn.Module):
                 out[name] = v
             else:
                 out[name] = fn(v)
-                if fn is torch.exp and self._log_scale and name == "scale":
+                if self._log_scale and name == "scale":  # (its fn is exp: checked at build)
                     log_scale = v
         return out, log_scale
 
