@@ -108,9 +108,11 @@ def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbo
     qtbot.wait(200)
     lat = Latency()
     lat.timer.start()
+    ticks = {}  # how many gaps the timer had measured when each phase of the run ended
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert panel.running and not panel.start_button.isEnabled()
     qtbot.waitUntil(lambda: plots.image() is not None, timeout=120_000)
+    ticks["first samples"] = len(lat.gaps)
     if hasattr(os, "getpriority"):  # the trainer yields the CPU to the window (set before it trains)
         own = os.getpriority(os.PRIO_PROCESS, 0)
         assert os.getpriority(os.PRIO_PROCESS, panel.run.process.pid) == min(19, own + NICENESS)
@@ -122,10 +124,13 @@ def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbo
     held = panel.last_step
     qtbot.wait(600)
     assert panel.last_step - held <= 5  # paused: at most the report in flight
+    ticks["pause"] = len(lat.gaps)
     qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.last_step >= 50 and panel.samples_step >= 50, timeout=120_000)
+    ticks["resumed run"] = len(lat.gaps)
     qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not panel.running, timeout=120_000)
+    ticks["stop"] = len(lat.gaps)
     lat.timer.stop()
     lengths = plots.curve_lengths()
     assert set(lengths) == {"loss", "E_q(z|x)[log p(x|z)]", "KL[q(z|x)‖p(z)]"}
@@ -138,8 +143,12 @@ def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbo
     assert panel.status.text().startswith("Stopped at step")
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
     assert plots.draws >= 5  # drawn on the timer, during the run
-    # ticks all through the run: start, first samples, pause, resume, stop
-    assert len(lat.gaps) > 200 and sum(lat.gaps) > 3
+    # The timer ticked in every phase of the run (start to first samples, the pause, the
+    # resumed run, the stop). Counts, not durations: a fast machine finishes the training
+    # sooner, and how long a run takes is no property of the window.
+    counts = np.diff([0, *ticks.values()])
+    assert (counts > 0).all(), f"no tick in some phase: {dict(zip(ticks, counts))}"
+    assert len(lat.gaps) > 50  # the pause alone holds the event loop for 1.2 s of 10 ms ticks
     print(f"event loop during training: {lat.report()}")  # shown with pytest -rP
     # Our own work never holds the event loop for 100 ms: CPU time, so other programs on
     # the machine cannot make this fail, nor pass it for us.
