@@ -143,11 +143,13 @@ def test_training_from_the_panel_draws_live_and_keeps_the_window_responsive(qtbo
     assert panel.status.text().startswith("Stopped at step")
     assert panel.start_button.isEnabled() and not panel.stop_button.isEnabled()
     assert plots.draws >= 5  # drawn on the timer, during the run
-    # The timer ticked in every phase of the run (start to first samples, the pause, the
-    # resumed run, the stop). Counts, not durations: a fast machine finishes the training
-    # sooner, and how long a run takes is no property of the window.
-    counts = np.diff([0, *ticks.values()])
-    assert (counts > 0).all(), f"no tick in some phase: {dict(zip(ticks, counts))}"
+    # The timer ticked while the run started and while it was paused (phases that take time
+    # whatever the machine's speed: the first samples need a trainer process, the pause is
+    # 1.2 s of waiting). Counts, not durations: a fast machine reaches step 50 sooner (the
+    # resumed part may even be over at once), and how long a run takes says nothing of the
+    # window.
+    counts = dict(zip(ticks, np.diff([0, *ticks.values()])))
+    assert counts["first samples"] > 0 and counts["pause"] > 0, f"no tick in some phase: {counts}"
     assert len(lat.gaps) > 50  # the pause alone holds the event loop for 1.2 s of 10 ms ticks
     print(f"event loop during training: {lat.report()}")  # shown with pytest -rP
     # Our own work never holds the event loop for 100 ms: CPU time, so other programs on
