@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from pathlib import Path
 
 from torch import nn
@@ -368,8 +370,28 @@ def load(path, validate: bool = True, trust: bool = False) -> Graph:
     Raises:
         GraphFileError: naming the place in the file and what is wrong there.
     """
+    return loads(_read_bounded(path), validate=validate, trust=trust)
+
+
+def _read_bounded(path) -> bytes:
+    """The bytes of a regular file of at most ``MAX_BYTES``, refused before they are read
+    (a 2 GB file, ``/dev/zero`` or a FIFO never reaches memory or blocks)."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb", opener=_open_nonblocking) as fh:
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise GraphFileError(f"{path}: not a regular file")
+            if info.st_size > MAX_BYTES:
+                raise GraphFileError(f"{path}: larger than {MAX_BYTES >> 20} MiB ({info.st_size} bytes)")
+            data = fh.read(MAX_BYTES + 1)
     except OSError as e:
         raise GraphFileError(f"{path}: cannot read: {e.strerror or e}") from None
-    return loads(data, validate=validate, trust=trust)
+    if len(data) > MAX_BYTES:  # grew while being read
+        raise GraphFileError(f"{path}: larger than {MAX_BYTES >> 20} MiB")
+    return data
+
+
+def _open_nonblocking(path, flags):
+    # opening a FIFO for reading blocks until a writer comes; O_NONBLOCK lets the mode check
+    # refuse it (and means nothing for a regular file)
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
