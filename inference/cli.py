@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
+from contextlib import contextmanager
 
 import graphmodel as gm
 
@@ -106,31 +109,71 @@ def cmd_train(args) -> int:
 def _train(args, g, trainer) -> int:
     from pathlib import Path
 
-    from .outputs import ProgressBar, RunWriter
+    from .outputs import ProgressBar, RunWriter, fresh_run_dir, holds_run
 
-    ckpt = Path(args.out) / "checkpoint.pt"
+    out = Path(args.out)
+    ckpt = out / "checkpoint.pt"
     resume_step = None
     if args.resume:
         if not ckpt.exists():
             raise gm.GraphModelError(f"--resume: no checkpoint at {ckpt}")
         trainer.resume(ckpt)
         resume_step = trainer.step
+    elif holds_run(out) and not args.overwrite and trainer.is_main:
+        out = fresh_run_dir(out)  # never replace a run the user did not name for replacing
+        print(f"{args.out} holds an earlier run (--resume continues it, --overwrite replaces it); "
+              f"writing this one to {out}", file=sys.stderr)
     # Only rank 0 writes the run directory: other ranks would truncate its metrics file.
-    writer = RunWriter(args.out, trainer, resume_step) if trainer.is_main else None
+    writer = RunWriter(out, trainer, resume_step) if trainer.is_main else None
     if writer is not None:
+        for d in writer.dropped:
+            print(f"graphmodel: warning: {out / 'metrics.jsonl'}: {d}; dropped", file=sys.stderr)
         trainer.subscribe(ProgressBar(disable=args.quiet))
         trainer.subscribe(writer)
         print(f"objective: {trainer.describe()}")
     try:
-        metrics = trainer.run()
+        with _stop_on_signals(trainer) as caught:
+            metrics = trainer.run()
     finally:
         if writer is not None:
             writer.close()
     if writer is not None:
         for k, v in metrics.items():
             print(f"{k}: {v:.4f}")
-        print(f"wrote {args.out}/metrics.jsonl, checkpoint.pt, samples.png, losses.png, summary.json")
+        print(f"wrote {out}/metrics.jsonl, checkpoint.pt, samples.png, losses.png, summary.json")
+    if caught:
+        print(f"graphmodel: stopped by {caught[0]} at step {trainer.step}, checkpoint saved; continue with:\n"
+              f"  graphmodel train {args.file} --out {out} --resume", file=sys.stderr)
+        return 130 if caught[0] == "SIGINT" else 143
     return 0
+
+
+@contextmanager
+def _stop_on_signals(trainer):
+    """While training: the first Ctrl-C or SIGTERM stops at the end of the current step
+    (the run writer then saves a checkpoint and the summary); a second Ctrl-C interrupts
+    at once. Yields the list of the signals caught. Left to torchrun's handling when the
+    training is distributed (every rank must stop at the same step)."""
+    caught: list[str] = []
+    if trainer.dist is not None or threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        if caught and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        caught.append(name)
+        print(f"\ngraphmodel: {name}: stopping after this step and saving a checkpoint "
+              "(Ctrl-C again to quit at once)", file=sys.stderr)
+        trainer.stop()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
 
 
 def _trained(args):
@@ -247,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compile in this torch.compile mode: " + ", ".join(COMPILE_MODES)
                    + " (reduce-overhead replays CUDA graphs on a GPU: small models step several times faster)")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a run already in OUT (by default a new OUT-2, OUT-3, … is made beside it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = add("sample", cmd_sample, "draw samples from a trained graph into a picture")
     p.add_argument("file")

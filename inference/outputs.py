@@ -4,14 +4,18 @@ A run directory holds ``metrics.jsonl`` (one JSON object per report: ``step``, `
 one key per term, ``lr``), ``checkpoint.pt``, ``samples.png``, ``losses.png`` and
 ``summary.json``. Pictures, checkpoints and the summary are written atomically; the
 metrics file is appended line by line and, on resume, cut back to the checkpoint's step.
+While a writer is open it holds a lock on the directory (released by the system when the
+process ends, however it ends), so that two trainings never write one run.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from graphmodel.atomic import write_text
+from graphmodel.errors import TrainingError
 
 from . import events as ev
 from .plots import save_losses, save_samples
@@ -23,11 +27,15 @@ class RunWriter:
     def __init__(self, out_dir, trainer, resume_step: int | None = None):
         self.dir = Path(out_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = lock_run(self.dir)
         self.trainer = trainer
         self.metrics_path = self.dir / "metrics.jsonl"
         self.history: list[dict] = []
+        #: damaged records of the metrics file dropped on resume (``line N: why``)
+        self.dropped: list[str] = []
         if resume_step is not None:
-            self.history = [r for r in read_metrics(self.metrics_path) if r["step"] <= resume_step]
+            kept = read_metrics(self.metrics_path, self.dropped)
+            self.history = [r for r in kept if r["step"] <= resume_step]
             write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in self.history))
         elif self.metrics_path.exists():
             self.metrics_path.unlink()
@@ -53,22 +61,77 @@ class RunWriter:
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
+        if self._lock is not None:
+            os.close(self._lock)  # (closing the descriptor releases the lock)
+            self._lock = None
 
 
-def read_metrics(path) -> list[dict]:
-    """Records of a metrics file; a partial last line (a killed writer) is dropped."""
-    out = []
+RUN_FILES = ("metrics.jsonl", "checkpoint.pt", "summary.json")
+
+
+def holds_run(path) -> bool:
+    """Whether ``path`` is a directory that already holds (part of) a training run."""
+    path = Path(path)
+    return path.is_dir() and any((path / f).exists() for f in RUN_FILES)
+
+
+def fresh_run_dir(path) -> Path:
+    """``path`` if it holds no run, else the first of ``path-2``, ``path-3``, … that holds none."""
+    path = Path(path)
+    k = 2
+    out = path
+    while holds_run(out) or (out.exists() and not out.is_dir()):
+        out = path.with_name(f"{path.name}-{k}")
+        k += 1
+    return out
+
+
+def lock_run(path: Path) -> int | None:
+    """Lock the run directory ``path`` for this process (a descriptor to close), or raise
+    ``TrainingError``. The lock is on the directory itself: nothing is left in it, and the
+    system releases it when the process ends, however it ends."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        import fcntl
+    except ImportError:  # no advisory locks here (Windows): nothing to hold
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise TrainingError(f"run directory {path} is in use by another training; "
+                            "wait for it to end or choose another --out") from None
+    return fd
+
+
+def read_metrics(path, dropped: list | None = None) -> list[dict]:
+    """Records of a metrics file, in order of their steps.
+
+    A partial last line (a killed writer) is dropped silently; any other line that is not a
+    record (not JSON, no integer ``step``, or a step not after the one before) is dropped
+    and described in ``dropped`` when a list is given.
+    """
+    out: list[dict] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
     except FileNotFoundError:
         return out
-    for line in lines:
+    for n, line in enumerate(lines, 1):
+        why = None
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "step" in rec:
+            rec, why = None, "not JSON"
+        if why is None:
+            step = rec.get("step") if isinstance(rec, dict) else None
+            if not isinstance(step, int) or isinstance(step, bool):
+                why = "no integer step"
+            elif out and step <= out[-1]["step"]:
+                why = f"step {step} does not follow step {out[-1]['step']}"
+        if why is None:
             out.append(rec)
+        elif dropped is not None and not (n == len(lines) and why == "not JSON"):
+            dropped.append(f"line {n}: {why}")
     return out
 
 
