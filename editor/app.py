@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from .qtlibs import window_problem
+
 #: Qt platforms that draw nowhere a person can see.
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
 
@@ -141,6 +143,10 @@ def edit(file=None, screenshot_path=None, train_steps=None, trust: bool = False)
         print("graphmodel: error: no display to open the editor on (set DISPLAY, or render a picture "
               "with --screenshot OUT.png)", file=sys.stderr)
         return 1
+    problem = window_problem() if screenshot_path is None else None
+    if problem:  # (Qt itself would abort the process with a message about its plugin)
+        print(f"graphmodel: error: {problem}", file=sys.stderr)
+        return 1
     app = make_app(offscreen=screenshot_path is not None and not has_display())
     shooting = screenshot_path is not None
     window = open_window(file, recover=not shooting, trust=trust, restore=not shooting)
@@ -177,7 +183,8 @@ def demo(steps: int | None = None, out: str = "demo-run") -> int:
     from .templates import load_template, template
 
     why = "no display" if not has_display() else (
-        f"the editor needs {' and '.join(missing_qt())} (pip install 'graphmodel[editor]')" if missing_qt() else None)
+        f"the editor needs {' and '.join(missing_qt())} (pip install 'graphmodel[editor]')" if missing_qt()
+        else window_problem())
     if why is not None:
         print(f"graphmodel demo: {why}, so training headless; plots go to {out}/ "
               "(samples.png, losses.png, metrics.jsonl)", flush=True)
