@@ -1,0 +1,39 @@
+"""Built-in networks described by plain data, and the network registry.
+
+A network spec is ``NetSpec(type, options)``, e.g. ``MLP(400)`` ==
+``NetSpec("MLP", {"hidden": [400], "activation": "relu"})``. It holds no weights: when a
+graph is built, :func:`build_network` sizes it from the parents' shapes (the inputs) and
+the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
+``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
+``(batch..., *head_shape)``.
+
+One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``identity``, ``user``);
+each registers its types into :data:`NETWORKS` when imported here, in the order the
+editor lists them. The shared pieces are in ``base``, the fast call path in ``_fastcall``.
+"""
+
+from ._fastcall import call, run_sequential
+from .base import (
+    ACTIVATIONS,
+    NETWORKS,
+    Heads,
+    HeadSpec,
+    InputSpec,
+    NetSpec,
+    NetworkType,
+    UserNetAdapter,
+    build_network,
+    check_options,
+)
+from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
+from .identity import Identity, IdentityNet
+from .mlp import MLP, MLPNet
+from .recurrent import GRUCell, GRUCellNet
+from .user import UserNet, import_ref
+
+__all__ = [
+    "ACTIVATIONS", "NETWORKS", "ConvEncoder", "ConvEncoderNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell",
+    "GRUCellNet", "HeadSpec", "Heads", "Identity", "IdentityNet", "InputSpec", "MLP", "MLPNet", "NetSpec",
+    "NetworkType", "UserNet", "UserNetAdapter", "build_network", "call", "check_options", "import_ref",
+    "run_sequential",
+]
