@@ -7,9 +7,8 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``identity``, ``user``);
-each registers its types into :data:`NETWORKS` when imported here, in the order the
-editor lists them. The shared pieces are in ``base``, the fast call path in ``_fastcall``.
+One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``identity``, ``user``);
+each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in ``base``, the fast call path in ``_fastcall``.
 """
 
 from ._fastcall import call, run_sequential
@@ -26,14 +25,15 @@ from .base import (
     check_options,
 )
 from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
+from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
 from .identity import Identity, IdentityNet
 from .mlp import MLP, MLPNet
-from .recurrent import GRUCell, GRUCellNet
+from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
 from .user import UserNet, import_ref
 
 __all__ = [
-    "ACTIVATIONS", "NETWORKS", "ConvEncoder", "ConvEncoderNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell",
-    "GRUCellNet", "HeadSpec", "Heads", "Identity", "IdentityNet", "InputSpec", "MLP", "MLPNet", "NetSpec",
-    "NetworkType", "UserNet", "UserNetAdapter", "build_network", "call", "check_options", "import_ref",
-    "run_sequential",
+    "ACTIVATIONS", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
+    "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
+    "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
+    "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
 ]

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import GraphModelError
+from ..options import Option, with_defaults
 from ..registry import Registry
 from ..shapes import broadcast
 
@@ -61,17 +62,51 @@ class NetSpec:
 
 @dataclass(frozen=True)
 class NetworkType:
-    """A registered network: its default options, an option checker and a builder.
+    """A registered network: its typed options, a builder and a one-line description.
 
-    ``check(options)`` returns ``[(key, message)]`` for bad options (empty when fine);
-    ``build(options, inputs, heads, trusted)`` returns the module.
+    ``options`` is the one declaration of what the type accepts (:class:`~graphmodel.options.Option`):
+    ``defaults`` and ``check`` derive from it, and the file loader, the editor's inspector,
+    the palette and the exported script read it. ``build(options, inputs, heads, trusted)``
+    returns the module, given every option (defaults filled in). ``describe(options)`` is
+    the short caption (the type's name when not given).
+
+    Given together with ``options``, ``defaults`` adds free-form keys that no option kind
+    describes (a user module's ``kwargs``) and ``check`` adds a check the schema cannot say
+    (a reference's form); both are then extras, run after the schema's. Without ``options``
+    (the first wave's form, ``NetworkType(name, defaults, check, build, describe)``) they are
+    the whole declaration, as before.
+
+    Example:
+        >>> t = NetworkType("Tiny", build=lambda o, i, h, trusted=False: None,
+        ...                 options=(Option("bias", "bool", True, "learn a bias"),))
+        >>> t.defaults, t.check({"bias": 1})
+        ({'bias': True}, [('bias', 'expected true or false, found 1')])
     """
 
     name: str
-    defaults: dict
-    check: Callable[[dict], list]
-    build: Callable[..., nn.Module]
-    describe: Callable[[dict], str]
+    defaults: dict | None = None
+    check: Callable[[dict], list] | None = None
+    build: Callable[..., nn.Module] | None = None
+    describe: Callable[[dict], str] | None = None
+    options: tuple[Option, ...] = ()
+
+    def __post_init__(self):
+        if self.build is None:
+            raise TypeError(f"network type {self.name!r}: build is required")
+        if self.describe is None:
+            object.__setattr__(self, "describe", lambda _options, name=self.name: name)
+        if self.options or (self.defaults is None and self.check is None):
+            extra_check = self.check
+            object.__setattr__(self, "defaults", {**with_defaults(self.options, {}), **(self.defaults or {})})
+            object.__setattr__(self, "check", lambda o: _schema_check(self.options, o, extra_check))
+        elif self.defaults is None or self.check is None:
+            raise TypeError(f"network type {self.name!r}: give options (or defaults and check)")
+
+
+def _schema_check(schema: tuple[Option, ...], options: dict, extra) -> list:
+    """Every declared option's problem in ``options`` (defaults filled in), then ``extra``'s."""
+    out = [(o.name, msg) for o in schema if (msg := o.check(options.get(o.name, o.default)))]
+    return out + (extra(options) if extra is not None and not out else [])
 
 
 NETWORKS: Registry[NetworkType] = Registry("network")
@@ -88,41 +123,22 @@ ACTIVATIONS = {
 }
 
 
-# --- option checking -------------------------------------------------------------------
+# --- options shared by several types --------------------------------------------------
 
-def _is_pos_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
-def _check_int_list(options: dict, key: str, allow_empty: bool = True) -> list:
-    v = options.get(key)
-    if not isinstance(v, list) or not all(_is_pos_int(h) for h in v) or (not allow_empty and not v):
-        bad = next((h for h in v if not _is_pos_int(h)), v) if isinstance(v, list) else v
-        return [(key, f"expected a list of positive integers, found {bad!r}")]
-    return []
+#: the nonlinearity after each hidden layer (and each convolution)
+ACTIVATION = Option("activation", "str", "relu", "the nonlinearity after each hidden layer",
+                    choices=tuple(ACTIVATIONS))
+#: an additive bias in every layer (off: e.g. before a normalization of one's own)
+BIAS = Option("bias", "bool", True, "learn an additive bias in every layer")
 
 
-def _check_activation(options: dict) -> list:
-    a = options.get("activation")
-    if not isinstance(a, str) or a not in ACTIVATIONS:
-        return [("activation", f"expected one of {', '.join(ACTIVATIONS)}, found {a!r}")]
-    return []
+def hidden_option(default: list[int]) -> Option:
+    """The widths of the fully connected hidden layers (none: one linear map)."""
+    return Option("hidden", "ints", default, "widths of the fully connected hidden layers", minimum=1)
 
 
 def _check_keys(options: dict, defaults: dict) -> list:
     return [(k, f"unknown option; known: {', '.join(defaults) or 'none'}") for k in options if k not in defaults]
-
-
-def _checker(*list_keys: str, nonempty: tuple[str, ...] = ()):
-    def check(options: dict) -> list:
-        out = []
-        for k in list_keys:
-            out += _check_int_list(options, k, allow_empty=k not in nonempty)
-        if "activation" in options:
-            out += _check_activation(options)
-        return out
-
-    return check
 
 
 # --- shared pieces ---------------------------------------------------------------------
@@ -159,10 +175,10 @@ def _flatten_inputs(inputs: list[InputSpec], xs: tuple[torch.Tensor, ...]) -> to
     return torch.cat(flat, dim=-1)
 
 
-def _mlp_layers(sizes: list[int], activation: str) -> list[nn.Module]:
+def _mlp_layers(sizes: list[int], activation: str, bias: bool = True) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
+        layers += [nn.Linear(a, b, bias=bias), ACTIVATIONS[activation]()]
     return layers
 
 

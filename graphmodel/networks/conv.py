@@ -8,14 +8,31 @@ import torch
 from torch import nn
 
 from ..errors import GraphModelError
+from ..options import Option
 from ._fastcall import run_sequential
-from .base import ACTIVATIONS, NETWORKS, Heads, NetSpec, NetworkType, _checker, _flatten_inputs, _mlp_layers, _total
+from .base import (
+    ACTIVATION,
+    ACTIVATIONS,
+    BIAS,
+    NETWORKS,
+    Heads,
+    NetSpec,
+    NetworkType,
+    _flatten_inputs,
+    _mlp_layers,
+    _total,
+    hidden_option,
+)
+
+#: the convolutions' kernel: stride 2 and padding (k - 1) // 2 halve (or double) the size
+#: whatever k is (a transposed one adds an output row and column for odd k)
+KERNEL = Option("kernel_size", "int", 4, "side of each convolution's square kernel (stride 2)", minimum=1, maximum=15)
 
 
 class ConvEncoderNet(nn.Module):
     """Strided convolutions over one image parent; other parents join after flattening."""
 
-    def __init__(self, inputs, heads, channels, hidden, activation):
+    def __init__(self, inputs, heads, channels, hidden, activation, kernel_size=4, bias=True):
         super().__init__()
         images = [i for i in inputs if len(i.shape) == 3 and not i.classes]
         if len(images) != 1:
@@ -33,13 +50,14 @@ class ConvEncoderNet(nn.Module):
                     f"a ConvEncoder with {len(channels)} layers halves {images[0].name}{images[0].shape} "
                     "below 1 pixel; use fewer channels entries"
                 )
-            convs += [nn.Conv2d(c, out, kernel_size=4, stride=2, padding=1), ACTIVATIONS[activation]()]
-            c, h, w = out, h // 2, w // 2
+            pad = (kernel_size - 1) // 2
+            convs += [nn.Conv2d(c, out, kernel_size, stride=2, padding=pad, bias=bias), ACTIVATIONS[activation]()]
+            c, h, w = out, (h + 2 * pad - kernel_size) // 2 + 1, (w + 2 * pad - kernel_size) // 2 + 1
         self.convs = nn.Sequential(*convs)
         with torch.no_grad():
             flat = self.convs(torch.zeros(1, *images[0].shape)).numel()
         sizes = [flat + sum(i.width for i in self.others), *hidden]
-        self.body = nn.Sequential(*_mlp_layers(sizes, activation), nn.Linear(sizes[-1], _total(heads)))
+        self.body = nn.Sequential(*_mlp_layers(sizes, activation, bias), nn.Linear(sizes[-1], _total(heads), bias=bias))
         self.image_shape = images[0].shape
         self.heads = Heads(heads)
 
@@ -54,13 +72,14 @@ class ConvEncoderNet(nn.Module):
 
 
 def _build_conv(options, inputs, heads, trusted=False):
-    return ConvEncoderNet(inputs, heads, options["channels"], options["hidden"], options["activation"])
+    return ConvEncoderNet(inputs, heads, options["channels"], options["hidden"], options["activation"],
+                          options["kernel_size"], options["bias"])
 
 
 class DeconvDecoderNet(nn.Module):
     """Vector parents → feature map → transposed convolutions up to the target's size."""
 
-    def __init__(self, inputs, heads, channels, hidden, activation):
+    def __init__(self, inputs, heads, channels, hidden, activation, kernel_size=4, bias=True):
         super().__init__()
         spatial = {h.shape[1:3] for h in heads if len(h.shape) >= 3}
         if len(spatial) != 1 or any(len(h.shape) < 3 for h in heads):
@@ -74,12 +93,13 @@ class DeconvDecoderNet(nn.Module):
         self.H, self.W = H, W
         sizes = [sum(i.width for i in inputs), *hidden]
         self.fc = nn.Sequential(
-            *_mlp_layers(sizes, activation), nn.Linear(sizes[-1], channels[0] * self.h0 * self.w0),
+            *_mlp_layers(sizes, activation, bias), nn.Linear(sizes[-1], channels[0] * self.h0 * self.w0, bias=bias),
             ACTIVATIONS[activation](),
         )
         ups: list[nn.Module] = []
         for a, b in zip(channels, [*channels[1:], channels[-1]]):
-            ups += [nn.ConvTranspose2d(a, b, kernel_size=4, stride=2, padding=1), ACTIVATIONS[activation]()]
+            ups += [nn.ConvTranspose2d(a, b, kernel_size, stride=2, padding=(kernel_size - 1) // 2,
+                                       output_padding=kernel_size % 2, bias=bias), ACTIVATIONS[activation]()]
         self.ups = nn.Sequential(*ups)
         # each head (C, H, W, *extra) comes from C*prod(extra) output channels
         self.head_channels = [math.prod(h.shape) // (H * W) for h in heads]
@@ -103,24 +123,39 @@ class DeconvDecoderNet(nn.Module):
 
 
 def _build_deconv(options, inputs, heads, trusted=False):
-    return DeconvDecoderNet(inputs, heads, options["channels"], options["hidden"], options["activation"])
+    return DeconvDecoderNet(inputs, heads, options["channels"], options["hidden"], options["activation"],
+                            options["kernel_size"], options["bias"])
 
 
+def _channels(default: list[int], what: str) -> Option:
+    return Option("channels", "ints", default, what, minimum=1, nonempty=True)
 
 
 NETWORKS.register("ConvEncoder", NetworkType(
-    "ConvEncoder", {"channels": [32, 64], "hidden": [256], "activation": "relu"},
-    _checker("channels", "hidden", nonempty=("channels",)), _build_conv,
-    lambda o: "ConvEncoder " + "-".join(map(str, o.get("channels", [])))))
+    "ConvEncoder", build=_build_conv, describe=lambda o: "ConvEncoder " + "-".join(map(str, o.get("channels", []))),
+    options=(_channels([32, 64], "output channels of each strided convolution (each halves the image)"),
+             hidden_option([256]), ACTIVATION, KERNEL, BIAS)))
 NETWORKS.register("DeconvDecoder", NetworkType(
-    "DeconvDecoder", {"channels": [64, 32], "hidden": [256], "activation": "relu"},
-    _checker("channels", "hidden", nonempty=("channels",)), _build_deconv,
-    lambda o: "DeconvDecoder " + "-".join(map(str, o.get("channels", [])))))
+    "DeconvDecoder", build=_build_deconv,
+    describe=lambda o: "DeconvDecoder " + "-".join(map(str, o.get("channels", []))),
+    options=(_channels([64, 32], "input channels of each transposed convolution (each doubles the image)"),
+             hidden_option([256]), ACTIVATION, KERNEL, BIAS)))
 
 
-def ConvEncoder(channels=(32, 64), hidden=(256,), activation: str = "relu") -> NetSpec:
-    return NetSpec("ConvEncoder", {"channels": list(channels), "hidden": list(hidden), "activation": activation})
+def _extra(kernel_size: int, bias: bool) -> dict:
+    """The options written only when they differ from their defaults (files stay as they were)."""
+    return {**({} if kernel_size == KERNEL.default else {"kernel_size": kernel_size}), **({} if bias else {"bias": False})}
 
 
-def DeconvDecoder(channels=(64, 32), hidden=(256,), activation: str = "relu") -> NetSpec:
-    return NetSpec("DeconvDecoder", {"channels": list(channels), "hidden": list(hidden), "activation": activation})
+def ConvEncoder(channels=(32, 64), hidden=(256,), activation: str = "relu", kernel_size: int = 4,
+                bias: bool = True) -> NetSpec:
+    """Strided convolutions over an image parent, then fully connected layers."""
+    return NetSpec("ConvEncoder", {"channels": list(channels), "hidden": list(hidden), "activation": activation,
+                                   **_extra(kernel_size, bias)})
+
+
+def DeconvDecoder(channels=(64, 32), hidden=(256,), activation: str = "relu", kernel_size: int = 4,
+                  bias: bool = True) -> NetSpec:
+    """Fully connected layers to a small feature map, then transposed convolutions up to the target."""
+    return NetSpec("DeconvDecoder", {"channels": list(channels), "hidden": list(hidden), "activation": activation,
+                                     **_extra(kernel_size, bias)})

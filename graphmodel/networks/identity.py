@@ -29,10 +29,9 @@ def _build_identity(options, inputs, heads, trusted=False):
     return IdentityNet(inputs, heads)
 
 
-
-
-NETWORKS.register("Identity", NetworkType("Identity", {}, lambda o: [], _build_identity, lambda o: "Identity"))
+NETWORKS.register("Identity", NetworkType("Identity", build=_build_identity))
 
 
 def Identity() -> NetSpec:
+    """The single parent as the single head (same size; reshaped)."""
     return NetSpec("Identity", {})

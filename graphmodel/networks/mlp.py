@@ -6,20 +6,31 @@ from torch import nn
 
 from ..errors import GraphModelError
 from ._fastcall import run_sequential
-from .base import NETWORKS, Heads, NetSpec, NetworkType, _checker, _flatten_inputs, _mlp_layers, _total
+from .base import (
+    ACTIVATION,
+    BIAS,
+    NETWORKS,
+    Heads,
+    NetSpec,
+    NetworkType,
+    _flatten_inputs,
+    _mlp_layers,
+    _total,
+    hidden_option,
+)
 
 
 class MLPNet(nn.Module):
     """Concatenate the flattened parents, apply hidden layers, emit every head."""
 
-    def __init__(self, inputs, heads, hidden, activation):
+    def __init__(self, inputs, heads, hidden, activation, bias=True):
         super().__init__()
         self.inputs = list(inputs)
         in_dim = sum(i.width for i in inputs)
         if in_dim == 0:
             raise GraphModelError("an MLP needs at least one parent as input")
         sizes = [in_dim, *hidden]
-        self.body = nn.Sequential(*_mlp_layers(sizes, activation), nn.Linear(sizes[-1], _total(heads)))
+        self.body = nn.Sequential(*_mlp_layers(sizes, activation, bias), nn.Linear(sizes[-1], _total(heads), bias=bias))
         self.heads = Heads(heads)
 
     def forward(self, *xs):
@@ -28,19 +39,20 @@ class MLPNet(nn.Module):
 
 
 def _build_mlp(options, inputs, heads, trusted=False):
-    return MLPNet(inputs, heads, options["hidden"], options["activation"])
+    return MLPNet(inputs, heads, options["hidden"], options["activation"], options["bias"])
 
 
 def _describe_mlp(o):
     return "MLP " + "-".join(str(h) for h in o.get("hidden", [])) if o.get("hidden") else "Linear"
 
 
+NETWORKS.register("MLP", NetworkType("MLP", build=_build_mlp, describe=_describe_mlp,
+                                     options=(hidden_option([400]), ACTIVATION, BIAS)))
 
 
-NETWORKS.register("MLP", NetworkType("MLP", {"hidden": [400], "activation": "relu"}, _checker("hidden"),
-                                     _build_mlp, _describe_mlp))
+def MLP(*hidden: int, activation: str = "relu", bias: bool = True) -> NetSpec:
+    """An MLP with the given hidden widths: ``MLP(400)``, ``MLP(256, 256, activation="tanh")``.
 
-
-def MLP(*hidden: int, activation: str = "relu") -> NetSpec:
-    """An MLP with the given hidden widths: ``MLP(400)``, ``MLP(256, 256, activation="tanh")``."""
-    return NetSpec("MLP", {"hidden": list(hidden), "activation": activation})
+    ``bias=False`` drops every layer's bias (written to the file only when off).
+    """
+    return NetSpec("MLP", {"hidden": list(hidden), "activation": activation, **({} if bias else {"bias": False})})

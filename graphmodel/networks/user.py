@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import GraphModelError, TrustError
+from ..options import Option
 from .base import NETWORKS, NetSpec, NetworkType, UserNetAdapter
 
 
@@ -26,8 +27,9 @@ def import_ref(ref: str, trusted: bool):
 
 
 def _check_module(options: dict) -> list:
+    """What the schema cannot say: the reference's form, and ``kwargs`` (free-form) an object."""
     ref = options.get("ref")
-    if not isinstance(ref, str) or ":" not in ref or not all(ref.partition(":")[::2]):
+    if ":" not in ref or not all(ref.partition(":")[::2]):
         return [("ref", f"expected 'package.module:Name', found {ref!r}")]
     if not isinstance(options.get("kwargs", {}), dict):
         return [("kwargs", f"expected an object, found {options.get('kwargs')!r}")]
@@ -39,10 +41,10 @@ def _build_module(options, inputs, heads, trusted=False):
     return UserNetAdapter(cls(**options.get("kwargs", {})), heads)
 
 
-
-
-NETWORKS.register("module", NetworkType("module", {"ref": None, "kwargs": {}}, _check_module, _build_module,
-                                        lambda o: str(o.get("ref"))))
+#: ``kwargs`` (the class's keyword arguments) is free-form: a default and a check of its own
+NETWORKS.register("module", NetworkType(
+    "module", {"kwargs": {}}, _check_module, _build_module, lambda o: str(o.get("ref")),
+    options=(Option("ref", "str", None, "the user's nn.Module class, 'package.module:Name' (needs --trust)"),)))
 
 
 def UserNet(ref: str, **kwargs) -> NetSpec:
