@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
 from graphmodel import GraphModelError
@@ -85,7 +85,7 @@ def option_widget(page: Page, option: Option, value, commit) -> QWidget:
     elif option.kind == "bool":
         w = QCheckBox()
         w.setChecked(bool(value))
-        w.toggled.connect(lambda _on: commit())
+        w.toggled.connect(lambda _on: _later(commit))
     elif option.kind in ("int", "float") and not option.nullable:
         w = QSpinBox() if option.kind == "int" else QDoubleSpinBox()
         lo = option.minimum if option.minimum is not None else -SPIN_LIMIT
@@ -93,7 +93,7 @@ def option_widget(page: Page, option: Option, value, commit) -> QWidget:
         w.setRange(int(lo), int(hi)) if option.kind == "int" else w.setRange(lo, hi)
         w.setValue(value)
         w.setKeyboardTracking(False)
-        w.editingFinished.connect(commit)
+        w.editingFinished.connect(lambda: _later(commit))
     else:
         text = "" if value is None else (", ".join(map(str, value)) if isinstance(value, list)
                                          else value if isinstance(value, str) else format_value(value))
@@ -102,6 +102,13 @@ def option_widget(page: Page, option: Option, value, commit) -> QWidget:
             w.setPlaceholderText("e.g. 128, 128" + ("" if option.nonempty else " (empty: none)"))
     w.setToolTip(option.describe())
     return w
+
+
+def _later(commit) -> None:
+    """Run ``commit`` once control is back in the event loop: the edit reloads the page, which
+    deletes this widget, and a spin box or a check box still reads its own state after it emits
+    (deleting it inside its own signal crashes)."""
+    QTimer.singleShot(0, commit)
 
 
 def option_value(option: Option, w: QWidget):
