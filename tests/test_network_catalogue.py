@@ -213,3 +213,12 @@ def test_a_cell_runs_through_its_sequence_plate(name):
     assert h.shape == (4, STEPS, *case.target)
     steps = h.flatten(2)
     assert all((steps[:, t] - steps[:, t - 1]).abs().amax() > 0 for t in range(1, STEPS))
+
+
+def test_each_type_describes_its_net_object_as_a_json_schema():
+    for name in NETWORKS.names():
+        schema = NETWORKS.get(name).json_schema()
+        assert schema["properties"]["type"] == {"const": name} and schema["additionalProperties"] is False
+        assert set(schema["properties"]) == {"type", *NETWORKS.get(name).defaults}
+    kernel = NETWORKS.get("ConvEncoder").json_schema()["properties"]["kernel_size"]
+    assert (kernel["type"], kernel["minimum"], kernel["maximum"], kernel["default"]) == ("integer", 1, 15, 4)

@@ -103,6 +103,13 @@ class NetworkType:
             raise TypeError(f"network type {self.name!r}: give options (or defaults and check)")
 
 
+    def json_schema(self) -> dict:
+        """The ``net`` object of this type as a JSON Schema (for editors' completion of files)."""
+        props = {"type": {"const": self.name}, **{o.name: o.to_json_schema() for o in self.options}}
+        props.update({k: {} for k in self.defaults if k not in props})  # free-form keys: any value
+        return {"type": "object", "properties": props, "required": ["type"], "additionalProperties": False}
+
+
 def _schema_check(schema: tuple[Option, ...], options: dict, extra) -> list:
     """Every declared option's problem in ``options`` (defaults filled in), then ``extra``'s."""
     out = [(o.name, msg) for o in schema if (msg := o.check(options.get(o.name, o.default)))]
