@@ -9,9 +9,10 @@ from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from graphmodel.factors import NET, Const, Learn
 from graphmodel.families import FAMILIES
-from graphmodel.networks import NETWORKS, NetSpec
+from graphmodel.networks import NETWORKS, NetSpec, check_options
 
 from . import defaults
+from .document import Refused
 from .forms import Page, combo, format_value, option_value, option_widget, parse_value, section
 
 SOURCES = (("net", "network"), ("const", "constant"), ("learn", "learnable"))
@@ -201,13 +202,14 @@ class FactorPage(Page):
         if value == f.net.options.get(key, t.defaults.get(key)):
             return  # nothing changed (focus left a field without an edit): no undo step
         net = NetSpec(f.net.type, {**f.net.options, key: value})
+        for k, msg in check_options(net):  # the type's own checks too (a reference's form)
+            if k == key:
+                raise Refused(f"{key}: {msg}")
         self.ops.replace_factor(self.index, f"{f.model}({f.label}).net.{key}", net=net)
 
 
 def _json_obj(text: str, key: str) -> dict:
     import json
-
-    from .document import Refused
 
     try:
         v = json.loads(text or "{}")

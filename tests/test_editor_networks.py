@@ -109,3 +109,16 @@ def test_the_exported_script_rebuilds_each_network(net):
     code = net_code(net)
     assert eval(code, {"gm": gm}) == net  # the script's own expression (our generated code)
     assert not code.startswith("gm.NetSpec("), code  # the constructor, with its keywords
+
+
+def test_a_user_modules_reference_is_checked_as_the_file_loader_checks_it(qtbot, tmp_path):
+    u, z = gm.Variable("u", (5,), role="input"), gm.Variable("z", (3,))
+    g = gm.Graph("user", p=gm.Normal(z, given=u, net=gm.UserNet("torch.nn:Linear", in_features=5, out_features=3),
+                                     scale=1.0))
+    w = make_window(qtbot, tmp_path, g, training=False)
+    w.select_key(("factor", 0))
+    type_into(qtbot, w.inspector.page.options["ref"], "no_colon")
+    assert w.last_message == "ref: expected 'package.module:Name', found 'no_colon'"
+    type_into(qtbot, w.inspector.page.options["kwargs"], '{"in_features": 5, "out_features": 3, "bias": false}')
+    assert w.document.graph.factors[0].net.options == {
+        "ref": "torch.nn:Linear", "kwargs": {"in_features": 5, "out_features": 3, "bias": False}}
