@@ -24,6 +24,11 @@ from .base import (
     build_network,
     check_options,
 )
+
+# shared helpers that network modules outside this package use (graphmodel/masked.py)
+from .base import _flatten_inputs as _flatten_inputs
+from .base import _mlp_layers as _mlp_layers
+from .base import _one_hot as _one_hot
 from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
 from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
 from .identity import Identity, IdentityNet
