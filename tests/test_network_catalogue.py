@@ -48,8 +48,10 @@ class Case:
         recurrent: the target is the cell's state in a sequence plate (family Deterministic,
             with ``state[t-1]`` as a parent and a t = 0 factor).
         trust: the graph refers to user code.
-        params: the Normal's parameters that do not come from the network (a network with
-            one output gives only ``loc``).
+        params: the factor's other keyword arguments: parameters that do not come from the
+            network (a network with one output gives a Normal's ``loc`` only), or the
+            factor's kind (e.g. ``("autoregressive", True)``).
+        family, support: the (non-recurrent) target's family constructor and support.
     """
 
     net: NetSpec
@@ -57,7 +59,9 @@ class Case:
     parents: tuple[tuple[str, ...], ...]
     recurrent: bool = False
     trust: bool = False
-    params: tuple[tuple[str, float], ...] = ()
+    params: tuple[tuple[str, object], ...] = ()
+    family: str = "Normal"
+    support: str = "real"
 
 
 CASES = {
@@ -84,9 +88,9 @@ def graph_for(case: Case, kinds: tuple[str, ...], net: NetSpec | None = None) ->
     """A one-network graph: the target given the parents of ``kinds`` through ``net``."""
     net = net or case.net
     if not case.recurrent:
-        y = gm.Variable("y", case.target)
-        return gm.Graph("catalogue", p=gm.Normal(y, given=tuple(KINDS[k](None) for k in kinds), net=net,
-                                                        **dict(case.params)))
+        y = gm.Variable("y", case.target, support=case.support)
+        factor = getattr(gm, case.family)(y, given=tuple(KINDS[k](None) for k in kinds), net=net, **dict(case.params))
+        return gm.Graph("catalogue", p=factor)
     time = gm.Plate("time", STEPS, kind="sequence")
     h = gm.Variable("h", case.target, plate="time")
     parents = (h.prev, *(KINDS[k]("time") for k in kinds))
