@@ -226,3 +226,23 @@ def test_each_type_describes_its_net_object_as_a_json_schema():
         assert set(schema["properties"]) == {"type", *NETWORKS.get(name).defaults}
     kernel = NETWORKS.get("ConvEncoder").json_schema()["properties"]["kernel_size"]
     assert (kernel["type"], kernel["minimum"], kernel["maximum"], kernel["default"]) == ("integer", 1, 15, 4)
+
+
+@pytest.mark.parametrize("net, target, expected", [
+    (gm.LSTMCell(), (6,), "an LSTMCell's target is h and c stacked, shaped (2, H); found [6]"),
+    (gm.GRUCell(), (2, 6), "a GRUCell's target must be a vector (H,), found [2, 6]"),
+    (gm.ConvGRU(), (6,), "a ConvGRU's target must be shaped (C, H, W), found [6]"),
+    (gm.ConvLSTM(), (3, 8, 8), "a ConvLSTM's target must be shaped (2, C, H, W), found [3, 8, 8]"),
+])
+def test_a_cell_with_a_state_of_the_wrong_shape_is_refused_by_name(net, target, expected):
+    g = graph_for(Case(net, target, (("vector",),), recurrent=True), ("vector",))
+    with pytest.raises(gm.GraphModelError) as err:
+        g.build()
+    assert str(err.value) == f"factor p(h|h[t-1],u): {expected}"
+
+
+def test_a_cell_without_its_previous_step_is_refused_by_name():
+    h, u = gm.Variable("h", (2, 6)), gm.Variable("u", (5,), role="input")
+    with pytest.raises(gm.GraphModelError, match=r"an LSTMCell needs a target shaped \(2, H\) and its own previous "
+                                                 r"step among the parents \(e\.g\. h given h\[t-1\]\), found parents u\[5\]"):
+        gm.Graph("no_state", p=gm.Deterministic(h, given=u, net=gm.LSTMCell())).build()

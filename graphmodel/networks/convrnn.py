@@ -28,7 +28,7 @@ class _ConvCell(nn.Module):
     def __init__(self, inputs, heads, kind: str, state_nd: int):
         super().__init__()
         words = "(C, H, W)" if state_nd == 3 else "(2, C, H, W)"
-        self.state_index, _ = split_state(inputs, heads, kind, words)
+        self.state_index, _ = split_state(inputs, heads, f"a {kind}", words)
         shape = heads[0].shape
         if len(shape) != state_nd or (state_nd == 4 and shape[0] != 2):
             raise GraphModelError(f"a {kind}'s target must be shaped {words}, found {list(shape)}")

@@ -23,7 +23,7 @@ def split_state(inputs: list[InputSpec], heads, kind: str, state_shape: str) -> 
     Args:
         inputs: the factor's parents; exactly one is the target's previous step.
         heads: the one head (the new state), shaped like the previous one.
-        kind: the network's name, for messages.
+        kind: the network's name with its article (``"an LSTMCell"``), for messages.
         state_shape: the state's shape in words (e.g. ``"(2, H)"``), for messages.
 
     Raises:
@@ -33,12 +33,12 @@ def split_state(inputs: list[InputSpec], heads, kind: str, state_shape: str) -> 
     if len(states) != 1 or len(heads) != 1 or states[0].shape != heads[0].shape:
         found = ", ".join(f"{i.name}{list(i.shape)}{' (previous step)' if i.is_state else ''}" for i in inputs)
         raise GraphModelError(
-            f"a {kind} needs a target shaped {state_shape} and its own previous step among the parents "
+            f"{kind} needs a target shaped {state_shape} and its own previous step among the parents "
             f"(e.g. h given h[t-1]), found parents {found} for outputs {[list(h.shape) for h in heads]}"
         )
     others = [i for i in inputs if not i.is_state]
     if not others:
-        raise GraphModelError(f"a {kind} needs at least one parent besides its previous state")
+        raise GraphModelError(f"{kind} needs at least one parent besides its previous state")
     return inputs.index(states[0]), others
 
 
@@ -66,7 +66,7 @@ class GRUCellNet(_VectorCell):
     """``h[t] = GRU(h[t-1], other parents)``: the target's previous step is the state ``(H,)``."""
 
     def __init__(self, inputs, heads, bias=True):
-        super().__init__(inputs, heads, "GRUCell", "(H,)")
+        super().__init__(inputs, heads, "a GRUCell", "(H,)")
         if self.state_nd != 1:
             raise GraphModelError(f"a GRUCell's target must be a vector (H,), found {list(heads[0].shape)}")
         self.cell = nn.GRUCell(self.in_dim, heads[0].shape[0], bias=bias)
@@ -80,7 +80,7 @@ class LSTMCellNet(_VectorCell):
     """``(h, c)[t] = LSTM((h, c)[t-1], other parents)``: the state ``(2, H)`` stacks h and c."""
 
     def __init__(self, inputs, heads, bias=True):
-        super().__init__(inputs, heads, "LSTMCell", "(2, H)")
+        super().__init__(inputs, heads, "an LSTMCell", "(2, H)")
         shape = heads[0].shape
         if len(shape) != 2 or shape[0] != 2:
             raise GraphModelError(f"an LSTMCell's target is h and c stacked, shaped (2, H); found {list(shape)}")
