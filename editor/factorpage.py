@@ -132,7 +132,8 @@ class FactorPage(Page):
         for key in t.defaults:  # free-form keys (a user module's kwargs) are JSON text
             if key not in declared:
                 value = opts.get(key)
-                w = self.line("" if value is None else format_value(value), lambda _t, k=key: self.run(self._set_option, k))
+                w = self.line("" if value is None else format_value(value),
+                              lambda _t, k=key: self.run(self._set_option, k))
                 w.setPlaceholderText('e.g. {"width": 64}')
                 self.options[key] = w
                 self.form.addRow(key, w)

@@ -8,7 +8,8 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``(batch..., *head_shape)``.
 
 One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``identity``, ``user``);
-each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in ``base``, the fast call path in ``_fastcall``.
+each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
+``base``, the fast call path in ``_fastcall``.
 """
 
 from ._fastcall import call, run_sequential

@@ -139,6 +139,12 @@ ACTIVATION = Option("activation", "str", "relu", "the nonlinearity after each hi
 BIAS = Option("bias", "bool", True, "learn an additive bias in every layer")
 
 
+def off_default(*pairs: tuple[Option, object]) -> dict:
+    """``{name: value}`` for each ``(option, value)`` whose value is not the option's default:
+    what a Python constructor writes for an option that files written before it lack."""
+    return {o.name: v for o, v in pairs if v != o.default}
+
+
 def hidden_option(default: list[int]) -> Option:
     """The widths of the fully connected hidden layers (none: one linear map)."""
     return Option("hidden", "ints", default, "widths of the fully connected hidden layers", minimum=1)

@@ -22,6 +22,7 @@ from .base import (
     _mlp_layers,
     _total,
     hidden_option,
+    off_default,
 )
 
 #: the convolutions' kernel: stride 2 and padding (k - 1) // 2 halve (or double) the size
@@ -142,20 +143,15 @@ NETWORKS.register("DeconvDecoder", NetworkType(
              hidden_option([256]), ACTIVATION, KERNEL, BIAS)))
 
 
-def _extra(kernel_size: int, bias: bool) -> dict:
-    """The options written only when they differ from their defaults (files stay as they were)."""
-    return {**({} if kernel_size == KERNEL.default else {"kernel_size": kernel_size}), **({} if bias else {"bias": False})}
-
-
 def ConvEncoder(channels=(32, 64), hidden=(256,), activation: str = "relu", kernel_size: int = 4,
                 bias: bool = True) -> NetSpec:
     """Strided convolutions over an image parent, then fully connected layers."""
     return NetSpec("ConvEncoder", {"channels": list(channels), "hidden": list(hidden), "activation": activation,
-                                   **_extra(kernel_size, bias)})
+                                   **off_default((KERNEL, kernel_size), (BIAS, bias))})
 
 
 def DeconvDecoder(channels=(64, 32), hidden=(256,), activation: str = "relu", kernel_size: int = 4,
                   bias: bool = True) -> NetSpec:
     """Fully connected layers to a small feature map, then transposed convolutions up to the target."""
     return NetSpec("DeconvDecoder", {"channels": list(channels), "hidden": list(hidden), "activation": activation,
-                                     **_extra(kernel_size, bias)})
+                                     **off_default((KERNEL, kernel_size), (BIAS, bias))})

@@ -15,7 +15,7 @@ from torch import nn
 from ..errors import GraphModelError
 from ..options import Option
 from ..shapes import broadcast
-from .base import BIAS, NETWORKS, NetSpec, NetworkType, _flatten_inputs
+from .base import BIAS, NETWORKS, NetSpec, NetworkType, _flatten_inputs, off_default
 from .recurrent import split_state
 
 KERNEL = Option("kernel_size", "int", 3, "side of each gate's square kernel (odd: 'same' padding)",
@@ -93,21 +93,21 @@ def _builder(cls):
     return lambda o, inputs, heads, trusted=False: cls(inputs, heads, o["kernel_size"], o["bias"])
 
 
-NETWORKS.register("ConvGRU", NetworkType("ConvGRU", build=_builder(ConvGRUNet), options=(KERNEL, BIAS),
-                                         describe=lambda o: f"ConvGRU {o.get('kernel_size', 3)}×{o.get('kernel_size', 3)}"))
-NETWORKS.register("ConvLSTM", NetworkType("ConvLSTM", build=_builder(ConvLSTMNet), options=(KERNEL, BIAS),
-                                          describe=lambda o: f"ConvLSTM {o.get('kernel_size', 3)}×{o.get('kernel_size', 3)}"))
+def _describe(name: str):
+    return lambda o: f"{name} {o.get('kernel_size', KERNEL.default)}×{o.get('kernel_size', KERNEL.default)}"
 
 
-def _options(kernel_size: int, bias: bool) -> dict:
-    return {**({} if kernel_size == KERNEL.default else {"kernel_size": kernel_size}), **({} if bias else {"bias": False})}
+NETWORKS.register("ConvGRU", NetworkType("ConvGRU", build=_builder(ConvGRUNet), describe=_describe("ConvGRU"),
+                                         options=(KERNEL, BIAS)))
+NETWORKS.register("ConvLSTM", NetworkType("ConvLSTM", build=_builder(ConvLSTMNet), describe=_describe("ConvLSTM"),
+                                          options=(KERNEL, BIAS)))
 
 
 def ConvGRU(kernel_size: int = 3, bias: bool = True) -> NetSpec:
     """A convolutional GRU cell: the target ``(C, H, W)`` given its ``.prev`` and other parents."""
-    return NetSpec("ConvGRU", _options(kernel_size, bias))
+    return NetSpec("ConvGRU", off_default((KERNEL, kernel_size), (BIAS, bias)))
 
 
 def ConvLSTM(kernel_size: int = 3, bias: bool = True) -> NetSpec:
     """A convolutional LSTM cell: the target ``(2, C, H, W)`` (h and c) given its ``.prev`` and others."""
-    return NetSpec("ConvLSTM", _options(kernel_size, bias))
+    return NetSpec("ConvLSTM", off_default((KERNEL, kernel_size), (BIAS, bias)))

@@ -17,6 +17,7 @@ from .base import (
     _mlp_layers,
     _total,
     hidden_option,
+    off_default,
 )
 
 
@@ -55,4 +56,4 @@ def MLP(*hidden: int, activation: str = "relu", bias: bool = True) -> NetSpec:
 
     ``bias=False`` drops every layer's bias (written to the file only when off).
     """
-    return NetSpec("MLP", {"hidden": list(hidden), "activation": activation, **({} if bias else {"bias": False})})
+    return NetSpec("MLP", {"hidden": list(hidden), "activation": activation, **off_default((BIAS, bias))})

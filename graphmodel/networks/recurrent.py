@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import GraphModelError
 from ..shapes import broadcast
-from .base import BIAS, NETWORKS, InputSpec, NetSpec, NetworkType, _flatten_inputs
+from .base import BIAS, NETWORKS, InputSpec, NetSpec, NetworkType, _flatten_inputs, off_default
 
 
 def split_state(inputs: list[InputSpec], heads, kind: str, state_shape: str) -> tuple[int, list[InputSpec]]:
@@ -100,9 +100,9 @@ NETWORKS.register("LSTMCell", NetworkType(
 
 def GRUCell(bias: bool = True) -> NetSpec:
     """A GRU cell: the target ``h (H,)`` given ``h.prev`` and other parents."""
-    return NetSpec("GRUCell", {} if bias else {"bias": False})
+    return NetSpec("GRUCell", off_default((BIAS, bias)))
 
 
 def LSTMCell(bias: bool = True) -> NetSpec:
     """An LSTM cell: the target ``(2, H)`` (h and c stacked) given its ``.prev`` and other parents."""
-    return NetSpec("LSTMCell", {} if bias else {"bias": False})
+    return NetSpec("LSTMCell", off_default((BIAS, bias)))
