@@ -66,8 +66,10 @@ class Case:
 
 CASES = {
     "MLP": Case(gm.MLP(16), (3,), (("vector",), ("categorical",), ("image",), ("vector", "categorical", "image"))),
-    "ConvEncoder": Case(gm.ConvEncoder([4, 8], [16]), (3,), (("image",), ("image", "vector"), ("image", "categorical"))),
-    "DeconvDecoder": Case(gm.DeconvDecoder([8, 4], [16]), IMAGE, (("vector",), ("categorical",), ("vector", "categorical"))),
+    "ConvEncoder": Case(gm.ConvEncoder([4, 8], [16]), (3,),
+                        (("image",), ("image", "vector"), ("image", "categorical"))),
+    "DeconvDecoder": Case(gm.DeconvDecoder([8, 4], [16]), IMAGE,
+                          (("vector",), ("categorical",), ("vector", "categorical"))),
     "GRUCell": Case(gm.GRUCell(), (6,), (("vector",), ("categorical",), ("image",), ("vector", "categorical")),
                     recurrent=True),
     "LSTMCell": Case(gm.LSTMCell(), (2, 6), (("vector",), ("categorical",), ("image",), ("vector", "categorical")),
@@ -81,7 +83,8 @@ CASES = {
                    params=(("scale", 1.0),)),
 }
 
-ALL = [pytest.param(name, kinds, id=f"{name}-{'+'.join(kinds)}") for name, case in CASES.items() for kinds in case.parents]
+ALL = [pytest.param(name, kinds, id=f"{name}-{'+'.join(kinds)}")
+       for name, case in CASES.items() for kinds in case.parents]
 
 
 def graph_for(case: Case, kinds: tuple[str, ...], net: NetSpec | None = None) -> gm.Graph:
@@ -243,6 +246,7 @@ def test_a_cell_with_a_state_of_the_wrong_shape_is_refused_by_name(net, target, 
 
 def test_a_cell_without_its_previous_step_is_refused_by_name():
     h, u = gm.Variable("h", (2, 6)), gm.Variable("u", (5,), role="input")
-    with pytest.raises(gm.GraphModelError, match=r"an LSTMCell needs a target shaped \(2, H\) and its own previous "
-                                                 r"step among the parents \(e\.g\. h given h\[t-1\]\), found parents u\[5\]"):
+    expected = (r"an LSTMCell needs a target shaped \(2, H\) and its own previous step among the parents "
+                r"\(e\.g\. h given h\[t-1\]\), found parents u\[5\]")
+    with pytest.raises(gm.GraphModelError, match=expected):
         gm.Graph("no_state", p=gm.Deterministic(h, given=u, net=gm.LSTMCell())).build()
