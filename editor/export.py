@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import json
 
+import graphmodel as gm
 from graphmodel.atomic import write_text
 from graphmodel.factors import NET, Const, Learn
 from graphmodel.families import FAMILIES
-from graphmodel.networks import NetSpec
+from graphmodel.networks import NETWORKS, NetSpec
 
 from .document import Refused
 
 #: Families with a constructor of their own name in ``graphmodel``.
 CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategorical", "RelaxedOneHotCategorical",
                 "RelaxedBernoulli", "Beta", "Gamma", "Dirichlet", "Deterministic")
-NET_CONSTRUCTORS = {
-    "MLP": ("hidden", "activation"), "ConvEncoder": ("channels", "hidden", "activation"),
-    "DeconvDecoder": ("channels", "hidden", "activation"), "GRUCell": (), "Identity": (),
-}
+#: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
+NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -43,17 +42,33 @@ def _var_name(name: str, used: set) -> str:
 
 
 def net_code(net) -> str:
+    """The Python for a network spec: its constructor where one rebuilds exactly this spec.
+
+    The keywords are the type's typed options (``NetworkType.options``), in their declared
+    order; a spec the constructor would write differently (an option spelled out at its
+    default, a key it does not know) is written as ``gm.NetSpec(type, options)``.
+    """
     if not isinstance(net, NetSpec):
         raise Refused("a factor holds a Python module object, which a script cannot rebuild; "
                       "give it as gm.UserNet('package.module:Class')")
-    keys = NET_CONSTRUCTORS.get(net.type)
-    if keys is not None and tuple(net.options) == keys:
-        o = net.options
-        if net.type == "MLP":
-            hidden = ", ".join(map(str, o["hidden"]))
-            act = "" if o["activation"] == "relu" else f", activation={o['activation']!r}"
-            return f"gm.MLP({hidden}{act})" if hidden or act else "gm.MLP()"
-        return f"gm.{net.type}(" + ", ".join(f"{k}={_py(o[k])}" for k in keys) + ")"
+    if net.type == "module" and set(net.options) <= {"ref", "kwargs"} and isinstance(net.options.get("ref"), str):
+        kwargs = net.options.get("kwargs", {})
+        if gm.UserNet(net.options["ref"], **kwargs) == net and all(k.isidentifier() for k in kwargs):
+            return f"gm.UserNet({net.options['ref']!r}" + "".join(f", {k}={_py(v)}" for k, v in kwargs.items()) + ")"
+    if net.type in NET_CONSTRUCTORS and net.type in NETWORKS:
+        o, ctor = net.options, getattr(gm, net.type)
+        positional = net.type == "MLP" and isinstance(o.get("hidden"), list)  # MLP(*hidden)
+        args = list(o["hidden"]) if positional else []
+        kwargs = {opt.name: o[opt.name] for opt in NETWORKS.get(net.type).options
+                  if opt.name in o and not (positional and opt.name == "hidden")}
+        if net.type == "MLP" and kwargs.get("activation") == "relu":
+            kwargs.pop("activation")  # MLP(400) means relu
+        try:
+            same = ctor(*args, **kwargs) == net
+        except TypeError:  # an option the constructor does not take
+            same = False
+        if same:
+            return f"gm.{net.type}(" + ", ".join([*map(str, args), *(f"{k}={_py(v)}" for k, v in kwargs.items())]) + ")"
     return f"gm.NetSpec({net.type!r}, {_py(net.options)})"
 
 

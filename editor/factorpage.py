@@ -9,10 +9,11 @@ from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from graphmodel.factors import NET, Const, Learn
 from graphmodel.families import FAMILIES
-from graphmodel.networks import ACTIVATIONS, NETWORKS, NetSpec
+from graphmodel.networks import NETWORKS, NetSpec, check_options
 
 from . import defaults
-from .forms import Page, combo, format_value, parse_int_list, parse_value, section
+from .document import Refused
+from .forms import Page, combo, format_value, option_value, option_widget, parse_value, section
 
 SOURCES = (("net", "network"), ("const", "constant"), ("learn", "learnable"))
 KIND_LETTERS = {"generative": "generative", "inference": "inference", "auxiliary": "auxiliary"}
@@ -123,19 +124,19 @@ class FactorPage(Page):
             return
         t = NETWORKS.get(f.net.type)
         opts = {**t.defaults, **f.net.options}
-        for key, default in t.defaults.items():
-            value = opts.get(key)
-            if key == "activation":
-                w = combo(list(ACTIVATIONS), value)
-                w.activated.connect(lambda _i, k=key: self.run(self._set_option, k))
-            elif isinstance(default, list):
-                w = self.line(", ".join(map(str, value or [])), lambda _t, k=key: self.run(self._set_option, k))
-                w.setPlaceholderText("e.g. 128, 128")
-            else:
-                w = self.line("" if value is None else (value if isinstance(value, str) else format_value(value)),
+        for option in t.options:  # typed: a widget of the option's kind (forms.option_widget)
+            w = option_widget(self, option, opts.get(option.name), lambda k=option.name: self.run(self._set_option, k))
+            self.options[option.name] = w
+            self.form.addRow(option.name, w)
+        declared = {o.name for o in t.options}
+        for key in t.defaults:  # free-form keys (a user module's kwargs) are JSON text
+            if key not in declared:
+                value = opts.get(key)
+                w = self.line("" if value is None else format_value(value),
                               lambda _t, k=key: self.run(self._set_option, k))
-            self.options[key] = w
-            self.form.addRow(key, w)
+                w.setPlaceholderText('e.g. {"width": 64}')
+                self.options[key] = w
+                self.form.addRow(key, w)
 
     def _plates(self, g, f) -> None:
         tvar = g.variables.get(f.target)
@@ -196,24 +197,20 @@ class FactorPage(Page):
     def _set_option(self, key: str) -> None:
         f = self.factor
         t = NETWORKS.get(f.net.type)
+        option = next((o for o in t.options if o.name == key), None)
         w = self.options[key]
-        default = t.defaults[key]
-        if key == "activation":
-            value = w.currentData()
-        elif isinstance(default, list):
-            value = parse_int_list(w.text(), key)
-        elif isinstance(default, dict):
-            value = parse_value(w.text() or "{}", key) if w.text().strip().startswith("[") else _json_obj(w.text(), key)
-        else:
-            value = w.text().strip() or None
+        value = option_value(option, w) if option is not None else _json_obj(w.text(), key)
+        if value == f.net.options.get(key, t.defaults.get(key)):
+            return  # nothing changed (focus left a field without an edit): no undo step
         net = NetSpec(f.net.type, {**f.net.options, key: value})
+        for k, msg in check_options(net):  # the type's own checks too (a reference's form)
+            if k == key:
+                raise Refused(f"{key}: {msg}")
         self.ops.replace_factor(self.index, f"{f.model}({f.label}).net.{key}", net=net)
 
 
 def _json_obj(text: str, key: str) -> dict:
     import json
-
-    from .document import Refused
 
     try:
         v = json.loads(text or "{}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 
-from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QFormLayout, QLabel, QLineEdit, QWidget
+from PyQt6.QtCore import QTimer, pyqtSignal
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
 from graphmodel import GraphModelError
+from graphmodel.options import Option
 
 from .document import Refused
 
@@ -29,17 +30,6 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 def format_shape(shape) -> str:
     return ", ".join(map(str, shape))
-
-
-def parse_int_list(text: str, key: str) -> list[int]:
-    """``"128, 128"`` → [128, 128]; ``""`` → []."""
-    try:
-        out = [int(p) for p in text.replace(";", ",").split(",") if p.strip()]
-    except ValueError:
-        raise Refused(f"{key}: expected a list of positive integers such as 128, 128, found {text!r}") from None
-    if any(v <= 0 for v in out):
-        raise Refused(f"{key}: expected positive integers, found {text!r}")
-    return out
 
 
 def parse_value(text: str, key: str):
@@ -75,6 +65,82 @@ def section(text: str) -> QLabel:
     label.setStyleSheet("color: #6b7280; font-size: 8pt; font-weight: bold; letter-spacing: 1px; "
                         "padding-top: 8px;")
     return label
+
+
+#: a spin box's bound where an option declares none (the file loader's own limit on widths)
+SPIN_LIMIT = 2**24
+
+
+def option_widget(page: Page, option: Option, value, commit) -> QWidget:
+    """The widget that edits one typed option, from its declaration alone.
+
+    Choices get a combo box, a bool a check box, an int (not nullable) a spin box within its
+    bounds, anything else (lists, strings, floats, nullable values) a text field whose text
+    :func:`option_value` parses and the option checks. ``commit()`` runs when the user has
+    finished an edit (Enter, focus out, a choice, a click); the help is the tooltip.
+    """
+    if option.choices is not None:
+        w = combo([(c, str(c)) for c in option.choices], value)
+        w.activated.connect(lambda _i: commit())
+    elif option.kind == "bool":
+        w = QCheckBox()
+        w.setChecked(bool(value))
+        w.toggled.connect(lambda _on: _later(commit))
+    elif option.kind in ("int", "float") and not option.nullable:
+        w = QSpinBox() if option.kind == "int" else QDoubleSpinBox()
+        lo = option.minimum if option.minimum is not None else -SPIN_LIMIT
+        hi = option.maximum if option.maximum is not None else SPIN_LIMIT
+        w.setRange(int(lo), int(hi)) if option.kind == "int" else w.setRange(lo, hi)
+        w.setValue(value)
+        w.setKeyboardTracking(False)
+        w.editingFinished.connect(lambda: _later(commit))
+    else:
+        text = "" if value is None else (", ".join(map(str, value)) if isinstance(value, list)
+                                         else value if isinstance(value, str) else format_value(value))
+        w = page.line(text, lambda _t: commit())
+        if option.kind in ("ints", "floats"):
+            w.setPlaceholderText("e.g. 128, 128" + ("" if option.nonempty else " (empty: none)"))
+    w.setToolTip(option.describe())
+    return w
+
+
+def _later(commit) -> None:
+    """Run ``commit`` once control is back in the event loop: the edit reloads the page, which
+    deletes this widget, and a spin box or a check box still reads its own state after it emits
+    (deleting it inside its own signal crashes)."""
+    QTimer.singleShot(0, commit)
+
+
+def option_value(option: Option, w: QWidget):
+    """The value a widget of :func:`option_widget` holds, checked by the option.
+
+    Raises:
+        Refused: ``key: expected …, found …`` (the file loader's words) for a bad value.
+    """
+    if isinstance(w, QComboBox):
+        value = w.currentData()
+    elif isinstance(w, QCheckBox):
+        value = w.isChecked()
+    elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
+        value = w.value()
+    else:
+        text = w.text().strip()
+        value = None if not text and option.nullable else _parse_text(option, text)
+    msg = option.check(value)
+    if msg:
+        raise Refused(f"{option.name}: {msg}")
+    return value
+
+
+def _parse_text(option: Option, text: str):
+    if option.kind == "str":
+        return text
+    if option.kind in ("ints", "floats"):
+        text = f"[{text.strip('[]()').replace(';', ',')}]"
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # the option's check names what it expected and shows this text
 
 
 class Page(QWidget):

@@ -32,6 +32,11 @@ PLATES = (
 )
 
 
+def network_options(name: str) -> list[str]:
+    """One tooltip line per typed option of a network type (``Option.describe``)."""
+    return [f"• {o.describe()}" for o in NETWORKS.get(name).options]
+
+
 def entries() -> list[tuple[str, list[tuple[str, str, str, str]]]]:
     """(category, [(kind, name, label, description)]) for every palette entry."""
     fams = []
@@ -45,7 +50,7 @@ def entries() -> list[tuple[str, list[tuple[str, str, str, str]]]]:
         label = "User module" if name == "module" else name
         what = ("your own nn.Module by reference, imported only when trusted" if name == "module"
                 else f"default: {net_caption(network(name))}")
-        nets.append(("network", name, label, what))
+        nets.append(("network", name, label, "\n".join([what, *network_options(name)])))
     return [
         ("Variables", [("variable", k, label, d) for k, label, d in VARIABLES]),
         ("Plates", [("plate", k, label, d) for k, label, d in PLATES]),

@@ -50,9 +50,12 @@ from .networks import (
     MLP,
     NETWORKS,
     ConvEncoder,
+    ConvGRU,
+    ConvLSTM,
     DeconvDecoder,
     GRUCell,
     Identity,
+    LSTMCell,
     NetSpec,
     NetworkType,
     UserNet,
@@ -63,9 +66,9 @@ from .variables import Parent, Plate, Variable
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "DataError", "DeconvDecoder", "Delta",
+    "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "ConvGRU", "ConvLSTM", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph",
-    "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "MLP", "Model", "ModelRuntime",
+    "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "LSTMCell", "MLP", "Model", "ModelRuntime",
     "NET", "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate",
     "Problem", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "ShapeError", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",

@@ -25,7 +25,7 @@ from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .shapes import broadcast
 
 _NET, _CONST, _LEARN = 0, 1, 2
-_EXACT_NETS = frozenset({"MLP", "GRUCell", "Identity"})
+_EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity"})
 
 
 class FactorModule(nn.Module):
@@ -86,7 +86,7 @@ class FactorModule(nn.Module):
         self.reduce = f.reduce
         self.reduce_dims = tuple(-(len(h.shape) + 1) for h in heads)
         self.head_shapes = tuple(h.shape for h in heads)
-        # built-in MLPs, GRU cells and identities emit their heads' shapes by construction; every
+        # built-in MLPs, GRU and LSTM cells and identities emit their heads' shapes by construction; every
         # other network (convolutions, users' modules) is run once on zeros to prove it does
         if self.net is not None and not (isinstance(f.net, NetSpec) and f.net.type in _EXACT_NETS):
             self._verify(graph, f, heads)

@@ -234,7 +234,7 @@ def test_a_checkpoint_restores_the_discriminator_and_resumes_exactly(tmp_path):
     ({"kind": "gan", "d_steps": 0}, "objective.d_steps: expected a positive integer, found 0"),
     ({"kind": "gan", "loss": "hinge"}, "objective.loss: expected one of nonsaturating, minimax, wgan-gp, found 'hinge'"),
     ({"kind": "gan", "discriminator": {"hidden": [-3]}},
-     "objective.discriminator.hidden: expected a list of positive integers, found -3"),
+     "objective.discriminator.hidden: expected a list of integers ≥ 1, found -3"),
     ({"kind": "gan", "discriminator": {"type": "Transformer"}}, "objective.discriminator.type: unknown network"),
     ({"kind": "gan", "discriminator": "big"}, "objective.discriminator: expected a network spec"),
     ({"kind": "gan", "gp_weight": 5}, "objective.gp_weight: expected no value unless loss is 'wgan-gp', found 5"),

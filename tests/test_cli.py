@@ -88,7 +88,7 @@ def _broken(tmp_path, how: str) -> Path:
 
 BROKEN = {
     "truncated": ["{path}: not valid JSON: "],
-    "negative_hidden": ["{path}: factors[0].net.hidden: expected a list of positive integers, found -3"],
+    "negative_hidden": ["{path}: factors[0].net.hidden: expected a list of integers ≥ 1, found -3"],
     "cycle": ["{path}: factors[1]: model 'p' has a cycle: x → z → x"],
     "two_problems": ["{path}: factors[1]: model 'p' has a cycle: x → z → x", "{path}: factors[2]: "],
 }
@@ -140,7 +140,7 @@ def test_a_broken_file_in_a_real_process(tmp_path):
     r = cli("check", _broken(tmp_path, "negative_hidden"))
     out, err = r.stdout, r.stderr
     assert r.returncode == 1 and out == ""
-    assert err.count("\n") == 1 and "factors[0].net.hidden: expected a list of positive integers" in err
+    assert err.count("\n") == 1 and "factors[0].net.hidden: expected a list of integers ≥ 1" in err
     assert "Traceback" not in err
 
 

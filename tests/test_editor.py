@@ -415,7 +415,7 @@ def test_inspector_edits_a_factor_and_refuses_bad_values(qtbot, tmp_path):
     assert f.params["scale"] == gm.Learn(1.0)
     w.select_key(("factor", 0))
     type_into(qtbot, w.inspector.page.options["hidden"], "-3")
-    assert "positive integers" in w.last_message
+    assert "hidden: expected a list of integers ≥ 1, found -3" in w.last_message
     assert w.document.graph.factors[0].net.options["hidden"] == [128]
     w.select_key(("variable", "z"))
     type_into(qtbot, w.inspector.page.name, "1z")

@@ -73,7 +73,7 @@ ERRORS = [
     ("wrong version", mutated(lambda d: d.update(format_version=2)), "format_version: expected 1", "found 2"),
     ("version as bool", mutated(lambda d: d.update(format_version=True)), "format_version: expected 1", "found true"),
     ("negative hidden", mutated(_set_net(2, hidden=[-3])),
-     "factors[2].net.hidden: expected a list of positive integers, found -3", ""),
+     "factors[2].net.hidden: expected a list of integers ≥ 1, found -3", ""),
     ("hidden not a list", mutated(_set_net(0, hidden="400")), "factors[0].net.hidden: expected a list", ""),
     ("activation a list", mutated(_set_net(0, activation=["relu"])), "factors[0].net.activation: expected one of", "relu"),
     ("unknown net option", mutated(_set_net(0, depth=3)), "factors[0].net.depth: unknown option", "hidden"),

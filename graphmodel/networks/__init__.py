@@ -1,0 +1,45 @@
+"""Built-in networks described by plain data, and the network registry.
+
+A network spec is ``NetSpec(type, options)``, e.g. ``MLP(400)`` ==
+``NetSpec("MLP", {"hidden": [400], "activation": "relu"})``. It holds no weights: when a
+graph is built, :func:`build_network` sizes it from the parents' shapes (the inputs) and
+the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
+``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
+``(batch..., *head_shape)``.
+
+One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``identity``, ``user``);
+each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
+``base``, the fast call path in ``_fastcall``.
+"""
+
+from ._fastcall import call, run_sequential
+from .base import (
+    ACTIVATIONS,
+    NETWORKS,
+    Heads,
+    HeadSpec,
+    InputSpec,
+    NetSpec,
+    NetworkType,
+    UserNetAdapter,
+    build_network,
+    check_options,
+)
+
+# shared helpers that network modules outside this package use (graphmodel/masked.py)
+from .base import _flatten_inputs as _flatten_inputs
+from .base import _mlp_layers as _mlp_layers
+from .base import _one_hot as _one_hot
+from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
+from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
+from .identity import Identity, IdentityNet
+from .mlp import MLP, MLPNet
+from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
+from .user import UserNet, import_ref
+
+__all__ = [
+    "ACTIVATIONS", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
+    "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
+    "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
+    "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
+]

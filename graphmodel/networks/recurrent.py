@@ -1,0 +1,108 @@
+"""Recurrent cells over vectors: a network whose target's previous step is one of its parents.
+
+A cell's state is ONE deterministic variable, whatever the cell keeps: a GRU's state is
+``h`` shaped ``(H,)``; an LSTM's is ``h`` and ``c`` stacked, shaped ``(2, H)`` (``[0]`` is
+h, ``[1]`` the cell memory c). The cell reads its own previous value (``state[t-1]``, an
+input with ``is_state``) and returns the new one whole, so one factor defines the variable
+and every factor that reads it sees both parts (its own network flattens them).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import GraphModelError
+from ..shapes import broadcast
+from .base import BIAS, NETWORKS, InputSpec, NetSpec, NetworkType, _flatten_inputs, off_default
+
+
+def split_state(inputs: list[InputSpec], heads, kind: str, state_shape: str) -> tuple[int, list[InputSpec]]:
+    """The index of the cell's previous state among its inputs, and the other inputs.
+
+    Args:
+        inputs: the factor's parents; exactly one is the target's previous step.
+        heads: the one head (the new state), shaped like the previous one.
+        kind: the network's name with its article (``"an LSTMCell"``), for messages.
+        state_shape: the state's shape in words (e.g. ``"(2, H)"``), for messages.
+
+    Raises:
+        GraphModelError: no or several states, a head unlike the state, or no other parent.
+    """
+    states = [i for i in inputs if i.is_state]
+    if len(states) != 1 or len(heads) != 1 or states[0].shape != heads[0].shape:
+        found = ", ".join(f"{i.name}{list(i.shape)}{' (previous step)' if i.is_state else ''}" for i in inputs)
+        raise GraphModelError(
+            f"{kind} needs a target shaped {state_shape} and its own previous step among the parents "
+            f"(e.g. h given h[t-1]), found parents {found} for outputs {[list(h.shape) for h in heads]}"
+        )
+    others = [i for i in inputs if not i.is_state]
+    if not others:
+        raise GraphModelError(f"{kind} needs at least one parent besides its previous state")
+    return inputs.index(states[0]), others
+
+
+class _VectorCell(nn.Module):
+    """The common part of the vector cells: flatten the other parents, broadcast the batches."""
+
+    def __init__(self, inputs, heads, kind: str, state_shape: str):
+        super().__init__()
+        self.state_index, self.others = split_state(inputs, heads, kind, state_shape)
+        self.in_dim = sum(i.width for i in self.others)
+        self.state_nd = len(heads[0].shape)
+
+    def _inputs(self, xs):
+        """``(x, state)`` with the same batch dims, each flattened to one batch dim."""
+        s = xs[self.state_index]
+        x = _flatten_inputs(self.others, tuple(v for k, v in enumerate(xs) if k != self.state_index))
+        batch = s.shape[: s.dim() - self.state_nd]
+        if x.shape[:-1] != batch:
+            batch = broadcast(x.shape[:-1], batch)
+            x, s = x.expand(*batch, x.shape[-1]), s.expand(*batch, *s.shape[s.dim() - self.state_nd:])
+        return x.reshape(-1, x.shape[-1]), s.reshape(-1, *s.shape[s.dim() - self.state_nd:]), batch
+
+
+class GRUCellNet(_VectorCell):
+    """``h[t] = GRU(h[t-1], other parents)``: the target's previous step is the state ``(H,)``."""
+
+    def __init__(self, inputs, heads, bias=True):
+        super().__init__(inputs, heads, "a GRUCell", "(H,)")
+        if self.state_nd != 1:
+            raise GraphModelError(f"a GRUCell's target must be a vector (H,), found {list(heads[0].shape)}")
+        self.cell = nn.GRUCell(self.in_dim, heads[0].shape[0], bias=bias)
+
+    def forward(self, *xs):
+        x, h, batch = self._inputs(xs)
+        return (self.cell(x, h).reshape(*batch, -1),)
+
+
+class LSTMCellNet(_VectorCell):
+    """``(h, c)[t] = LSTM((h, c)[t-1], other parents)``: the state ``(2, H)`` stacks h and c."""
+
+    def __init__(self, inputs, heads, bias=True):
+        super().__init__(inputs, heads, "an LSTMCell", "(2, H)")
+        shape = heads[0].shape
+        if len(shape) != 2 or shape[0] != 2:
+            raise GraphModelError(f"an LSTMCell's target is h and c stacked, shaped (2, H); found {list(shape)}")
+        self.cell = nn.LSTMCell(self.in_dim, shape[1], bias=bias)
+
+    def forward(self, *xs):
+        x, s, batch = self._inputs(xs)
+        h, c = self.cell(x, (s[:, 0], s[:, 1]))
+        return (torch.stack((h, c), dim=1).reshape(*batch, *s.shape[1:]),)
+
+
+NETWORKS.register("GRUCell", NetworkType(
+    "GRUCell", build=lambda o, inputs, heads, trusted=False: GRUCellNet(inputs, heads, o["bias"]), options=(BIAS,)))
+NETWORKS.register("LSTMCell", NetworkType(
+    "LSTMCell", build=lambda o, inputs, heads, trusted=False: LSTMCellNet(inputs, heads, o["bias"]), options=(BIAS,)))
+
+
+def GRUCell(bias: bool = True) -> NetSpec:
+    """A GRU cell: the target ``h (H,)`` given ``h.prev`` and other parents."""
+    return NetSpec("GRUCell", off_default((BIAS, bias)))
+
+
+def LSTMCell(bias: bool = True) -> NetSpec:
+    """An LSTM cell: the target ``(2, H)`` (h and c stacked) given its ``.prev`` and other parents."""
+    return NetSpec("LSTMCell", off_default((BIAS, bias)))
