@@ -89,6 +89,16 @@ class NetworkType:
     build: Callable[..., nn.Module] | None = None
     describe: Callable[[dict], str] | None = None
     options: tuple[Option, ...] = ()
+    #: ``activations(options, inputs, heads)``: how many values one example's run keeps for
+    #: the backward pass, from the shapes alone (``graphmodel.budget`` reads it before anything
+    #: is allocated); ``None``: estimated as the inputs and the heads
+    activations: Callable[[dict, list, list], int] | None = None
+
+    def activation_count(self, options: dict, inputs: list, heads: list) -> int:
+        """:attr:`activations` with the defaults filled in (a rough count when undeclared)."""
+        if self.activations is None:
+            return sum(i.width for i in inputs) + sum(h.numel for h in heads)
+        return int(self.activations({**self.defaults, **options}, inputs, heads))
 
     def __post_init__(self):
         if self.build is None:
@@ -108,6 +118,12 @@ class NetworkType:
         props = {"type": {"const": self.name}, **{o.name: o.to_json_schema() for o in self.options}}
         props.update({k: {} for k in self.defaults if k not in props})  # free-form keys: any value
         return {"type": "object", "properties": props, "required": ["type"], "additionalProperties": False}
+
+
+def mlp_activations(widths, heads: list) -> int:
+    """Values an MLP keeps per example: each hidden layer's output before and after its
+    nonlinearity, and the heads."""
+    return 2 * sum(widths) + sum(h.numel for h in heads)
 
 
 def _schema_check(schema: tuple[Option, ...], options: dict, extra) -> list:

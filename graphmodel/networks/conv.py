@@ -22,6 +22,7 @@ from .base import (
     _mlp_layers,
     _total,
     hidden_option,
+    mlp_activations,
     off_default,
 )
 
@@ -128,6 +129,32 @@ def _build_deconv(options, inputs, heads, trusted=False):
                             options["kernel_size"], options["bias"])
 
 
+def _conv_activations(o, inputs, heads) -> int:
+    """Each strided layer halves the image: its outputs before and after the nonlinearity."""
+    image = next((i for i in inputs if len(i.shape) == 3 and not i.classes), None)
+    total = 0
+    if image is not None:
+        _, h, w = image.shape
+        for c in o["channels"]:
+            h, w = max(h // 2, 1), max(w // 2, 1)
+            total += 2 * c * h * w
+    return total + mlp_activations(o["hidden"], heads)
+
+
+def _deconv_activations(o, inputs, heads) -> int:
+    """The first map, then each transposed layer's doubled map, then the heads' 1×1 layer."""
+    spatial = [h.shape[1:3] for h in heads if len(h.shape) >= 3]
+    if not spatial:
+        return mlp_activations(o["hidden"], heads)
+    (H, W), channels = spatial[0], o["channels"]
+    h, w = math.ceil(H / 2 ** len(channels)), math.ceil(W / 2 ** len(channels))
+    total = mlp_activations(o["hidden"], []) + 2 * channels[0] * h * w
+    for c in [*channels[1:], channels[-1]]:
+        h, w = 2 * h, 2 * w
+        total += 2 * c * h * w
+    return total + sum(hd.numel for hd in heads) * max(1, (h * w) // max(1, H * W))
+
+
 def _channels(default: list[int], what: str) -> Option:
     return Option("channels", "ints", default, what, minimum=1, nonempty=True)
 
@@ -135,12 +162,12 @@ def _channels(default: list[int], what: str) -> Option:
 NETWORKS.register("ConvEncoder", NetworkType(
     "ConvEncoder", build=_build_conv, describe=lambda o: "ConvEncoder " + "-".join(map(str, o.get("channels", []))),
     options=(_channels([32, 64], "output channels of each strided convolution (each halves the image)"),
-             hidden_option([256]), ACTIVATION, KERNEL, BIAS)))
+             hidden_option([256]), ACTIVATION, KERNEL, BIAS), activations=_conv_activations))
 NETWORKS.register("DeconvDecoder", NetworkType(
     "DeconvDecoder", build=_build_deconv,
     describe=lambda o: "DeconvDecoder " + "-".join(map(str, o.get("channels", []))),
     options=(_channels([64, 32], "input channels of each transposed convolution (each doubles the image)"),
-             hidden_option([256]), ACTIVATION, KERNEL, BIAS)))
+             hidden_option([256]), ACTIVATION, KERNEL, BIAS), activations=_deconv_activations))
 
 
 def ConvEncoder(channels=(32, 64), hidden=(256,), activation: str = "relu", kernel_size: int = 4,

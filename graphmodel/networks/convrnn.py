@@ -97,10 +97,19 @@ def _describe(name: str):
     return lambda o: f"{name} {o.get('kernel_size', KERNEL.default)}×{o.get('kernel_size', KERNEL.default)}"
 
 
+def _maps(k: int):
+    """The inputs broadcast over the map, and ``k`` state-sized maps of gates."""
+    def count(o, inputs, heads):
+        state = sum(h.numel for h in heads)
+        hw = heads[0].shape[-2] * heads[0].shape[-1] if heads and len(heads[0].shape) >= 2 else 1
+        return sum(i.width if len(i.shape) == 3 else i.width * hw for i in inputs) + k * state
+    return count
+
+
 NETWORKS.register("ConvGRU", NetworkType("ConvGRU", build=_builder(ConvGRUNet), describe=_describe("ConvGRU"),
-                                         options=(KERNEL, BIAS)))
+                                         options=(KERNEL, BIAS), activations=_maps(8)))
 NETWORKS.register("ConvLSTM", NetworkType("ConvLSTM", build=_builder(ConvLSTMNet), describe=_describe("ConvLSTM"),
-                                          options=(KERNEL, BIAS)))
+                                          options=(KERNEL, BIAS), activations=_maps(6)))
 
 
 def ConvGRU(kernel_size: int = 3, bias: bool = True) -> NetSpec:

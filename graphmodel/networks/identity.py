@@ -29,7 +29,8 @@ def _build_identity(options, inputs, heads, trusted=False):
     return IdentityNet(inputs, heads)
 
 
-NETWORKS.register("Identity", NetworkType("Identity", build=_build_identity))
+NETWORKS.register("Identity", NetworkType("Identity", build=_build_identity,
+                                          activations=lambda o, inputs, heads: 0))
 
 
 def Identity() -> NetSpec:

@@ -17,6 +17,7 @@ from .base import (
     _mlp_layers,
     _total,
     hidden_option,
+    mlp_activations,
     off_default,
 )
 
@@ -48,7 +49,8 @@ def _describe_mlp(o):
 
 
 NETWORKS.register("MLP", NetworkType("MLP", build=_build_mlp, describe=_describe_mlp,
-                                     options=(hidden_option([400]), ACTIVATION, BIAS)))
+                                     options=(hidden_option([400]), ACTIVATION, BIAS),
+                                     activations=lambda o, inputs, heads: mlp_activations(o["hidden"], heads)))
 
 
 def MLP(*hidden: int, activation: str = "relu", bias: bool = True) -> NetSpec:

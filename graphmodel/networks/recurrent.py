@@ -92,10 +92,18 @@ class LSTMCellNet(_VectorCell):
         return (torch.stack((h, c), dim=1).reshape(*batch, *s.shape[1:]),)
 
 
+def _gates(k: int):
+    """A cell keeps its inputs and ``k`` gate-sized values per state value (gates before and
+    after their nonlinearities, the new state)."""
+    return lambda o, inputs, heads: sum(i.width for i in inputs) + k * sum(h.numel for h in heads)
+
+
 NETWORKS.register("GRUCell", NetworkType(
-    "GRUCell", build=lambda o, inputs, heads, trusted=False: GRUCellNet(inputs, heads, o["bias"]), options=(BIAS,)))
+    "GRUCell", build=lambda o, inputs, heads, trusted=False: GRUCellNet(inputs, heads, o["bias"]), options=(BIAS,),
+    activations=_gates(8)))
 NETWORKS.register("LSTMCell", NetworkType(
-    "LSTMCell", build=lambda o, inputs, heads, trusted=False: LSTMCellNet(inputs, heads, o["bias"]), options=(BIAS,)))
+    "LSTMCell", build=lambda o, inputs, heads, trusted=False: LSTMCellNet(inputs, heads, o["bias"]), options=(BIAS,),
+    activations=_gates(6)))
 
 
 def GRUCell(bias: bool = True) -> NetSpec:
