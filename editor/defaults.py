@@ -93,7 +93,7 @@ def with_parents(f: Factor, parents: tuple) -> Factor:
         params = {**params, **constant_params(f.family)}
         net = None
     reduce = f.reduce
-    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce)
+    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce, f.family_options)
 
 
 def family_variable(family: str) -> dict:

@@ -131,9 +131,14 @@ def _factor_problems(graph, i, f) -> list[Problem]:
     if f.model not in graph.models:
         bad(f"model '{f.model}' is not declared; models: {', '.join(graph.models) or 'none'}")
     if f.family not in FAMILIES:
-        bad(f"unknown family {f.family!r}; known: {', '.join(FAMILIES.names())}")
+        bad(f"unknown family {f.family!r} (a plugin's? load it with --plugin package.module); "
+            f"known: {', '.join(FAMILIES.names())}")
         return out
     fam = FAMILIES.get(f.family)
+    option_problems = fam.option_problems(f.family_options)
+    for key, msg in option_problems:
+        bad(f"family_options.{key}: {msg}")
+    fam = fam if option_problems else fam.with_options(f.family_options)
     var = graph.variables.get(f.target)
     if var is None:
         bad(f"target '{f.target}' is not a declared variable")
@@ -158,9 +163,9 @@ def _factor_problems(graph, i, f) -> list[Problem]:
         for key, msg in check_options(f.net):
             bad(f"net.{key}: {msg}")
     if var is not None:
-        if var.support not in fam.accepts:
-            bad(f"{f.family} cannot score '{f.target}' with support '{var.support}'; "
-                f"{f.family} accepts {', '.join(sorted(fam.accepts))}")
+        why = fam.target_problem(var)
+        if why:
+            bad(why)
         for k, s in f.params.items():
             if isinstance(s, (Const, Learn)) and (k in fam.params or k in fam.defaults):
                 value = s.value if isinstance(s, Const) else s.init

@@ -10,14 +10,17 @@ happens. Users add families with ``FAMILIES.register(name, Family(...))``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
 from torch import distributions as D
 from torch.distributions import constraints
+from torch.distributions.kl import _KL_REGISTRY
 from torch.nn import functional as F
 
+from .errors import GraphModelError
+from .options import Option, check_options, with_defaults
 from .registry import Registry
 from .variables import Variable
 
@@ -59,9 +62,17 @@ class Delta(D.Distribution):
         return self.value
 
 
+class OptionProblem(GraphModelError):
+    """A family option with a bad value: ``key`` names it, the message says expected and found."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 @dataclass(frozen=True)
 class Family:
-    """How one distribution family is built and checked.
+    """How one distribution family is built, checked, and what it can do.
 
     Args:
         name: registry name, e.g. ``"Normal"``.
@@ -75,6 +86,26 @@ class Family:
         param_extra: extra trailing dims of a parameter beyond the target's shape, given the
             variable (Categorical's logits carry the class dim).
         deterministic: a delta; its target is a function of its parents.
+        options: the typed options a factor of this family may set (``Factor.family_options``:
+            a mixture's number of components); they may change the parameters' shapes.
+        bound: the option values this entry is specialized to (every option; the defaults in
+            the registered entry, see :meth:`with_options`).
+        shape: ``shape(param, var, options)`` — a parameter's shape where ``param_extra``
+            cannot say it (a mixture's component dimension).
+        build: ``build(params, options, event_ndim)`` — the whole distribution, for families
+            whose constructor needs the options (replaces the generic constructor).
+        specialize: ``specialize(family, options)`` — the entry for these options, where they
+            change more than shapes (the mixture's component family gives its parameters);
+            it raises :class:`OptionProblem` for a value it cannot use.
+        check_target: ``check_target(var, options)`` — a problem with the target variable
+            that the support alone does not catch (a pen offset must have 2 coordinates).
+        param_constraints: constraints of parameters the distribution class does not declare.
+        enumerable: the support is finite, so an expectation over one draw can be summed
+            exactly (``values`` lists it).
+        values: ``values(var)`` — every value of ``var`` (a tensor whose first dimension runs
+            over them), or ``None`` where the variable holds several draws.
+        relaxation: the registered family that stands in for this one when the ELBO relaxes
+            it (Gumbel-softmax), or ``None``.
     """
 
     name: str
@@ -86,22 +117,40 @@ class Family:
     defaults: dict = field(default_factory=dict)
     param_extra: Callable[[str, Variable], tuple[int, ...]] | None = None
     deterministic: bool = False
+    options: tuple[Option, ...] = ()
+    bound: dict = field(default_factory=dict)
+    shape: Callable[[str, Variable, dict], tuple[int, ...]] | None = None
+    build: Callable[[dict, dict, int], D.Distribution] | None = None
+    specialize: Callable[[Family, dict], Family] | None = None
+    check_target: Callable[[Variable, dict], str | None] | None = None
+    param_constraints: dict = field(default_factory=dict)
+    enumerable: bool = False
+    values: Callable[[Variable], torch.Tensor | None] | None = None
+    relaxation: str | None = None
+
+    def __post_init__(self):
+        if self.options and not self.bound:
+            object.__setattr__(self, "bound", with_defaults(self.options, {}))
 
     def param_shape(self, param: str, var: Variable) -> tuple[int, ...]:
         """Shape of one parameter for a target ``var`` (excluding batch dims)."""
         if param in self.defaults and param not in self.params:
             return ()
+        if self.shape is not None:
+            return tuple(self.shape(param, var, self.bound))
         extra = self.param_extra(param, var) if self.param_extra else ()
         return tuple(var.shape) + tuple(extra)
 
     def constraint(self, param: str):
         # torch declares no constraint for some parameters (the relaxed families' temperature)
-        return self.dist.arg_constraints.get(param) or EXTRA_CONSTRAINTS[param]
+        return self.param_constraints.get(param) or self.dist.arg_constraints.get(param) or EXTRA_CONSTRAINTS[param]
 
     def make(self, params: dict, var_event_ndim: int) -> D.Distribution:
         """Build the distribution with ``var_event_ndim`` rightmost dims as the event."""
         if self.deterministic:
             return Delta(params["value"], var_event_ndim)
+        if self.build is not None:
+            return self.build(params, self.bound, var_event_ndim)
         # (torch.compile traces torch's own constructors: some torch versions cannot trace
         # ``object.__new__``, and the compiled graph loses nothing by them)
         fast = None if torch.compiler.is_compiling() else _FAST_NEW.get(self.dist)
@@ -114,6 +163,47 @@ class Family:
     @property
     def reparameterized(self) -> bool:
         return bool(getattr(self.dist, "has_rsample", False))
+
+    def option_problems(self, options: dict) -> list[tuple[str, str]]:
+        """``[(key, message)]`` for every unknown or invalid option (empty: all fine)."""
+        if not self.options:
+            return [(k, f"{self.name} takes no options") for k in options]
+        problems = check_options(self.options, options)
+        if not problems and self.specialize is not None:
+            try:
+                self.specialize(self, with_defaults(self.options, options))
+            except OptionProblem as e:
+                problems.append((e.key, str(e)))
+        return problems
+
+    def with_options(self, options: dict | None) -> Family:
+        """This family specialized to ``options`` (the missing ones at their defaults).
+
+        Raises:
+            GraphModelError: naming the first unknown or invalid option.
+        """
+        if not self.options and not options:
+            return self
+        problems = self.option_problems(options or {})
+        if problems:
+            key, msg = problems[0]
+            raise GraphModelError(f"{self.name} option {key!r}: {msg}")
+        resolved = with_defaults(self.options, options or {})
+        fam = replace(self, bound=resolved)
+        return self.specialize(fam, resolved) if self.specialize is not None else fam
+
+    def target_problem(self, var: Variable) -> str | None:
+        """Why this family cannot define ``var`` beyond its support, or ``None``."""
+        if var.support not in self.accepts:
+            return (f"{self.name} cannot score '{var.name}' with support '{var.support}'; "
+                    f"{self.name} accepts {', '.join(sorted(self.accepts))}")
+        return self.check_target(var, self.bound) if self.check_target is not None else None
+
+    def kl_partners(self) -> tuple[str, ...]:
+        """Registered families ``p`` with a closed-form ``KL[self‖p]`` in torch's ``kl`` registry."""
+        pairs = tuple(_KL_REGISTRY)
+        return tuple(name for name, fam in FAMILIES.items()
+                     if any(issubclass(self.dist, a) and issubclass(fam.dist, b) for a, b in pairs))
 
 
 def param_transform(constraint) -> D.transforms.Transform:
@@ -360,6 +450,18 @@ def _class_dim(param: str, var: Variable) -> tuple[int, ...]:
     return (var.classes,) if param == "logits" else ()
 
 
+def _class_values(var: Variable) -> torch.Tensor | None:
+    return torch.arange(var.classes) if not var.shape else None
+
+
+def _one_hot_values(var: Variable) -> torch.Tensor | None:
+    return torch.eye(var.shape[-1]) if len(var.shape) == 1 else None
+
+
+def _binary_values(var: Variable) -> torch.Tensor | None:
+    return torch.tensor([0.0, 1.0]) if not var.shape else None
+
+
 FAMILIES: Registry[Family] = Registry("family")
 
 _ALL = frozenset({"real", "positive", "unit_interval", "binary", "categorical", "one_hot", "simplex"})
@@ -367,11 +469,13 @@ for _f in (
     Family("Normal", D.Normal, ("loc", "scale"), "real", REAL_LIKE),
     Family("Laplace", D.Laplace, ("loc", "scale"), "real", REAL_LIKE),
     # Bernoulli also scores intensities in [0, 1] (the common cross-entropy treatment).
-    Family("Bernoulli", D.Bernoulli, ("logits",), "binary", frozenset({"binary", "unit_interval"})),
+    Family("Bernoulli", D.Bernoulli, ("logits",), "binary", frozenset({"binary", "unit_interval"}),
+           enumerable=True, values=_binary_values, relaxation="RelaxedBernoulli"),
     Family("Categorical", D.Categorical, ("logits",), "categorical", frozenset({"categorical"}),
-           param_extra=_class_dim),
+           param_extra=_class_dim, enumerable=True, values=_class_values),
     Family("OneHotCategorical", D.OneHotCategorical, ("logits",), "one_hot",
-           frozenset({"one_hot", "simplex"}), event_dims=1),
+           frozenset({"one_hot", "simplex"}), event_dims=1, enumerable=True, values=_one_hot_values,
+           relaxation="RelaxedOneHotCategorical"),
     Family("RelaxedOneHotCategorical", D.RelaxedOneHotCategorical, ("logits",), "simplex",
            frozenset({"simplex", "one_hot"}), event_dims=1, defaults={"temperature": 0.5}),
     Family("RelaxedBernoulli", D.RelaxedBernoulli, ("logits",), "unit_interval",
@@ -383,3 +487,6 @@ for _f in (
     Family("Deterministic", Delta, ("value",), "real", _ALL, deterministic=True),
 ):
     FAMILIES.register(_f.name, _f)
+
+# the field's families (mixtures, quantized intensities) register themselves on FAMILIES
+from . import field_families  # noqa: E402,F401
