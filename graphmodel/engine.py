@@ -131,8 +131,8 @@ def _factor_problems(graph, i, f) -> list[Problem]:
     if f.model not in graph.models:
         bad(f"model '{f.model}' is not declared; models: {', '.join(graph.models) or 'none'}")
     if f.family not in FAMILIES:
-        bad(f"unknown family {f.family!r} (a plugin's? load it with --plugin package.module); "
-            f"known: {', '.join(FAMILIES.names())}")
+        bad(f"unknown family {f.family!r}; known: {', '.join(FAMILIES.names())} "
+            "(a plugin's family? load its package with --plugin package.module)")
         return out
     fam = FAMILIES.get(f.family)
     option_problems = fam.option_problems(f.family_options)
