@@ -61,6 +61,7 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .plugins import load_plugins
 from .runtime import ModelRuntime, Runtime, Trace
 from .supports import SUPPORTS, Support
 from .variables import Parent, Plate, Variable
@@ -75,6 +76,6 @@ __all__ = [
     "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate", "Problem", "QuantizedCategorical",
     "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError", "Support", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
-    "graph_hash", "load", "load_checkpoint", "loads", "make_factor", "model_inputs", "save",
+    "graph_hash", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs", "save",
     "save_checkpoint",
 ]
