@@ -13,6 +13,7 @@ import torch
 from graphmodel.factors import NET, Const, Factor
 from graphmodel.families import FAMILIES, param_transform
 from graphmodel.networks import NETWORKS, NetSpec
+from graphmodel.supports import declarable
 from graphmodel.variables import Variable
 
 #: The family a connection creates for a variable of each support.
@@ -100,8 +101,12 @@ def family_variable(family: str) -> dict:
     """Fields of a new variable that a family can score (drop a family on empty canvas)."""
     fam = FAMILIES.get(family)
     support = fam.support
+    if support not in declarable():  # e.g. grey levels: the variable declares what the family scores
+        support = next(s for s in declarable() if s in fam.accepts)
     if support == "categorical":
         return {"support": support, "shape": (), "classes": 10}
     if support in ("one_hot", "simplex"):
         return {"support": support, "shape": (10,)}
+    if fam.target_problem(Variable("v", (), support)) and not fam.target_problem(Variable("v", (2,), support)):
+        return {"support": support, "shape": (2,)}  # a pair, such as a pen offset (Δx, Δy)
     return {"support": support}

@@ -1,7 +1,7 @@
 """The gmm_prior example learns: its bound improves, and its learned mixture prior explains the
 encoded test digits better than a standard Normal does.
 
-``python tests/test_gmm_prior.py [STEPS]`` runs the same measurements at the file's own size
+``python tests/test_gmm_prior.py [STEPS [SEED]]`` runs the same measurements at the file's own size
 (and the VAE of ``examples/vae.json``, the same networks with a N(0, I) prior, for the same
 budget) and prints the numbers that ``docs/RESULTS.md`` reports.
 """
@@ -82,8 +82,9 @@ def test_the_prior_parameters_are_trained():
 if __name__ == "__main__":
     torch.set_num_threads(1)
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    print("gmm_prior", measure(steps))
-    base = _trainer("vae", steps)
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    print("gmm_prior", measure(steps, seed))
+    base = _trainer("vae", steps, seed)
     base.run()
     torch.manual_seed(0)
     print("vae (N(0, I) prior)", {"steps": steps, "bound": _mean_bound(base),
