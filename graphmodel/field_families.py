@@ -7,7 +7,8 @@ Registered on ``FAMILIES`` when :mod:`graphmodel.families` loads:
   per draw of the whole target (a mixture-of-Gaussians prior over ``z``), through torch's
   ``MixtureSameFamily``. Parameters: ``mixture_logits`` ``(K,)`` and the component's own
   parameters with a leading ``K``.
-- ``DiscretizedLogisticMixture`` — PixelCNN++'s likelihood of grey levels in ``[0, 1]``.
+- ``DiscretizedLogisticMixture`` — PixelCNN++'s likelihood of grey levels in ``[0, 1]``; with
+  ``rgb`` the channels of a ``(3, H, W)`` image are coupled as in PixelCNN++.
 - ``BivariateNormalMixture`` — SketchRNN's pen offsets; the target's last dimension is 2.
 - ``QuantizedCategorical`` — a ``levels``-way softmax per intensity in ``[0, 1]``.
 """
@@ -19,7 +20,12 @@ from dataclasses import replace
 from torch import distributions as D
 from torch.distributions import constraints
 
-from .distributions import BivariateNormalMixture, DiscretizedLogisticMixture, QuantizedCategorical
+from .distributions import (
+    BivariateNormalMixture,
+    DiscretizedLogisticMixture,
+    DiscretizedLogisticMixtureRGB,
+    QuantizedCategorical,
+)
 from .families import FAMILIES, Family, OptionProblem, _independent
 from .options import Option
 from .variables import Variable
@@ -78,6 +84,29 @@ def _dlm_build(params: dict, opts: dict, event_ndim: int) -> D.Distribution:
     return _wrap(d, event_ndim)
 
 
+def _dlm_rgb_shape(param: str, var: Variable, opts: dict) -> tuple[int, ...]:
+    return (*var.shape[1:], opts["components"]) if param == "logits" else (*var.shape, opts["components"])
+
+
+def _dlm_rgb_build(params: dict, opts: dict, event_ndim: int) -> D.Distribution:
+    return DiscretizedLogisticMixtureRGB(params["logits"], params["loc"], params["scale"], params["coeffs"],
+                                         opts["levels"], validate_args=False)
+
+
+def _dlm_rgb_target(var: Variable, opts: dict) -> str | None:
+    if len(var.shape) != 3 or var.shape[0] != 3:
+        return f"DiscretizedLogisticMixture with rgb needs '{var.name}' shaped (3, H, W), found shape {var.shape}"
+    return None
+
+
+def _dlm(fam: Family, options: dict) -> Family:
+    """The RGB variant where ``rgb`` is set: a coupling coefficient per channel and component."""
+    if not options["rgb"]:
+        return fam
+    return replace(fam, dist=DiscretizedLogisticMixtureRGB, params=(*fam.params, "coeffs"), event_dims=3,
+                   shape=_dlm_rgb_shape, build=_dlm_rgb_build, check_target=_dlm_rgb_target)
+
+
 def _quantized_shape(param: str, var: Variable, opts: dict) -> tuple[int, ...]:
     return (*var.shape, opts["levels"])
 
@@ -112,7 +141,11 @@ for _f in (
                            "family without options: Normal, Laplace, Bernoulli, Beta, Gamma, ...)")),
            specialize=_mixture),
     Family("DiscretizedLogisticMixture", DiscretizedLogisticMixture, ("logits", "loc", "scale"), "grey_levels",
-           frozenset({"unit_interval"}), options=(_components(10), _LEVELS), shape=_dlm_shape, build=_dlm_build),
+           frozenset({"unit_interval"}),
+           options=(_components(10), _LEVELS,
+                    Option("rgb", "bool", False, "the target is an RGB image (3, H, W): one component per pixel, "
+                           "the green and blue means linear in the earlier channels' values (PixelCNN++)")),
+           shape=_dlm_shape, build=_dlm_build, specialize=_dlm),
     Family("BivariateNormalMixture", BivariateNormalMixture, ("logits", "loc", "scale", "corr"), "real",
            frozenset({"real"}), event_dims=1,
            options=(_components(20), Option("temperature", "float", 1.0, "sampling temperature τ: logits / τ, "

@@ -8,13 +8,19 @@ and each sampler's histogram against the probabilities it should follow.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
 import torch
 from torch import distributions as D
 
-from graphmodel.distributions import BivariateNormalMixture, DiscretizedLogisticMixture, QuantizedCategorical
+from graphmodel.distributions import (
+    BivariateNormalMixture,
+    DiscretizedLogisticMixture,
+    DiscretizedLogisticMixtureRGB,
+    QuantizedCategorical,
+)
 
 F64 = torch.float64
 
@@ -152,3 +158,43 @@ def test_bivariate_mixture_at_low_temperature_picks_the_likeliest_mean():
         torch.ones(2, 2), torch.tensor([0.9, 0.0])
     s = BivariateNormalMixture(logits, loc, scale, corr, temperature=0.01).sample((2000,))
     assert (s - loc[0]).abs().max() < 0.5
+
+
+def _rgb_pixel(levels=4, k=3):
+    g = torch.Generator().manual_seed(1)
+    shape = (3, 1, 1, k)
+    return DiscretizedLogisticMixtureRGB(torch.randn(1, 1, k, generator=g, dtype=F64),
+                                         torch.randn(*shape, generator=g, dtype=F64) * 0.5,
+                                         torch.rand(*shape, generator=g, dtype=F64) * 0.4 + 0.1,
+                                         torch.rand(*shape, generator=g, dtype=F64) * 1.8 - 0.9, levels=levels)
+
+
+def _all_pixels(levels):
+    grid = torch.tensor(list(itertools.product(range(levels), repeat=3)), dtype=F64) / (levels - 1)
+    return grid.reshape(-1, 3, 1, 1)
+
+
+def test_rgb_mixture_sums_to_one_over_every_colour_and_couples_the_channels():
+    d = _rgb_pixel()
+    v = _all_pixels(4)
+    torch.testing.assert_close(d.log_prob(v).exp().sum(), torch.tensor(1.0, dtype=F64), atol=1e-9, rtol=0)
+    # by hand: one component for the pixel, green's mean shifted by α·r, blue's by β·r + γ·g
+    x = v[7]
+    r, g = 2 * x[0, 0, 0] - 1, 2 * x[1, 0, 0] - 1
+    a, b, c = d.coeffs[0, 0, 0], d.coeffs[1, 0, 0], d.coeffs[2, 0, 0]
+    means = torch.stack((d.loc[0, 0, 0], d.loc[1, 0, 0] + a * r, d.loc[2, 0, 0] + b * r + c * g))
+    log_comp = torch.stack([
+        sum(DiscretizedLogisticMixture(torch.zeros(1, dtype=F64), means[ch, j:j + 1], d.scale[ch, 0, 0, j:j + 1], 4)
+            .log_prob(x[ch, 0, 0]) for ch in range(3)) for j in range(3)])
+    want = torch.logsumexp(log_comp + torch.log_softmax(d.logits[0, 0], -1), 0)
+    torch.testing.assert_close(d.log_prob(x), want)
+
+
+def test_rgb_mixture_samples_follow_its_probabilities():
+    d = _rgb_pixel(levels=3)
+    n = 40000
+    s = d.sample((n,))
+    assert s.shape == (n, 3, 1, 1) and d.support.check(s).all()
+    index = ((s[:, :, 0, 0] * 2).round().long() * torch.tensor([9, 3, 1])).sum(-1)
+    freq = torch.bincount(index, minlength=27).double() / n
+    assert (freq - d.log_prob(_all_pixels(3)).exp()).abs().max() < 0.012

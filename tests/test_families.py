@@ -20,7 +20,7 @@ from torch import distributions as D
 from torch import nn
 
 import graphmodel as gm
-from graphmodel.distributions import DiscretizedLogisticMixture, QuantizedCategorical
+from graphmodel.distributions import DiscretizedLogisticMixture, DiscretizedLogisticMixtureRGB, QuantizedCategorical
 
 N = 5
 TEMPERATURE = 0.5  # the documented default of the relaxed families
@@ -91,6 +91,12 @@ CASES = [
          lambda p: D.Independent(DiscretizedLogisticMixture(
              *torch.broadcast_tensors(p["logits"], p["loc"], p["scale"], torch.zeros(4, 1))[:3], levels=16), 1),
          {"components": 3, "levels": 16}),
+    Case("DiscretizedLogisticMixture", gm.Variable("v", (3, 2, 2), "unit_interval"),
+         {"logits": [0.0, 1.0], "loc": [-0.3, 0.4], "scale": [0.2, 0.5], "coeffs": [0.5, -0.5]},
+         lambda p: DiscretizedLogisticMixtureRGB(
+             *(p[k].expand(s) if p[k].dim() == 1 else p[k] for k, s in (("logits", (2, 2, 2)), ("loc", (3, 2, 2, 2)), ("scale", (3, 2, 2, 2)),
+                                           ("coeffs", (3, 2, 2, 2)))), levels=32),
+         {"components": 2, "levels": 32, "rgb": True}),
     Case("BivariateNormalMixture", gm.Variable("v", (2,)),
          {"logits": [0.0, 1.0], "loc": [[0.0, 1.0], [-1.0, 0.5]], "scale": [[0.5, 1.0], [1.5, 0.3]],
           "corr": [0.5, -0.3]},

@@ -62,22 +62,8 @@ class DiscretizedLogisticMixture(D.Distribution):
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
-        half = 1.0 / (self.levels - 1)  # half a bin in [−1, 1] space
-        k = (value * (self.levels - 1)).round()
-        x = (2 * value - 1).unsqueeze(-1)
-        log_scale = self.scale.log()
-        centred = x - self.loc
-        plus = (centred + half) / self.scale
-        minus = (centred - half) / self.scale
-        log_cdf_plus = F.logsigmoid(plus)  # the first bin: P(X < x + half)
-        log_sf_minus = F.logsigmoid(-minus)  # the last bin: P(X > x − half)
-        mass = torch.sigmoid(plus) - torch.sigmoid(minus)
-        mid = centred / self.scale
-        log_pdf_mid = mid - log_scale - 2 * F.softplus(mid)  # the logistic log-density at x
-        inner = torch.where(mass > _TINY_MASS, mass.clamp_min(1e-12).log(), log_pdf_mid + math.log(2 * half))
-        k = k.unsqueeze(-1)
-        log_bin = torch.where(k <= 0, log_cdf_plus, torch.where(k >= self.levels - 1, log_sf_minus, inner))
-        return torch.logsumexp(log_bin + F.log_softmax(self.logits, -1), -1)
+        log_bins = _log_bins(value, self.loc, self.scale, self.levels)
+        return torch.logsumexp(log_bins + F.log_softmax(self.logits, -1), -1)
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -86,13 +72,41 @@ class DiscretizedLogisticMixture(D.Distribution):
             j = D.Categorical(logits=logits).sample().unsqueeze(-1)
             loc = self.loc.expand_as(logits).gather(-1, j).squeeze(-1)
             scale = self.scale.expand_as(logits).gather(-1, j).squeeze(-1)
-            u = torch.rand(shape, dtype=loc.dtype, device=loc.device).clamp(1e-5, 1 - 1e-5)
-            x = loc + scale * (u.log() - (-u).log1p())  # the logistic's inverse CDF
-            k = ((x.clamp(-1, 1) + 1) / 2 * (self.levels - 1)).round()
-            return k / (self.levels - 1)
+            return _quantize(_logistic(loc, scale), self.levels)
 
     def bin_probs(self) -> torch.Tensor:
         """The probability of every grey level, ``(batch..., levels)`` (for checks and plots)."""
         grid = torch.arange(self.levels, dtype=self.loc.dtype, device=self.loc.device) / (self.levels - 1)
         grid = grid.reshape((self.levels,) + (1,) * len(self.batch_shape))
         return self.log_prob(grid).exp().movedim(0, -1)
+
+
+def _log_bins(value, loc, scale, levels: int) -> torch.Tensor:
+    """``log P(bin of value | component)`` for every component, ``(batch..., K)``.
+
+    ``value`` is ``(batch...)`` in ``[0, 1]``; ``loc`` and ``scale`` are ``(batch..., K)`` in
+    the ``[−1, 1]`` space.
+    """
+    half = 1.0 / (levels - 1)  # half a bin in [−1, 1] space
+    k = (value * (levels - 1)).round().unsqueeze(-1)
+    centred = (2 * value - 1).unsqueeze(-1) - loc
+    plus = (centred + half) / scale
+    minus = (centred - half) / scale
+    log_cdf_plus = F.logsigmoid(plus)  # the first bin: P(X < x + half)
+    log_sf_minus = F.logsigmoid(-minus)  # the last bin: P(X > x − half)
+    mass = torch.sigmoid(plus) - torch.sigmoid(minus)
+    mid = centred / scale
+    log_pdf_mid = mid - scale.log() - 2 * F.softplus(mid)  # the logistic log-density at x
+    inner = torch.where(mass > _TINY_MASS, mass.clamp_min(1e-12).log(), log_pdf_mid + math.log(2 * half))
+    return torch.where(k <= 0, log_cdf_plus, torch.where(k >= levels - 1, log_sf_minus, inner))
+
+
+def _logistic(loc, scale) -> torch.Tensor:
+    """One draw of Logistic(loc, scale), by the inverse CDF (ends trimmed, as PixelCNN++ does)."""
+    u = torch.rand(loc.shape, dtype=loc.dtype, device=loc.device).clamp(1e-5, 1 - 1e-5)
+    return loc + scale * (u.log() - (-u).log1p())
+
+
+def _quantize(x, levels: int) -> torch.Tensor:
+    """``x`` in ``[−1, 1]`` (clipped) to the nearest grey level in ``[0, 1]``."""
+    return ((x.clamp(-1, 1) + 1) / 2 * (levels - 1)).round() / (levels - 1)
