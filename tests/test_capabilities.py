@@ -4,6 +4,7 @@ how the registries behave when an entry is replaced."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -115,3 +116,15 @@ def test_registry_items_keep_registration_order():
     r.register("b", 1)
     r.register("a", 2)
     assert r.items() == [("b", 1), ("a", 2)] and r.names() == ["a", "b"]
+
+
+def test_exported_script_keeps_family_options(tmp_path):
+    import runpy
+
+    from editor.export import script
+
+    g = gm.load(Path(__file__).resolve().parent.parent / "examples" / "gmm_prior.json")
+    out = tmp_path / "gmm_script.py"
+    out.write_text(script(g), encoding="utf-8")
+    assert "components=10, component='Normal'" in out.read_text(encoding="utf-8")
+    assert runpy.run_path(str(out))["build"]() == g
