@@ -16,7 +16,7 @@ import networkx as nx
 from .errors import format_shape as _fmt
 from .factors import NET, REDUCTIONS, Const, Learn
 from .families import FAMILIES
-from .networks import NetSpec, check_options
+from .networks import NETWORKS, NetSpec, check_options
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,10 @@ class Analysis:
 
 
 def analyze(graph) -> Analysis:
-    """Validate ``graph`` and derive each model's order (cached per revision)."""
-    key = ("analysis", graph.revision)
+    """Validate ``graph`` and derive each model's order (cached per revision of the graph and
+    of the registries it reads: a family or network registered later, by a plugin say, or
+    replaced with ``override=True``, is seen)."""
+    key = ("analysis", graph.revision, FAMILIES.version, NETWORKS.version)
     if key not in graph._cache:
         graph._cache[key] = _analyze(graph)
     return graph._cache[key]

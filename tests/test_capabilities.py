@@ -128,3 +128,16 @@ def test_exported_script_keeps_family_options(tmp_path):
     out.write_text(script(g), encoding="utf-8")
     assert "components=10, component='Normal'" in out.read_text(encoding="utf-8")
     assert runpy.run_path(str(out))["build"]() == g
+
+
+def test_validation_sees_a_family_registered_after_a_first_check():
+    saved = gm.FAMILIES.copy()
+    z = gm.Variable("z", (2,))
+    g = gm.Graph("late", variables=[z], p=gm.Factor("z", "Later", params={"loc": gm.Const(0.0),
+                                                                            "scale": gm.Const(1.0)}))
+    assert "unknown family 'Later'" in str(g.problems()[0])
+    try:
+        gm.FAMILIES.register("Later", gm.FAMILIES.get("Normal"))  # what a plugin's import does
+        assert g.problems() == []
+    finally:
+        gm.FAMILIES._entries = saved._entries
