@@ -46,21 +46,21 @@ def family_for(var: Variable) -> str:
     return "Normal"
 
 
-def standard_value(family: str, param: str) -> float:
+def standard_value(family: str, param: str, options: dict | None = None) -> float:
     """The parameter value an unconstrained zero maps to (0 for real, 1 for positive)."""
-    fam = FAMILIES.get(family)
+    fam = FAMILIES.get(family).with_options(options)
     if param in fam.defaults:
         return float(fam.defaults[param])
     value = param_transform(fam.constraint(param))(torch.zeros(()))
     return round(float(value), 6)
 
 
-def constant_params(family: str) -> dict:
-    return {k: Const(standard_value(family, k)) for k in FAMILIES.get(family).params}
+def constant_params(family: str, options: dict | None = None) -> dict:
+    return {k: Const(standard_value(family, k, options)) for k in FAMILIES.get(family).with_options(options).params}
 
 
-def net_params(family: str) -> dict:
-    return {k: NET for k in FAMILIES.get(family).params}
+def net_params(family: str, options: dict | None = None) -> dict:
+    return {k: NET for k in FAMILIES.get(family).with_options(options).params}
 
 
 def network(type_name: str = DEFAULT_NETWORK) -> NetSpec:
@@ -88,10 +88,10 @@ def with_parents(f: Factor, parents: tuple) -> Factor:
     uses_net = any(s == NET for s in f.params.values())
     params, net = dict(f.params), f.net
     if parents and not uses_net:
-        params = {**params, **net_params(f.family)}
+        params = {**params, **net_params(f.family, f.family_options)}
         net = net if net is not None else network()
     elif not parents and uses_net:
-        params = {**params, **constant_params(f.family)}
+        params = {**params, **constant_params(f.family, f.family_options)}
         net = None
     reduce = f.reduce
     return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce, f.family_options)

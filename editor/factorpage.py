@@ -8,7 +8,7 @@ from dataclasses import replace
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from graphmodel.factors import NET, Const, Learn
-from graphmodel.families import FAMILIES
+from graphmodel.families import FAMILIES, factor_family
 from graphmodel.networks import ACTIVATIONS, NETWORKS, NetSpec
 
 from . import defaults
@@ -88,7 +88,7 @@ class FactorPage(Page):
             self.form.addRow(row)
 
     def _params(self, f) -> None:
-        fam = FAMILIES.get(f.family)
+        fam = factor_family(f)
         self.form.addRow(section("parameters"))
         self.sources, self.values = {}, {}
         for name in (*fam.params, *[k for k in fam.defaults if k not in fam.params]):
@@ -98,7 +98,7 @@ class FactorPage(Page):
                 kind = "const"
             value = src.value if isinstance(src, Const) else (src.init if isinstance(src, Learn) else None)
             if value is None:
-                value = defaults.standard_value(f.family, name)
+                value = defaults.standard_value(f.family, name, f.family_options)
             row = QWidget()
             box = QHBoxLayout(row)
             box.setContentsMargins(0, 0, 0, 0)

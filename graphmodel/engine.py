@@ -15,7 +15,7 @@ import networkx as nx
 
 from .errors import format_shape as _fmt
 from .factors import NET, REDUCTIONS, Const, Learn
-from .families import FAMILIES
+from .families import FAMILIES, factor_family
 from .networks import NETWORKS, NetSpec, check_options
 
 
@@ -136,11 +136,9 @@ def _factor_problems(graph, i, f) -> list[Problem]:
         bad(f"unknown family {f.family!r}; known: {', '.join(FAMILIES.names())} "
             "(a plugin's family? load its package with --plugin package.module)")
         return out
-    fam = FAMILIES.get(f.family)
-    option_problems = fam.option_problems(f.family_options)
-    for key, msg in option_problems:
+    for key, msg in FAMILIES.get(f.family).option_problems(f.family_options):
         bad(f"family_options.{key}: {msg}")
-    fam = fam if option_problems else fam.with_options(f.family_options)
+    fam = factor_family(f)
     var = graph.variables.get(f.target)
     if var is None:
         bad(f"target '{f.target}' is not a declared variable")

@@ -205,6 +205,13 @@ class Family:
                      if any(issubclass(self.dist, a) and issubclass(fam.dist, b) for a, b in pairs))
 
 
+def factor_family(f) -> Family:
+    """The family entry of factor ``f`` specialized to its options (at their defaults where
+    they are invalid: validation reports those)."""
+    fam = FAMILIES.get(f.family)
+    return fam if fam.option_problems(f.family_options) else fam.with_options(f.family_options)
+
+
 def param_transform(constraint) -> D.transforms.Transform:
     """The map from an unconstrained real tensor onto ``constraint``."""
     return D.transform_to(constraint)
