@@ -8,6 +8,8 @@ registered network with its default options.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from graphmodel.factors import NET, Const, Factor
@@ -81,6 +83,17 @@ def with_family(f: Factor, family: str) -> Factor:
         params = {**constant_params(family), **keep}
         net = None
     return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce)
+
+
+def with_options(f: Factor, options: dict) -> Factor:
+    """``f`` with other family options: parameters the options add come from the net (or take
+    standard constants without one), those they remove go (a mixture's component family)."""
+    fam = FAMILIES.get(f.family).with_options(options)
+    params = {}
+    for k in fam.params:
+        params[k] = f.params.get(k, NET if f.net is not None else Const(standard_value(f.family, k, options)))
+    params.update({k: v for k, v in f.params.items() if k in fam.defaults and k not in fam.params})
+    return replace(f, family_options=dict(options), params=params)
 
 
 def with_parents(f: Factor, parents: tuple) -> Factor:

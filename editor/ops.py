@@ -158,6 +158,15 @@ class EditOps:
         self.replace_factor(index, f"{f.model}({f.label}): {family}", family=new.family, params=new.params,
                             net=new.net)
 
+    def set_family_options(self, index: int, options: dict) -> None:
+        """Set factor ``index``'s family options (checked against the family's declaration)."""
+        f = self.graph.factors[index]
+        for key, msg in FAMILIES.get(f.family).option_problems(options)[:1]:
+            raise Refused(f"{f.model}({f.label}): {f.family} option {key!r}: {msg}")
+        new = defaults.with_options(f, options)
+        self.replace_factor(index, f"{f.model}({f.label}): {f.family} options", family_options=new.family_options,
+                            params=new.params)
+
     def set_network(self, index: int, type_name: str) -> None:
         f = self.graph.factors[index]
         if not f.parents:
