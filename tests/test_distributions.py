@@ -113,6 +113,12 @@ def test_quantized_categorical_samples_are_grey_levels_with_the_softmax_frequenc
     assert (freq - logits.softmax(-1)).abs().max() < 0.01
 
 
+def test_quantized_categorical_kl_is_the_categorical_kl():
+    p, q = torch.randn(3, 17), torch.randn(3, 17)
+    torch.testing.assert_close(D.kl_divergence(QuantizedCategorical(p), QuantizedCategorical(q)),
+                               D.kl_divergence(D.Categorical(logits=p), D.Categorical(logits=q)))
+
+
 def _bivariate_params(batch=(4,), m=3):
     g = torch.Generator().manual_seed(0)
     return (torch.randn(*batch, m, generator=g), torch.randn(*batch, m, 2, generator=g),

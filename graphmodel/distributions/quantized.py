@@ -67,3 +67,10 @@ class QuantizedCategorical(D.Distribution):
     def entropy(self):
         logp = F.log_softmax(self.logits, -1)
         return -(logp.exp() * logp).sum(-1)
+
+
+@D.register_kl(QuantizedCategorical, QuantizedCategorical)
+def _kl_quantized(p: QuantizedCategorical, q: QuantizedCategorical) -> torch.Tensor:
+    """``KL[p‖q]`` of two softmaxes over the same levels: ``Σ_k p_k (log p_k − log q_k)``."""
+    log_p, log_q = F.log_softmax(p.logits, -1), F.log_softmax(q.logits, -1)
+    return (log_p.exp() * (log_p - log_q)).sum(-1)
