@@ -101,10 +101,11 @@ def _dlm_rgb_target(var: Variable, opts: dict) -> str | None:
 
 def _dlm(fam: Family, options: dict) -> Family:
     """The RGB variant where ``rgb`` is set: a coupling coefficient per channel and component."""
-    if not options["rgb"]:
-        return fam
-    return replace(fam, dist=DiscretizedLogisticMixtureRGB, params=(*fam.params, "coeffs"), event_dims=3,
-                   shape=_dlm_rgb_shape, build=_dlm_rgb_build, check_target=_dlm_rgb_target)
+    if not options["rgb"]:  # (every field set: ``fam`` may come from an RGB entry)
+        return replace(fam, dist=DiscretizedLogisticMixture, params=("logits", "loc", "scale"), event_dims=0,
+                       shape=_dlm_shape, build=_dlm_build, check_target=None)
+    return replace(fam, dist=DiscretizedLogisticMixtureRGB, params=("logits", "loc", "scale", "coeffs"),
+                   event_dims=3, shape=_dlm_rgb_shape, build=_dlm_rgb_build, check_target=_dlm_rgb_target)
 
 
 def _quantized_shape(param: str, var: Variable, opts: dict) -> tuple[int, ...]:
