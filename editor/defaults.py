@@ -8,11 +8,14 @@ registered network with its default options.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from graphmodel.factors import NET, Const, Factor
 from graphmodel.families import FAMILIES, param_transform
 from graphmodel.networks import NETWORKS, NetSpec
+from graphmodel.supports import declarable
 from graphmodel.variables import Variable
 
 #: The family a connection creates for a variable of each support.
@@ -45,21 +48,21 @@ def family_for(var: Variable) -> str:
     return "Normal"
 
 
-def standard_value(family: str, param: str) -> float:
+def standard_value(family: str, param: str, options: dict | None = None) -> float:
     """The parameter value an unconstrained zero maps to (0 for real, 1 for positive)."""
-    fam = FAMILIES.get(family)
+    fam = FAMILIES.get(family).with_options(options)
     if param in fam.defaults:
         return float(fam.defaults[param])
     value = param_transform(fam.constraint(param))(torch.zeros(()))
     return round(float(value), 6)
 
 
-def constant_params(family: str) -> dict:
-    return {k: Const(standard_value(family, k)) for k in FAMILIES.get(family).params}
+def constant_params(family: str, options: dict | None = None) -> dict:
+    return {k: Const(standard_value(family, k, options)) for k in FAMILIES.get(family).with_options(options).params}
 
 
-def net_params(family: str) -> dict:
-    return {k: NET for k in FAMILIES.get(family).params}
+def net_params(family: str, options: dict | None = None) -> dict:
+    return {k: NET for k in FAMILIES.get(family).with_options(options).params}
 
 
 def network(type_name: str = DEFAULT_NETWORK) -> NetSpec:
@@ -87,26 +90,41 @@ def with_family(f: Factor, family: str) -> Factor:
     return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce)
 
 
+def with_options(f: Factor, options: dict) -> Factor:
+    """``f`` with other family options: parameters the options add come from the net (or take
+    standard constants without one), those they remove go (a mixture's component family)."""
+    fam = FAMILIES.get(f.family).with_options(options)
+    params = {}
+    for k in fam.params:
+        params[k] = f.params.get(k, NET if f.net is not None else Const(standard_value(f.family, k, options)))
+    params.update({k: v for k, v in f.params.items() if k in fam.defaults and k not in fam.params})
+    return replace(f, family_options=dict(options), params=params)
+
+
 def with_parents(f: Factor, parents: tuple) -> Factor:
     """``f`` reading ``parents``: a network appears with the first parent, goes with the last."""
     uses_net = any(s == NET for s in f.params.values())
     params, net = dict(f.params), f.net
     if parents and not uses_net:
-        params = {**params, **net_params(f.family)}
+        params = {**params, **net_params(f.family, f.family_options)}
         net = net if net is not None else network()
     elif not parents and uses_net:
-        params = {**params, **constant_params(f.family)}
+        params = {**params, **constant_params(f.family, f.family_options)}
         net = None
     reduce = f.reduce
-    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce)
+    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce, f.family_options)
 
 
 def family_variable(family: str) -> dict:
     """Fields of a new variable that a family can score (drop a family on empty canvas)."""
     fam = FAMILIES.get(family)
     support = fam.support
+    if support not in declarable():  # e.g. grey levels: the variable declares what the family scores
+        support = next(s for s in declarable() if s in fam.accepts)
     if support == "categorical":
         return {"support": support, "shape": (), "classes": 10}
     if support in ("one_hot", "simplex"):
         return {"support": support, "shape": (10,)}
+    if fam.target_problem(Variable("v", (), support)) and not fam.target_problem(Variable("v", (2,), support)):
+        return {"support": support, "shape": (2,)}  # a pair, such as a pen offset (Δx, Δy)
     return {"support": support}

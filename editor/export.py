@@ -22,7 +22,8 @@ from .document import Refused
 
 #: Families with a constructor of their own name in ``graphmodel``.
 CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategorical", "RelaxedOneHotCategorical",
-                "RelaxedBernoulli", "Beta", "Gamma", "Dirichlet", "Deterministic")
+                "RelaxedBernoulli", "Beta", "Gamma", "Dirichlet", "Deterministic", "Mixture",
+                "DiscretizedLogisticMixture", "BivariateNormalMixture", "QuantizedCategorical")
 #: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
 NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
@@ -84,7 +85,7 @@ def _param(src) -> str:
 
 def factor_code(f, names: dict) -> str:
     """``gm.Normal(z, given=[x], net=gm.MLP(128))`` for one factor."""
-    fam = FAMILIES.get(f.family) if f.family in FAMILIES else None
+    fam = FAMILIES.get(f.family).with_options(f.family_options) if f.family in FAMILIES else None
     head = f"gm.{f.family}(" if f.family in CONSTRUCTORS else f"gm.make_factor({f.family!r}, "
     args = [names.get(f.target, repr(f.target))]
     if f.parents:
@@ -104,6 +105,7 @@ def factor_code(f, names: dict) -> str:
         args.append("init=True")
     if f.reduce:
         args.append(f"reduce={f.reduce!r}")
+    args += [f"{k}={v!r}" for k, v in f.family_options.items()]  # make_factor reads them as options
     return head + ", ".join(args) + ")"
 
 

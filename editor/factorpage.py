@@ -8,7 +8,7 @@ from dataclasses import replace
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from graphmodel.factors import NET, Const, Learn
-from graphmodel.families import FAMILIES
+from graphmodel.families import FAMILIES, factor_family
 from graphmodel.networks import NETWORKS, NetSpec, check_options
 
 from . import defaults
@@ -49,6 +49,7 @@ class FactorPage(Page):
             self.family = combo(FAMILIES.names(), f.family)
             self.family.activated.connect(lambda _i: self.run(self._set_family))
             self.form.addRow("family", self.family)
+            self._family_options(f)
             self._parents(g, f)
             self._params(f)
             self._network(f)
@@ -89,7 +90,7 @@ class FactorPage(Page):
             self.form.addRow(row)
 
     def _params(self, f) -> None:
-        fam = FAMILIES.get(f.family)
+        fam = factor_family(f)
         self.form.addRow(section("parameters"))
         self.sources, self.values = {}, {}
         for name in (*fam.params, *[k for k in fam.defaults if k not in fam.params]):
@@ -99,7 +100,7 @@ class FactorPage(Page):
                 kind = "const"
             value = src.value if isinstance(src, Const) else (src.init if isinstance(src, Learn) else None)
             if value is None:
-                value = defaults.standard_value(f.family, name)
+                value = defaults.standard_value(f.family, name, f.family_options)
             row = QWidget()
             box = QHBoxLayout(row)
             box.setContentsMargins(0, 0, 0, 0)
@@ -111,6 +112,25 @@ class FactorPage(Page):
             box.addWidget(edit, 1)
             self.sources[name], self.values[name] = source, edit
             self.form.addRow(name, row)
+
+    def _family_options(self, f) -> None:
+        """A row per option the family declares (``Family.options``), at its current value."""
+        self.family_options = {}
+        fam = FAMILIES.get(f.family) if f.family in FAMILIES else None
+        for o in fam.options if fam else ():
+            value = f.family_options.get(o.name, o.default)
+            if o.kind == "bool":
+                w = QCheckBox()
+                w.setChecked(bool(value))
+                w.toggled.connect(lambda _on, k=o.name: self.run(self._set_family_option, k))
+            elif o.choices is not None:
+                w = combo(list(o.choices), value)
+                w.activated.connect(lambda _i, k=o.name: self.run(self._set_family_option, k))
+            else:
+                w = self.line(str(value), lambda _t, k=o.name: self.run(self._set_family_option, k))
+            w.setToolTip(o.describe())
+            self.family_options[o.name] = w
+            self.form.addRow(o.name, w)
 
     def _network(self, f) -> None:
         self.form.addRow(section("network"))
@@ -163,6 +183,18 @@ class FactorPage(Page):
     def _set_family(self) -> None:
         self.ops.change_family(self.index, self.family.currentData())
 
+    def _set_family_option(self, key: str) -> None:
+        f = self.factor
+        o = next(o for o in FAMILIES.get(f.family).options if o.name == key)
+        w = self.family_options[key]
+        if o.kind == "bool":
+            value = w.isChecked()
+        elif o.choices is not None:
+            value = w.currentData()
+        else:
+            value = _option_value(w.text(), o)
+        self.ops.set_family_options(self.index, {**f.family_options, key: value})
+
     def _set_lag(self, k: int, on: bool) -> None:
         f = self.factor
         parents = tuple(replace(p, lag=1 if on else 0) if j == k else p for j, p in enumerate(f.parents))
@@ -188,7 +220,7 @@ class FactorPage(Page):
         f = self.factor
         name = self.net_type.currentData()
         if name is None:
-            params = {**f.params, **{k: v for k, v in defaults.constant_params(f.family).items()
+            params = {**f.params, **{k: v for k, v in defaults.constant_params(f.family, f.family_options).items()
                                      if f.params.get(k) == NET}}
             self.ops.replace_factor(self.index, f"{f.model}({f.label}): no network", net=None, params=params)
         else:
@@ -207,6 +239,15 @@ class FactorPage(Page):
             if k == key:
                 raise Refused(f"{key}: {msg}")
         self.ops.replace_factor(self.index, f"{f.model}({f.label}).net.{key}", net=net)
+
+
+def _option_value(text: str, option):
+    """The text of a line edit as the option's kind (a wrong value is left to the option's check)."""
+    text = text.strip()
+    try:
+        return int(text) if option.kind == "int" else float(text) if option.kind == "float" else text
+    except ValueError:
+        return text
 
 
 def _json_obj(text: str, key: str) -> dict:

@@ -8,7 +8,8 @@ from PyQt6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpin
 
 from graphmodel.families import FAMILIES
 from graphmodel.graph import MODEL_KINDS
-from graphmodel.variables import PLATE_KINDS, ROLES, SUPPORTS
+from graphmodel.supports import declarable
+from graphmodel.variables import PLATE_KINDS, ROLES
 
 from .captions import factor_caption, plate_caption
 from .defaults import family_for
@@ -77,7 +78,7 @@ class VariablePage(Page):
             self.name = self.line(v.name, lambda t: self.run(self._update, name=t.strip()))
             self.shape = self.line(format_shape(v.shape), lambda t: self.run(self._update, shape=parse_shape(t)))
             self.shape.setPlaceholderText("e.g. 64 or 1, 28, 28 (empty: a scalar)")
-            self.support = combo(SUPPORTS, v.support)
+            self.support = combo(declarable(), v.support)
             self.support.activated.connect(lambda _i: self.run(self._update, support=self.support.currentData()))
             self.classes = QSpinBox()
             self.classes.setRange(2, 1_000_000)

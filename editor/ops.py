@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from graphmodel import Factor, GraphModelError, Parent, Plate, Variable
-from graphmodel.families import FAMILIES
+from graphmodel.families import FAMILIES, factor_family
 from graphmodel.graph import DEFAULT_KINDS
 
 from . import defaults
@@ -145,7 +145,7 @@ class EditOps:
             return
         if "family" in changes and new.target in self.graph.variables:
             var = self.graph.variables[new.target]
-            fam = FAMILIES.get(new.family)
+            fam = factor_family(new)
             if var.support not in fam.accepts:
                 raise Refused(f"{new.family} cannot score '{var.name}' with support '{var.support}'; "
                               f"{new.family} accepts {', '.join(sorted(fam.accepts))}")
@@ -158,12 +158,21 @@ class EditOps:
         self.replace_factor(index, f"{f.model}({f.label}): {family}", family=new.family, params=new.params,
                             net=new.net)
 
+    def set_family_options(self, index: int, options: dict) -> None:
+        """Set factor ``index``'s family options (checked against the family's declaration)."""
+        f = self.graph.factors[index]
+        for key, msg in FAMILIES.get(f.family).option_problems(options)[:1]:
+            raise Refused(f"{f.model}({f.label}): {f.family} option {key!r}: {msg}")
+        new = defaults.with_options(f, options)
+        self.replace_factor(index, f"{f.model}({f.label}): {f.family} options", family_options=new.family_options,
+                            params=new.params)
+
     def set_network(self, index: int, type_name: str) -> None:
         f = self.graph.factors[index]
         if not f.parents:
             raise Refused(f"factor {f.model}({f.label}) has no parents for a network to read; connect a parent first")
         net = defaults.network(type_name)
-        params = {**f.params, **{k: "net" for k in FAMILIES.get(f.family).params}}
+        params = {**f.params, **{k: "net" for k in factor_family(f).params}}
         self.replace_factor(index, f"{f.model}({f.label}): {net.type}", net=net, params=params)
 
     def remove_factor(self, index: int) -> None:

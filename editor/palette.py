@@ -44,6 +44,7 @@ def entries() -> list[tuple[str, list[tuple[str, str, str, str]]]]:
         f = FAMILIES.get(name)
         what = "a delta: the target is a function of its parents" if f.deterministic else (
             f"parameters {', '.join(f.params)}; scores {', '.join(sorted(f.accepts))}")
+        what += "".join(f"\n{o.describe()}" for o in f.options)  # the family's declared options
         fams.append(("family", name, name, what))
     nets = []
     for name in NETWORKS.names():

@@ -45,6 +45,7 @@ TEMPLATES = (
              "(Krishnan et al. 2017)"),
     Template("cgan", "Conditional GAN", "x = G(z, y) with a label input; D(x, y) judges point and label "
              "(Mirza & Osindero 2014)"),
+    Template("gmm_prior", "VAE, mixture prior", "a VAE whose prior p(z) is a learned mixture of ten Gaussians"),
 )
 
 

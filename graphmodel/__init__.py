@@ -28,17 +28,21 @@ from .factors import (
     NET,
     Bernoulli,
     Beta,
+    BivariateNormalMixture,
     Categorical,
     Const,
     Deterministic,
     Dirichlet,
+    DiscretizedLogisticMixture,
     Factor,
     Gamma,
     Laplace,
     Learn,
+    Mixture,
     Model,
     Normal,
     OneHotCategorical,
+    QuantizedCategorical,
     RelaxedBernoulli,
     RelaxedOneHotCategorical,
     make_factor,
@@ -60,18 +64,22 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .plugins import load_plugins
 from .runtime import ModelRuntime, Runtime, Trace
+from .supports import SUPPORTS, Support
 from .variables import Parent, Plate, Variable
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "ConvGRU", "ConvLSTM", "DataError", "DeconvDecoder", "Delta",
-    "Deterministic", "Dirichlet", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph",
-    "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "LSTMCell", "MLP", "Model", "ModelRuntime",
-    "NET", "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate",
-    "Problem", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "ShapeError", "Trace",
+    "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical", "Const", "ConvEncoder", "ConvGRU", "ConvLSTM",
+    "DataError", "DeconvDecoder", "Delta", "Deterministic", "Dirichlet", "DiscretizedLogisticMixture",
+    "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError",
+    "Identity", "LSTMCell", "Laplace", "Learn", "MLP", "Mixture", "Model", "ModelRuntime", "NET", "NETWORKS",
+    "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate", "Problem",
+    "QuantizedCategorical", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError",
+    "Support", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
-    "graph_hash", "load", "load_checkpoint", "loads", "make_factor", "model_inputs", "save",
+    "graph_hash", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs", "save",
     "save_checkpoint",
 ]

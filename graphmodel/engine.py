@@ -15,8 +15,8 @@ import networkx as nx
 
 from .errors import format_shape as _fmt
 from .factors import NET, REDUCTIONS, Const, Learn
-from .families import FAMILIES
-from .networks import NetSpec, check_options
+from .families import FAMILIES, factor_family
+from .networks import NETWORKS, NetSpec, check_options
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,10 @@ class Analysis:
 
 
 def analyze(graph) -> Analysis:
-    """Validate ``graph`` and derive each model's order (cached per revision)."""
-    key = ("analysis", graph.revision)
+    """Validate ``graph`` and derive each model's order (cached per revision of the graph and
+    of the registries it reads: a family or network registered later, by a plugin say, or
+    replaced with ``override=True``, is seen)."""
+    key = ("analysis", graph.revision, FAMILIES.version, NETWORKS.version)
     if key not in graph._cache:
         graph._cache[key] = _analyze(graph)
     return graph._cache[key]
@@ -131,9 +133,12 @@ def _factor_problems(graph, i, f) -> list[Problem]:
     if f.model not in graph.models:
         bad(f"model '{f.model}' is not declared; models: {', '.join(graph.models) or 'none'}")
     if f.family not in FAMILIES:
-        bad(f"unknown family {f.family!r}; known: {', '.join(FAMILIES.names())}")
+        bad(f"unknown family {f.family!r}; known: {', '.join(FAMILIES.names())} "
+            "(a plugin's family? load its package with --plugin package.module)")
         return out
-    fam = FAMILIES.get(f.family)
+    for key, msg in FAMILIES.get(f.family).option_problems(f.family_options):
+        bad(f"family_options.{key}: {msg}")
+    fam = factor_family(f)
     var = graph.variables.get(f.target)
     if var is None:
         bad(f"target '{f.target}' is not a declared variable")
@@ -158,9 +163,9 @@ def _factor_problems(graph, i, f) -> list[Problem]:
         for key, msg in check_options(f.net):
             bad(f"net.{key}: {msg}")
     if var is not None:
-        if var.support not in fam.accepts:
-            bad(f"{f.family} cannot score '{f.target}' with support '{var.support}'; "
-                f"{f.family} accepts {', '.join(sorted(fam.accepts))}")
+        why = fam.target_problem(var)
+        if why:
+            bad(why)
         for k, s in f.params.items():
             if isinstance(s, (Const, Learn)) and (k in fam.params or k in fam.defaults):
                 value = s.value if isinstance(s, Const) else s.init

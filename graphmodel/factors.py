@@ -81,6 +81,8 @@ class Factor:
         model: which model of the graph the factor belongs to (set by the graph).
         init: the factor used at t = 0 of a sequence plate.
         reduce: how a parent inside an iid plate is reduced when the target is outside it.
+        family_options: values of the family's declared options (``Family.options``), as
+            written (the missing ones take their defaults): ``{"components": 10}``.
     """
 
     target: str
@@ -91,6 +93,7 @@ class Factor:
     model: str | None = None
     init: bool = False
     reduce: str | None = None
+    family_options: dict = field(default_factory=dict)
     variables: tuple[Variable, ...] = field(default=(), compare=False, repr=False)
 
     @property
@@ -129,9 +132,17 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
     """Build a factor in code; used by the family constructors (``Normal(z, given=x)``).
 
     Parameters not given come from ``net``; when ``net`` is omitted and the factor has
-    parents, a default ``MLP(400)`` is used. Constant parameters need no network.
+    parents, a default ``MLP(400)`` is used. Constant parameters need no network. Keywords
+    that name one of the family's options (``components=10``) set ``family_options``.
+
+    Example:
+        >>> f = make_factor("Mixture", "z", components=3, mixture_logits=0.0, loc=Learn(0.0), scale=1.0)
+        >>> f.family_options
+        {'components': 3}
     """
-    fam = FAMILIES.get(family)
+    declared = {o.name for o in FAMILIES.get(family).options}
+    options = {k: params.pop(k) for k in list(params) if k in declared}
+    fam = FAMILIES.get(family).with_options(options)
     tvar = target if isinstance(target, Variable) else None
     tname = target.name if isinstance(target, Variable) else target
     if isinstance(given, (str, Variable, Parent)):
@@ -156,7 +167,7 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
         sources[k] = NET
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
-    return Factor(tname, family, parents, sources, net, None, init, reduce, variables)
+    return Factor(tname, family, parents, sources, net, None, init, reduce, options, variables)
 
 
 def _constructor(family: str):
@@ -165,7 +176,8 @@ def _constructor(family: str):
 
     build.__name__ = family
     build.__qualname__ = family
-    build.__doc__ = f"A {family} factor: ``{family}(target, given=parents, net=..., **params)``."
+    options = "".join(f", {o.name}=..." for o in FAMILIES.get(family).options)
+    build.__doc__ = f"A {family} factor: ``{family}(target, given=parents, net=...{options}, **params)``."
     return build
 
 
@@ -180,6 +192,10 @@ Beta = _constructor("Beta")
 Gamma = _constructor("Gamma")
 Dirichlet = _constructor("Dirichlet")
 Deterministic = _constructor("Deterministic")
+Mixture = _constructor("Mixture")
+DiscretizedLogisticMixture = _constructor("DiscretizedLogisticMixture")
+BivariateNormalMixture = _constructor("BivariateNormalMixture")
+QuantizedCategorical = _constructor("QuantizedCategorical")
 
 
 def with_model(f: Factor, model: str) -> Factor:

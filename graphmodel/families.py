@@ -9,15 +9,17 @@ happens. Users add families with ``FAMILIES.register(name, Family(...))``.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
 from torch import distributions as D
 from torch.distributions import constraints
-from torch.nn import functional as F
+from torch.distributions.kl import _KL_REGISTRY
 
+from .errors import GraphModelError
+from .fastpath import _FAST_NEW, _independent, closed_form_kl, draw, draw_plan, log_density  # noqa: F401 (re-exported)
+from .options import Option, check_options, with_defaults
 from .registry import Registry
 from .variables import Variable
 
@@ -59,9 +61,17 @@ class Delta(D.Distribution):
         return self.value
 
 
+class OptionProblem(GraphModelError):
+    """A family option with a bad value: ``key`` names it, the message says expected and found."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
 @dataclass(frozen=True)
 class Family:
-    """How one distribution family is built and checked.
+    """How one distribution family is built, checked, and what it can do.
 
     Args:
         name: registry name, e.g. ``"Normal"``.
@@ -75,6 +85,26 @@ class Family:
         param_extra: extra trailing dims of a parameter beyond the target's shape, given the
             variable (Categorical's logits carry the class dim).
         deterministic: a delta; its target is a function of its parents.
+        options: the typed options a factor of this family may set (``Factor.family_options``:
+            a mixture's number of components); they may change the parameters' shapes.
+        bound: the option values this entry is specialized to (every option; the defaults in
+            the registered entry, see :meth:`with_options`).
+        shape: ``shape(param, var, options)`` — a parameter's shape where ``param_extra``
+            cannot say it (a mixture's component dimension).
+        build: ``build(params, options, event_ndim)`` — the whole distribution, for families
+            whose constructor needs the options (replaces the generic constructor).
+        specialize: ``specialize(family, options)`` — the entry for these options, where they
+            change more than shapes (the mixture's component family gives its parameters);
+            it raises :class:`OptionProblem` for a value it cannot use.
+        check_target: ``check_target(var, options)`` — a problem with the target variable
+            that the support alone does not catch (a pen offset must have 2 coordinates).
+        param_constraints: constraints of parameters the distribution class does not declare.
+        enumerable: the support is finite, so an expectation over one draw can be summed
+            exactly (``values`` lists it).
+        values: ``values(var)`` — every value of ``var`` (a tensor whose first dimension runs
+            over them), or ``None`` where the variable holds several draws.
+        relaxation: the registered family that stands in for this one when the ELBO relaxes
+            it (Gumbel-softmax), or ``None``.
     """
 
     name: str
@@ -86,22 +116,40 @@ class Family:
     defaults: dict = field(default_factory=dict)
     param_extra: Callable[[str, Variable], tuple[int, ...]] | None = None
     deterministic: bool = False
+    options: tuple[Option, ...] = ()
+    bound: dict = field(default_factory=dict)
+    shape: Callable[[str, Variable, dict], tuple[int, ...]] | None = None
+    build: Callable[[dict, dict, int], D.Distribution] | None = None
+    specialize: Callable[[Family, dict], Family] | None = None
+    check_target: Callable[[Variable, dict], str | None] | None = None
+    param_constraints: dict = field(default_factory=dict)
+    enumerable: bool = False
+    values: Callable[[Variable], torch.Tensor | None] | None = None
+    relaxation: str | None = None
+
+    def __post_init__(self):
+        if self.options and not self.bound:
+            object.__setattr__(self, "bound", with_defaults(self.options, {}))
 
     def param_shape(self, param: str, var: Variable) -> tuple[int, ...]:
         """Shape of one parameter for a target ``var`` (excluding batch dims)."""
         if param in self.defaults and param not in self.params:
             return ()
+        if self.shape is not None:
+            return tuple(self.shape(param, var, self.bound))
         extra = self.param_extra(param, var) if self.param_extra else ()
         return tuple(var.shape) + tuple(extra)
 
     def constraint(self, param: str):
         # torch declares no constraint for some parameters (the relaxed families' temperature)
-        return self.dist.arg_constraints.get(param) or EXTRA_CONSTRAINTS[param]
+        return self.param_constraints.get(param) or self.dist.arg_constraints.get(param) or EXTRA_CONSTRAINTS[param]
 
     def make(self, params: dict, var_event_ndim: int) -> D.Distribution:
         """Build the distribution with ``var_event_ndim`` rightmost dims as the event."""
         if self.deterministic:
             return Delta(params["value"], var_event_ndim)
+        if self.build is not None:
+            return self.build(params, self.bound, var_event_ndim)
         # (torch.compile traces torch's own constructors: some torch versions cannot trace
         # ``object.__new__``, and the compiled graph loses nothing by them)
         fast = None if torch.compiler.is_compiling() else _FAST_NEW.get(self.dist)
@@ -114,6 +162,54 @@ class Family:
     @property
     def reparameterized(self) -> bool:
         return bool(getattr(self.dist, "has_rsample", False))
+
+    def option_problems(self, options: dict) -> list[tuple[str, str]]:
+        """``[(key, message)]`` for every unknown or invalid option (empty: all fine)."""
+        if not self.options:
+            return [(k, f"{self.name} takes no options") for k in options]
+        problems = check_options(self.options, options)
+        if not problems and self.specialize is not None:
+            try:
+                self.specialize(self, with_defaults(self.options, options))
+            except OptionProblem as e:
+                problems.append((e.key, str(e)))
+        return problems
+
+    def with_options(self, options: dict | None) -> Family:
+        """This family specialized to ``options`` (the missing ones at their defaults).
+
+        Raises:
+            GraphModelError: naming the first unknown or invalid option.
+        """
+        if not self.options and not options:
+            return self
+        problems = self.option_problems(options or {})
+        if problems:
+            key, msg = problems[0]
+            raise GraphModelError(f"{self.name} option {key!r}: {msg}")
+        resolved = with_defaults(self.options, options or {})
+        fam = replace(self, bound=resolved)
+        return self.specialize(fam, resolved) if self.specialize is not None else fam
+
+    def target_problem(self, var: Variable) -> str | None:
+        """Why this family cannot define ``var`` beyond its support, or ``None``."""
+        if var.support not in self.accepts:
+            return (f"{self.name} cannot score '{var.name}' with support '{var.support}'; "
+                    f"{self.name} accepts {', '.join(sorted(self.accepts))}")
+        return self.check_target(var, self.bound) if self.check_target is not None else None
+
+    def kl_partners(self) -> tuple[str, ...]:
+        """Registered families ``p`` with a closed-form ``KL[self‖p]`` in torch's ``kl`` registry."""
+        pairs = tuple(_KL_REGISTRY)
+        return tuple(name for name, fam in FAMILIES.items()
+                     if any(issubclass(self.dist, a) and issubclass(fam.dist, b) for a, b in pairs))
+
+
+def factor_family(f) -> Family:
+    """The family entry of factor ``f`` specialized to its options (at their defaults where
+    they are invalid: validation reports those)."""
+    fam = FAMILIES.get(f.family)
+    return fam if fam.option_problems(f.family_options) else fam.with_options(f.family_options)
 
 
 def param_transform(constraint) -> D.transforms.Transform:
@@ -146,218 +242,20 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-# --- the hot path ----------------------------------------------------------------------
-# A training step builds a few distributions and scores them. torch's constructors
-# broadcast their arguments and check shapes on every call; when the parameters already
-# have one shape (a network's heads always do) the result is fully determined, so the
-# objects are filled in directly. They are the very torch classes, with the same
-# attributes (checked below when this module loads; a torch that differs gets its own
-# constructors), so everything downstream (kl_divergence, expand, mean) sees no difference.
-
-_new = object.__new__
-
-
-def _new_loc_scale(cls):
-    def make(params):
-        loc, scale = params.get("loc"), params.get("scale")
-        if len(params) != 2 or type(loc) is not torch.Tensor or type(scale) is not torch.Tensor \
-                or loc.shape != scale.shape:
-            return None
-        d = _new(cls)
-        d.loc, d.scale = loc, scale
-        d._batch_shape, d._event_shape, d._validate_args = loc.shape, _EMPTY, False
-        return d
-    return make
-
-
-def _new_logits(cls):
-    def make(params):
-        logits = params.get("logits")
-        if len(params) != 1 or type(logits) is not torch.Tensor:
-            return None
-        d = _new(cls)
-        d.logits = d._param = logits
-        d._batch_shape, d._event_shape, d._validate_args = logits.shape, _EMPTY, False
-        return d
-    return make
-
-
-def _independent(base: D.Distribution, n: int) -> D.Independent:
-    """``D.Independent(base, n)`` without its per-call argument handling."""
-    if not _FAST_NEW or n > len(base._batch_shape) or torch.compiler.is_compiling():
-        return D.Independent(base, n, validate_args=False)
-    d = _new(D.Independent)
-    d.base_dist, d.reinterpreted_batch_ndims = base, n
-    shape = base._batch_shape + base._event_shape
-    k = len(base._batch_shape) - n
-    d._batch_shape, d._event_shape, d._validate_args = shape[:k], shape[k:], False
-    return d
-
-
-_EMPTY = torch.Size()
-_FAST_NEW: dict = {D.Normal: _new_loc_scale(D.Normal), D.Laplace: _new_loc_scale(D.Laplace),
-                   D.Bernoulli: _new_logits(D.Bernoulli)}
-
-
-def _same(a: D.Distribution, b: D.Distribution) -> bool:
-    va, vb = vars(a), vars(b)
-    if type(a) is not type(b) or va.keys() != vb.keys():
-        return False
-    for k, x in va.items():
-        y = vb[k]
-        if isinstance(x, D.Distribution):
-            if not _same(x, y):
-                return False
-        elif isinstance(x, torch.Tensor):
-            if not (isinstance(y, torch.Tensor) and x.shape == y.shape and torch.equal(x, y)):
-                return False
-        elif x != y:
-            return False
-    return True
-
-
-def _check_fast_constructors() -> None:
-    """Keep a fast constructor only where it builds exactly what torch's own does."""
-    t = torch.zeros(2, 3)
-    examples = {D.Normal: {"loc": t, "scale": t + 1}, D.Laplace: {"loc": t, "scale": t + 1},
-                D.Bernoulli: {"logits": t}}
-    for cls, params in examples.items():
-        try:
-            ok = _same(_FAST_NEW[cls](params), cls(**params, validate_args=False))
-            ok = ok and _same(_independent(_FAST_NEW[cls](params), 1),
-                              D.Independent(cls(**params, validate_args=False), 1, validate_args=False))
-        except Exception:  # an unknown torch: fall back to its constructors
-            ok = False
-        if not ok:
-            _FAST_NEW.clear()
-            return
-
-
-_check_fast_constructors()
-
-
-def _sum_rightmost(x: torch.Tensor, n: int) -> torch.Tensor:
-    if n == 0:
-        return x
-    if n == 1:
-        return x.sum(-1)
-    return x.reshape(x.shape[: x.dim() - n] + (-1,)).sum(-1)
-
-
-def draw(d: D.Distribution) -> torch.Tensor:
-    """One sample of ``d``: ``rsample()`` where it has one, else ``sample()``."""
-    if d.has_rsample:
-        base = d.base_dist if type(d) is D.Independent else d
-        if type(base) is D.Normal:
-            loc = base.loc
-            if getattr(d, "_gm_standard", False):  # N(0, I): the noise is the sample
-                return torch.randn(d._batch_shape + d._event_shape, dtype=loc.dtype, device=loc.device)
-            if loc.shape == d._batch_shape + d._event_shape and type(loc) is torch.Tensor:
-                # Normal.rsample's own arithmetic and random stream, with one op for the noise
-                eps = torch.randn(loc.shape, dtype=loc.dtype, device=loc.device)
-                value = loc + eps * base.scale
-                d._gm_noise = (value, eps)  # for log_density: scoring this value needs only log σ
-                return value
-        return d.rsample()
-    how = draw_plan(d)
-    if how is None:
-        return d.sample()
-    op, arg = how
-    with torch.no_grad():
-        return op(arg)
-
-
-def draw_plan(d: D.Distribution) -> tuple[Callable, torch.Tensor] | None:
-    """``(op, tensor)`` such that ``op(tensor)`` (without gradients) is ``d.sample()``, or ``None``.
-
-    For a Bernoulli built from logits: ``(torch.bernoulli, sigmoid(logits))``, which is what
-    ``Bernoulli.sample`` computes (same values, same random stream) without caching the
-    probabilities on the distribution. A caller that does not keep ``d`` can let it (and
-    its logits) go before the draw allocates the sample, as a hand-written sampler would.
-    """
-    base = d.base_dist if type(d) is D.Independent else d
-    if type(base) is not D.Bernoulli or "probs" in vars(base) or "logits" not in vars(base):
-        return None
-    logits = base.logits
-    if logits.shape != d._batch_shape + d._event_shape:
-        return None
-    with torch.no_grad():
-        return torch.bernoulli, torch.sigmoid(logits)
-
-
-def log_density(d: D.Distribution, value: torch.Tensor) -> torch.Tensor:
-    """``d.log_prob(value)``, with cheaper routes for the common Normal and Bernoulli cases.
-
-    - ``Independent(Bernoulli(logits))`` negates the elementwise cross-entropy before
-      summing it over the event; negating the sum instead is the same number with one pass
-      over the (large) observation fewer, forward and backward.
-    - A Normal scoring the very sample :func:`draw` took from it, ``z = μ + σ·ε``: then
-      ``log N(z; μ, σ) = −ε²/2 − log σ − log √(2π)`` for every ``μ, σ``, so this form has
-      the same value and the same gradient with respect to everything upstream (through
-      ``z`` and through the parameters together), and only ``log σ`` is differentiated.
-    - A standard Normal prior (constant ``μ = 0, σ = 1``, flagged by the runtime's factor):
-      ``−z²/2 − log √(2π)``.
-    - Any other Normal: ``−((z − μ)/σ)²/2 − log σ − log √(2π)``, two ops fewer than
-      torch's form (which squares σ and divides by 2σ²).
-    """
-    n = 0
-    base = d
-    if type(d) is D.Independent:
-        base = d.base_dist
-        n = d.reinterpreted_batch_ndims
-        if type(base) is D.Bernoulli and "logits" in vars(base):
-            logits = base.logits
-            if logits.shape == value.shape and logits.dtype == value.dtype and not base._validate_args:
-                bce = F.binary_cross_entropy_with_logits(logits, value, reduction="none")
-                return -_sum_rightmost(bce, n)
-    if type(base) is D.Normal and not base._validate_args:
-        if getattr(d, "_gm_standard", False):  # N(0, I): −z²/2 − log √(2π)
-            return _sum_rightmost(value.square().mul(-0.5).sub(_LOG_SQRT_2PI), n)
-        noise = getattr(d, "_gm_noise", None)
-        if noise is not None and noise[0] is value:
-            with torch.no_grad():
-                const = noise[1].square().mul_(-0.5).sub_(_LOG_SQRT_2PI)
-            return _sum_rightmost(const - _log_scale(d, base), n)
-        scale = base.scale
-        t = (value - base.loc) / scale
-        return _sum_rightmost(t.square().mul(-0.5) - _log_scale(d, base) - _LOG_SQRT_2PI, n)
-    return d.log_prob(value)
-
-
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
-
-def _log_scale(d: D.Distribution, base: D.Normal) -> torch.Tensor:
-    """``log σ`` of a Normal: the network's raw output where the runtime's factor kept it
-    (``σ = exp(raw)``: the same value, without a ``log`` op and its backward), else ``log σ``."""
-    ls = getattr(d, "_gm_log_scale", None)
-    return base.scale.log() if ls is None else ls
-
-
-def closed_form_kl(q: D.Distribution, p: D.Distribution) -> torch.Tensor | None:
-    """``KL[q‖p]`` of two diagonal Normals (torch's formula), or ``None`` for other pairs.
-
-    The same arithmetic as ``torch.distributions.kl_divergence``, but the prior's batch
-    shape broadcasts inside the formula instead of being expanded first, and no dispatch;
-    against a standard Normal prior (flagged by the runtime's factor) the formula drops
-    the prior's terms, ``½(μ² + σ² − 1) − log σ``.
-    """
-    if type(q) is not D.Independent or type(p) is not D.Independent:
-        return None
-    n = q.reinterpreted_batch_ndims
-    qb, pb = q.base_dist, p.base_dist
-    if type(qb) is not D.Normal or type(pb) is not D.Normal or p.reinterpreted_batch_ndims != n:
-        return None
-    if getattr(p, "_gm_standard", False):  # p = N(0, I): ½(μ² + σ² − 1) − log σ
-        loc, scale = qb.loc, qb.scale
-        return _sum_rightmost((loc.square() + scale.square() - 1).mul(0.5) - _log_scale(q, qb), n)
-    var_ratio = (qb.scale / pb.scale).pow(2)
-    t1 = ((qb.loc - pb.loc) / pb.scale).pow(2)
-    return _sum_rightmost(0.5 * (var_ratio + t1 - 1 - var_ratio.log()), n)
-
-
 def _class_dim(param: str, var: Variable) -> tuple[int, ...]:
     return (var.classes,) if param == "logits" else ()
+
+
+def _class_values(var: Variable) -> torch.Tensor | None:
+    return torch.arange(var.classes) if not var.shape else None
+
+
+def _one_hot_values(var: Variable) -> torch.Tensor | None:
+    return torch.eye(var.shape[-1]) if len(var.shape) == 1 else None
+
+
+def _binary_values(var: Variable) -> torch.Tensor | None:
+    return torch.tensor([0.0, 1.0]) if not var.shape else None
 
 
 FAMILIES: Registry[Family] = Registry("family")
@@ -367,11 +265,13 @@ for _f in (
     Family("Normal", D.Normal, ("loc", "scale"), "real", REAL_LIKE),
     Family("Laplace", D.Laplace, ("loc", "scale"), "real", REAL_LIKE),
     # Bernoulli also scores intensities in [0, 1] (the common cross-entropy treatment).
-    Family("Bernoulli", D.Bernoulli, ("logits",), "binary", frozenset({"binary", "unit_interval"})),
+    Family("Bernoulli", D.Bernoulli, ("logits",), "binary", frozenset({"binary", "unit_interval"}),
+           enumerable=True, values=_binary_values, relaxation="RelaxedBernoulli"),
     Family("Categorical", D.Categorical, ("logits",), "categorical", frozenset({"categorical"}),
-           param_extra=_class_dim),
+           param_extra=_class_dim, enumerable=True, values=_class_values),
     Family("OneHotCategorical", D.OneHotCategorical, ("logits",), "one_hot",
-           frozenset({"one_hot", "simplex"}), event_dims=1),
+           frozenset({"one_hot", "simplex"}), event_dims=1, enumerable=True, values=_one_hot_values,
+           relaxation="RelaxedOneHotCategorical"),
     Family("RelaxedOneHotCategorical", D.RelaxedOneHotCategorical, ("logits",), "simplex",
            frozenset({"simplex", "one_hot"}), event_dims=1, defaults={"temperature": 0.5}),
     Family("RelaxedBernoulli", D.RelaxedBernoulli, ("logits",), "unit_interval",
@@ -383,3 +283,6 @@ for _f in (
     Family("Deterministic", Delta, ("value",), "real", _ALL, deterministic=True),
 ):
     FAMILIES.register(_f.name, _f)
+
+# the field's families (mixtures, quantized intensities) register themselves on FAMILIES
+from . import field_families  # noqa: E402,F401

@@ -20,9 +20,11 @@ from torch import nn
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
 from .factors import NET, Const, Factor, Learn
+from .families import FAMILIES
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
-from .variables import PLATE_KINDS, ROLES, SUPPORTS, Parent, Plate, Variable
+from .supports import declarable
+from .variables import PLATE_KINDS, ROLES, Parent, Plate, Variable
 
 FORMAT_VERSION = 1
 MAX_DIM = 1 << 24  # no dimension or size in a file may exceed this
@@ -71,6 +73,8 @@ def graph_to_dict(graph: Graph) -> dict:
             d["init"] = True
         if f.reduce:
             d["reduce"] = f.reduce
+        if f.family_options:
+            d["family_options"] = dict(f.family_options)
         factors.append(d)
     return {
         "format_version": FORMAT_VERSION,
@@ -181,7 +185,7 @@ def _variable(d, path) -> Variable:
         _posint(s, f"{path}.shape[{k}]")
     if math.prod(shape) > MAX_DIM:
         raise _fail(f"{path}.shape", f"at most {MAX_DIM} elements in all", shape)
-    support = _str(d.get("support", "real"), f"{path}.support", tuple(SUPPORTS))
+    support = _str(d.get("support", "real"), f"{path}.support", tuple(declarable()))
     role = _str(d.get("role", "latent"), f"{path}.role", ROLES)
     classes = d.get("classes")
     if classes is not None:
@@ -244,7 +248,7 @@ def _net(d, path) -> NetSpec:
     return spec
 
 
-_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce")
+_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "family_options")
 
 
 def _factor(d, path) -> Factor:
@@ -263,7 +267,18 @@ def _factor(d, path) -> Factor:
     reduce = d.get("reduce")
     if reduce is not None:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))
-    return Factor(target, family, parents, params, net, model, init, reduce)
+    options = _family_options(d.get("family_options", {}), family, f"{path}.family_options")
+    return Factor(target, family, parents, params, net, model, init, reduce, options)
+
+
+def _family_options(d, family: str, path: str) -> dict:
+    """The factor's family options, checked against the family's declared schema (an
+    unknown family is left to validation, which names it and suggests ``--plugin``)."""
+    options = _obj(d, path)
+    if family in FAMILIES:
+        for key, msg in FAMILIES.get(family).option_problems(options):
+            raise GraphFileError(f"{path}.{key}: {msg}")
+    return dict(options)
 
 
 def _check_tree(data) -> None:

@@ -23,6 +23,9 @@ class Registry(Generic[T]):
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, T] = {}
+        #: bumped by every registration: a cache over the entries keys on it, so that an
+        #: entry replaced with ``override=True`` is never served from a stale cache
+        self.version = 0
 
     def register(self, name: str, entry: T, *, override: bool = False) -> T:
         if not isinstance(name, str) or not name:
@@ -32,7 +35,15 @@ class Registry(Generic[T]):
                 f"{self.kind} '{name}' is already registered; pass override=True to replace it"
             )
         self._entries[name] = entry
+        self.version += 1
         return entry
+
+    def copy(self) -> Registry[T]:
+        """An independent registry with the same entries (a test or a sandbox may override
+        entries in the copy without touching this one)."""
+        out: Registry[T] = Registry(self.kind)
+        out._entries = dict(self._entries)
+        return out
 
     def get(self, name: str) -> T:
         try:
@@ -49,3 +60,7 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+    def items(self) -> list[tuple[str, T]]:
+        """``(name, entry)`` pairs in registration order (the order a palette lists them)."""
+        return list(self._entries.items())

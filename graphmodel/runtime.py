@@ -38,7 +38,7 @@ class FactorModule(nn.Module):
         super().__init__()
         f = graph.factors[index]
         self.label = f"{f.model}({f.label})"
-        self.family = FAMILIES.get(f.family)
+        self.family = FAMILIES.get(f.family).with_options(f.family_options)
         var = graph.variables[f.target]
         self.event_ndim = len(var.shape)
         self.deterministic = self.family.deterministic

@@ -1,4 +1,5 @@
-"""Random variables, plates and parent references: plain data, no torch.
+"""Random variables, plates and parent references: plain data (supports are names of
+``graphmodel.supports.SUPPORTS`` entries).
 
 A :class:`Variable` is a name, an event shape, a support and a role. A :class:`Plate`
 repeats the variables inside it, either as iid copies (N context views) or as a sequence
@@ -11,17 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import GraphModelError
-
-#: Supports a variable may declare, with what each value set means.
-SUPPORTS = {
-    "real": "any real number",
-    "positive": "real numbers > 0",
-    "unit_interval": "real numbers in [0, 1]",
-    "binary": "0 or 1",
-    "categorical": "an integer class index in [0, classes)",
-    "one_hot": "a one-hot vector over the last dimension",
-    "simplex": "a probability vector over the last dimension",
-}
+from .supports import SUPPORTS, declarable
 
 ROLES = ("latent", "observed", "input")
 PLATE_KINDS = ("iid", "sequence")
@@ -75,9 +66,9 @@ class Variable:
     def __post_init__(self):
         check_name(self.name, "variable")
         object.__setattr__(self, "shape", _shape(self.shape, f"variable '{self.name}'") if self.shape != () else ())
-        if self.support not in SUPPORTS:
+        if self.support not in SUPPORTS or not SUPPORTS.get(self.support).declarable:
             raise GraphModelError(
-                f"variable '{self.name}': unknown support {self.support!r}; known: {', '.join(SUPPORTS)}"
+                f"variable '{self.name}': unknown support {self.support!r}; known: {', '.join(declarable())}"
             )
         if self.role not in ROLES:
             raise GraphModelError(

@@ -262,7 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
         p.add_argument("--debug", action="store_true", help="show a traceback on errors")
         p.add_argument("--trust", action="store_true",
-                       help="allow the graph's references to user code to be imported")
+                       help="allow the graph's references to user code to be imported, and load the "
+                            "installed plugins (entry points in the group graphmodel.plugins)")
+        p.add_argument("--plugin", action="append", default=[], metavar="PACKAGE.MODULE",
+                       help="import this module first, registering its families and networks (repeatable; "
+                            "needs --trust)")
         p.set_defaults(fn=fn)
         return p
 
@@ -321,6 +325,9 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        from graphmodel.plugins import load_plugins
+
+        load_plugins(args.plugin, trusted=args.trust)
         return args.fn(args) or 0
     except gm.GraphModelError as e:
         if args.debug:

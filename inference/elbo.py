@@ -62,8 +62,6 @@ __all__ = [
 
 KL_MODES = ("auto", "analytic", "mc")
 DISCRETE_MODES = ("enumerate", "relax", "score")
-_ENUMERABLE = ("Categorical", "OneHotCategorical")
-_RELAXABLE = {"OneHotCategorical": "one_hot", "Bernoulli": "binary"}
 
 
 def factor_label(f) -> str:
@@ -163,9 +161,17 @@ class ElboPlan:
     shared: tuple[str, ...]  # q values given to p
 
 
-@lru_cache(maxsize=256)
 def _closed_form(qfam: str, pfam: str, var) -> bool:
     """Whether torch computes KL[qfam‖pfam] for ``var`` in closed form (and finitely)."""
+    if pfam not in FAMILIES.get(qfam).kl_partners():
+        return False
+    return _closed_form_at(qfam, pfam, var, FAMILIES.version)
+
+
+@lru_cache(maxsize=256)
+def _closed_form_at(qfam: str, pfam: str, var, version: int) -> bool:
+    """:func:`_closed_form` for one state of ``FAMILIES`` (``version``: an entry replaced with
+    ``override=True`` is a new key, never a stale answer)."""
     dists = []
     for name in (qfam, pfam):
         fam = FAMILIES.get(name)
@@ -298,11 +304,12 @@ def _latent(graph, args, v, qs, ps, kl, discrete) -> LatentPlan:
     treatment = "mc"
     if not fam.reparameterized:
         var = graph.variables[v]
-        if discrete == "enumerate" and fam.name in _ENUMERABLE:
-            _enumerable(graph, label, var, qs, observed)
+        # a binary latent of several draws has 2^d joint values: it is scored, as before
+        if discrete == "enumerate" and fam.enumerable and (fam.values(var) is not None or var.support != "binary"):
+            _enumerable(graph, label, var, qs, observed, fam)
             treatment = "enumerate"
-        elif discrete == "relax" and fam.name in _RELAXABLE:
-            _enumerable(graph, label, var, qs, observed, what="relax")
+        elif discrete == "relax" and fam.relaxation is not None:
+            _enumerable(graph, label, var, qs, observed, fam, what="relax")
             treatment = "relax"
         else:
             treatment = "score"
@@ -316,14 +323,14 @@ def _latent(graph, args, v, qs, ps, kl, discrete) -> LatentPlan:
     return LatentPlan(v, qs, ps, treatment, closed)
 
 
-def _enumerable(graph, label, var, qs, observed, what="enumerate") -> None:
+def _enumerable(graph, label, var, qs, observed, fam, what="enumerate") -> None:
     bad = sorted(_parents(graph, qs, lag=True) - observed)
     if var.plate is not None or len(qs) != 1 or bad:
         why = (f"it lives in plate '{var.plate}'" if var.plate else
                f"its parent '{bad[0]}' is itself sampled" if bad else "it has a t=0 factor")
         other = "discrete='score'" if what == "relax" else "discrete='relax' or 'score'"
         raise GraphModelError(f"ELBO: cannot {what} {label}: {why}; use {other}")
-    if what == "enumerate" and var.shape and (var.support != "one_hot" or len(var.shape) != 1):
+    if what == "enumerate" and fam.values(var) is None:
         raise GraphModelError(f"ELBO: cannot enumerate {label}: '{var.name}' has shape {var.shape}, "
                               "several categorical draws; use discrete='relax' or 'score'")
 
@@ -389,7 +396,7 @@ def _sampling(graph, plan: ElboPlan, temperature: float, n=None) -> Sampling:
             i = lat.q_factors[-1]
             f = graph.factors[i]
             relax.append(Relax(lat.variable, i, tuple(pa.name for pa in f.parents),
-                               _RELAXABLE[f.family], float(temperature)))
+                               FAMILIES.get(f.family).relaxation, float(temperature)))
     return Sampling(plan.q, plan.p, n, plan.shared, tuple(relax))
 
 
@@ -438,8 +445,7 @@ def _enumerated(graph, plan: ElboPlan, lat: LatentPlan, opts) -> Enumerate:
     inner_plan = elbo_terms(graph, plan.p, plan.q, plan.observed | {lat.variable}, opts["kl"], opts["discrete"])
     inner = _elbo_loss(graph, inner_plan, opts)
     f = graph.factors[lat.q_factors[-1]]
-    K = var.shape[-1] if var.support == "one_hot" else var.classes
-    values = torch.eye(K) if var.support == "one_hot" else torch.arange(K)
+    values = FAMILIES.get(f.family).values(var)
     return Enumerate(lat.variable, values, _sampling(graph, inner_plan, opts["temperature"]), factor_label(f),
                      (factor_text(graph, f, False), factor_text(graph, f, True)), inner)
 

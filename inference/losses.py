@@ -25,9 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch.distributions import RelaxedBernoulli, RelaxedOneHotCategorical
 
-from graphmodel import DataError, GraphModelError
+from graphmodel import FAMILIES, DataError, GraphModelError
 
 __all__ = [
     "Anneal", "BatchMean", "BatchSum", "Constant", "Context", "Loss", "LossValue", "Named", "Relax", "Sampling",
@@ -59,7 +58,9 @@ class Relax:
     """Replace a discrete q sample by its Gumbel-softmax relaxation (Jang et al. 2017).
 
     ``factor`` is the index of the q factor (into ``runtime.factor_modules``), ``parents``
-    the names it reads (they must be data), ``kind`` ``"one_hot"`` or ``"binary"``.
+    the names it reads (they must be data), ``kind`` the registered family that stands in
+    for the q factor's (its ``Family.relaxation``: ``"RelaxedOneHotCategorical"``,
+    ``"RelaxedBernoulli"``), built from the q factor's logits and the temperature.
     """
 
     variable: str
@@ -225,9 +226,7 @@ def _relaxed(rt, r: Relax, given: dict) -> torch.Tensor:
     d = rt.factor_modules[r.factor](*(given[p] for p in r.parents))
     logits = getattr(d, "base_dist", d).logits
     t = torch.as_tensor(r.temperature, dtype=logits.dtype, device=logits.device)
-    if r.kind == "binary":
-        return RelaxedBernoulli(t, logits=logits).rsample()
-    return RelaxedOneHotCategorical(t, logits=logits).rsample()
+    return FAMILIES.get(r.kind).dist(t, logits=logits).rsample()
 
 
 def cached(cache: dict, key, make):

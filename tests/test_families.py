@@ -2,13 +2,15 @@
 
 ``CASES`` is the catalogue: for each family a target variable, constant parameters and the
 torch distribution a person would write by hand for them. Every case is run with constant
-parameters, with parameters from a network over a parent, and with learnable parameters; a
-family registered in ``gm.FAMILIES`` without a case here fails ``test_catalogue_covers_every_family``.
+parameters, with parameters from a network over a parent, and with learnable parameters, and
+saved to a file and read back; a family registered in ``gm.FAMILIES`` without a case here fails
+``test_catalogue_covers_every_family``. A case of a family with options (a mixture's number of
+components) gives them in ``options``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
@@ -18,6 +20,7 @@ from torch import distributions as D
 from torch import nn
 
 import graphmodel as gm
+from graphmodel.distributions import DiscretizedLogisticMixture, DiscretizedLogisticMixtureRGB, QuantizedCategorical
 
 N = 5
 TEMPERATURE = 0.5  # the documented default of the relaxed families
@@ -29,10 +32,15 @@ class Case:
     var: gm.Variable
     params: dict  # constants, in each parameter's own space
     ref: Callable[[dict], D.Distribution] | None  # torch by hand from the parameter tensors
+    options: dict = field(default_factory=dict)  # the factor's family options
+
+    @property
+    def fam(self) -> gm.Family:
+        return gm.FAMILIES.get(self.family).with_options(self.options)
 
     def __str__(self) -> str:
-        extra = "".join(f",{k}" for k in self.params if k not in gm.FAMILIES.get(self.family).params)
-        return f"{self.family}{self.var.shape}{extra}"
+        extra = "".join(f",{k}" for k in self.params if k not in self.fam.params)
+        return f"{self.family}{self.var.shape}{extra}" + "".join(f",{k}={v}" for k, v in self.options.items())
 
 
 def _temp(p):
@@ -67,8 +75,47 @@ CASES = [
          {"concentration": [[1.0, 2.0, 3.0, 4.0], [0.5, 0.5, 2.0, 1.0]]},
          lambda p: D.Independent(D.Dirichlet(p["concentration"]), 1)),
     Case("Deterministic", gm.Variable("v", (3,)), {"value": [1.0, -2.0, 3.0]}, None),
+    Case("Mixture", gm.Variable("v", (3,)),
+         {"mixture_logits": [0.0, 1.0, -1.0], "loc": [[0.0, 1.0, -1.0], [2.0, 0.0, 1.0], [-2.0, -1.0, 0.5]],
+          "scale": 0.5},
+         lambda p: D.MixtureSameFamily(D.Categorical(logits=p["mixture_logits"]),
+                                       D.Independent(D.Normal(p["loc"], p["scale"].expand(p["loc"].shape)), 1)),
+         {"components": 3}),
+    Case("Mixture", gm.Variable("v", (4,), "binary"),
+         {"mixture_logits": [0.5, -0.5], "logits": [[2.0, -2.0, 1.0, 0.0], [-1.0, 3.0, 0.0, -2.0]]},
+         lambda p: D.MixtureSameFamily(D.Categorical(logits=p["mixture_logits"]),
+                                       D.Independent(D.Bernoulli(logits=p["logits"]), 1)),
+         {"components": 2, "component": "Bernoulli"}),
+    Case("DiscretizedLogisticMixture", gm.Variable("v", (4,), "unit_interval"),
+         {"logits": [0.0, 1.0, -1.0], "loc": [-0.5, 0.0, 0.7], "scale": [0.2, 0.1, 0.3]},
+         lambda p: D.Independent(DiscretizedLogisticMixture(
+             *torch.broadcast_tensors(p["logits"], p["loc"], p["scale"], torch.zeros(4, 1))[:3], levels=16), 1),
+         {"components": 3, "levels": 16}),
+    Case("DiscretizedLogisticMixture", gm.Variable("v", (3, 2, 2), "unit_interval"),
+         {"logits": [0.0, 1.0], "loc": [-0.3, 0.4], "scale": [0.2, 0.5], "coeffs": [0.5, -0.5]},
+         lambda p: DiscretizedLogisticMixtureRGB(
+             *(p[k].expand(s) if p[k].dim() == 1 else p[k] for k, s in (("logits", (2, 2, 2)), ("loc", (3, 2, 2, 2)), ("scale", (3, 2, 2, 2)),
+                                           ("coeffs", (3, 2, 2, 2)))), levels=32),
+         {"components": 2, "levels": 32, "rgb": True}),
+    Case("BivariateNormalMixture", gm.Variable("v", (2,)),
+         {"logits": [0.0, 1.0], "loc": [[0.0, 1.0], [-1.0, 0.5]], "scale": [[0.5, 1.0], [1.5, 0.3]],
+          "corr": [0.5, -0.3]},
+         lambda p: D.MixtureSameFamily(D.Categorical(logits=p["logits"]),
+                                       D.MultivariateNormal(p["loc"], covariance_matrix=_covariance(p))),
+         {"components": 2}),
+    Case("QuantizedCategorical", gm.Variable("v", (2, 3), "unit_interval"),
+         {"logits": [[[0.0, 1.0, 2.0, -1.0, 0.5]] * 3, [[1.0, 0.0, 0.0, 0.0, -2.0]] * 3]},
+         lambda p: D.Independent(QuantizedCategorical(p["logits"]), 2), {"levels": 5}),
 ]
 CASE_IDS = [str(c) for c in CASES]
+
+
+def _covariance(p) -> torch.Tensor:
+    """The 2×2 covariance of each bivariate component, ``[[σx², ρσxσy], [ρσxσy, σy²]]``."""
+    sx, sy, rho = p["scale"][..., 0], p["scale"][..., 1], p["corr"]
+    row0 = torch.stack((sx * sx, rho * sx * sy), -1)
+    row1 = torch.stack((rho * sx * sy, sy * sy), -1)
+    return torch.stack((row0, row1), -2)
 
 
 def _tensors(params: dict) -> dict:
@@ -93,7 +140,7 @@ def test_catalogue_covers_every_family():
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_constant_parameters(case):
-    g = gm.Graph("one", p=gm.make_factor(case.family, case.var, **case.params))
+    g = gm.Graph("one", p=gm.make_factor(case.family, case.var, **case.params, **case.options))
     assert g.problems() == []
     net = g.build()
     trace = net.p.trace(n=N)
@@ -105,8 +152,10 @@ def test_constant_parameters(case):
         return
     ref = case.ref(_tensors(case.params))
     assert tuple(ref.event_shape) == case.var.shape
-    assert type(_base(trace.dists["p(v)"])) is type(_base(ref))
+    assert type(_base(trace.dists["p(v)"])) is case.fam.dist
     assert ref.support.check(v).all(), "samples must lie in the family's support"
+    assert gm.SUPPORTS.get(case.fam.support).constraint.check(v).all(), "samples must lie in the declared support"
+    assert torch.isfinite(trace.log_probs["p(v)"]).all()
     if case.var.support == "categorical":
         assert v.dtype == torch.long
     _close(trace.log_probs["p(v)"], ref.log_prob(v))
@@ -116,9 +165,9 @@ def test_constant_parameters(case):
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_network_parameters(case):
     u = gm.Variable("u", (2,), role="input")
-    family = gm.FAMILIES.get(case.family)
+    family = case.fam
     fixed = {k: v for k, v in case.params.items() if k not in family.params}  # e.g. a temperature
-    g = gm.Graph("one", p=gm.make_factor(case.family, case.var, given=u, net=gm.MLP(16), **fixed))
+    g = gm.Graph("one", p=gm.make_factor(case.family, case.var, given=u, net=gm.MLP(16), **fixed, **case.options))
     assert g.problems() == []
     net = g.build()
     u_value = torch.randn(N, 2)
@@ -128,7 +177,7 @@ def test_network_parameters(case):
     params = net.factor_modules[0].params(u_value)
     for k in family.params:
         assert tuple(params[k].shape) == (N, *family.param_shape(k, case.var)), k
-        assert family.dist.arg_constraints[k].check(params[k]).all(), f"{k} must satisfy its constraint"
+        assert family.constraint(k).check(params[k]).all(), f"{k} must satisfy its constraint"
     other = net.factor_modules[0].params(torch.randn(N, 2))
     assert not all(torch.equal(params[k], other[k]) for k in family.params), "the network must read u"
     if case.ref is None:
@@ -144,13 +193,14 @@ def test_network_parameters(case):
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_learnable_parameters(case):
-    g = gm.Graph("one", p=gm.make_factor(case.family, case.var, **{k: gm.Learn(v) for k, v in case.params.items()}))
+    g = gm.Graph("one", p=gm.make_factor(case.family, case.var, **{k: gm.Learn(v) for k, v in case.params.items()},
+                                         **case.options))
     net = g.build()
     learned = list(net.parameters())
     assert len(learned) == len(case.params)
     assert all(isinstance(w, nn.Parameter) and w.requires_grad for w in learned)
     assert net.parameters_of("p") == learned
-    family = gm.FAMILIES.get(case.family)
+    family = case.fam
     start = net.factor_modules[0].params()
     for k, v in _tensors(case.params).items():
         torch.testing.assert_close(start[k], v.expand(family.param_shape(k, case.var)), atol=1e-5, rtol=1e-5)
@@ -164,6 +214,22 @@ def test_learnable_parameters(case):
     for w in learned:
         assert w.grad is not None and torch.isfinite(w.grad).all()
         assert w.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
+def test_file_round_trip(case, tmp_path):
+    u = gm.Variable("u", (2,), role="input")
+    factors = [gm.make_factor(case.family, case.var, **case.params, **case.options)]
+    fixed = {k: v for k, v in case.params.items() if k not in case.fam.params}
+    factors.append(gm.make_factor(case.family, case.var, given=u, net=gm.MLP(8), **fixed, **case.options))
+    for f in factors:
+        g = gm.Graph("one", p=f)
+        text = gm.dumps(g)
+        back = gm.loads(text)
+        assert back == g and gm.dumps(back) == text
+        assert back.factors[0].family_options == case.options
+        assert back.problems() == []
+        back.build()
 
 
 def _factor_index(g, model, target):

@@ -91,7 +91,17 @@ ERRORS = [
     ("bad support", mutated(lambda d: d["variables"][1].update(support="complex")), "variables[1].support", "real"),
     ("bad model kind", mutated(lambda d: d["models"].update(q="posterior")), "models.q: expected one of", ""),
     ("unknown family", mutated(lambda d: d["factors"][1].update(family="Gauss")), "factors[1]:",
-     "unknown family 'Gauss'; known: Bernoulli, Beta, Categorical"),
+     "unknown family 'Gauss'; known: Bernoulli, Beta, BivariateNormalMixture, Categorical"),
+    ("unknown family option", mutated(lambda d: d["factors"][1].update(family_options={"components": 3})),
+     "factors[1].family_options.components: Normal takes no options", ""),
+    ("bad family option", mutated(lambda d: d["factors"][1].update(
+        family="Mixture", params={"mixture_logits": 0.0, "loc": 0.0, "scale": 1.0}, family_options={"components": 0})),
+     "factors[1].family_options.components: expected an integer in [1, 1024], found 0", ""),
+    ("bad mixture component", mutated(lambda d: d["factors"][1].update(
+        family="Mixture", params={"mixture_logits": 0.0, "loc": 0.0, "scale": 1.0}, family_options={"component": "X"})),
+     "factors[1].family_options.component: expected a registered family", ""),
+    ("family options not an object", mutated(lambda d: d["factors"][1].update(family_options=[3])),
+     "factors[1].family_options: expected an object, found [3]", ""),
     ("unknown network", mutated(_set_net(0, type="CNN")), "factors[0].net.type: unknown network 'CNN'",
      "known: ConvEncoder"),
     ("bad parent reference", mutated(lambda d: d["factors"][0].update(parents=["z[t-2]"])),

@@ -158,7 +158,8 @@ def test_unknown_family():
     doc["factors"][0]["family"] = "Cauchy"
     with pytest.raises(gm.GraphFileError) as err:
         gm.loads(json.dumps(doc))
-    assert str(err.value) == f"factors[0]: factor p(z): unknown family 'Cauchy'; {_known(gm.FAMILIES)}"
+    assert str(err.value) == (f"factors[0]: factor p(z): unknown family 'Cauchy'; {_known(gm.FAMILIES)} "
+                              "(a plugin's family? load its package with --plugin package.module)")
 
 
 def test_unknown_network():
