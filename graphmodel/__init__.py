@@ -26,6 +26,7 @@ from .errors import (
 )
 from .factors import (
     NET,
+    Annealed,
     Bernoulli,
     Beta,
     Categorical,
@@ -41,9 +42,10 @@ from .factors import (
     OneHotCategorical,
     RelaxedBernoulli,
     RelaxedOneHotCategorical,
+    Tied,
     make_factor,
 )
-from .families import FAMILIES, Delta, Family
+from .families import FAMILIES, POSITIVE_MAPS, Delta, Family, PositiveMap
 from .fileio import dumps, load, loads, save
 from .graph import Graph
 from .networks import (
@@ -63,6 +65,7 @@ from .variables import Parent, Plate, Variable
 __version__ = "0.1.0"
 
 __all__ = [
+    "Annealed", "POSITIVE_MAPS", "PositiveMap", "Tied",
     "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph",
     "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "MLP", "Model", "ModelRuntime",

@@ -75,6 +75,9 @@ class Family:
         param_extra: extra trailing dims of a parameter beyond the target's shape, given the
             variable (Categorical's logits carry the class dim).
         deterministic: a delta; its target is a function of its parents.
+        temper: ``temper(params, τ)`` → the parameters of the tempered density
+            ``p^(1/τ)`` (normalized) used to sample at temperature τ, or ``None`` where the
+            family defines no temperature (sampling at τ ≠ 1 is then refused).
     """
 
     name: str
@@ -86,6 +89,7 @@ class Family:
     defaults: dict = field(default_factory=dict)
     param_extra: Callable[[str, Variable], tuple[int, ...]] | None = None
     deterministic: bool = False
+    temper: Callable[[dict, float], dict] | None = None
 
     def param_shape(self, param: str, var: Variable) -> tuple[int, ...]:
         """Shape of one parameter for a target ``var`` (excluding batch dims)."""
@@ -140,6 +144,62 @@ def param_function(constraint) -> Callable | None:
     if len(fns) > 1:
         return tf
     return fns[0] if fns else None
+
+
+# --- positive maps ------------------------------------------------------------------
+# torch's ``transform_to(positive)`` is exp. A network's raw output through exp gives a
+# scale whose gradient grows with the scale itself; softplus grows linearly and a floor keeps
+# the scale (and its log) away from 0. Which one a parameter uses is the factor's choice
+# (``Factor.positive``); the default is exp (see docs/RESULTS.md for the measurement).
+
+SOFTPLUS_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class PositiveMap:
+    """A map from the reals onto the positive numbers, and its inverse (for ``Learn`` inits).
+
+    Args:
+        name: the name a file and the API use (``"exp"``, ``"softplus"``).
+        forward: raw tensor → positive tensor.
+        inverse: positive tensor → raw tensor.
+        help: one line for the editor's tooltip.
+    """
+
+    name: str
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    inverse: Callable[[torch.Tensor], torch.Tensor]
+    help: str
+
+
+def _softplus(raw: torch.Tensor) -> torch.Tensor:
+    # in place on softplus's own output: its backward reads the input, not the output, so
+    # the floor costs no extra tensor
+    return F.softplus(raw).add_(SOFTPLUS_FLOOR)
+
+
+def _softplus_inverse(y: torch.Tensor) -> torch.Tensor:
+    y = (y - SOFTPLUS_FLOOR).clamp_min(1e-12)
+    return y + torch.log(-torch.expm1(-y))  # log(exp(y) − 1), stable for large y
+
+
+POSITIVE_MAPS: Registry[PositiveMap] = Registry("positive map")
+POSITIVE_MAPS.register("exp", PositiveMap("exp", torch.exp, torch.log, "exp(raw): torch's transform_to(positive)"))
+POSITIVE_MAPS.register("softplus", PositiveMap(
+    "softplus", _softplus, _softplus_inverse, f"softplus(raw) + {SOFTPLUS_FLOOR:g}: linear growth, floored"))
+DEFAULT_POSITIVE = "exp"
+
+
+def is_positive(constraint) -> bool:
+    """Whether a parameter's constraint is positivity (elementwise, or over an event)."""
+    while isinstance(constraint, constraints.independent):
+        constraint = constraint.base_constraint
+    return type(constraint) is type(constraints.positive) and constraint.lower_bound == 0
+
+
+def positive_params(family: Family) -> tuple[str, ...]:
+    """The parameters of ``family`` whose raw values go through a positive map."""
+    return tuple(k for k in (*family.params, *family.defaults) if is_positive(family.constraint(k)))
 
 
 def _is_number(v) -> bool:
@@ -356,6 +416,22 @@ def closed_form_kl(q: D.Distribution, p: D.Distribution) -> torch.Tensor | None:
     return _sum_rightmost(0.5 * (var_ratio + t1 - 1 - var_ratio.log()), n)
 
 
+# --- sampling temperature ---------------------------------------------------------------
+# Sampling at temperature τ draws from the tempered density p^(1/τ), normalized: one
+# definition for every family. A Normal's becomes N(μ, τσ²), so its scale is σ·√τ (Glow's
+# "temperature" T multiplies σ: T = √τ); a Laplace's is b·τ; a categorical or Bernoulli's
+# logits are divided by τ. τ → 0 approaches the mode, τ = 1 is the model itself.
+
+def _temper_scale(power: float):
+    def temper(params: dict, tau: float) -> dict:
+        return {**params, "scale": params["scale"] * tau ** power}
+    return temper
+
+
+def _temper_logits(params: dict, tau: float) -> dict:
+    return {**params, "logits": params["logits"] / tau}
+
+
 def _class_dim(param: str, var: Variable) -> tuple[int, ...]:
     return (var.classes,) if param == "logits" else ()
 
@@ -364,14 +440,15 @@ FAMILIES: Registry[Family] = Registry("family")
 
 _ALL = frozenset({"real", "positive", "unit_interval", "binary", "categorical", "one_hot", "simplex"})
 for _f in (
-    Family("Normal", D.Normal, ("loc", "scale"), "real", REAL_LIKE),
-    Family("Laplace", D.Laplace, ("loc", "scale"), "real", REAL_LIKE),
+    Family("Normal", D.Normal, ("loc", "scale"), "real", REAL_LIKE, temper=_temper_scale(0.5)),
+    Family("Laplace", D.Laplace, ("loc", "scale"), "real", REAL_LIKE, temper=_temper_scale(1.0)),
     # Bernoulli also scores intensities in [0, 1] (the common cross-entropy treatment).
-    Family("Bernoulli", D.Bernoulli, ("logits",), "binary", frozenset({"binary", "unit_interval"})),
+    Family("Bernoulli", D.Bernoulli, ("logits",), "binary", frozenset({"binary", "unit_interval"}),
+           temper=_temper_logits),
     Family("Categorical", D.Categorical, ("logits",), "categorical", frozenset({"categorical"}),
-           param_extra=_class_dim),
+           param_extra=_class_dim, temper=_temper_logits),
     Family("OneHotCategorical", D.OneHotCategorical, ("logits",), "one_hot",
-           frozenset({"one_hot", "simplex"}), event_dims=1),
+           frozenset({"one_hot", "simplex"}), event_dims=1, temper=_temper_logits),
     Family("RelaxedOneHotCategorical", D.RelaxedOneHotCategorical, ("logits",), "simplex",
            frozenset({"simplex", "one_hot"}), event_dims=1, defaults={"temperature": 0.5}),
     Family("RelaxedBernoulli", D.RelaxedBernoulli, ("logits",), "unit_interval",

@@ -314,6 +314,7 @@ class Trainer:
             # fakes, as one process would draw them), from a stream fixed by (seed, step, rank):
             # a resumed run draws what the uninterrupted one drew, whichever rank saved the state.
             torch.manual_seed(self._noise_seed(step))
+        self.runtime.set_step(step)  # parameters that follow a schedule (nothing when none do)
         totals, terms = [], {}
         for k, (player, opt, sched) in enumerate(zip(self.players, self.optimizers, self.schedulers)):
             for j in range(player.steps):
