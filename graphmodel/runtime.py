@@ -204,6 +204,14 @@ class FactorModule(nn.Module):
         return d
 
 
+def _tau(temperature) -> float | None:
+    """A sampling temperature, checked; ``None`` for 1 (the model itself, today's code path)."""
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+            0 < temperature < float("inf")):
+        raise GraphModelError(f"temperature: expected a positive number, found {temperature!r}")
+    return None if temperature == 1 else float(temperature)
+
+
 def _tempered(mod: FactorModule, xs, tau: float):
     """``mod``'s distribution at sampling temperature ``tau`` (a draw, never a score)."""
     if mod.deterministic:
@@ -226,8 +234,9 @@ def _signature(sig) -> str:
 def _expanded(mod: FactorModule, d, shape):
     """``d`` expanded to the batch ``shape`` (broadcast with its own), still flagged as a
     standard Normal where ``mod`` makes one (torch's ``expand`` builds a new object)."""
+    standard = mod.standard and getattr(d, "_gm_standard", False)  # (not a tempered one)
     d = d.expand(broadcast(d.batch_shape, shape))
-    if mod.standard:
+    if standard:
         d._gm_standard = True
     return d
 
@@ -312,12 +321,7 @@ class ModelRuntime:
         Returns:
             variable name → tensor shaped ``(n or batch..., [plate,] *event)``.
         """
-        tau = None
-        if temperature != 1:
-            if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
-                raise GraphModelError(f"temperature: expected a positive number, found {temperature!r}")
-            tau = float(temperature)
-        vals, _, _ = self._run(given, n, plate_sizes, False, True, keep=False, tau=tau)
+        vals, _, _ = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
         return dict(zip(self.plan.names, vals))
 
     def log_prob(self, values: dict) -> torch.Tensor:
@@ -330,10 +334,14 @@ class ModelRuntime:
         return self.trace(values, score=True, sample=False).log_probs
 
     def trace(self, given: dict | None = None, *, n: int | None = None, plate_sizes=None,
-              score: bool = True, sample: bool = True) -> Trace:
-        """One ancestral pass: sample what is not given, and score when ``score``."""
+              score: bool = True, sample: bool = True, temperature: float = 1.0) -> Trace:
+        """One ancestral pass: sample what is not given, and score when ``score``.
+
+        At a ``temperature`` other than 1 (see :meth:`sample`) the sampled factors' tempered
+        distributions are drawn from, kept and scored.
+        """
         plan = self.plan
-        vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True)
+        vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True, tau=_tau(temperature))
         values = {n_: v for n_, v in zip(plan.names, vals)}
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})

@@ -556,12 +556,14 @@ def load_weights(path, graph, runtime, map_location="cpu") -> dict:
 
 
 @torch.no_grad()
-def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool = True) -> dict:
+def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool = True,
+                    temperature: float = 1.0) -> dict:
     """Sample the generative model and keep its observed and input variables (on the CPU).
 
     The model's inputs are filled in so that a grid reads well: class labels cycle through
     every class (a class-conditional grid); other inputs are taken from ``data``. With
     ``mean``, an observed variable shows its distribution's mean given the sampled latents.
+    ``temperature`` is the sampling temperature (``ModelRuntime.sample``).
     """
     gen = next((m for m, k in graph.models.items() if k == "generative"), None)
     if gen is None:
@@ -583,7 +585,7 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
     was = runtime.training
     runtime.eval()
     try:
-        trace = model.trace(given or None, n=None if given else n, score=False)
+        trace = model.trace(given or None, n=None if given else n, score=False, temperature=temperature)
     finally:
         runtime.train(was)
     values = dict(trace.values)
