@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from graphmodel import Factor, GraphModelError, Parent, Plate, Variable
-from graphmodel.families import FAMILIES
+from graphmodel.families import FAMILIES, positive_params
 from graphmodel.graph import DEFAULT_KINDS
 
 from . import defaults
@@ -155,8 +155,9 @@ class EditOps:
         """Another family for factor ``index``; a factor with parents keeps its network."""
         f = self.graph.factors[index]
         new = defaults.with_family(f, family)
+        keep = positive_params(FAMILIES.get(family))  # maps of parameters the new family also has
         self.replace_factor(index, f"{f.model}({f.label}): {family}", family=new.family, params=new.params,
-                            net=new.net)
+                            net=new.net, positive={k: m for k, m in f.positive.items() if k in keep})
 
     def set_network(self, index: int, type_name: str) -> None:
         f = self.graph.factors[index]

@@ -588,3 +588,27 @@ def test_dropping_palette_entries_on_the_canvas(qtbot, tmp_path):
     w.scene.select_keys([("edge", 0, 0)])  # p(x|z,h)'s edge from z
     w.delete_selection()
     assert [p.name for p in w.document.graph.factors[0].parents] == ["h"]
+
+
+def test_the_factor_page_chooses_a_positive_map_with_undo(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"), training=False)
+    w.select_key(("factor", 1))
+    assert not w.inspector.page.maps["scale"].isEnabled()  # a constant σ is not mapped
+    w.select_key(("factor", 2))
+    maps = w.inspector.page.maps
+    assert list(maps) == ["scale"] and maps["scale"].currentData() == "exp" and maps["scale"].isEnabled()
+    choose(maps["scale"], "softplus")
+    q = lambda: w.document.graph.factors[2]  # noqa: E731
+    assert q().positive == {"scale": "softplus"}
+    assert '"positive": {"scale": "softplus"}' in gm.dumps(w.document.graph)
+    w.document.undo_stack.undo()
+    assert q().positive == {}
+    w.document.undo_stack.redo()
+    assert q().positive == {"scale": "softplus"}
+    w.select_key(("factor", 2))
+    assert w.inspector.page.maps["scale"].currentData() == "softplus"
+    w.ops.change_family(2, "Laplace")  # Laplace has a scale too: the choice stays
+    assert q().family == "Laplace" and q().positive == {"scale": "softplus"}
+    w.select_key(("factor", 2))
+    choose(w.inspector.page.maps["scale"], "exp")  # the default is not written
+    assert q().positive == {}

@@ -309,3 +309,17 @@ def test_a_vae_with_a_softplus_encoder_scale_learns(one_thread):
     with torch.no_grad():
         after = bound(t.runtime, g, t.test_data).mean().item()
     assert before < -40 and after > -30, (before, after)
+
+
+def test_the_exported_script_rebuilds_tied_scheduled_and_softplus_factors(tmp_path):
+    pytest.importorskip("PyQt6")
+    import runpy
+
+    from editor.export import script
+
+    g = gm.Graph("all", networks={"writer": gm.MLP(16)},
+                 p=gm.Normal(X, given=Z, net="writer") * gm.Normal(Y, given=Z, net="writer")
+                 * gm.Normal(W, given=Z, scale=gm.Annealed(2.0, 0.7, 100)) * gm.Normal(Z, loc=0.0, scale=1.0),
+                 q=gm.Normal(Z, given=[X, Y], net=gm.MLP(16), positive="softplus"))
+    (tmp_path / "all.py").write_text(script(g))
+    assert runpy.run_path(str(tmp_path / "all.py"))["build"]() == g
