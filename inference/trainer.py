@@ -513,7 +513,7 @@ class Trainer:
 
 def _structure(graph) -> dict:
     d = graph.to_dict()
-    return {k: d[k] for k in _STRUCTURE}
+    return {k: d[k] for k in _STRUCTURE if k in d}
 
 
 def _difference(saved, here, where: str = "") -> str | None:

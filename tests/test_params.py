@@ -103,6 +103,18 @@ def test_tied_weights_survive_a_state_dict_and_a_checkpoint(tmp_path):
             torch.testing.assert_close(rt.factor_modules[k].params(z)["loc"], a.factor_modules[k].params(z)["loc"])
 
 
+def test_a_checkpoint_of_other_shared_networks_is_refused(tmp_path):
+    g = tied_graph()
+    gm.save_checkpoint(tmp_path / "c.pt", g.build(), g)
+    other = tied_graph(networks={"writer": gm.MLP(8)})
+    with pytest.raises(GraphModelError, match="made for a different graph"):
+        gm.load_checkpoint(tmp_path / "c.pt", other, other.build())
+    from inference.trainer import _difference, _structure
+
+    assert _difference(_structure(g), _structure(other)) == (
+        "networks.writer.hidden: [16] in the checkpoint's graph, [8] in this graph")
+
+
 def test_tied_factors_that_need_different_shapes_are_refused_by_name():
     g = gm.Graph("bad", networks={"writer": gm.MLP(16)},
                  p=gm.Normal(X, given=Z, net="writer") * gm.Normal(W, given=[Z, Z], net="writer")
