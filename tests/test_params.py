@@ -9,6 +9,8 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import graphmodel as gm
@@ -196,6 +198,33 @@ def test_schedules_make_the_training_step_wait_for_nothing():
                                                              "device": "cpu", "checkpoint_every": None})
     t.run(steps=2)
     assert _syncing_ops_of_steps(t, range(2, 5)) == []
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_schedules_on_a_gpu_make_no_synchronizing_call():
+    from test_trainer import _no_sync_allowed
+
+    t = Trainer(annealed_graph(), {"x": torch.randn(64, 6)}, {"steps": 10, "batch_size": 16, "log_every": 10,
+                                                             "device": "cuda", "checkpoint_every": None})
+    t.run(steps=2)
+    with _no_sync_allowed():
+        for step in range(2, 8):  # across the schedule's change and its end
+            t._train_step(step)
+    assert t.runtime.factor_modules[0].sched_scale.device.type == "cuda"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0.01, 100.0), st.floats(0.01, 100.0), st.integers(1, 10**6), st.integers(-5, 2 * 10**6))
+def test_any_schedule_round_trips_and_stays_between_its_ends(start, end, steps, step):
+    g = gm.Graph("s", p=gm.Normal(X, loc=0.0, scale=gm.Annealed(start, end, steps)))
+    text = gm.dumps(g)
+    assert gm.dumps(gm.loads(text)) == text and gm.loads(text) == g
+    rt = gm.loads(text).build()
+    rt.set_step(step)
+    value = rt.factor_modules[0].sched_scale[0].item()
+    assert min(start, end) * (1 - 1e-6) <= value <= max(start, end) * (1 + 1e-6)
+    if step >= steps:
+        assert value == pytest.approx(end)
 
 
 def test_a_checkpoint_keeps_the_scheduled_value(tmp_path):
