@@ -8,8 +8,9 @@ from dataclasses import replace
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from graphmodel.factors import NET, Const, Learn, Tied
-from graphmodel.families import DEFAULT_POSITIVE, FAMILIES, POSITIVE_MAPS, positive_params
+from graphmodel.families import FAMILIES
 from graphmodel.networks import ACTIVATIONS, NETWORKS, NetSpec
+from graphmodel.positive import DEFAULT_POSITIVE, POSITIVE_MAPS, positive_params
 
 from . import defaults
 from .forms import Page, combo, format_value, parse_int_list, parse_value, section

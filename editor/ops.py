@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from graphmodel import Factor, GraphModelError, Parent, Plate, Variable
-from graphmodel.families import FAMILIES, positive_params
+from graphmodel.families import FAMILIES
 from graphmodel.graph import DEFAULT_KINDS
+from graphmodel.positive import positive_params
 
 from . import defaults
 from .document import Refused, Step

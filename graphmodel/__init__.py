@@ -45,7 +45,7 @@ from .factors import (
     Tied,
     make_factor,
 )
-from .families import FAMILIES, POSITIVE_MAPS, Delta, Family, PositiveMap
+from .families import FAMILIES, Delta, Family
 from .fileio import dumps, load, loads, save
 from .graph import Graph
 from .networks import (
@@ -59,6 +59,7 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
 from .variables import Parent, Plate, Variable
 

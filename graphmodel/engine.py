@@ -16,8 +16,9 @@ import torch
 
 from .errors import format_shape as _fmt
 from .factors import NET, REDUCTIONS, Annealed, Const, Learn, Tied
-from .families import FAMILIES, POSITIVE_MAPS, positive_params
+from .families import FAMILIES
 from .networks import NetSpec, check_options
+from .positive import POSITIVE_MAPS, positive_params
 
 
 @dataclass(frozen=True)

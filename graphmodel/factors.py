@@ -21,8 +21,9 @@ from dataclasses import dataclass, field, replace
 from torch import nn
 
 from .errors import GraphModelError
-from .families import FAMILIES, POSITIVE_MAPS, positive_params
+from .families import FAMILIES
 from .networks import MLP, NetSpec
+from .positive import POSITIVE_MAPS, positive_params
 from .variables import Parent, Variable
 
 NET = "net"

@@ -18,9 +18,10 @@ from torch import nn
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
 from .factors import NET, Annealed, Const, Factor, Learn, Tied
-from .families import FAMILIES, POSITIVE_MAPS, positive_params
+from .families import FAMILIES
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
+from .positive import POSITIVE_MAPS, positive_params
 from .variables import PLATE_KINDS, ROLES, SUPPORTS, Parent, Plate, Variable, check_name
 
 FORMAT_VERSION = 1
@@ -315,6 +316,17 @@ def _factor(d, path) -> Factor:
     return Factor(target, family, parents, params, net, model, init, reduce, positive=positive)
 
 
+def _networks(d, factors) -> dict:
+    """The ``networks`` section (name → network object), and every factor's name in it."""
+    networks = {_wrap("networks", check_name, n, "network"): _net(spec, f"networks.{n}")
+                for n, spec in _obj(d, "networks").items()}
+    for k, f in enumerate(factors):
+        if isinstance(f.net, Tied) and f.net.name not in networks:
+            raise GraphFileError(f"factors[{k}].net: no network '{f.net.name}' in 'networks'; "
+                                 f"declared: {', '.join(networks) or 'none'}")
+    return networks
+
+
 def _check_tree(data) -> None:
     """Refuse nesting deeper than MAX_DEPTH (it could not be saved again) and strings that
     UTF-8 cannot hold (a lone surrogate, say the JSON escape \\ud800)."""
@@ -347,13 +359,8 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
     models = _obj(d.get("models", {}), "models")
     for m, kind in models.items():
         _str(kind, f"models.{m}", MODEL_KINDS)
-    networks = {_wrap("networks", check_name, n, "network"): _net(spec, f"networks.{n}")
-                for n, spec in _obj(d.get("networks", {}), "networks").items()}
     factors = [_factor(f, f"factors[{k}]") for k, f in enumerate(_list(d["factors"], "factors"))]
-    for k, f in enumerate(factors):
-        if isinstance(f.net, Tied) and f.net.name not in networks:
-            raise GraphFileError(f"factors[{k}].net: no network '{f.net.name}' in 'networks'; "
-                                 f"declared: {', '.join(networks) or 'none'}")
+    networks = _networks(d.get("networks", {}), factors)
     sections = {s: _obj(d.get(s, {}), s) for s in SECTIONS}
     g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):

@@ -20,18 +20,9 @@ from .engine import Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Annealed, Const, Learn, Tied
-from .families import (
-    DEFAULT_POSITIVE,
-    FAMILIES,
-    POSITIVE_MAPS,
-    draw,
-    draw_plan,
-    is_positive,
-    log_density,
-    param_function,
-    param_transform,
-)
+from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
+from .positive import DEFAULT_POSITIVE, POSITIVE_MAPS, is_positive
 from .shapes import broadcast
 
 _NET, _CONST, _LEARN, _SCHED = 0, 1, 2, 3

@@ -15,7 +15,8 @@ from torch import nn
 
 import graphmodel as gm
 from graphmodel.errors import GraphFileError, GraphModelError, ShapeError
-from graphmodel.families import SOFTPLUS_FLOOR, log_density
+from graphmodel.families import log_density
+from graphmodel.positive import SOFTPLUS_FLOOR
 from inference.trainer import Trainer
 
 X, Y, W = (gm.Variable(n, (6,), "real", "observed") for n in ("x", "y", "w"))
