@@ -612,3 +612,19 @@ def test_the_factor_page_chooses_a_positive_map_with_undo(qtbot, tmp_path):
     w.select_key(("factor", 2))
     choose(w.inspector.page.maps["scale"], "exp")  # the default is not written
     assert q().positive == {}
+
+
+def test_a_factor_with_a_tied_network_shows_its_name(qtbot, tmp_path):
+    from editor.captions import factor_caption
+
+    x, y, z = gm.Variable("x", (4,), role="observed"), gm.Variable("y", (4,), role="observed"), gm.Variable("z", (2,))
+    g = gm.Graph("tied", networks={"writer": gm.MLP(8)},
+                 p=gm.Normal(x, given=z, net="writer") * gm.Normal(y, given=z, net=gm.Tied("writer"))
+                 * gm.Normal(z, loc=0.0, scale=1.0))
+    assert g.factors[0].net == g.factors[1].net == gm.Tied("writer")
+    w = make_window(qtbot, tmp_path, g, training=False)
+    w.select_key(("factor", 0))
+    assert w.inspector.page.options == {}
+    assert factor_caption(w.document.graph.factors[1]) == "p  Normal · writer (tied)"
+    choose(w.inspector.page.maps["scale"], "softplus")  # the map is the factor's own, not the network's
+    assert w.document.graph.factors[0].positive == {"scale": "softplus"} and not w.document.graph.factors[1].positive
