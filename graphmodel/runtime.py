@@ -197,6 +197,8 @@ class FactorModule(nn.Module):
 
 def _tau(temperature) -> float | None:
     """A sampling temperature, checked; ``None`` for 1 (the model itself, today's code path)."""
+    if type(temperature) is float and temperature == 1.0:  # the default, on every training step
+        return None
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
             0 < temperature < float("inf")):
         raise GraphModelError(f"temperature: expected a positive number, found {temperature!r}")
