@@ -5,7 +5,7 @@ Plain functions over the graph's plain data (no Qt), so they are easy to test.
 
 from __future__ import annotations
 
-from graphmodel.factors import NET, Const, Learn
+from graphmodel.factors import NET, Const, Learn, Tied
 from graphmodel.networks import NETWORKS, NetSpec
 
 
@@ -28,6 +28,8 @@ def _number(v) -> str:
 def net_caption(net) -> str:
     if net is None:
         return ""
+    if isinstance(net, Tied):
+        return f"{net.name} (tied)"
     if isinstance(net, NetSpec):
         if net.type in NETWORKS:
             t = NETWORKS.get(net.type)

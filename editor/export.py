@@ -14,7 +14,7 @@ import json
 
 import graphmodel as gm
 from graphmodel.atomic import write_text
-from graphmodel.factors import NET, Const, Learn
+from graphmodel.factors import NET, Annealed, Const, Learn, Tied
 from graphmodel.families import FAMILIES
 from graphmodel.networks import NETWORKS, NetSpec
 
@@ -49,6 +49,8 @@ def net_code(net) -> str:
     order; a spec the constructor would write differently (an option spelled out at its
     default, a key it does not know) is written as ``gm.NetSpec(type, options)``.
     """
+    if isinstance(net, Tied):
+        return repr(net.name)
     if not isinstance(net, NetSpec):
         raise Refused("a factor holds a Python module object, which a script cannot rebuild; "
                       "give it as gm.UserNet('package.module:Class')")
@@ -80,6 +82,8 @@ def _param(src) -> str:
         return f"gm.Learn({_py(src.init)})"
     if isinstance(src, Const):
         return _py(src.value)
+    if isinstance(src, Annealed):
+        return f"gm.Annealed({src.start!r}, {src.end!r}, {src.steps})"
     raise Refused(f"unknown parameter source {src!r}")
 
 
@@ -106,6 +110,8 @@ def factor_code(f, names: dict) -> str:
     if f.reduce:
         args.append(f"reduce={f.reduce!r}")
     args += [f"{k}={v!r}" for k, v in f.family_options.items()]  # make_factor reads them as options
+    if f.positive:
+        args.append(f"positive={_py(f.positive)}")
     return head + ", ".join(args) + ")"
 
 
@@ -138,6 +144,9 @@ def script(graph) -> str:
     plate_list = ", ".join(plates.values())
     lines.append(f"    g = gm.Graph({graph.name!r}, variables=[{', '.join(names.values())}], plates=[{plate_list}],")
     lines.append(f"                 kinds={_py(graph.models)},")
+    if graph.networks:
+        nets = ", ".join(f"{n!r}: {net_code(spec)}" for n, spec in graph.networks.items())
+        lines.append(f"                 networks={{{nets}}},")
     for section in ("objective", "data", "training", "layout"):
         lines.append(f"                 {section}={_py(getattr(graph, section))},")
     lines[-1] = lines[-1].rstrip(",") + ")"

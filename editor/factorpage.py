@@ -7,9 +7,10 @@ from dataclasses import replace
 
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from graphmodel.factors import NET, Const, Learn
+from graphmodel.factors import NET, Const, Learn, Tied
 from graphmodel.families import FAMILIES, factor_family
 from graphmodel.networks import NETWORKS, NetSpec, check_options
+from graphmodel.positive import DEFAULT_POSITIVE, POSITIVE_MAPS, positive_params
 
 from . import defaults
 from .document import Refused
@@ -92,7 +93,8 @@ class FactorPage(Page):
     def _params(self, f) -> None:
         fam = factor_family(f)
         self.form.addRow(section("parameters"))
-        self.sources, self.values = {}, {}
+        self.sources, self.values, self.maps = {}, {}, {}
+        positive = positive_params(fam)
         for name in (*fam.params, *[k for k in fam.defaults if k not in fam.params]):
             src = f.params.get(name)
             kind = "net" if src == NET else ("learn" if isinstance(src, Learn) else "const")
@@ -110,6 +112,8 @@ class FactorPage(Page):
             source.activated.connect(lambda _i, n=name: self.run(self._set_param, n))
             box.addWidget(source)
             box.addWidget(edit, 1)
+            if name in positive:
+                box.addWidget(self._map_combo(f, name, kind))
             self.sources[name], self.values[name] = source, edit
             self.form.addRow(name, row)
 
@@ -132,8 +136,22 @@ class FactorPage(Page):
             self.family_options[o.name] = w
             self.form.addRow(o.name, w)
 
+    def _map_combo(self, f, name: str, kind: str):
+        """The map that makes a network's or learned raw value positive (exp, softplus)."""
+        maps = combo([(m, m) for m in POSITIVE_MAPS.names()], f.positive.get(name, DEFAULT_POSITIVE))
+        maps.setToolTip("how a raw value becomes positive: "
+                        + "; ".join(POSITIVE_MAPS.get(m).help for m in POSITIVE_MAPS.names()))
+        maps.setEnabled(kind != "const")
+        maps.activated.connect(lambda _i, n=name: self.run(self._set_map, n))
+        self.maps[name] = maps
+        return maps
+
     def _network(self, f) -> None:
         self.form.addRow(section("network"))
+        if isinstance(f.net, Tied):  # shared with other factors: edited in the networks section
+            self.options = {}
+            self.form.addRow("shared", QLabel(f"network '{f.net.name}' (tied)"))
+            return
         current = f.net.type if isinstance(f.net, NetSpec) else None
         self.net_type = combo([(None, "(none)")] + [(n, "User module" if n == "module" else n)
                                                     for n in NETWORKS.names()], current)
@@ -215,6 +233,14 @@ class FactorPage(Page):
         if uses_net and net is None:
             net = defaults.network()
         self.ops.replace_factor(self.index, f"{f.model}({f.label}).{name}", params=params, net=net)
+
+    def _set_map(self, name: str) -> None:
+        f = self.factor
+        choice = self.maps[name].currentData()
+        positive = {k: m for k, m in f.positive.items() if k != name}
+        if choice != DEFAULT_POSITIVE:
+            positive[name] = choice
+        self.ops.replace_factor(self.index, f"{f.model}({f.label}).{name}: {choice}", positive=positive)
 
     def _set_net_type(self) -> None:
         f = self.factor

@@ -14,6 +14,7 @@ from dataclasses import replace
 from graphmodel import Factor, GraphModelError, Parent, Plate, Variable
 from graphmodel.families import FAMILIES, factor_family
 from graphmodel.graph import DEFAULT_KINDS
+from graphmodel.positive import positive_params
 
 from . import defaults
 from .document import Refused, Step
@@ -155,8 +156,9 @@ class EditOps:
         """Another family for factor ``index``; a factor with parents keeps its network."""
         f = self.graph.factors[index]
         new = defaults.with_family(f, family)
+        keep = positive_params(FAMILIES.get(family))  # maps of parameters the new family also has
         self.replace_factor(index, f"{f.model}({f.label}): {family}", family=new.family, params=new.params,
-                            net=new.net)
+                            net=new.net, positive={k: m for k, m in f.positive.items() if k in keep})
 
     def set_family_options(self, index: int, options: dict) -> None:
         """Set factor ``index``'s family options (checked against the family's declaration)."""

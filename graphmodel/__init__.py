@@ -26,6 +26,7 @@ from .errors import (
 )
 from .factors import (
     NET,
+    Annealed,
     Bernoulli,
     Beta,
     BivariateNormalMixture,
@@ -45,6 +46,7 @@ from .factors import (
     QuantizedCategorical,
     RelaxedBernoulli,
     RelaxedOneHotCategorical,
+    Tied,
     make_factor,
 )
 from .families import FAMILIES, Delta, Family
@@ -65,6 +67,7 @@ from .networks import (
     UserNet,
 )
 from .plugins import load_plugins
+from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
 from .supports import SUPPORTS, Support
 from .variables import Parent, Plate, Variable
@@ -72,13 +75,13 @@ from .variables import Parent, Plate, Variable
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical", "Const", "ConvEncoder", "ConvGRU", "ConvLSTM",
-    "DataError", "DeconvDecoder", "Delta", "Deterministic", "Dirichlet", "DiscretizedLogisticMixture",
+    "Annealed", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical", "Const", "ConvEncoder", "ConvGRU",
+    "ConvLSTM", "DataError", "DeconvDecoder", "Delta", "Deterministic", "Dirichlet", "DiscretizedLogisticMixture",
     "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError",
     "Identity", "LSTMCell", "Laplace", "Learn", "MLP", "Mixture", "Model", "ModelRuntime", "NET", "NETWORKS",
-    "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate", "Problem",
-    "QuantizedCategorical", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError",
-    "Support", "Trace",
+    "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Plate", "PositiveMap",
+    "Problem", "QuantizedCategorical", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS",
+    "ShapeError", "Support", "Tied", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
     "graph_hash", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs", "save",
     "save_checkpoint",

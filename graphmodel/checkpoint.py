@@ -17,13 +17,15 @@ from .atomic import write_bytes
 from .errors import GraphModelError
 
 CHECKPOINT_VERSION = 1
-_STRUCTURE = ("variables", "plates", "models", "factors")
+#: the sections that decide the weights; ``networks`` (shared networks) only when a graph has
+#: some, so graphs without shared networks hash as before
+_STRUCTURE = ("variables", "plates", "models", "networks", "factors")
 
 
 def graph_hash(graph) -> str:
     """SHA-256 of the parts of the graph that decide its weights (not layout or settings)."""
     d = graph.to_dict()
-    text = json.dumps({k: d[k] for k in _STRUCTURE}, sort_keys=True, separators=(",", ":"))
+    text = json.dumps({k: d[k] for k in _STRUCTURE if k in d}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

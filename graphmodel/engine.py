@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
+import torch
 
 from .errors import format_shape as _fmt
-from .factors import NET, REDUCTIONS, Const, Learn
+from .factors import NET, REDUCTIONS, Annealed, Const, Learn, Tied
 from .families import FAMILIES, factor_family
 from .networks import NETWORKS, NetSpec, check_options
+from .positive import POSITIVE_MAPS, positive_params
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def _factor_problems(graph, i, f) -> list[Problem]:
     if isinstance(f.net, NetSpec):
         for key, msg in check_options(f.net):
             bad(f"net.{key}: {msg}")
+    _choice_problems(graph, f, fam, bad)
     if var is not None:
         why = fam.target_problem(var)
         if why:
@@ -175,6 +178,24 @@ def _factor_problems(graph, i, f) -> list[Problem]:
                     bad(f"parameter {k!r} has shape {found}, expected {_fmt(want)} or one that broadcasts to it")
     out += _plate_problems(graph, f, var, bad)
     return out
+
+
+def _choice_problems(graph, f, fam, bad) -> None:
+    """A tied network's name, schedules' values and the positive maps of one factor."""
+    if isinstance(f.net, Tied) and f.net.name not in graph.networks:
+        bad(f"net '{f.net.name}' is not in the graph's networks; networks: {', '.join(graph.networks) or 'none'}")
+    for k, s in f.params.items():
+        if isinstance(s, Annealed) and k in fam.params + tuple(fam.defaults):
+            check = fam.constraint(k).check
+            if not all(bool(check(torch.tensor(float(v)))) for v in (s.start, s.end)):
+                bad(f"parameter {k!r} follows {s}, whose values leave its support {fam.constraint(k)}")
+    names = positive_params(fam)
+    for k, m in f.positive.items():
+        if k not in names:
+            bad(f"positive.{k}: {f.family} has no positive parameter {k!r}; "
+                f"its positive parameters: {', '.join(names) or 'none'}")
+        elif m not in POSITIVE_MAPS:
+            bad(f"positive.{k}: expected one of {', '.join(POSITIVE_MAPS.names())}, found {m!r}")
 
 
 def _plate_problems(graph, f, var, bad) -> list:
@@ -214,6 +235,9 @@ def _analyze(graph) -> Analysis:
             problems.append(Problem(
                 f"variable '{v.name}': plate '{v.plate}' is not declared; plates: "
                 f"{', '.join(graph.plates) or 'none'}", v.name))
+    for name, spec in graph.networks.items():
+        if isinstance(spec, NetSpec):
+            problems += [Problem(f"network '{name}': {key}: {msg}") for key, msg in check_options(spec)]
     for i, f in enumerate(graph.factors):
         problems += _factor_problems(graph, i, f)
     orders, inputs, members = {}, {}, {}

@@ -23,6 +23,7 @@ from torch import nn
 from .errors import GraphModelError
 from .families import FAMILIES
 from .networks import MLP, NetSpec
+from .positive import POSITIVE_MAPS, positive_params
 from .variables import Parent, Variable
 
 NET = "net"
@@ -49,15 +50,58 @@ class Learn:
         return {"learn": self.init}
 
 
+@dataclass(frozen=True)
+class Annealed:
+    """A constant that follows a schedule: linear from ``start`` to ``end`` over ``steps``
+    training steps, then ``end`` — the objective's ``anneal`` for β, on a parameter (GQN's
+    pixel σ from 2.0 to 0.7). The file spells it as the objective does:
+    ``{"schedule": "anneal", "start": 2.0, "end": 0.7, "steps": 2000}``.
+    """
+
+    start: float
+    end: float
+    steps: int
+
+    def __post_init__(self):
+        for k in ("start", "end"):
+            v = getattr(self, k)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)):
+                raise GraphModelError(f"anneal: {k} must be a finite number, found {v!r}")
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 1:
+            raise GraphModelError(f"anneal: steps must be a positive integer, found {self.steps!r}")
+
+    def value(self, step: int) -> float:
+        """The value at a training step (``start`` before step 0, ``end`` after ``steps``)."""
+        return self.start + (self.end - self.start) * min(max(step, 0) / self.steps, 1.0)
+
+    def to_json(self):
+        return {"schedule": "anneal", "start": self.start, "end": self.end, "steps": self.steps}
+
+    def __str__(self) -> str:
+        return f"anneal({self.start:g}, {self.end:g}, {self.steps})"
+
+
+@dataclass(frozen=True)
+class Tied:
+    """A network named in the graph's ``networks`` section; every factor that names it
+    runs the one module (``net="writer"`` in code, ``"net": "writer"`` in the file)."""
+
+    name: str
+
+    def to_json(self):
+        return self.name
+
+
 def _source(value):
-    if value == NET or isinstance(value, (Const, Learn)):
+    if value == NET or isinstance(value, (Const, Learn, Annealed)):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Const(float(value))
     if isinstance(value, list) and _numeric_nested(value):
         return Const(value)
     raise GraphModelError(
-        f"a parameter must be a number, a nested list of numbers, Learn(...) or 'net', found {value!r}"
+        f"a parameter must be a number, a nested list of numbers, Learn(...), Annealed(...) or 'net', "
+        f"found {value!r}"
     )
 
 
@@ -75,26 +119,31 @@ class Factor:
         target: name of the variable this factor defines.
         family: a registered family name.
         parents: parent references (``Parent("z")`` or ``Parent("h", lag=1)``).
-        params: parameter name → ``"net"``, :class:`Const` or :class:`Learn`.
-        net: the network producing the ``"net"`` parameters (a :class:`NetSpec`, or an
-            ``nn.Module`` instance in code), or ``None``.
+        params: parameter name → ``"net"``, :class:`Const`, :class:`Learn` or :class:`Annealed`.
+        net: the network producing the ``"net"`` parameters (a :class:`NetSpec`, a
+            :class:`Tied` name of the graph's ``networks`` section, or an ``nn.Module``
+            instance in code), or ``None``.
         model: which model of the graph the factor belongs to (set by the graph).
         init: the factor used at t = 0 of a sequence plate.
         reduce: how a parent inside an iid plate is reduced when the target is outside it.
         family_options: values of the family's declared options (``Family.options``), as
             written (the missing ones take their defaults): ``{"components": 10}``.
+        positive: positive parameter → the map from a raw value onto it (a name in
+            ``families.POSITIVE_MAPS``: ``"exp"``, ``"softplus"``); parameters not named
+            take the family's default.
     """
 
     target: str
     family: str
     parents: tuple[Parent, ...] = ()
     params: dict = field(default_factory=dict)
-    net: NetSpec | nn.Module | None = None
+    net: NetSpec | Tied | nn.Module | None = None
     model: str | None = None
     init: bool = False
     reduce: str | None = None
     family_options: dict = field(default_factory=dict)
     variables: tuple[Variable, ...] = field(default=(), compare=False, repr=False)
+    positive: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -127,13 +176,34 @@ class Model:
         return NotImplemented
 
 
+def _positive_choice(fam, tname: str, positive) -> dict:
+    """``positive="softplus"`` (every positive parameter) or ``{"scale": "softplus"}``, checked."""
+    if positive is None:
+        return {}
+    names = positive_params(fam)
+    choice = dict.fromkeys(names, positive) if isinstance(positive, str) else dict(positive)
+    if isinstance(positive, str) and not names:
+        raise GraphModelError(f"factor {tname}: positive={positive!r}, but {fam.name} has no positive parameter")
+    for k, m in choice.items():
+        if k not in names:
+            raise GraphModelError(f"factor {tname}: positive: {fam.name} has no positive parameter {k!r}; "
+                                  f"its positive parameters: {', '.join(names) or 'none'}")
+        if m not in POSITIVE_MAPS:
+            raise GraphModelError(f"factor {tname}: positive.{k}: expected one of "
+                                  f"{', '.join(POSITIVE_MAPS.names())}, found {m!r}")
+    return choice
+
+
 def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
-                reduce: str | None = None, **params) -> Factor:
+                reduce: str | None = None, positive=None, **params) -> Factor:
     """Build a factor in code; used by the family constructors (``Normal(z, given=x)``).
 
     Parameters not given come from ``net``; when ``net`` is omitted and the factor has
     parents, a default ``MLP(400)`` is used. Constant parameters need no network. Keywords
-    that name one of the family's options (``components=10``) set ``family_options``.
+    that name one of the family's options (``components=10``) set ``family_options``. A string
+    ``net="writer"`` names a network of the graph's ``networks`` section (tied weights).
+    ``positive`` chooses the map of positive parameters from raw values: a name for all
+    of them (``positive="softplus"``) or one per parameter (``{"scale": "softplus"}``).
 
     Example:
         >>> f = make_factor("Mixture", "z", components=3, mixture_logits=0.0, loc=Learn(0.0), scale=1.0)
@@ -143,6 +213,8 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
     declared = {o.name for o in FAMILIES.get(family).options}
     options = {k: params.pop(k) for k in list(params) if k in declared}
     fam = FAMILIES.get(family).with_options(options)
+    if isinstance(net, str):
+        net = Tied(net)
     tvar = target if isinstance(target, Variable) else None
     tname = target.name if isinstance(target, Variable) else target
     if isinstance(given, (str, Variable, Parent)):
@@ -167,12 +239,13 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
         sources[k] = NET
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
-    return Factor(tname, family, parents, sources, net, None, init, reduce, options, variables)
+    return Factor(tname, family, parents, sources, net, None, init, reduce, options, variables,
+                  _positive_choice(fam, tname, positive))
 
 
 def _constructor(family: str):
-    def build(target, given=(), net=None, *, init=False, reduce=None, **params) -> Factor:
-        return make_factor(family, target, given, net, init=init, reduce=reduce, **params)
+    def build(target, given=(), net=None, *, init=False, reduce=None, positive=None, **params) -> Factor:
+        return make_factor(family, target, given, net, init=init, reduce=reduce, positive=positive, **params)
 
     build.__name__ = family
     build.__qualname__ = family

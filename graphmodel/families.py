@@ -105,6 +105,9 @@ class Family:
             over them), or ``None`` where the variable holds several draws.
         relaxation: the registered family that stands in for this one when the ELBO relaxes
             it (Gumbel-softmax), or ``None``.
+        temper: ``temper(params, τ)`` → the parameters of the tempered density
+            ``p^(1/τ)`` (normalized) used to sample at temperature τ, or ``None`` where the
+            family defines no temperature (sampling at τ ≠ 1 is then refused).
     """
 
     name: str
@@ -126,6 +129,7 @@ class Family:
     enumerable: bool = False
     values: Callable[[Variable], torch.Tensor | None] | None = None
     relaxation: str | None = None
+    temper: Callable[[dict, float], dict] | None = None
 
     def __post_init__(self):
         if self.options and not self.bound:
@@ -242,6 +246,22 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+# --- sampling temperature ---------------------------------------------------------------
+# Sampling at temperature τ draws from the tempered density p^(1/τ), normalized: one
+# definition for every family. A Normal's becomes N(μ, τσ²), so its scale is σ·√τ (Glow's
+# "temperature" T multiplies σ: T = √τ); a Laplace's is b·τ; a categorical or Bernoulli's
+# logits are divided by τ. τ → 0 approaches the mode, τ = 1 is the model itself.
+
+def _temper_scale(power: float):
+    def temper(params: dict, tau: float) -> dict:
+        return {**params, "scale": params["scale"] * tau ** power}
+    return temper
+
+
+def _temper_logits(params: dict, tau: float) -> dict:
+    return {**params, "logits": params["logits"] / tau}
+
+
 def _class_dim(param: str, var: Variable) -> tuple[int, ...]:
     return (var.classes,) if param == "logits" else ()
 
@@ -262,16 +282,16 @@ FAMILIES: Registry[Family] = Registry("family")
 
 _ALL = frozenset({"real", "positive", "unit_interval", "binary", "categorical", "one_hot", "simplex"})
 for _f in (
-    Family("Normal", D.Normal, ("loc", "scale"), "real", REAL_LIKE),
-    Family("Laplace", D.Laplace, ("loc", "scale"), "real", REAL_LIKE),
+    Family("Normal", D.Normal, ("loc", "scale"), "real", REAL_LIKE, temper=_temper_scale(0.5)),
+    Family("Laplace", D.Laplace, ("loc", "scale"), "real", REAL_LIKE, temper=_temper_scale(1.0)),
     # Bernoulli also scores intensities in [0, 1] (the common cross-entropy treatment).
     Family("Bernoulli", D.Bernoulli, ("logits",), "binary", frozenset({"binary", "unit_interval"}),
-           enumerable=True, values=_binary_values, relaxation="RelaxedBernoulli"),
+           enumerable=True, values=_binary_values, relaxation="RelaxedBernoulli", temper=_temper_logits),
     Family("Categorical", D.Categorical, ("logits",), "categorical", frozenset({"categorical"}),
-           param_extra=_class_dim, enumerable=True, values=_class_values),
+           param_extra=_class_dim, enumerable=True, values=_class_values, temper=_temper_logits),
     Family("OneHotCategorical", D.OneHotCategorical, ("logits",), "one_hot",
            frozenset({"one_hot", "simplex"}), event_dims=1, enumerable=True, values=_one_hot_values,
-           relaxation="RelaxedOneHotCategorical"),
+           relaxation="RelaxedOneHotCategorical", temper=_temper_logits),
     Family("RelaxedOneHotCategorical", D.RelaxedOneHotCategorical, ("logits",), "simplex",
            frozenset({"simplex", "one_hot"}), event_dims=1, defaults={"temperature": 0.5}),
     Family("RelaxedBernoulli", D.RelaxedBernoulli, ("logits",), "unit_interval",

@@ -19,12 +19,13 @@ from torch import nn
 
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
-from .factors import NET, Const, Factor, Learn
+from .factors import NET, Annealed, Const, Factor, Learn, Tied
 from .families import FAMILIES
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
+from .positive import POSITIVE_MAPS, positive_params
 from .supports import declarable
-from .variables import PLATE_KINDS, ROLES, Parent, Plate, Variable
+from .variables import PLATE_KINDS, ROLES, Parent, Plate, Variable, check_name
 
 FORMAT_VERSION = 1
 MAX_DIM = 1 << 24  # no dimension or size in a file may exceed this
@@ -32,7 +33,7 @@ MAX_BYTES = 64 << 20
 MAX_DEPTH = 64  # lists and objects nested deeper are refused
 MAX_LAYERS = 64  # entries of a network's list option (hidden widths, channels)
 SECTIONS = ("objective", "data", "training", "layout")
-_TOP = ("format_version", "name", "variables", "plates", "models", "factors", *SECTIONS)
+_TOP = ("format_version", "name", "variables", "plates", "models", "networks", "factors", *SECTIONS)
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -48,7 +49,18 @@ def _net_json(f: Factor, i: int):
         raise GraphFileError(
             f"factors[{i}].net: factor {f.model}({f.label}) holds a Python module object, which a file "
             "cannot store; give it as gm.UserNet('package.module:Class', **kwargs)")
-    return f.net.to_dict()
+    return f.net.to_json() if isinstance(f.net, Tied) else f.net.to_dict()
+
+
+def _networks_json(graph: Graph) -> dict:
+    out = {}
+    for name, spec in graph.networks.items():
+        if isinstance(spec, nn.Module):
+            raise GraphFileError(
+                f"networks.{name}: a Python module object, which a file cannot store; give it as "
+                "gm.UserNet('package.module:Class', **kwargs)")
+        out[name] = spec.to_dict()
+    return out
 
 
 def graph_to_dict(graph: Graph) -> dict:
@@ -75,13 +87,17 @@ def graph_to_dict(graph: Graph) -> dict:
             d["reduce"] = f.reduce
         if f.family_options:
             d["family_options"] = dict(f.family_options)
+        if f.positive:
+            d["positive"] = dict(f.positive)
         factors.append(d)
+    networks = {"networks": _networks_json(graph)} if graph.networks else {}  # (only when used)
     return {
         "format_version": FORMAT_VERSION,
         "name": graph.name,
         "variables": variables,
         "plates": [{"name": p.name, "kind": p.kind, "size": p.size} for p in graph.plates.values()],
         "models": dict(graph.models),
+        **networks,
         "factors": factors,
         **{s: getattr(graph, s) for s in SECTIONS},
     }
@@ -220,9 +236,24 @@ def _number_tree(v, path, depth=0):
     return v
 
 
+def _schedule(v, path) -> Annealed:
+    _obj(v, path, ("schedule", "start", "end", "steps"), ("schedule", "start", "end", "steps"))
+    _str(v["schedule"], f"{path}.schedule", ("anneal",))
+    start, end = (_number(v[k], f"{path}.{k}") for k in ("start", "end"))
+    return Annealed(start, end, _posint(v["steps"], f"{path}.steps"))
+
+
+def _number(v, path) -> float:
+    if isinstance(v, list):
+        raise _fail(path, "a finite number", v)
+    return float(_number_tree(v, path))
+
+
 def _param(v, path):
     if v == NET:
         return NET
+    if isinstance(v, dict) and "schedule" in v:
+        return _schedule(v, path)
     if isinstance(v, dict):
         _obj(v, path, ("learn",), ("learn",))
         return Learn(_number_tree(v["learn"], f"{path}.learn"))
@@ -230,7 +261,7 @@ def _param(v, path):
         return Const(float(_number_tree(v, path)))
     if isinstance(v, list):
         return Const(_number_tree(v, path))
-    raise _fail(path, "'net', a number, a list of numbers or {\"learn\": ...}", v)
+    raise _fail(path, "'net', a number, a list of numbers, {\"learn\": ...} or {\"schedule\": \"anneal\", ...}", v)
 
 
 def _net(d, path) -> NetSpec:
@@ -248,7 +279,27 @@ def _net(d, path) -> NetSpec:
     return spec
 
 
-_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "family_options")
+_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "family_options",
+                "positive")
+
+
+def _factor_net(v, path):
+    """An inline network object, or the name of one in the ``networks`` section."""
+    if isinstance(v, str):
+        return Tied(v)
+    return _net(v, path)
+
+
+def _positive(v, family: str, path) -> dict:
+    """``{"scale": "softplus"}``: a map name per positive parameter of the family."""
+    out = {}
+    for k, m in _obj(v, path).items():
+        if family in FAMILIES and k not in positive_params(FAMILIES.get(family)):
+            names = positive_params(FAMILIES.get(family))
+            raise GraphFileError(f"{path}: {family} has no positive parameter '{k}'; "
+                                 f"its positive parameters: {', '.join(names) or 'none'}")
+        out[k] = _str(m, f"{path}.{k}", tuple(POSITIVE_MAPS.names()))
+    return out
 
 
 def _factor(d, path) -> Factor:
@@ -260,7 +311,7 @@ def _factor(d, path) -> Factor:
                     for k, p in enumerate(_list(d.get("parents", []), f"{path}.parents")))
     params = {_str(k, f"{path}.params"): _param(v, f"{path}.params.{k}")
               for k, v in _obj(d.get("params", {}), f"{path}.params").items()}
-    net = _net(d["net"], f"{path}.net") if d.get("net") is not None else None
+    net = _factor_net(d["net"], f"{path}.net") if d.get("net") is not None else None
     init = d.get("init", False)
     if not isinstance(init, bool):
         raise _fail(f"{path}.init", "true or false", init)
@@ -268,7 +319,8 @@ def _factor(d, path) -> Factor:
     if reduce is not None:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))
     options = _family_options(d.get("family_options", {}), family, f"{path}.family_options")
-    return Factor(target, family, parents, params, net, model, init, reduce, options)
+    positive = _positive(d.get("positive", {}), family, f"{path}.positive")
+    return Factor(target, family, parents, params, net, model, init, reduce, options, positive=positive)
 
 
 def _family_options(d, family: str, path: str) -> dict:
@@ -279,6 +331,16 @@ def _family_options(d, family: str, path: str) -> dict:
         for key, msg in FAMILIES.get(family).option_problems(options):
             raise GraphFileError(f"{path}.{key}: {msg}")
     return dict(options)
+
+def _networks(d, factors) -> dict:
+    """The ``networks`` section (name → network object), and every factor's name in it."""
+    networks = {_wrap("networks", check_name, n, "network"): _net(spec, f"networks.{n}")
+                for n, spec in _obj(d, "networks").items()}
+    for k, f in enumerate(factors):
+        if isinstance(f.net, Tied) and f.net.name not in networks:
+            raise GraphFileError(f"factors[{k}].net: no network '{f.net.name}' in 'networks'; "
+                                 f"declared: {', '.join(networks) or 'none'}")
+    return networks
 
 
 def _check_tree(data) -> None:
@@ -314,8 +376,9 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
     for m, kind in models.items():
         _str(kind, f"models.{m}", MODEL_KINDS)
     factors = [_factor(f, f"factors[{k}]") for k, f in enumerate(_list(d["factors"], "factors"))]
+    networks = _networks(d.get("networks", {}), factors)
     sections = {s: _obj(d.get(s, {}), s) for s in SECTIONS}
-    g = _wrap("file", Graph, name, **sections)
+    g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):
         _wrap(f"plates[{k}]", g.add_plate, p)
     for k, v in enumerate(variables):

@@ -37,17 +37,21 @@ class Graph:
         kinds: model name → ``"generative"``, ``"inference"`` or ``"auxiliary"``
             (``p`` and ``q`` default to generative and inference).
         objective, data, training, layout: the file's other sections (plain dicts).
+        networks: name → network (a :class:`~graphmodel.networks.NetSpec`, or an
+            ``nn.Module`` in code) that factors share by naming it (``net="writer"``):
+            the built model holds one module for all of them.
         **models: model name → :class:`Model` or a single :class:`Factor`.
     """
 
     def __init__(self, name: str = "model", *, variables=(), plates=(), kinds=None,
-                 objective=None, data=None, training=None, layout=None, **models):
+                 objective=None, data=None, training=None, layout=None, networks=None, **models):
         check_name(name, "graph")
         self.name = name
         self.variables: dict[str, Variable] = {}
         self.plates: dict[str, Plate] = {}
         self.models: dict[str, str] = {}
         self.factors: list[Factor] = []
+        self.networks: dict = {}
         self.objective = dict(objective or {})
         self.data = dict(data or {})
         self.training = dict(training or {})
@@ -55,6 +59,8 @@ class Graph:
         self.trusted = False  # set by load(trust=True); never saved
         self.revision = 0
         self._cache: dict = {}
+        for n, spec in (networks or {}).items():
+            self.set_network(n, spec)
         for p in plates:
             self.add_plate(p)
         for v in variables:
@@ -169,6 +175,18 @@ class Graph:
         self.models[name] = kind
         self._changed()
 
+    def set_network(self, name: str, spec) -> None:
+        """Name a network (a ``NetSpec``, or an ``nn.Module`` in code) that factors may share."""
+        check_name(name, "network")
+        self.networks[name] = spec
+        self._changed()
+
+    def remove_network(self, name: str) -> None:
+        if name not in self.networks:
+            raise GraphModelError(f"no network '{name}'; networks: {', '.join(self.networks) or 'none'}")
+        del self.networks[name]
+        self._changed()
+
     def add_factor(self, factor: Factor, model: str | None = None) -> Factor:
         model = model or factor.model
         if model is None:
@@ -247,6 +265,7 @@ class Graph:
         g = copy.copy(self)
         g.variables, g.plates, g.models = dict(self.variables), dict(self.plates), dict(self.models)
         g.factors = list(self.factors)
+        g.networks = dict(self.networks)
         g.objective, g.data = copy.deepcopy(self.objective), copy.deepcopy(self.data)
         g.training, g.layout = copy.deepcopy(self.training), copy.deepcopy(self.layout)
         g._cache = {}

@@ -19,12 +19,13 @@ from torch import nn
 from .engine import Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
-from .factors import NET, Const, Learn
+from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
+from .positive import DEFAULT_POSITIVE, POSITIVE_MAPS, is_positive
 from .shapes import broadcast
 
-_NET, _CONST, _LEARN = 0, 1, 2
+_NET, _CONST, _LEARN, _SCHED = 0, 1, 2, 3
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity"})
 
 
@@ -34,7 +35,7 @@ class FactorModule(nn.Module):
     Nothing is cached between calls: the same parents always give the same distribution.
     """
 
-    def __init__(self, graph, index: int, trusted: bool = False):
+    def __init__(self, graph, index: int, trusted: bool = False, shared: dict | None = None):
         super().__init__()
         f = graph.factors[index]
         self.label = f"{f.model}({f.label})"
@@ -49,47 +50,81 @@ class FactorModule(nn.Module):
                       is_state=bool(p.lag) and p.name == f.target)
             for p in f.parents
         ]
+        spec = graph.networks[f.net.name] if isinstance(f.net, Tied) else f.net
         self.net = None
         if heads:
             try:
-                self.net = build_network(f.net, inputs, heads, trusted)
+                self.net = self._network(f, spec, inputs, heads, trusted, {} if shared is None else shared)
             except GraphModelError as e:
                 raise type(e)(f"factor {self.label}: {e}") from None
-        table, head = [], 0
-        for k in names:
-            src = f.params.get(k, Const(self.family.defaults.get(k)))
-            constraint = self.family.constraint(k)
-            tf = param_transform(constraint)
-            fn = param_function(constraint)  # the same map, as a plain function (None: identity)
-            shape = self.family.param_shape(k, var)
-            if src == NET:
-                table.append((k, _NET, head, fn))
-                head += 1
-            elif isinstance(src, Learn):
-                init = torch.as_tensor(src.init, dtype=torch.get_default_dtype()).expand(shape)
-                setattr(self, f"raw_{k}", nn.Parameter(tf.inv(init).clone()))
-                table.append((k, _LEARN, f"raw_{k}", fn))
-            else:
-                value = torch.as_tensor(src.value, dtype=torch.get_default_dtype()).expand(shape).clone()
-                self.register_buffer(f"const_{k}", value)
-                table.append((k, _CONST, f"const_{k}", None))
+        self.table = self._table(f, var, names)
         # a Normal's scale from exp(raw): the raw value is log σ itself, which its KL and
         # log-density read (one op fewer each way, and exact where exp would overflow)
         self._log_scale = self.family.dist is torch.distributions.Normal and any(
-            name == "scale" and kind != _CONST and fn is torch.exp for name, kind, _, fn in table)
-        self.table = tuple(table)
+            name == "scale" and kind in (_NET, _LEARN) and fn is torch.exp for name, kind, _, fn in self.table)
         #: N(0, I) with constant parameters (a standard prior): the KL against it and its
         #: log-density take the short forms (``families.closed_form_kl``, ``log_density``)
         self.standard = self.family.dist is torch.distributions.Normal and all(
             kind == _CONST and bool((self._buffers[ref] == (0.0 if name == "loc" else 1.0)).all())
-            for name, kind, ref, _ in table)
+            for name, kind, ref, _ in self.table)
+        #: (buffer name, schedule) of the parameters that follow a schedule (Runtime.set_step)
+        self.schedules = tuple((ref, f.params[name]) for name, kind, ref, _ in self.table if kind == _SCHED)
         self.reduce = f.reduce
         self.reduce_dims = tuple(-(len(h.shape) + 1) for h in heads)
         self.head_shapes = tuple(h.shape for h in heads)
         # built-in MLPs, GRU and LSTM cells and identities emit their heads' shapes by construction; every
         # other network (convolutions, users' modules) is run once on zeros to prove it does
-        if self.net is not None and not (isinstance(f.net, NetSpec) and f.net.type in _EXACT_NETS):
+        if self.net is not None and not (isinstance(spec, NetSpec) and spec.type in _EXACT_NETS):
             self._verify(graph, f, heads)
+
+    def _network(self, f, spec, inputs, heads, trusted, shared: dict) -> nn.Module:
+        """The factor's network; a tied one is built by its first factor and reused by the
+        others, which must read and emit the same shapes."""
+        if not isinstance(f.net, Tied):
+            return build_network(spec, inputs, heads, trusted)
+        sig = (tuple((i.shape, i.classes, i.is_state) for i in inputs), tuple((h.name, h.shape) for h in heads))
+        hit = shared.get(f.net.name)
+        if hit is None:
+            net = build_network(spec, inputs, heads, trusted)
+            shared[f.net.name] = (net, sig, self.label)
+            return net
+        net, first, label = hit
+        if first != sig:
+            raise ShapeError(
+                f"network '{f.net.name}' is tied to factors {label} and {self.label}, which differ: "
+                f"{label} {_signature(first)}, {self.label} {_signature(sig)}")
+        return net
+
+    def _table(self, f, var, names) -> tuple:
+        """One ``(name, kind, ref, fn)`` per parameter: where its value comes from (a head
+        index, a parameter or buffer name) and the map of its raw value (``None``: identity)."""
+        table, head = [], 0
+        for k in names:
+            src = f.params.get(k, Const(self.family.defaults.get(k)))
+            constraint = self.family.constraint(k)
+            shape = self.family.param_shape(k, var)
+            if is_positive(constraint):
+                pmap = POSITIVE_MAPS.get(f.positive.get(k, DEFAULT_POSITIVE))
+                fn, inverse = pmap.forward, pmap.inverse
+            else:
+                fn, inverse = param_function(constraint), param_transform(constraint).inv
+            if src == NET:
+                table.append((k, _NET, head, fn))
+                head += 1
+            elif isinstance(src, Learn):
+                init = torch.as_tensor(src.init, dtype=torch.get_default_dtype()).expand(shape)
+                setattr(self, f"raw_{k}", nn.Parameter(inverse(init).clone()))
+                table.append((k, _LEARN, f"raw_{k}", fn))
+            elif isinstance(src, Annealed):
+                # a buffer the trainer fills at each step (Runtime.set_step): the value
+                # reaches the device without the host waiting, and a checkpoint keeps it
+                self.register_buffer(f"sched_{k}", torch.full(shape, src.value(0)))
+                table.append((k, _SCHED, f"sched_{k}", None))
+            else:
+                value = torch.as_tensor(src.value, dtype=torch.get_default_dtype()).expand(shape).clone()
+                self.register_buffer(f"const_{k}", value)
+                table.append((k, _CONST, f"const_{k}", None))
+        return tuple(table)
 
     def _verify(self, graph, f, heads):
         """Run the network once on zeros so that a wrong output shape is caught at build."""
@@ -160,11 +195,41 @@ class FactorModule(nn.Module):
         return d
 
 
+def _tau(temperature) -> float | None:
+    """A sampling temperature, checked; ``None`` for 1 (the model itself, today's code path)."""
+    if type(temperature) is float and temperature == 1.0:  # the default, on every training step
+        return None
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (
+            0 < temperature < float("inf")):
+        raise GraphModelError(f"temperature: expected a positive number, found {temperature!r}")
+    return None if temperature == 1 else float(temperature)
+
+
+def _tempered(mod: FactorModule, xs, tau: float):
+    """``mod``'s distribution at sampling temperature ``tau`` (a draw, never a score)."""
+    if mod.deterministic:
+        return mod.forward(*xs)
+    temper = mod.family.temper
+    if temper is None:
+        raise GraphModelError(f"factor {mod.label}: {mod.family.name} defines no sampling temperature; "
+                              "sample with temperature 1")
+    params, _ = mod._params(xs)
+    return mod.family.make(temper(params, tau), mod.event_ndim)
+
+
+def _signature(sig) -> str:
+    """``reads (8,), (4,) and emits loc (8,), scale (8,)`` for a tied network's error."""
+    ins, heads = sig
+    reads = ", ".join(_fmt(shape) + (f"×{c} classes" if c else "") for shape, c, _ in ins) or "nothing"
+    return f"reads {reads} and emits {', '.join(f'{n} {_fmt(shape)}' for n, shape in heads)}"
+
+
 def _expanded(mod: FactorModule, d, shape):
     """``d`` expanded to the batch ``shape`` (broadcast with its own), still flagged as a
     standard Normal where ``mod`` makes one (torch's ``expand`` builds a new object)."""
+    standard = mod.standard and getattr(d, "_gm_standard", False)  # (not a tempered one)
     d = d.expand(broadcast(d.batch_shape, shape))
-    if mod.standard:
+    if standard:
         d._gm_standard = True
     return d
 
@@ -235,17 +300,21 @@ class ModelRuntime:
 
     # --- public API -------------------------------------------------------------------
 
-    def sample(self, n: int | None = None, given: dict | None = None, plate_sizes: dict | None = None) -> dict:
+    def sample(self, n: int | None = None, given: dict | None = None, plate_sizes: dict | None = None,
+               temperature: float = 1.0) -> dict:
         """Sample every variable ancestrally; ``given`` values are kept as they are.
 
         Args:
             n: number of samples; with ``given`` it adds a leading sample dimension.
             given: variable name → value (inputs of the model must be among them).
             plate_sizes: plate name → size, overriding the declared sizes.
+            temperature: τ > 0; each sampled factor draws from its tempered density
+                ``p^(1/τ)`` (``Family.temper``: a Normal's σ·√τ, a Laplace's b·τ, logits ÷ τ).
+                τ = 1 is the model itself; a family without a temperature refuses τ ≠ 1.
         Returns:
             variable name → tensor shaped ``(n or batch..., [plate,] *event)``.
         """
-        vals, _, _ = self._run(given, n, plate_sizes, False, True, keep=False)
+        vals, _, _ = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
         return dict(zip(self.plan.names, vals))
 
     def log_prob(self, values: dict) -> torch.Tensor:
@@ -258,10 +327,14 @@ class ModelRuntime:
         return self.trace(values, score=True, sample=False).log_probs
 
     def trace(self, given: dict | None = None, *, n: int | None = None, plate_sizes=None,
-              score: bool = True, sample: bool = True) -> Trace:
-        """One ancestral pass: sample what is not given, and score when ``score``."""
+              score: bool = True, sample: bool = True, temperature: float = 1.0) -> Trace:
+        """One ancestral pass: sample what is not given, and score when ``score``.
+
+        At a ``temperature`` other than 1 (see :meth:`sample`) the sampled factors' tempered
+        distributions are drawn from, kept and scored.
+        """
         plan = self.plan
-        vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True)
+        vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True, tau=_tau(temperature))
         values = {n_: v for n_, v in zip(plan.names, vals)}
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
@@ -269,7 +342,7 @@ class ModelRuntime:
 
     # --- execution --------------------------------------------------------------------
 
-    def _run(self, given, n, plate_sizes, score, sample, keep):
+    def _run(self, given, n, plate_sizes, score, sample, keep, tau=None):
         """Values (by slot), pending log-densities and distributions (by factor) of one pass.
 
         With ``keep=False`` (:meth:`sample`) no distribution outlives its step.
@@ -293,9 +366,9 @@ class ModelRuntime:
         sizes = self._plate_sizes(vals, plate_sizes)
         for block in plan.blocks:
             if isinstance(block, SeqBlock):
-                self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample)
+                self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample, tau)
             else:
-                self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep)
+                self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau)
         return vals, lps, dists
 
     def _batch_shape(self, vals, n):
@@ -332,7 +405,7 @@ class ModelRuntime:
             xs.append(v)
         return xs
 
-    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True):
+    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True, tau=None):
         # FactorModule.forward directly: nothing registers hooks on factor modules, and
         # nn.Module.__call__'s hook handling is a measurable share of a small step
         mod = self._modules[step.factor]
@@ -342,7 +415,7 @@ class ModelRuntime:
                 raise GraphModelError(
                     f"model '{self.name}': no value given for '{self.plan.names[step.target]}'")
             want = batch + ((sizes[step.plate],) if step.plate and not step.reduce else ())
-            if mod.standard and not (keep or score):
+            if mod.standard and not (keep or score) and tau is None:
                 # a draw from N(0, I) that nobody keeps: the noise itself, torch's very numbers
                 # (``loc + σ·ε`` with loc 0 and σ 1), without building the distribution
                 loc = mod._buffers["const_loc"]
@@ -350,10 +423,8 @@ class ModelRuntime:
                 shape = broadcast(loc.shape[:k], want) + loc.shape[k:]
                 vals[step.target] = torch.randn(shape, dtype=loc.dtype, device=loc.device)
                 return
-        if step.plate is None:
-            d = mod.forward(*[vals[k] for k in step.parents])
-        else:
-            d = mod.forward(*self._parents(step, vals, sizes))
+        xs = [vals[k] for k in step.parents] if step.plate is None else self._parents(step, vals, sizes)
+        d = mod.forward(*xs) if tau is None or value is not None else _tempered(mod, xs, tau)
         if value is None:
             if d.batch_shape != want:
                 d = _expanded(mod, d, want)
@@ -373,7 +444,7 @@ class ModelRuntime:
         if score and not step.deterministic:
             lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce))
 
-    def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample):
+    def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, tau=None):
         plan, mods = self.plan, self._modules
         T = sizes[block.plate]
         cur: dict = {}
@@ -397,8 +468,8 @@ class ModelRuntime:
                         xs.append(prev[k] if lag else cur[k])
                     else:  # a given input inside the plate: read its step
                         xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - 1 if lag else t))
-                d = mods[fi].forward(*xs)
                 full = vals[s.target]
+                d = mods[fi].forward(*xs) if tau is None or full is not None else _tempered(mods[fi], xs, tau)
                 if full is not None:
                     v = full.select(-(plan.event_ndims[s.target] + 1), t)
                 elif sample:
@@ -440,8 +511,14 @@ class Runtime(nn.Module):
         if problems:
             raise ValidationError(problems)
         self.graph_name = graph.name
-        self.factor_modules = nn.ModuleList(FactorModule(graph, i, trusted) for i in range(len(graph.factors)))
+        shared: dict = {}  # tied network name → (module, shapes, first factor)
+        self.factor_modules = nn.ModuleList(FactorModule(graph, i, trusted, shared) for i in range(len(graph.factors)))
         labels = [m.label for m in self.factor_modules]
+        self._scheduled = [(m, ref, sched) for m in self.factor_modules for ref, sched in m.schedules]
+        self._step_values: list = [None] * len(self._scheduled)
+        # a loaded state (a checkpoint, a rollback) replaces the buffers: forget what was written
+        self.register_load_state_dict_post_hook(lambda module, _keys: module._step_values.__setitem__(
+            slice(None), [None] * len(module._step_values)))
         self.kinds = dict(graph.models)
         self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels) for m in graph.models}
         self._factor_model = [f.model for f in graph.factors]
@@ -461,8 +538,23 @@ class Runtime(nn.Module):
         return self.model("q")
 
     def parameters_of(self, *models: str) -> list[nn.Parameter]:
-        """The parameters of the factors of the given models (for per-player optimizers)."""
+        """The parameters of the factors of the given models (for per-player optimizers);
+        a network tied between factors is listed once."""
         for m in models:
             self.model(m)
-        return [p for mod, m in zip(self.factor_modules, self._factor_model) if m in models
-                for p in mod.parameters()]
+        found = {id(p): p for mod, m in zip(self.factor_modules, self._factor_model) if m in models
+                 for p in mod.parameters()}
+        return list(found.values())
+
+    def set_step(self, step: int) -> None:
+        """Set the parameters that follow a schedule to their values at training ``step``.
+
+        The trainer calls this before each step. A value is written into its buffer in
+        place (``fill_`` with a host number: no read of the device) and only when it
+        changed, so a finished schedule, or a graph without one, costs nothing.
+        """
+        for k, (mod, ref, sched) in enumerate(self._scheduled):
+            v = sched.value(step)
+            if v != self._step_values[k]:
+                mod._buffers[ref].fill_(v)
+                self._step_values[k] = v

@@ -212,7 +212,7 @@ def cmd_sample(args) -> int:
     g, runtime, _ = _trained(args)
     data = _test_data(g) if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)
-    values = sample_observed(g, runtime, args.n, data)
+    values = sample_observed(g, runtime, args.n, data, temperature=args.temperature)
     if not values or not save_samples(values, g, args.output, data):
         raise gm.GraphModelError("this graph has no image-shaped, 2-D or short vector variable to draw")
     print(f"wrote {args.output}")
@@ -303,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=64)
     p.add_argument("-o", "--output", required=True, help="OUT.png")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=1.0, metavar="TAU",
+                   help="sample each factor from p^(1/TAU): a Normal's σ·√TAU, logits ÷ TAU (default 1)")
     p = add("evaluate", cmd_evaluate, "print the test bound and the importance-sampled log-likelihood")
     p.add_argument("file")
     p.add_argument("--checkpoint", required=True)

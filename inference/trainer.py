@@ -314,6 +314,7 @@ class Trainer:
             # fakes, as one process would draw them), from a stream fixed by (seed, step, rank):
             # a resumed run draws what the uninterrupted one drew, whichever rank saved the state.
             torch.manual_seed(self._noise_seed(step))
+        self.runtime.set_step(step)  # parameters that follow a schedule (nothing when none do)
         totals, terms = [], {}
         for k, (player, opt, sched) in enumerate(zip(self.players, self.optimizers, self.schedulers)):
             for j in range(player.steps):
@@ -512,7 +513,7 @@ class Trainer:
 
 def _structure(graph) -> dict:
     d = graph.to_dict()
-    return {k: d[k] for k in _STRUCTURE}
+    return {k: d[k] for k in _STRUCTURE if k in d}
 
 
 def _difference(saved, here, where: str = "") -> str | None:
@@ -555,12 +556,14 @@ def load_weights(path, graph, runtime, map_location="cpu") -> dict:
 
 
 @torch.no_grad()
-def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool = True) -> dict:
+def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool = True,
+                    temperature: float = 1.0) -> dict:
     """Sample the generative model and keep its observed and input variables (on the CPU).
 
     The model's inputs are filled in so that a grid reads well: class labels cycle through
     every class (a class-conditional grid); other inputs are taken from ``data``. With
     ``mean``, an observed variable shows its distribution's mean given the sampled latents.
+    ``temperature`` is the sampling temperature (``ModelRuntime.sample``).
     """
     gen = next((m for m, k in graph.models.items() if k == "generative"), None)
     if gen is None:
@@ -582,7 +585,7 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
     was = runtime.training
     runtime.eval()
     try:
-        trace = model.trace(given or None, n=None if given else n, score=False)
+        trace = model.trace(given or None, n=None if given else n, score=False, temperature=temperature)
     finally:
         runtime.train(was)
     values = dict(trace.values)

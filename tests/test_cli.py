@@ -345,3 +345,16 @@ def test_bad_steps_and_data(moons, tmp_path, capsys):
 def test_no_command_prints_help(capsys):
     code, out, _ = run(capsys)
     assert code == 2 and "usage: graphmodel" in out
+
+
+def test_sample_at_a_temperature(runs, tmp_path, capsys):
+    pngs = {}
+    for tau in ("1", "0.1"):
+        pngs[tau] = tmp_path / f"s{tau}.png"
+        code, stdout, err = run(capsys, "sample", runs.graph, "--checkpoint", runs.split / "checkpoint.pt",
+                                "-n", 16, "-o", pngs[tau], "--temperature", tau)
+        assert code == 0 and f"wrote {pngs[tau]}" in stdout, err
+    assert pngs["1"].read_bytes() != pngs["0.1"].read_bytes()
+    _one_line(*run(capsys, "sample", runs.graph, "--checkpoint", runs.split / "checkpoint.pt",
+                   "-o", tmp_path / "s.png", "--temperature", "0")[::2],
+              "temperature: expected a positive number, found 0.0")

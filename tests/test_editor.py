@@ -588,3 +588,43 @@ def test_dropping_palette_entries_on_the_canvas(qtbot, tmp_path):
     w.scene.select_keys([("edge", 0, 0)])  # p(x|z,h)'s edge from z
     w.delete_selection()
     assert [p.name for p in w.document.graph.factors[0].parents] == ["h"]
+
+
+def test_the_factor_page_chooses_a_positive_map_with_undo(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"), training=False)
+    w.select_key(("factor", 1))
+    assert not w.inspector.page.maps["scale"].isEnabled()  # a constant σ is not mapped
+    w.select_key(("factor", 2))
+    maps = w.inspector.page.maps
+    assert list(maps) == ["scale"] and maps["scale"].currentData() == "exp" and maps["scale"].isEnabled()
+    choose(maps["scale"], "softplus")
+    q = lambda: w.document.graph.factors[2]  # noqa: E731
+    assert q().positive == {"scale": "softplus"}
+    assert '"positive": {"scale": "softplus"}' in gm.dumps(w.document.graph)
+    w.document.undo_stack.undo()
+    assert q().positive == {}
+    w.document.undo_stack.redo()
+    assert q().positive == {"scale": "softplus"}
+    w.select_key(("factor", 2))
+    assert w.inspector.page.maps["scale"].currentData() == "softplus"
+    w.ops.change_family(2, "Laplace")  # Laplace has a scale too: the choice stays
+    assert q().family == "Laplace" and q().positive == {"scale": "softplus"}
+    w.select_key(("factor", 2))
+    choose(w.inspector.page.maps["scale"], "exp")  # the default is not written
+    assert q().positive == {}
+
+
+def test_a_factor_with_a_tied_network_shows_its_name(qtbot, tmp_path):
+    from editor.captions import factor_caption
+
+    x, y, z = gm.Variable("x", (4,), role="observed"), gm.Variable("y", (4,), role="observed"), gm.Variable("z", (2,))
+    g = gm.Graph("tied", networks={"writer": gm.MLP(8)},
+                 p=gm.Normal(x, given=z, net="writer") * gm.Normal(y, given=z, net=gm.Tied("writer"))
+                 * gm.Normal(z, loc=0.0, scale=1.0))
+    assert g.factors[0].net == g.factors[1].net == gm.Tied("writer")
+    w = make_window(qtbot, tmp_path, g, training=False)
+    w.select_key(("factor", 0))
+    assert w.inspector.page.options == {}
+    assert factor_caption(w.document.graph.factors[1]) == "p  Normal · writer (tied)"
+    choose(w.inspector.page.maps["scale"], "softplus")  # the map is the factor's own, not the network's
+    assert w.document.graph.factors[0].positive == {"scale": "softplus"} and not w.document.graph.factors[1].positive
