@@ -46,6 +46,7 @@ from .factors import (
 from .families import FAMILIES, Delta, Family
 from .fileio import dumps, load, loads, save
 from .graph import Graph
+from .masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks import (
     MLP,
     NETWORKS,
@@ -65,7 +66,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph",
-    "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "MLP", "Model", "ModelRuntime",
+    "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Model", "ModelRuntime",
     "NET", "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate",
     "Problem", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "ShapeError", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
