@@ -17,7 +17,7 @@ from torch import nn
 
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
-from .factors import NET, Const, Factor, Learn
+from .factors import NET, Autoregressive, Const, Factor, Learn
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
 from .variables import PLATE_KINDS, ROLES, SUPPORTS, Parent, Plate, Variable
@@ -69,6 +69,8 @@ def graph_to_dict(graph: Graph) -> dict:
             d["init"] = True
         if f.reduce:
             d["reduce"] = f.reduce
+        if f.autoregressive is not None:
+            d["autoregressive"] = f.autoregressive.to_json()
         factors.append(d)
     return {
         "format_version": FORMAT_VERSION,
@@ -242,7 +244,7 @@ def _net(d, path) -> NetSpec:
     return spec
 
 
-_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce")
+_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "autoregressive")
 
 
 def _factor(d, path) -> Factor:
@@ -261,7 +263,19 @@ def _factor(d, path) -> Factor:
     reduce = d.get("reduce")
     if reduce is not None:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))
-    return Factor(target, family, parents, params, net, model, init, reduce)
+    ar = _autoregressive(d.get("autoregressive"), f"{path}.autoregressive")
+    return Factor(target, family, parents, params, net, model, init, reduce, ar)
+
+
+def _autoregressive(v, path) -> Autoregressive | None:
+    """The factor's order spec: absent or null (a parametric factor), or an object of options."""
+    if v is None:
+        return None
+    _obj(v, path)
+    try:
+        return Autoregressive.parse(v)
+    except GraphModelError as e:  # "autoregressive.seed: expected …" → "factors[k].autoregressive.seed: …"
+        raise GraphFileError(f"{path}{str(e).removeprefix('autoregressive')}") from None
 
 
 def _check_tree(data) -> None:

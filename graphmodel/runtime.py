@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .autoregressive import AutoregressiveModule
 from .engine import Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
@@ -440,7 +441,9 @@ class Runtime(nn.Module):
         if problems:
             raise ValidationError(problems)
         self.graph_name = graph.name
-        self.factor_modules = nn.ModuleList(FactorModule(graph, i, trusted) for i in range(len(graph.factors)))
+        self.factor_modules = nn.ModuleList(
+            (AutoregressiveModule if f.autoregressive is not None else FactorModule)(graph, i, trusted)
+            for i, f in enumerate(graph.factors))
         labels = [m.label for m in self.factor_modules]
         self.kinds = dict(graph.models)
         self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels) for m in graph.models}
