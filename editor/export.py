@@ -89,6 +89,8 @@ def factor_code(f, names: dict) -> str:
         args.append("init=True")
     if f.reduce:
         args.append(f"reduce={f.reduce!r}")
+    if f.autoregressive is not None:
+        args.append(f"autoregressive={f.autoregressive.to_json()!r}")
     return head + ", ".join(args) + ")"
 
 
