@@ -31,6 +31,7 @@ from .networks import HeadSpec, InputSpec, build_network
 
 _NET, _CONST, _LEARN = 0, 1, 2
 _SCALAR = torch.Size()  # one sample
+_FIXED = ((None, None),)  # one fixed order, its masks the network's own
 
 
 class AutoregressiveModule(nn.Module):
@@ -116,8 +117,11 @@ class AutoregressiveModule(nn.Module):
 
     def members_now(self) -> list[tuple[torch.Tensor, list | None]]:
         """``[(order, masks)]`` to use for one call: a fresh order and connectivity in
-        agnostic training, else the fixed ones."""
-        if self.spec.order == "agnostic" and self.training and self._masked:
+        agnostic training, else the fixed ones (``None``: the factor's one order, and the
+        network's default masks)."""
+        if self.spec.order != "agnostic":
+            return _FIXED  # (the order is read when sampling; scoring needs no more)
+        if self.training and self._masked:
             order = torch.randperm(self.dim, device=self.orders.device)
             return [(order, self.net.masks(order, agnostic=True))]
         return [(self.orders[k], self._member_masks(k)) for k in range(self.members)]
@@ -226,7 +230,7 @@ class AutoregressiveDistribution(D.Distribution):
         lead = x.shape[: x.dim() - mod.event_ndim]
         flat = x.view(*lead, mod.dim)  # (writes go to x)
         known_flat = None if known is None else known.reshape(*lead, mod.dim)
-        for d in order.tolist():
+        for d in (mod.orders[0] if order is None else order).tolist():
             base = mod.family.make(mod.params(x, *self.parents, masks=masks), 0)
             new = base.sample().reshape(*lead, mod.dim)[..., d]
             if known_flat is not None:

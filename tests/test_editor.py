@@ -188,6 +188,20 @@ def test_previous_step_labels_keep_clear_of_their_loop_and_node(qtbot, tmp_path)
     assert not node.mapToScene(node.shape()).intersects(label)
 
 
+def test_an_autoregressive_factor_draws_a_self_edge_that_survives_a_family_change(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "made.json"), training=False)
+    (loop,) = [e for e in w.scene.edges if e.ends[0] is e.ends[1]]
+    node = loop.ends[0]
+    assert loop.autoregressive and loop.label == "<i" and loop.key == ("autoregressive", 0)
+    assert loop.path().boundingRect().left() > node.pos().x()  # on the right: a lag's loop is on the left
+    assert not loop.flags() & loop.GraphicsItemFlag.ItemIsSelectable
+    from editor.defaults import with_family, with_parents
+
+    f = w.document.graph.factors[0]
+    assert with_family(f, "Bernoulli").autoregressive == f.autoregressive
+    assert with_parents(f, ()).net == f.net  # its net reads the target: it stays without parents
+
+
 def test_reconstructions_sit_under_their_data_in_a_near_square_grid():
     import torch
 
