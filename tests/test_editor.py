@@ -383,7 +383,8 @@ def test_every_template_opens_draws_and_merges(qtbot, tmp_path, key):
     expected = gm.load(EXAMPLES_DIR / f"{key}.json", validate=False)
     assert without_layout(doc(w)) == without_layout(expected.to_dict())
     assert set(w.scene.variables) == set(expected.variables) and set(w.scene.plates) == set(expected.plates)
-    assert len(w.scene.edges) == sum(len(f.parents) for f in expected.factors)
+    # one edge per parent, and an autoregressive factor's self-edge
+    assert len(w.scene.edges) == sum(len(f.parents) + (f.autoregressive is not None) for f in expected.factors)
     assert w.formulas.texts[0] == str(expected.model(next(iter(expected.models))))
     assert w.formulas.objective_text or w.formulas.objective_reason
     assert not w.grab().isNull()
