@@ -23,7 +23,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .errors import GraphModelError
+from .errors import GraphModelError, ShapeError
 from .factors import NET, Const, Learn
 from .families import FAMILIES, log_density, param_function, param_transform
 from .masked import MaskedMLPNet, natural_order, random_order
@@ -68,6 +68,26 @@ class AutoregressiveModule(nn.Module):
         self.parent_ndims = tuple(len(graph.variables[p.name].shape) for p in f.parents)
         self._masked = isinstance(self.net, MaskedMLPNet)
         self._init_orders()
+        if not self._masked:  # a user's module: prove its output shapes once, as FactorModule does
+            self._verify(graph, f, var, heads)
+
+    def _verify(self, graph, f, var, heads):
+        """Run a user's network once on zeros (the target, then the parents)."""
+        def zeros(v):
+            return torch.zeros(2, *v.shape, dtype=torch.long if v.classes else torch.get_default_dtype())
+
+        xs = [zeros(var)] + [zeros(graph.variables[p.name]) for p in f.parents]
+        try:
+            with torch.no_grad():
+                out = self.net(*xs)
+        except Exception as e:  # a user's module may raise anything; report it on the factor
+            raise ShapeError(f"factor {self.label}: the network failed on the target and parents shaped "
+                             f"{[tuple(x.shape) for x in xs]}: {e}") from None
+        found = [tuple(y.shape) for y in out]
+        want = [(2, *h.shape) for h in heads]
+        if found != want:
+            raise ShapeError(f"factor {self.label}: the network returned outputs shaped {found}, expected {want} "
+                             f"({', '.join(h.name for h in heads)}: batch, *shape of the parameter)")
 
     def _table(self, f, var, names):
         """``(name, kind, ref, fn)`` per parameter, as ``FactorModule`` keeps them."""
@@ -237,3 +257,37 @@ class AutoregressiveDistribution(D.Distribution):
                 new = torch.where(known_flat[..., d], flat[..., d], new)
             flat[..., d] = new
         return x
+
+
+def complete(runtime, variable: str, known: torch.Tensor, values: torch.Tensor, *, model: str = "p",
+             given: dict | None = None, n: int | None = None) -> torch.Tensor:
+    """Sample ``variable`` of ``model`` with its ``known`` dimensions kept at ``values``.
+
+    The model's other variables are drawn ancestrally first (or taken from ``given``), then
+    the variable's autoregressive factor fills the unknown dimensions in its order (see
+    :meth:`AutoregressiveDistribution.complete`).
+
+    Example:
+        >>> top = torch.zeros(64, dtype=torch.bool); top[:32] = True          # doctest: +SKIP
+        >>> complete(runtime, "x", top, digits[:16], n=None)                    # doctest: +SKIP
+
+    Args:
+        runtime: ``graph.build()``.
+        variable: an autoregressive factor's target.
+        known, values: booleans and values broadcastable to ``(batch..., *event)``.
+        given, n: as :meth:`graphmodel.runtime.ModelRuntime.sample` (``n`` samples, or
+            ``given`` values with their batch).
+    Returns:
+        ``(batch..., *event)``.
+    """
+    m = runtime.model(model)
+    step = next((s for s in m.plan.blocks if getattr(s, "target", None) is not None
+                 and m.plan.names[s.target] == variable), None)
+    module = None if step is None else m._modules[step.factor]
+    if not isinstance(module, AutoregressiveModule):
+        raise GraphModelError(f"model '{model}' has no autoregressive factor for '{variable}'")
+    with torch.no_grad():
+        vals = m.sample(n, given)
+        d = module(*(vals[m.plan.names[k]] for k in step.parents))
+        batch = vals[variable].shape[: vals[variable].dim() - module.event_ndim]
+        return d.expand(batch).complete(known, values)

@@ -194,3 +194,37 @@ def test_made_learns_the_digits_far_better_than_independent_pixels():
         x = runtime.p.sample(200)["x"]
     assert set(x.unique().tolist()) <= {0.0, 1.0}
     assert abs(x.mean().item() - train.mean().item()) < 0.05  # as much ink as the digits
+
+
+def test_complete_fills_the_rest_of_a_model_variable_given_part_of_it():
+    from graphmodel.autoregressive import complete
+
+    rt = made(True, d=6, parent=True).build()
+    c = torch.randn(5, 2)
+    known = torch.tensor([True, True, True, False, False, False])
+    values = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    x = complete(rt, "x", known, values, given={"c": c})
+    assert x.shape == (5, 6) and (x[:, :3] == values[:3]).all()
+    with pytest.raises(gm.GraphModelError, match="model 'p' has no autoregressive factor for 'c'"):
+        complete(rt, "c", known, values, given={"c": c})
+
+
+class CausalLinear(torch.nn.Module):
+    """A user's own autoregressive network: logits of x_i from x_<i (a strictly lower-triangular map)."""
+
+    def __init__(self, d: int = 4, width: int | None = None):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.randn(width or d, d))
+        self.bias = torch.nn.Parameter(torch.zeros(width or d))
+
+    def forward(self, x):
+        return x @ self.weight.tril(-1).T + self.bias
+
+
+def test_a_users_own_network_may_be_autoregressive_and_its_shapes_are_checked():
+    x = gm.Variable("x", (4,), support="binary", role="observed")
+    rt = gm.Graph("g", p=gm.Bernoulli(x, net=CausalLinear(), autoregressive=True)).build()
+    with torch.no_grad():
+        torch.testing.assert_close(rt.p.log_prob({"x": every_value(4)}).exp().sum(), torch.tensor(1.0))
+    with pytest.raises(gm.ShapeError, match=r"returned outputs shaped \[\(2, 5\)\], expected \[\(2, 4\)\]"):
+        gm.Graph("g", p=gm.Bernoulli(x, net=CausalLinear(width=5), autoregressive=True)).build()

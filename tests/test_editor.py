@@ -200,6 +200,11 @@ def test_an_autoregressive_factor_draws_a_self_edge_that_survives_a_family_chang
     f = w.document.graph.factors[0]
     assert with_family(f, "Bernoulli").autoregressive == f.autoregressive
     assert with_parents(f, ()).net == f.net  # its net reads the target: it stays without parents
+    out = tmp_path / "made_script.py"
+    assert w.files.export(out)
+    import runpy
+
+    assert runpy.run_path(str(out))["build"]() == w.document.graph  # the script keeps the order spec
 
 
 def test_reconstructions_sit_under_their_data_in_a_near_square_grid():
