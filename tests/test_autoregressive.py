@@ -15,6 +15,8 @@ import math
 import pytest
 import torch
 from conftest import load_example
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphmodel as gm
 from graphmodel.autoregressive import AutoregressiveDistribution
@@ -228,3 +230,22 @@ def test_a_users_own_network_may_be_autoregressive_and_its_shapes_are_checked():
         torch.testing.assert_close(rt.p.log_prob({"x": every_value(4)}).exp().sum(), torch.tensor(1.0))
     with pytest.raises(gm.ShapeError, match=r"returned outputs shaped \[\(2, 5\)\], expected \[\(2, 4\)\]"):
         gm.Graph("g", p=gm.Bernoulli(x, net=CausalLinear(width=5), autoregressive=True)).build()
+
+
+_ANY = st.none() | st.booleans() | st.integers(-3, 2**40) | st.floats(allow_nan=False, allow_infinity=False) \
+    | st.text(max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["order", "seed", "ensemble", "depth"]),
+                       _ANY | st.sampled_from(["natural", "random", "agnostic"]), max_size=3) | _ANY)
+def test_any_autoregressive_field_loads_and_round_trips_or_is_refused_by_path(value):
+    d = json.loads(gm.dumps(made(True)))
+    d["factors"][0]["autoregressive"] = value
+    try:
+        g = gm.loads(json.dumps(d))
+    except gm.GraphFileError as e:  # (null: a parametric factor, which a MaskedMLP cannot serve)
+        assert str(e).startswith("factors[0].autoregressive" if value is not None else "factors[0]: ")
+        return
+    text = gm.dumps(g)
+    assert gm.dumps(gm.loads(text)) == text
