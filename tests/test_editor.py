@@ -207,6 +207,26 @@ def test_an_autoregressive_factor_draws_a_self_edge_that_survives_a_family_chang
     assert runpy.run_path(str(out))["build"]() == w.document.graph  # the script keeps the order spec
 
 
+def test_the_inspector_makes_a_factor_autoregressive_and_back_in_one_undo_step_each(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"), training=False)
+    before = doc(w)
+    w.select_key(("factor", 0))  # p(x|z)
+    choose(w.inspector.page.ar_order, "agnostic")
+    f = w.document.graph.factors[0]
+    assert f.autoregressive == gm.factors.Autoregressive("agnostic") and f.net.type == "MaskedMLP"
+    assert w.document.graph.problems() == [] and str(w.document.graph.p) == "p(x,z) = ∏ᵢ p(xᵢ|x<ᵢ,z)p(z)"
+    type_into(qtbot, w.inspector.page.ar_fields["ensemble"], "4")
+    assert w.document.graph.factors[0].autoregressive.ensemble == 4
+    type_into(qtbot, w.inspector.page.ar_fields["ensemble"], "x")
+    assert w.last_message == "autoregressive.ensemble: expected an integer, found 'x'"
+    choose(w.inspector.page.ar_order, None)
+    f = w.document.graph.factors[0]
+    assert f.autoregressive is None and f.net.type == "MLP" and w.document.graph.problems() == []
+    for _ in range(3):
+        w.document.undo_stack.undo()
+    assert doc(w) == before
+
+
 def test_reconstructions_sit_under_their_data_in_a_near_square_grid():
     import torch
 
