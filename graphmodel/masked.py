@@ -108,7 +108,7 @@ def random_degrees(order: torch.Tensor, hidden: Sequence[int],
     top = max(D - 1, 1)
     for width in hidden:
         u = torch.rand((width,), generator=generator, device=order.device)
-        deg = low + (u * (top - low)).long().clamp_(max=top - 1)
+        deg = (low + (u * (top - low)).long()).clamp_(max=top - 1)  # (u·n may round up to n)
         out.append(deg)
         low = deg.min()  # MADE: a unit never reads below the lowest degree beneath it
     return out

@@ -85,3 +85,14 @@ def test_the_registered_type_builds_from_specs_and_checks_its_options():
     assert check_options(gm.NetSpec("MaskedMLP", {"depth": 2}))[0][0] == "depth"
     with pytest.raises(gm.GraphModelError, match=r"per dimension, shaped \(2, 3, \.\.\.\); found outputs logits\(4,\)"):
         build_network(spec, [InputSpec("x", (2, 3))], [HeadSpec("logits", (4,))])
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 64])
+def test_random_degrees_stay_in_range_and_never_read_below_the_layer_beneath(dim):
+    g = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        ranks, *hidden = M.random_degrees(M.random_order(dim, g), [40, 40], g)
+        assert sorted(ranks.tolist()) == list(range(dim))
+        for deg in hidden:
+            assert 0 <= int(deg.min()) and int(deg.max()) <= max(dim - 2, 0)
+        assert int(hidden[1].min()) >= int(hidden[0].min())
