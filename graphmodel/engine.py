@@ -194,6 +194,9 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
     elif isinstance(f.net, NetSpec) and not masked and f.net.type != "module":
         bad(f"an autoregressive factor needs a network that reads its target through masks (MaskedMLP), "
             f"found {f.net.type}")
+    elif f.net is not None and not masked and f.autoregressive.order != "natural":
+        bad(f"a user's network keeps its own order, and sampling fills the dimensions 0, 1, … in turn; "
+            f"give order 'natural', found {f.autoregressive.order!r}")
     var = graph.variables.get(f.target)
     if f.init or f.reduce or any(p.lag for p in f.parents) or (
             var is not None and var.plate is not None and var.plate in graph.plates

@@ -228,6 +228,10 @@ def test_a_users_own_network_may_be_autoregressive_and_its_shapes_are_checked():
     rt = gm.Graph("g", p=gm.Bernoulli(x, net=CausalLinear(), autoregressive=True)).build()
     with torch.no_grad():
         torch.testing.assert_close(rt.p.log_prob({"x": every_value(4)}).exp().sum(), torch.tensor(1.0))
+    problems = gm.Graph("g", p=gm.Bernoulli(x, net=CausalLinear(), autoregressive={"order": "random"})).problems()
+    assert [p.message for p in problems] == [
+        "factor p(x): a user's network keeps its own order, and sampling fills the dimensions 0, 1, … in turn; "
+        "give order 'natural', found 'random'"]
     with pytest.raises(gm.ShapeError, match=r"returned outputs shaped \[\(2, 5\)\], expected \[\(2, 4\)\]"):
         gm.Graph("g", p=gm.Bernoulli(x, net=CausalLinear(width=5), autoregressive=True)).build()
 
