@@ -26,6 +26,7 @@ from .errors import (
 )
 from .factors import (
     NET,
+    Autoregressive,
     Bernoulli,
     Beta,
     Categorical,
@@ -64,7 +65,7 @@ from .variables import Parent, Plate, Variable
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "DataError", "DeconvDecoder", "Delta",
+    "Autoregressive", "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph",
     "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Model", "ModelRuntime",
     "NET", "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate",
