@@ -91,13 +91,50 @@ def train_by_hand(train: torch.Tensor, steps: int, hidden: int, batch: int, lr: 
     return model, time.perf_counter() - start
 
 
+def time_steps(rounds: int, hidden: int, steps: int = 200) -> None:
+    """Milliseconds a training step, in interleaved rounds of ``steps`` (a shared machine's
+    load drifts; each round times graphmodel's trainer step beside the hand-written one)."""
+    times: dict = {}
+    trainers = {}
+    for order in ("natural", "agnostic"):
+        t = Trainer(example(order, 8 if order == "agnostic" else 1, hidden),
+                    config={"device": "cpu", "steps": 10**9, "epochs": None, "checkpoint_every": None,
+                            "log_every": 10**9})
+        t.run(steps=5)
+        trainers[order] = t
+    train = trainers["natural"].train_data["x"]
+    model = HandMADE(train.shape[1], hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    at = 5
+    for _ in range(rounds):
+        for order, t in trainers.items():
+            start = time.perf_counter()
+            for s in range(at, at + steps):
+                t._train_step(s)
+            times.setdefault(f"graphmodel, {order}", []).append((time.perf_counter() - start) * 1e3 / steps)
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = model.nll(train.index_select(0, torch.randperm(len(train))[:100])).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        times.setdefault("hand-written, natural", []).append((time.perf_counter() - start) * 1e3 / steps)
+        at += steps
+    for name, ms in times.items():
+        print(f"{name}: {', '.join(f'{m:.2f}' for m in ms)} ms a step")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=gm.load(ROOT / "examples" / "made.json").training["steps"])
     ap.add_argument("--hidden", type=int, default=500)
     ap.add_argument("--png", help="save a grid of the order-agnostic model's samples here")
+    ap.add_argument("--time", type=int, metavar="ROUNDS", help="only time the steps, in interleaved rounds")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.time:
+        time_steps(args.time, args.hidden)
+        return
     rows = []
     g, t, secs = train_graphmodel("natural", args.steps, args.hidden)
     test, train = t.test_data, t.train_data
