@@ -222,7 +222,7 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
         sources[k] = NET
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
-    return Factor(tname, family, parents, sources, net, None, init, reduce, ar, variables)
+    return Factor(tname, family, parents, sources, net, None, init, reduce, autoregressive=ar, variables=variables)
 
 
 def _constructor(family: str):

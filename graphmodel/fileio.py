@@ -264,7 +264,7 @@ def _factor(d, path) -> Factor:
     if reduce is not None:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))
     ar = _autoregressive(d.get("autoregressive"), f"{path}.autoregressive")
-    return Factor(target, family, parents, params, net, model, init, reduce, ar)
+    return Factor(target, family, parents, params, net, model, init, reduce, autoregressive=ar)
 
 
 def _autoregressive(v, path) -> Autoregressive | None:
