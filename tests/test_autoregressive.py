@@ -8,6 +8,7 @@ with those densities.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -253,3 +254,26 @@ def test_any_autoregressive_field_loads_and_round_trips_or_is_refused_by_path(va
         return
     text = gm.dumps(g)
     assert gm.dumps(gm.loads(text)) == text
+
+
+def test_the_command_line_trains_evaluates_and_samples_a_made(tmp_path, capsys):
+    from inference.cli import main
+
+    g = gm.load(load_example("made").__file__.replace(".py", ".json"))
+    g.factors[0] = dataclasses.replace(g.factors[0], net=gm.MaskedMLP(32),
+                                       autoregressive=gm.Autoregressive("agnostic", ensemble=2))
+    g.training = {"steps": 20, "batch_size": 100, "log_every": 10, "checkpoint_every": None}
+    g._changed()
+    path = tmp_path / "made.json"
+    gm.save(g, path)
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), "--quiet", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    ckpt = str(tmp_path / "run" / "checkpoint.pt")
+    assert main(["evaluate", str(path), "--checkpoint", ckpt]) == 0
+    values = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    ll = float(values["test log-likelihood (exact)"].removesuffix(" nats"))
+    nll = float(values["test NLL"].removesuffix(" nats"))
+    bits = float(values["test NLL per dimension"].removesuffix(" bits/dim"))
+    assert ll == -nll and 20 < nll < 64 * math.log(2) and bits == pytest.approx(nll / 64 / math.log(2), abs=1e-3)
+    assert main(["sample", str(path), "--checkpoint", ckpt, "-n", "16", "-o", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
