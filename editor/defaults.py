@@ -81,13 +81,14 @@ def with_family(f: Factor, family: str) -> Factor:
     """``f`` with another family: parameters come from the net when ``f`` has parents."""
     fam = FAMILIES.get(family)
     keep = {k: v for k, v in f.params.items() if k in fam.defaults and k not in fam.params}
-    if f.parents:
+    if f.parents or f.autoregressive is not None:  # (an autoregressive net reads the target itself)
         params = {**net_params(family), **keep}
         net = f.net if f.net is not None else network()
     else:
         params = {**constant_params(family), **keep}
         net = None
-    return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce)
+    return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce,
+                  autoregressive=f.autoregressive)
 
 
 def with_options(f: Factor, options: dict) -> Factor:
@@ -108,11 +109,10 @@ def with_parents(f: Factor, parents: tuple) -> Factor:
     if parents and not uses_net:
         params = {**params, **net_params(f.family, f.family_options)}
         net = net if net is not None else network()
-    elif not parents and uses_net:
+    elif not parents and uses_net and f.autoregressive is None:
         params = {**params, **constant_params(f.family, f.family_options)}
         net = None
-    reduce = f.reduce
-    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce, f.family_options)
+    return replace(f, parents=tuple(parents), params=params, net=net)
 
 
 def family_variable(family: str) -> dict:

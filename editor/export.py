@@ -112,6 +112,8 @@ def factor_code(f, names: dict) -> str:
     args += [f"{k}={v!r}" for k, v in f.family_options.items()]  # make_factor reads them as options
     if f.positive:
         args.append(f"positive={_py(f.positive)}")
+    if f.autoregressive is not None:
+        args.append(f"autoregressive={f.autoregressive.to_json()!r}")
     return head + ", ".join(args) + ")"
 
 

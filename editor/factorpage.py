@@ -1,5 +1,6 @@
 """The inspector page of one factor: family, parents, where each parameter comes from,
-the network and its hyperparameters, the t = 0 flag and the plate reduction."""
+the network and its hyperparameters, the autoregressive order, the t = 0 flag and the plate
+reduction."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import replace
 
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QWidget
 
-from graphmodel.factors import NET, Const, Learn, Tied
+from graphmodel.errors import GraphModelError
+from graphmodel.factors import AR_ORDERS, NET, Autoregressive, Const, Learn, Tied
 from graphmodel.families import FAMILIES, factor_family
 from graphmodel.networks import NETWORKS, NetSpec, check_options
 from graphmodel.positive import DEFAULT_POSITIVE, POSITIVE_MAPS, positive_params
@@ -54,6 +56,7 @@ class FactorPage(Page):
             self._parents(g, f)
             self._params(f)
             self._network(f)
+            self._autoregressive(f)
             self._plates(g, f)
             remove = QPushButton("Remove factor")
             remove.clicked.connect(lambda: self.run(self.ops.remove_factor, self.index))
@@ -175,6 +178,35 @@ class FactorPage(Page):
                 w.setPlaceholderText('e.g. {"width": 64}')
                 self.options[key] = w
                 self.form.addRow(key, w)
+
+    def _autoregressive(self, f) -> None:
+        """The order of an autoregressive factor (its net reads the target: MADE), or none."""
+        self.form.addRow(section("autoregressive"))
+        spec = f.autoregressive
+        self.ar_order = combo([(None, "(none)")] + [(o, o) for o in AR_ORDERS], spec.order if spec else None)
+        self.ar_order.activated.connect(lambda _i: self.run(self._set_autoregressive))
+        self.form.addRow("order", self.ar_order)
+        self.ar_fields = {}
+        if spec is not None and spec.order != "natural":
+            for key in ("seed", "ensemble") if spec.order == "agnostic" else ("seed",):
+                w = self.line(str(getattr(spec, key)), lambda _t: self.run(self._set_autoregressive))
+                self.ar_fields[key] = w
+                self.form.addRow(key, w)
+
+    def _set_autoregressive(self) -> None:
+        order = self.ar_order.currentData()
+        spec = None
+        if order is not None:
+            values = {"order": order}
+            for key, w in self.ar_fields.items():
+                try:
+                    values[key] = int(w.text())
+                except ValueError:
+                    raise GraphModelError(f"autoregressive.{key}: expected an integer, found {w.text()!r}") from None
+            if order != "agnostic":
+                values.pop("ensemble", None)
+            spec = Autoregressive.parse(values)
+        self.ops.set_autoregressive(self.index, spec)
 
     def _plates(self, g, f) -> None:
         tvar = g.variables.get(f.target)

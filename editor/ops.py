@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from graphmodel import Factor, GraphModelError, Parent, Plate, Variable
+from graphmodel.factors import NET
 from graphmodel.families import FAMILIES, factor_family
 from graphmodel.graph import DEFAULT_KINDS
+from graphmodel.networks import NetSpec
 from graphmodel.positive import positive_params
 
 from . import defaults
@@ -169,9 +171,27 @@ class EditOps:
         self.replace_factor(index, f"{f.model}({f.label}): {f.family} options", family_options=new.family_options,
                             params=new.params)
 
+    def set_autoregressive(self, index: int, spec) -> None:
+        """Make factor ``index`` autoregressive with the order ``spec`` (every parameter from a
+        MaskedMLP, which reads the target), or parametric again with ``None`` (an MLP over its
+        parents, or constants without any)."""
+        f = self.graph.factors[index]
+        if spec is not None:
+            params = {**f.params, **defaults.net_params(f.family)}
+            keep = f.autoregressive is not None and isinstance(f.net, NetSpec) and f.net.type in ("MaskedMLP", "module")
+            net = f.net if keep else defaults.network("MaskedMLP")
+        elif f.parents:
+            params, net = f.params, defaults.network() if f.autoregressive is not None else f.net
+        else:
+            params = {**f.params, **{k: v for k, v in defaults.constant_params(f.family).items()
+                                     if f.params.get(k) == NET}}
+            net = None
+        word = spec.order if spec is not None else "parametric"
+        self.replace_factor(index, f"{f.model}({f.label}): {word}", autoregressive=spec, params=params, net=net)
+
     def set_network(self, index: int, type_name: str) -> None:
         f = self.graph.factors[index]
-        if not f.parents:
+        if not f.parents and f.autoregressive is None:
             raise Refused(f"factor {f.model}({f.label}) has no parents for a network to read; connect a parent first")
         net = defaults.network(type_name)
         params = {**f.params, **{k: "net" for k in factor_family(f).params}}

@@ -27,6 +27,7 @@ from .errors import (
 from .factors import (
     NET,
     Annealed,
+    Autoregressive,
     Bernoulli,
     Beta,
     BivariateNormalMixture,
@@ -52,6 +53,7 @@ from .factors import (
 from .families import FAMILIES, Delta, Family
 from .fileio import dumps, load, loads, save
 from .graph import Graph
+from .masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks import (
     MLP,
     NETWORKS,
@@ -75,13 +77,14 @@ from .variables import Parent, Plate, Variable
 __version__ = "0.1.0"
 
 __all__ = [
-    "Annealed", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical", "Const", "ConvEncoder", "ConvGRU",
-    "ConvLSTM", "DataError", "DeconvDecoder", "Delta", "Deterministic", "Dirichlet", "DiscretizedLogisticMixture",
-    "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError",
-    "Identity", "LSTMCell", "Laplace", "Learn", "MLP", "Mixture", "Model", "ModelRuntime", "NET", "NETWORKS",
-    "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Plate", "PositiveMap",
-    "Problem", "QuantizedCategorical", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS",
-    "ShapeError", "Support", "Tied", "Trace",
+    "Annealed", "Autoregressive", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical", "Const",
+    "ConvEncoder", "ConvGRU", "ConvLSTM", "DataError", "DeconvDecoder", "Delta", "Deterministic", "Dirichlet",
+    "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph", "GraphFileError",
+    "GraphModelError", "Identity", "LSTMCell", "Laplace", "Learn", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP",
+    "Mixture", "Model", "ModelRuntime", "NET", "NETWORKS", "NetSpec", "NetworkType", "Normal",
+    "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Plate", "PositiveMap", "Problem", "QuantizedCategorical",
+    "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError", "Support", "Tied",
+    "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
     "graph_hash", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs", "save",
     "save_checkpoint",

@@ -159,8 +159,9 @@ def _factor_problems(graph, i, f) -> list[Problem]:
         bad("a parameter comes from 'net' but the factor has no net")
     if f.net is not None and not uses_net:
         bad("the factor has a net but no parameter comes from it")
-    if uses_net and not f.parents:
+    if uses_net and not f.parents and f.autoregressive is None:
         bad("a network needs parents to read; give the parameters as constants or Learn(...)")
+    _autoregressive_problems(graph, f, fam, uses_net, bad)
     if isinstance(f.net, NetSpec):
         for key, msg in check_options(f.net):
             bad(f"net.{key}: {msg}")
@@ -196,6 +197,39 @@ def _choice_problems(graph, f, fam, bad) -> None:
                 f"its positive parameters: {', '.join(names) or 'none'}")
         elif m not in POSITIVE_MAPS:
             bad(f"positive.{k}: expected one of {', '.join(POSITIVE_MAPS.names())}, found {m!r}")
+
+
+def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
+    """An autoregressive factor's network reads its own target through masks.
+
+    That is a self-edge, not a cycle (the target is no parent), but it asks for a network
+    that can read the target (a MaskedMLP, or a user's module that keeps the order), a
+    family that scores each dimension apart, and no plate logic of its own.
+    """
+    masked = isinstance(f.net, NetSpec) and f.net.type == "MaskedMLP"
+    if f.autoregressive is None:
+        if masked:
+            bad("a MaskedMLP reads the factor's own target; make the factor autoregressive "
+                "(autoregressive=True) or use an MLP")
+        return
+    if fam.deterministic or fam.event_dims:
+        bad(f"an autoregressive factor scores each dimension of its target apart, so its family must be "
+            f"elementwise (Normal, Laplace, Bernoulli, Categorical, …), found {f.family}")
+    if not uses_net:
+        bad("an autoregressive factor takes its parameters from its net; give net=MaskedMLP(...)")
+    elif isinstance(f.net, NetSpec) and not masked and f.net.type != "module":
+        bad(f"an autoregressive factor needs a network that reads its target through masks (MaskedMLP), "
+            f"found {f.net.type}")
+    elif f.net is not None and not masked and f.autoregressive.order != "natural":
+        bad(f"a user's network keeps its own order, and sampling fills the dimensions 0, 1, … in turn; "
+            f"give order 'natural', found {f.autoregressive.order!r}")
+    var = graph.variables.get(f.target)
+    if f.init or f.reduce or any(p.lag for p in f.parents) or (
+            var is not None and var.plate is not None and var.plate in graph.plates
+            and graph.plates[var.plate].kind == "sequence"):
+        bad("an autoregressive factor cannot be a sequence step, an initial step or a reduction")
+    if any(p.name == f.target for p in f.parents):
+        bad(f"an autoregressive factor reads '{f.target}' through its masks; do not list it as a parent")
 
 
 def _plate_problems(graph, f, var, bad) -> list:

@@ -22,7 +22,9 @@ from torch import nn
 
 from .errors import GraphModelError
 from .families import FAMILIES
+from .masked import MaskedMLP
 from .networks import MLP, NetSpec
+from .options import Option, check_options
 from .positive import POSITIVE_MAPS, positive_params
 from .variables import Parent, Variable
 
@@ -111,6 +113,59 @@ def _numeric_nested(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+#: How an autoregressive factor orders its target's dimensions.
+AR_ORDERS = ("natural", "random", "agnostic")
+#: The options of an autoregressive factor (the file's ``"autoregressive"`` object).
+AUTOREGRESSIVE_OPTIONS = (
+    Option("order", "str", "natural", "the order of the target's dimensions: natural, random (fixed by the "
+           "seed), or agnostic (a fresh order and connectivity at every training step)", choices=AR_ORDERS),
+    Option("seed", "int", 0, "fixes a random order, and the orders an agnostic ensemble evaluates",
+           minimum=0, maximum=2**31 - 1),
+    Option("ensemble", "int", 1, "orders averaged over at evaluation (agnostic only)", minimum=1, maximum=256),
+)
+
+
+@dataclass(frozen=True)
+class Autoregressive:
+    """How an autoregressive factor reads its own target: the order of its dimensions.
+
+    ``order`` is ``"natural"`` (0, 1, …), ``"random"`` (one permutation fixed by ``seed``)
+    or ``"agnostic"`` (a fresh order and connectivity at every training step, MADE's
+    order-agnostic training; evaluation averages the densities of ``ensemble`` orders
+    fixed by ``seed``).
+    """
+
+    order: str = "natural"
+    seed: int = 0
+    ensemble: int = 1
+
+    def __post_init__(self):
+        for key, msg in check_options(AUTOREGRESSIVE_OPTIONS, vars(self)):
+            raise GraphModelError(f"autoregressive.{key}: {msg}")
+        if self.ensemble > 1 and self.order != "agnostic":
+            raise GraphModelError(f"autoregressive.ensemble: averaging {self.ensemble} orders needs "
+                                  f"order 'agnostic', found order {self.order!r}")
+
+    def to_json(self) -> dict:
+        return {"order": self.order, "seed": self.seed, "ensemble": self.ensemble}
+
+    @classmethod
+    def parse(cls, value) -> Autoregressive | None:
+        """``True`` → the natural order; a dict of options; ``None``/``False`` → not autoregressive."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            for key, msg in check_options(AUTOREGRESSIVE_OPTIONS, value):
+                raise GraphModelError(f"autoregressive.{key}: {msg}")
+            return cls(**value)
+        raise GraphModelError(f"autoregressive: expected true, false or an object of {', '.join(vars(cls()))}, "
+                              f"found {value!r}")
+
+
 @dataclass(eq=True)
 class Factor:
     """``family(target | parents)`` with its parameter sources.
@@ -131,6 +186,8 @@ class Factor:
         positive: positive parameter → the map from a raw value onto it (a name in
             ``families.POSITIVE_MAPS``: ``"exp"``, ``"softplus"``); parameters not named
             take the family's default.
+        autoregressive: ``None`` for a parametric factor; for an autoregressive one
+            (``p(x) = ∏ᵢ p(xᵢ | x<ᵢ, parents)``, its net reads the target too) the order.
     """
 
     target: str
@@ -142,6 +199,7 @@ class Factor:
     init: bool = False
     reduce: str | None = None
     family_options: dict = field(default_factory=dict)
+    autoregressive: Autoregressive | None = None
     variables: tuple[Variable, ...] = field(default=(), compare=False, repr=False)
     positive: dict = field(default_factory=dict)
 
@@ -195,15 +253,18 @@ def _positive_choice(fam, tname: str, positive) -> dict:
 
 
 def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
-                reduce: str | None = None, positive=None, **params) -> Factor:
+                reduce: str | None = None, positive=None, autoregressive=None, **params) -> Factor:
     """Build a factor in code; used by the family constructors (``Normal(z, given=x)``).
 
     Parameters not given come from ``net``; when ``net`` is omitted and the factor has
-    parents, a default ``MLP(400)`` is used. Constant parameters need no network. Keywords
-    that name one of the family's options (``components=10``) set ``family_options``. A string
-    ``net="writer"`` names a network of the graph's ``networks`` section (tied weights).
-    ``positive`` chooses the map of positive parameters from raw values: a name for all
-    of them (``positive="softplus"``) or one per parameter (``{"scale": "softplus"}``).
+    parents, a default ``MLP(400)`` is used (a ``MaskedMLP(500)`` when the factor is
+    autoregressive). Constant parameters need no network. Keywords that name one of the
+    family's options (``components=10``) set ``family_options``. A string ``net="writer"``
+    names a network of the graph's ``networks`` section (tied weights). ``positive`` chooses
+    the map of positive parameters from raw values: a name for all of them
+    (``positive="softplus"``) or one per parameter (``{"scale": "softplus"}``).
+    ``autoregressive`` is ``True``, a dict such as ``{"order": "agnostic", "ensemble": 8}``
+    or an :class:`Autoregressive`.
 
     Example:
         >>> f = make_factor("Mixture", "z", components=3, mixture_logits=0.0, loc=Learn(0.0), scale=1.0)
@@ -228,7 +289,13 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
             f"factor {tname}: {family} has no parameter {unknown[0]!r}; "
             f"known: {', '.join((*fam.params, *fam.defaults))}"
         )
+    try:
+        ar = Autoregressive.parse(autoregressive)
+    except GraphModelError as e:
+        raise GraphModelError(f"factor {tname}: {e}") from None
     missing = [k for k in fam.params if k not in sources]
+    if missing and net is None and ar is not None:
+        net = MaskedMLP(500)
     if missing and net is None:
         if not parents:
             raise GraphModelError(
@@ -239,18 +306,21 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
         sources[k] = NET
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
-    return Factor(tname, family, parents, sources, net, None, init, reduce, options, variables,
-                  _positive_choice(fam, tname, positive))
+    return Factor(tname, family, parents, sources, net, None, init, reduce, family_options=options,
+                  autoregressive=ar, variables=variables, positive=_positive_choice(fam, tname, positive))
 
 
 def _constructor(family: str):
-    def build(target, given=(), net=None, *, init=False, reduce=None, positive=None, **params) -> Factor:
-        return make_factor(family, target, given, net, init=init, reduce=reduce, positive=positive, **params)
+    def build(target, given=(), net=None, *, init=False, reduce=None, positive=None, autoregressive=None,
+              **params) -> Factor:
+        return make_factor(family, target, given, net, init=init, reduce=reduce, positive=positive,
+                           autoregressive=autoregressive, **params)
 
     build.__name__ = family
     build.__qualname__ = family
     options = "".join(f", {o.name}=..." for o in FAMILIES.get(family).options)
-    build.__doc__ = f"A {family} factor: ``{family}(target, given=parents, net=...{options}, **params)``."
+    build.__doc__ = (f"A {family} factor: ``{family}(target, given=parents, net=...{options}, "
+                     "autoregressive=None, **params)``.")
     return build
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
-from .factors import NET, Annealed, Const, Factor, Learn, Tied
+from .factors import NET, Annealed, Autoregressive, Const, Factor, Learn, Tied
 from .families import FAMILIES
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
@@ -89,6 +89,8 @@ def graph_to_dict(graph: Graph) -> dict:
             d["family_options"] = dict(f.family_options)
         if f.positive:
             d["positive"] = dict(f.positive)
+        if f.autoregressive is not None:
+            d["autoregressive"] = f.autoregressive.to_json()
         factors.append(d)
     networks = {"networks": _networks_json(graph)} if graph.networks else {}  # (only when used)
     return {
@@ -280,7 +282,7 @@ def _net(d, path) -> NetSpec:
 
 
 _FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "family_options",
-                "positive")
+                "positive", "autoregressive")
 
 
 def _factor_net(v, path):
@@ -320,8 +322,9 @@ def _factor(d, path) -> Factor:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))
     options = _family_options(d.get("family_options", {}), family, f"{path}.family_options")
     positive = _positive(d.get("positive", {}), family, f"{path}.positive")
-    return Factor(target, family, parents, params, net, model, init, reduce, options, positive=positive)
-
+    ar = _autoregressive(d.get("autoregressive"), f"{path}.autoregressive")
+    return Factor(target, family, parents, params, net, model, init, reduce, options, autoregressive=ar,
+                  positive=positive)
 
 def _family_options(d, family: str, path: str) -> dict:
     """The factor's family options, checked against the family's declared schema (an
@@ -332,6 +335,7 @@ def _family_options(d, family: str, path: str) -> dict:
             raise GraphFileError(f"{path}.{key}: {msg}")
     return dict(options)
 
+
 def _networks(d, factors) -> dict:
     """The ``networks`` section (name → network object), and every factor's name in it."""
     networks = {_wrap("networks", check_name, n, "network"): _net(spec, f"networks.{n}")
@@ -341,6 +345,17 @@ def _networks(d, factors) -> dict:
             raise GraphFileError(f"factors[{k}].net: no network '{f.net.name}' in 'networks'; "
                                  f"declared: {', '.join(networks) or 'none'}")
     return networks
+
+
+def _autoregressive(v, path) -> Autoregressive | None:
+    """The factor's order spec: absent or null (a parametric factor), or an object of options."""
+    if v is None:
+        return None
+    _obj(v, path)
+    try:
+        return Autoregressive.parse(v)
+    except GraphModelError as e:  # "autoregressive.seed: expected …" → "factors[k].autoregressive.seed: …"
+        raise GraphFileError(f"{path}{str(e).removeprefix('autoregressive')}") from None
 
 
 def _check_tree(data) -> None:

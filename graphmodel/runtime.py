@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .autoregressive import AutoregressiveModule
 from .engine import Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
@@ -512,7 +513,9 @@ class Runtime(nn.Module):
             raise ValidationError(problems)
         self.graph_name = graph.name
         shared: dict = {}  # tied network name → (module, shapes, first factor)
-        self.factor_modules = nn.ModuleList(FactorModule(graph, i, trusted, shared) for i in range(len(graph.factors)))
+        self.factor_modules = nn.ModuleList(
+            (AutoregressiveModule if f.autoregressive is not None else FactorModule)(graph, i, trusted, shared)
+            for i, f in enumerate(graph.factors))
         labels = [m.label for m in self.factor_modules]
         self._scheduled = [(m, ref, sched) for m in self.factor_modules for ref, sched in m.schedules]
         self._step_values: list = [None] * len(self._scheduled)

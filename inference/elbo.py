@@ -237,6 +237,8 @@ def _analytic(graph, plan_args, v, qs, ps) -> bool:
     p, q, observed = plan_args
     var = graph.variables[v]
     fams = [(graph.factors[a].family, graph.factors[b].family) for a in qs for b in ps]
+    if any(graph.factors[i].autoregressive is not None for i in (*qs, *ps)):
+        return False  # (a density over its dimensions in turn: no closed-form KL)
     if not all(_closed_form(a, b, var) for a, b in fams):
         return False
     blocked = _same_step_descendants(graph, q, v, observed) | {v}
@@ -302,7 +304,9 @@ def _latent(graph, args, v, qs, ps, kl, discrete) -> LatentPlan:
     fam = FAMILIES.get(graph.factors[qs[-1]].family)
     label = factor_label(graph.factors[qs[-1]])
     treatment = "mc"
-    if not fam.reparameterized:
+    if graph.factors[qs[-1]].autoregressive is not None:
+        treatment = "score"  # drawn one dimension at a time: no reparameterized sample
+    elif not fam.reparameterized:
         var = graph.variables[v]
         # a binary latent of several draws has 2^d joint values: it is scored, as before
         if discrete == "enumerate" and fam.enumerable and (fam.values(var) is not None or var.support != "binary"):

@@ -122,10 +122,24 @@ def _per_example(lp: torch.Tensor, size: int) -> torch.Tensor:
     return lp.reshape(lp.shape[0], size, -1).sum(-1)
 
 
+def _exact_lines(runtime, graph, data: dict) -> list:
+    """A fully observed graph's exact test log-likelihood, its NLL and the NLL in bits per
+    dimension of the data it scores (per pixel for images)."""
+    ll = bound(runtime, graph, data).mean().item()
+    p = model_of(graph, "generative", "p")
+    scored = {f.target for f in graph.factors_of(p) if not f.deterministic}
+    dims = sum(v[0].numel() for n, v in data.items() if n in scored)
+    lines = [("test log-likelihood (exact)", ll, "nats"), ("test NLL", -ll, "nats")]
+    if dims:
+        lines.append(("test NLL per dimension", -ll / dims / math.log(2), "bits/dim"))
+    return lines
+
+
 def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, step: int = 0) -> list:
     """What ``graphmodel evaluate`` prints: ``(label, value, unit)`` lines.
 
-    A graph with densities throughout gets the ELBO and the importance-sampled log-likelihood.
+    A graph with densities throughout gets the ELBO and the importance-sampled log-likelihood;
+    a fully observed one (no inference model) its exact log-likelihood, NLL and bits/dim.
     A game (GAN, AVB) gets each player's test loss and terms, with the networks outside the
     graph restored from ``extra`` (a checkpoint's ``extra`` entry); AVB's implicit posterior
     adds the log-likelihood with the prior as the proposal, and a GAN, whose generator has no
@@ -134,6 +148,8 @@ def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, ste
     reason = adversarial_reason(graph)
     size = len(next(iter(data.values())))
     lines: list = [("test examples", size, "")]
+    if reason is None and "inference" not in graph.models.values():
+        return lines + _exact_lines(runtime, graph, data)
     if reason is None:
         lines.append(("test bound (ELBO)", bound(runtime, graph, data).mean().item(), "nats"))
         lines.append((f"test log-likelihood (importance-sampled, k={k})",

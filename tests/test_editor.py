@@ -188,6 +188,45 @@ def test_previous_step_labels_keep_clear_of_their_loop_and_node(qtbot, tmp_path)
     assert not node.mapToScene(node.shape()).intersects(label)
 
 
+def test_an_autoregressive_factor_draws_a_self_edge_that_survives_a_family_change(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "made.json"), training=False)
+    (loop,) = [e for e in w.scene.edges if e.ends[0] is e.ends[1]]
+    node = loop.ends[0]
+    assert loop.autoregressive and loop.label == "<i" and loop.key == ("autoregressive", 0)
+    assert loop.path().boundingRect().left() > node.pos().x()  # on the right: a lag's loop is on the left
+    assert not loop.flags() & loop.GraphicsItemFlag.ItemIsSelectable
+    from editor.defaults import with_family, with_parents
+
+    f = w.document.graph.factors[0]
+    assert with_family(f, "Bernoulli").autoregressive == f.autoregressive
+    assert with_parents(f, ()).net == f.net  # its net reads the target: it stays without parents
+    out = tmp_path / "made_script.py"
+    assert w.files.export(out)
+    import runpy
+
+    assert runpy.run_path(str(out))["build"]() == w.document.graph  # the script keeps the order spec
+
+
+def test_the_inspector_makes_a_factor_autoregressive_and_back_in_one_undo_step_each(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"), training=False)
+    before = doc(w)
+    w.select_key(("factor", 0))  # p(x|z)
+    choose(w.inspector.page.ar_order, "agnostic")
+    f = w.document.graph.factors[0]
+    assert f.autoregressive == gm.factors.Autoregressive("agnostic") and f.net.type == "MaskedMLP"
+    assert w.document.graph.problems() == [] and str(w.document.graph.p) == "p(x,z) = ∏ᵢ p(xᵢ|x<ᵢ,z)p(z)"
+    type_into(qtbot, w.inspector.page.ar_fields["ensemble"], "4")
+    assert w.document.graph.factors[0].autoregressive.ensemble == 4
+    type_into(qtbot, w.inspector.page.ar_fields["ensemble"], "x")
+    assert w.last_message == "autoregressive.ensemble: expected an integer, found 'x'"
+    choose(w.inspector.page.ar_order, None)
+    f = w.document.graph.factors[0]
+    assert f.autoregressive is None and f.net.type == "MLP" and w.document.graph.problems() == []
+    for _ in range(3):
+        w.document.undo_stack.undo()
+    assert doc(w) == before
+
+
 def test_reconstructions_sit_under_their_data_in_a_near_square_grid():
     import torch
 
@@ -369,7 +408,8 @@ def test_every_template_opens_draws_and_merges(qtbot, tmp_path, key):
     expected = gm.load(EXAMPLES_DIR / f"{key}.json", validate=False)
     assert without_layout(doc(w)) == without_layout(expected.to_dict())
     assert set(w.scene.variables) == set(expected.variables) and set(w.scene.plates) == set(expected.plates)
-    assert len(w.scene.edges) == sum(len(f.parents) for f in expected.factors)
+    # one edge per parent, and an autoregressive factor's self-edge
+    assert len(w.scene.edges) == sum(len(f.parents) + (f.autoregressive is not None) for f in expected.factors)
     assert w.formulas.texts[0] == str(expected.model(next(iter(expected.models))))
     assert w.formulas.objective_text or w.formulas.objective_reason
     assert not w.grab().isNull()

@@ -91,7 +91,9 @@ def _sample_p(g, net, make_value):
 
 def test_generative_model_samples_and_scores(example_graph, make_value):
     g = example_graph
-    net = g.build()
+    # (eval mode: in training an order-agnostic MADE draws a fresh order at every pass,
+    # so two passes score with different orders, as dropout would)
+    net = g.build().eval()
     values, inputs = _sample_p(g, net, make_value)
     assert set(values) == set(gm.ancestral_order(g, "p")) | set(inputs)
     for name, value in values.items():
@@ -105,7 +107,7 @@ def test_generative_model_samples_and_scores(example_graph, make_value):
 
 def test_other_models_trace_on_generated_data(example_graph, make_value):
     g = example_graph
-    net = g.build()
+    net = g.build().eval()
     data, _ = _sample_p(g, net, make_value)
     for model in g.models:
         if model == "p":

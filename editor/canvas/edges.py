@@ -13,14 +13,21 @@ from .items import R, VariableItem
 
 
 class EdgeItem(QGraphicsPathItem):
-    """``parent → target`` of one factor: solid (generative), dashed blue (inference)."""
+    """``parent → target`` of one factor: solid (generative), dashed blue (inference).
 
-    def __init__(self, factor: int, parent_pos: int, kind: str, label: str | None, lag: bool):
+    With ``autoregressive`` it is the self-edge of an autoregressive factor (its target
+    reads its own earlier dimensions): a loop on the right, labelled ``<i``, that is no
+    parent and so cannot be selected or deleted on its own (the factor's page sets it).
+    """
+
+    def __init__(self, factor: int, parent_pos: int, kind: str, label: str | None, lag: bool,
+                 autoregressive: bool = False):
         super().__init__()
         self.factor, self.parent_pos, self.kind, self.label, self.lag = factor, parent_pos, kind, label, lag
+        self.autoregressive = autoregressive
         self.offset = 0.0
         self.ends = (None, None)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, not autoregressive)
         self.setZValue(5)
         colour = style.MODEL_COLOURS.get(kind, style.MUTED)
         pen = QPen(colour, 1.6)
@@ -33,6 +40,8 @@ class EdgeItem(QGraphicsPathItem):
 
     @property
     def key(self):
+        if self.autoregressive:
+            return ("autoregressive", self.factor)
         return ("edge", self.factor, self.parent_pos)
 
     def set_ends(self, src: VariableItem, dst: VariableItem, offset: float) -> None:
@@ -46,9 +55,10 @@ class EdgeItem(QGraphicsPathItem):
         a, b = src.pos(), dst.pos()
         path = QPainterPath()
         if src is dst:  # the previous step of the same variable: a loop on its left
-            start = a + QPointF(-R * 0.7, -R * 0.7)
-            end = a + QPointF(-R * 0.7, R * 0.7)
-            c1, c2 = a + QPointF(-R * 2.6, -R * 1.6), a + QPointF(-R * 2.6, R * 1.6)
+            side = 1.0 if self.autoregressive else -1.0  # (an autoregressive self-edge: on its right)
+            start = a + QPointF(side * R * 0.7, -R * 0.7)
+            end = a + QPointF(side * R * 0.7, R * 0.7)
+            c1, c2 = a + QPointF(side * R * 2.6, -R * 1.6), a + QPointF(side * R * 2.6, R * 1.6)
             path.moveTo(start)
             path.cubicTo(c1, c2, end)
             loop = path.boundingRect()  # centred above the loop, clear of its line and of the node

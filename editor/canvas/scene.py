@@ -179,6 +179,12 @@ class GraphScene(QGraphicsScene):
             edge.set_ends(self.variables[p.name], self.variables[f.target], offset)
             self.addItem(edge)
             self.edges.append(edge)
+        for i, f in enumerate(g.factors):
+            if f.autoregressive is not None and f.target in self.variables:
+                edge = EdgeItem(i, -1, g.models.get(f.model, "auxiliary"), "<i", False, autoregressive=True)
+                edge.set_ends(self.variables[f.target], self.variables[f.target], 0.0)
+                self.addItem(edge)
+                self.edges.append(edge)
 
     # --- selection --------------------------------------------------------------------
 

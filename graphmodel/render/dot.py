@@ -95,6 +95,11 @@ def _edges(graph) -> list[tuple[str, str, str, dict]]:
             if "label" in attrs:
                 attrs["fontcolor"] = colour
             drawn[(key, kind)] = (p.name, f.target, kind, attrs)
+        if f.autoregressive is not None:  # the target reads its own earlier dimensions: a self-edge
+            style, colour = EDGE_STYLES.get(kind, EDGE_STYLES["auxiliary"])
+            attrs = {"style": style, "color": colour, "label": "<i", "fontcolor": colour,
+                     "tooltip": f"autoregressive over the dimensions of {f.target} ({f.autoregressive.order} order)"}
+            drawn.setdefault(((f.target, f.target, "autoregressive", None), kind), (f.target, f.target, kind, attrs))
     return list(drawn.values())
 
 

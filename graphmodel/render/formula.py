@@ -75,8 +75,24 @@ def factor_text(graph, f, latex: bool) -> str:
         else:
             parents.append(variable_text(p.name, pidx, latex, lag=bool(p.lag), init=f.init and pidx == tidx))
     sep, comma = (r" \mid ", ", ") if latex else ("|", ",")
+    if f.autoregressive is not None:
+        return _autoregressive_text(f, tidx, parents, latex)
     body = target + (sep + comma.join(parents) if parents else "")
     return f"{f.model}({body})"
+
+
+def _autoregressive_text(f, tidx, parents, latex: bool) -> str:
+    """``∏ⱼ p(xⱼ|x<ⱼ,z)``: a product over the target's dimensions, each given those before it
+    (``j`` when the target is in a plate that already uses ``i``)."""
+    d = "j" if tidx == "i" else "i"
+    sub = d if tidx is None else f"{tidx},{d}"
+    if latex:
+        head = _latex_name(f.target, sub)
+        before = _latex_name(f.target, sub.replace(d, "<" + d))
+        return rf"\prod_{{{d}}} {f.model}({head} \mid {', '.join([before, *parents])})"
+    head = f.target + sub.replace(",", "").translate(_SUB)
+    before = f.target + (tidx or "").translate(_SUB) + "<" + d.translate(_SUB)
+    return f"∏{d.translate(_SUB)} {f.model}({head}|{','.join([before, *parents])})"
 
 
 def factorization(graph, model: str, latex: bool = False) -> str:
