@@ -43,13 +43,14 @@ class AutoregressiveModule(nn.Module):
     """
 
     standard = False  # (never a standard Normal prior: the runtime's shortcuts skip it)
+    schedules = ()  # (no parameter on a schedule: Runtime.set_step passes it by)
     deterministic = False
 
-    def __init__(self, graph, index: int, trusted: bool = False):
-        super().__init__()
+    def __init__(self, graph, index: int, trusted: bool = False, shared: dict | None = None):
+        super().__init__()  # (``shared``: tied networks, which an autoregressive factor does not take)
         f = graph.factors[index]
         self.label = f"{f.model}({f.label})"
-        self.family = fam = FAMILIES.get(f.family)
+        self.family = fam = FAMILIES.get(f.family).with_options(f.family_options)
         var = graph.variables[f.target]
         self.event_shape = torch.Size(var.shape)
         self.event_ndim = len(var.shape)
