@@ -58,7 +58,7 @@ from .networks import (
     UserNet,
 )
 from .runtime import ModelRuntime, Runtime, Trace
-from .variables import Parent, Plate, Variable
+from .variables import Parent, Plate, Variable, length_key
 
 __version__ = "0.1.0"
 
@@ -69,6 +69,6 @@ __all__ = [
     "NET", "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Plate",
     "Problem", "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "ShapeError", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
-    "graph_hash", "load", "load_checkpoint", "loads", "make_factor", "model_inputs", "save",
+    "graph_hash", "length_key", "load", "load_checkpoint", "loads", "make_factor", "model_inputs", "save",
     "save_checkpoint",
 ]

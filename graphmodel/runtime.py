@@ -11,18 +11,19 @@ dimension (N views or T steps) just before its event dimensions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from .engine import Plan, SeqBlock, compile_plan
+from .engine import Last, Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .shapes import broadcast
+from .variables import length_key
 
 _NET, _CONST, _LEARN = 0, 1, 2
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "Identity"})
@@ -169,6 +170,18 @@ def _expanded(mod: FactorModule, d, shape):
     return d
 
 
+def _last_step(value, event_ndim: int, lengths):
+    """The last step of ``value`` ``(batch..., T, *event)``: step T-1, or each example's
+    ``lengths - 1`` where lengths were given."""
+    dim = -(event_ndim + 1)
+    if lengths is None:
+        return value.select(dim, -1)
+    index = (lengths - 1).clamp(min=0).to(torch.long)
+    index = index.reshape(*index.shape, *(1,) * (event_ndim + 1))
+    index = index.expand(*value.shape[: value.dim() + dim], 1, *value.shape[value.dim() + dim + 1:])
+    return value.gather(dim, index).squeeze(dim)
+
+
 class LogProbs(Mapping):
     """Factor label → log-density, computed when first read.
 
@@ -178,16 +191,18 @@ class LogProbs(Mapping):
     """
 
     def __init__(self, pending: dict):
-        self._pending = pending  # label → (dists, values, sum over a plate dim)
+        self._pending = pending  # label → (dists, values, sum over a plate dim, step masks or None)
         self._done: dict = {}
 
     def __getitem__(self, label: str) -> torch.Tensor:
         hit = self._done.get(label)
         if hit is None:
-            dists, values, plate = self._pending[label]
+            dists, values, plate, masks = self._pending[label]
             hit = None
-            for d, v in zip(dists, values):
+            for k, (d, v) in enumerate(zip(dists, values)):
                 lp = log_density(d, v)
+                if masks is not None:  # a step past the sequence's length adds nothing
+                    lp = lp.masked_fill(~masks[k], 0.0)
                 hit = lp if hit is None else hit + lp
             if plate:
                 hit = hit.sum(-1)
@@ -209,12 +224,17 @@ class Trace:
         values: variable name → value, shaped ``(batch..., [plate,] *event)``.
         log_probs: factor label → log-density summed over plates and steps, ``(batch...)``;
             deterministic factors are left out.
-        dists: factor label → the distribution (a list, one per step, inside a sequence).
+        dists: factor label → the distribution (a list, one per step in time order, inside a
+            sequence).
+        masks: factor label → one boolean ``(batch...)`` mask per entry of its ``dists`` list,
+            true where the step lies within the sequence's length; only for sequences whose
+            lengths were given.
     """
 
     values: dict
     log_probs: Mapping
     dists: dict
+    masks: dict = field(default_factory=dict)
 
 
 class ModelRuntime:
@@ -226,8 +246,11 @@ class ModelRuntime:
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}
-        #: the names of the model's variables (what a caller may give)
-        self.variables = frozenset(plan.names)
+        #: the names of the model's variables, and the length keys of its sequence plates
+        #: (``"time.length"``: one length per example): what a caller may give
+        seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))}
+        self._length_keys = {length_key(pl): pl for pl in seq}
+        self.variables = frozenset(plan.names) | frozenset(self._length_keys)
         self._plate_slots = {}
         for k, pl in enumerate(plan.plates):
             if pl is not None:
@@ -265,7 +288,8 @@ class ModelRuntime:
         values = {n_: v for n_, v in zip(plan.names, vals)}
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
-        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()})
+        masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
+        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks)
 
     # --- execution --------------------------------------------------------------------
 
@@ -275,11 +299,15 @@ class ModelRuntime:
         With ``keep=False`` (:meth:`sample`) no distribution outlives its step.
         """
         plan = self.plan
-        vals: list = [None] * len(plan.names)
+        vals: list = [None] * len(plan.event_ndims)
         given = given or {}
+        lengths: dict = {}
         for name, v in given.items():
             k = self._slot.get(name)
             if k is None:
+                if name in self._length_keys:
+                    lengths[self._length_keys[name]] = v if n is None else v.expand(n, *v.shape)
+                    continue
                 raise GraphModelError(
                     f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
             vals[k] = v if n is None else v.expand(n, *v.shape)
@@ -293,7 +321,10 @@ class ModelRuntime:
         sizes = self._plate_sizes(vals, plate_sizes)
         for block in plan.blocks:
             if isinstance(block, SeqBlock):
-                self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample)
+                self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample, lengths.get(block.plate))
+            elif isinstance(block, Last):
+                vals[block.target] = _last_step(vals[block.source], plan.event_ndims[block.source],
+                                                lengths.get(block.plate))
             else:
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep)
         return vals, lps, dists
@@ -371,55 +402,78 @@ class ModelRuntime:
         if keep:
             dists[step.factor] = d
         if score and not step.deterministic:
-            lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce))
+            lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce), None)
 
-    def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample):
-        plan, mods = self.plan, self._modules
+    def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, lengths=None):
+        """Run ``block`` over its steps (backwards when it reads later steps).
+
+        ``lengths`` ``(batch...)``: the steps at and past an example's length are computed (on
+        its padding) but their log-densities are masked out, and recorded in ``dists["masks"]``.
+        """
+        plan = self.plan
         T = sizes[block.plate]
-        cur: dict = {}
-        hist = {s.target: [] for s in block.steps}
+        hist = {s.target: [None] * T for s in block.steps}
         for s in block.steps:
             for i in (s.factor, s.init):
                 if i is not None:
                     dists[i] = []
-        for t in range(T):
-            prev = cur
-            cur = {}
+        masks = dists.setdefault("masks", {}) if lengths is not None else None
+        for s in block.steps:
+            if lengths is not None and s.span[1]:
+                raise GraphModelError(
+                    f"model '{self.name}': '{plan.names[s.target]}' reads later steps, which sequences "
+                    f"of varying length ('{length_key(block.plate)}') do not support yet: its last steps "
+                    "would read the padding")
+        for t in (range(T) if block.direction > 0 else range(T - 1, -1, -1)):
+            valid = None if lengths is None else lengths > t
             for s in block.steps:
-                first = t == 0 and s.init is not None
-                fi = s.init if first else s.factor
-                xs = []
-                for k, lag in zip(s.init_parents if first else s.parents,
-                                  (False,) * len(s.init_parents) if first else s.lags):
-                    if plan.plates[k] != block.plate:
-                        xs.append(vals[k])  # outside the plate: the same value at every step
-                    elif k in hist:
-                        xs.append(prev[k] if lag else cur[k])
-                    else:  # a given input inside the plate: read its step
-                        xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - 1 if lag else t))
-                d = mods[fi].forward(*xs)
-                full = vals[s.target]
-                if full is not None:
-                    v = full.select(-(plan.event_ndims[s.target] + 1), t)
-                elif sample:
-                    if d.batch_shape != batch:
-                        d = _expanded(mods[fi], d, batch)
-                    v = draw(d)
-                else:
-                    raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")
-                cur[s.target] = v
-                hist[s.target].append(v)
-                dists[fi].append(d)
+                fi, v = self._sequence_step(block, s, t, T, vals, hist, batch, dists, sample)
+                if masks is not None:
+                    masks.setdefault(fi, []).append(valid)
                 if score and not s.deterministic:
-                    entry = lps.setdefault(fi, ([], [], False))
-                    entry[0].append(d)
+                    entry = lps.setdefault(fi, ([], [], False, None if valid is None else []))
+                    entry[0].append(dists[fi][-1])
                     entry[1].append(v)
+                    if valid is not None:
+                        entry[3].append(valid)
         for s in block.steps:
             if vals[s.target] is None:
                 vals[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
-        for s in block.steps:
+            for i in (s.factor, s.init):
+                if i is not None and block.direction < 0:  # keep every list in time order
+                    dists[i].reverse()
+                    if masks is not None and i in masks:
+                        masks[i].reverse()
             if s.init is not None and not dists[s.factor]:
                 del dists[s.factor]
+
+    def _sequence_step(self, block, s, t, T, vals, hist, batch, dists, sample):
+        """One variable at step ``t``: its value (drawn or given), kept in ``hist``."""
+        plan = self.plan
+        first = s.init is not None and not (s.span[0] <= t < T - s.span[1])
+        fi = s.init if first else s.factor
+        xs = []
+        for k, lag in zip(s.init_parents if first else s.parents,
+                          (0,) * len(s.init_parents) if first else s.lags):
+            if plan.plates[k] != block.plate:
+                xs.append(vals[k])  # outside the plate: the same value at every step
+            elif k in hist:
+                xs.append(hist[k][t - lag])
+            else:  # a given input, or a variable of an earlier sweep, inside the plate
+                xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - lag))
+        d = self._modules[fi].forward(*xs)
+        full = vals[s.target]
+        if full is not None:
+            v = full.select(-(plan.event_ndims[s.target] + 1), t)
+        elif sample:
+            if d.batch_shape != batch:
+                d = _expanded(self._modules[fi], d, batch)
+            v = draw(d)
+        else:
+            raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")
+        hist[s.target][t] = v
+        dists[fi].append(d)
+        return fi, v
 
     def __repr__(self) -> str:
         return f"ModelRuntime({self.name!r}, variables={list(self.plan.names)})"
