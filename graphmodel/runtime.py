@@ -229,12 +229,15 @@ class Trace:
         masks: factor label → one boolean ``(batch...)`` mask per entry of its ``dists`` list,
             true where the step lies within the sequence's length; only for sequences whose
             lengths were given.
+        times: factor label → the step of each entry of its ``dists`` list, inside a sequence
+            (a boundary factor may run at the first steps and at the last ones).
     """
 
     values: dict
     log_probs: Mapping
     dists: dict
     masks: dict = field(default_factory=dict)
+    times: dict = field(default_factory=dict)
 
 
 class ModelRuntime:
@@ -289,7 +292,8 @@ class ModelRuntime:
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
-        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks)
+        times = {labels[i]: m for i, m in dists.pop("times", {}).items()}
+        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times)
 
     # --- execution --------------------------------------------------------------------
 
@@ -413,11 +417,12 @@ class ModelRuntime:
         plan = self.plan
         T = sizes[block.plate]
         hist = {s.target: [None] * T for s in block.steps}
+        masks = dists.setdefault("masks", {}) if lengths is not None else None
+        times = dists.setdefault("times", {})
         for s in block.steps:
             for i in (s.factor, s.init):
                 if i is not None:
-                    dists[i] = []
-        masks = dists.setdefault("masks", {}) if lengths is not None else None
+                    dists[i], times[i] = [], []
         for s in block.steps:
             if lengths is not None and s.span[1]:
                 raise GraphModelError(
@@ -428,6 +433,7 @@ class ModelRuntime:
             valid = None if lengths is None else lengths > t
             for s in block.steps:
                 fi, v = self._sequence_step(block, s, t, T, vals, hist, batch, dists, sample)
+                times[fi].append(t)
                 if masks is not None:
                     masks.setdefault(fi, []).append(valid)
                 if score and not s.deterministic:
@@ -442,10 +448,12 @@ class ModelRuntime:
             for i in (s.factor, s.init):
                 if i is not None and block.direction < 0:  # keep every list in time order
                     dists[i].reverse()
+                    times[i].reverse()
                     if masks is not None and i in masks:
                         masks[i].reverse()
             if s.init is not None and not dists[s.factor]:
                 del dists[s.factor]
+                del times[s.factor]
 
     def _sequence_step(self, block, s, t, T, vals, hist, batch, dists, sample):
         """One variable at step ``t``: its value (drawn or given), kept in ``hist``."""
