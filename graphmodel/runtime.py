@@ -323,6 +323,8 @@ class ModelRuntime:
         lps: dict = {}
         dists: dict = {}
         sizes = self._plate_sizes(vals, plate_sizes)
+        if lengths:
+            self._blank_padding(vals, lengths)
         for block in plan.blocks:
             if isinstance(block, SeqBlock):
                 self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample, lengths.get(block.plate))
@@ -332,6 +334,22 @@ class ModelRuntime:
             else:
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep)
         return vals, lps, dists
+
+    def _blank_padding(self, vals, lengths):
+        """Zero the given values past each sequence's length.
+
+        No log-density counts those steps, but the networks still run on them: a model
+        reading arbitrary padding could overflow there, and a masked-out infinity still
+        turns the gradients into NaN (0 · ∞).
+        """
+        plan = self.plan
+        for k, v in enumerate(vals):
+            n = lengths.get(plan.plates[k]) if v is not None else None
+            if n is not None:
+                nd = plan.event_ndims[k]
+                steps = torch.arange(v.shape[-(nd + 1)], device=v.device)
+                valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
+                vals[k] = v.masked_fill(~valid, 0)
 
     def _batch_shape(self, vals, n):
         plan = self.plan

@@ -169,6 +169,7 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     ``binding`` is variable → field; without it, a field named like a variable binds it.
     Every observed variable of the graph must be bound.
     """
+    length_spec = graph.data.get("lengths", {}) if binding is None else {}
     binding = dict(binding if binding is not None else graph.data.get("bind", {}))
     out = {}
     for var, field in binding.items():
@@ -181,7 +182,7 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     for name in graph.variables:
         if name not in out and name in fields:
             out[name] = fields[name]
-    out.update(_bind_lengths(graph, fields, graph.data.get("lengths", {}) if binding is None else {}))
+    out.update(_bind_lengths(graph, fields, length_spec))
     missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
     if missing:
         raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
