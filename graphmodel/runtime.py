@@ -22,6 +22,7 @@ from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
+from .sequences import blank_padding, expanded, last_step, run_sequence
 from .shapes import broadcast
 from .variables import length_key
 
@@ -159,27 +160,6 @@ class FactorModule(nn.Module):
         elif log_scale is not None:
             d._gm_log_scale = log_scale  # (families: log σ for the KL and the log-density)
         return d
-
-
-def _expanded(mod: FactorModule, d, shape):
-    """``d`` expanded to the batch ``shape`` (broadcast with its own), still flagged as a
-    standard Normal where ``mod`` makes one (torch's ``expand`` builds a new object)."""
-    d = d.expand(broadcast(d.batch_shape, shape))
-    if mod.standard:
-        d._gm_standard = True
-    return d
-
-
-def _last_step(value, event_ndim: int, lengths):
-    """The last step of ``value`` ``(batch..., T, *event)``: step T-1, or each example's
-    ``lengths - 1`` where lengths were given."""
-    dim = -(event_ndim + 1)
-    if lengths is None:
-        return value.select(dim, -1)
-    index = (lengths - 1).clamp(min=0).to(torch.long)
-    index = index.reshape(*index.shape, *(1,) * (event_ndim + 1))
-    index = index.expand(*value.shape[: value.dim() + dim], 1, *value.shape[value.dim() + dim + 1:])
-    return value.gather(dim, index).squeeze(dim)
 
 
 class LogProbs(Mapping):
@@ -324,32 +304,16 @@ class ModelRuntime:
         dists: dict = {}
         sizes = self._plate_sizes(vals, plate_sizes)
         if lengths:
-            self._blank_padding(vals, lengths)
+            blank_padding(self, vals, lengths)
         for block in plan.blocks:
             if isinstance(block, SeqBlock):
-                self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample, lengths.get(block.plate))
+                run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, lengths.get(block.plate))
             elif isinstance(block, Last):
-                vals[block.target] = _last_step(vals[block.source], plan.event_ndims[block.source],
-                                                lengths.get(block.plate))
+                vals[block.target] = last_step(vals[block.source], plan.event_ndims[block.source],
+                                               lengths.get(block.plate))
             else:
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep)
         return vals, lps, dists
-
-    def _blank_padding(self, vals, lengths):
-        """Zero the given values past each sequence's length.
-
-        No log-density counts those steps, but the networks still run on them: a model
-        reading arbitrary padding could overflow there, and a masked-out infinity still
-        turns the gradients into NaN (0 · ∞).
-        """
-        plan = self.plan
-        for k, v in enumerate(vals):
-            n = lengths.get(plan.plates[k]) if v is not None else None
-            if n is not None:
-                nd = plan.event_ndims[k]
-                steps = torch.arange(v.shape[-(nd + 1)], device=v.device)
-                valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
-                vals[k] = v.masked_fill(~valid, 0)
 
     def _batch_shape(self, vals, n):
         plan = self.plan
@@ -409,7 +373,7 @@ class ModelRuntime:
             d = mod.forward(*self._parents(step, vals, sizes))
         if value is None:
             if d.batch_shape != want:
-                d = _expanded(mod, d, want)
+                d = expanded(mod, d, want)
             how = None if keep or score else draw_plan(d)
             if how is not None:
                 # nothing keeps this distribution: let it (and its parameters) go before the
@@ -425,81 +389,6 @@ class ModelRuntime:
             dists[step.factor] = d
         if score and not step.deterministic:
             lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce), None)
-
-    def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, lengths=None):
-        """Run ``block`` over its steps (backwards when it reads later steps).
-
-        ``lengths`` ``(batch...)``: the steps at and past an example's length are computed (on
-        its padding) but their log-densities are masked out, and recorded in ``dists["masks"]``.
-        """
-        plan = self.plan
-        T = sizes[block.plate]
-        hist = {s.target: [None] * T for s in block.steps}
-        masks = dists.setdefault("masks", {}) if lengths is not None else None
-        times = dists.setdefault("times", {})
-        for s in block.steps:
-            for i in (s.factor, s.init):
-                if i is not None:
-                    dists[i], times[i] = [], []
-        for s in block.steps:
-            if lengths is not None and s.span[1]:
-                raise GraphModelError(
-                    f"model '{self.name}': '{plan.names[s.target]}' reads later steps, which sequences "
-                    f"of varying length ('{length_key(block.plate)}') do not support yet: its last steps "
-                    "would read the padding")
-        for t in (range(T) if block.direction > 0 else range(T - 1, -1, -1)):
-            valid = None if lengths is None else lengths > t
-            for s in block.steps:
-                fi, v = self._sequence_step(block, s, t, T, vals, hist, batch, dists, sample)
-                times[fi].append(t)
-                if masks is not None:
-                    masks.setdefault(fi, []).append(valid)
-                if score and not s.deterministic:
-                    entry = lps.setdefault(fi, ([], [], False, None if valid is None else []))
-                    entry[0].append(dists[fi][-1])
-                    entry[1].append(v)
-                    if valid is not None:
-                        entry[3].append(valid)
-        for s in block.steps:
-            if vals[s.target] is None:
-                vals[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
-            for i in (s.factor, s.init):
-                if i is not None and block.direction < 0:  # keep every list in time order
-                    dists[i].reverse()
-                    times[i].reverse()
-                    if masks is not None and i in masks:
-                        masks[i].reverse()
-            if s.init is not None and not dists[s.factor]:
-                del dists[s.factor]
-                del times[s.factor]
-
-    def _sequence_step(self, block, s, t, T, vals, hist, batch, dists, sample):
-        """One variable at step ``t``: its value (drawn or given), kept in ``hist``."""
-        plan = self.plan
-        first = s.init is not None and not (s.span[0] <= t < T - s.span[1])
-        fi = s.init if first else s.factor
-        xs = []
-        for k, lag in zip(s.init_parents if first else s.parents,
-                          (0,) * len(s.init_parents) if first else s.lags):
-            if plan.plates[k] != block.plate:
-                xs.append(vals[k])  # outside the plate: the same value at every step
-            elif k in hist:
-                xs.append(hist[k][t - lag])
-            else:  # a given input, or a variable of an earlier sweep, inside the plate
-                xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - lag))
-        d = self._modules[fi].forward(*xs)
-        full = vals[s.target]
-        if full is not None:
-            v = full.select(-(plan.event_ndims[s.target] + 1), t)
-        elif sample:
-            if d.batch_shape != batch:
-                d = _expanded(self._modules[fi], d, batch)
-            v = draw(d)
-        else:
-            raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")
-        hist[s.target][t] = v
-        dists[fi].append(d)
-        return fi, v
 
     def __repr__(self) -> str:
         return f"ModelRuntime({self.name!r}, variables={list(self.plan.names)})"

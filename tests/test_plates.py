@@ -15,6 +15,7 @@ from torch.distributions import Normal
 import graphmodel as gm
 from graphmodel.engine import Last, SeqBlock, analyze, compile_plan
 from graphmodel.errors import DataError
+from graphmodel.sequences import sequence_lengths
 from inference.data import bind, check_fields, sines
 from inference.evaluate import bound
 from inference.trainer import Trainer
@@ -399,3 +400,8 @@ if __name__ == "__main__":  # the full-size comparison docs/RESULTS.md reports
     for seed in [int(s) for s in (sys.argv[1:] or ["0"])]:
         print(f"seed {seed}:", {k: round(v, 3) for k, v in smoothing_against_filtering(4000, seed).items()},
               flush=True)
+
+
+def test_sequence_lengths_from_a_sampled_end_flag():
+    end = torch.tensor([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    assert sequence_lengths(end).tolist() == [2, 4, 1]
