@@ -405,3 +405,10 @@ if __name__ == "__main__":  # the full-size comparison docs/RESULTS.md reports
 def test_sequence_lengths_from_a_sampled_end_flag():
     end = torch.tensor([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]])
     assert sequence_lengths(end).tolist() == [2, 4, 1]
+
+
+def test_renaming_a_variable_keeps_the_steps_its_readers_read():
+    g = last_graph()
+    g.update_variable("c", name="canvas")
+    assert {str(p) for f in g.factors for p in f.parents} == {"canvas[last]", "canvas[t-1]", "z"}
+    assert not g.problems()
