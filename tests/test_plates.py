@@ -412,3 +412,23 @@ def test_renaming_a_variable_keeps_the_steps_its_readers_read():
     g.update_variable("c", name="canvas")
     assert {str(p) for f in g.factors for p in f.parents} == {"canvas[last]", "canvas[t-1]", "z"}
     assert not g.problems()
+
+
+def test_a_kl_pairs_steps_in_time_order_where_the_boundary_factor_runs_last():
+    from inference.estimators import _steps
+
+    time = gm.Plate("time", T, kind="sequence")
+    x = gm.Variable("x", (2,), role="observed", plate="time")
+    z = gm.Variable("z", (3,), plate="time")
+    p = (gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, given=z.prev, net=gm.MLP(8))
+         * gm.Normal(z, loc=0.0, scale=1.0, init=True))
+    q = gm.Normal(z, given=(x, "x[t+1]"), net=gm.MLP(8)) * gm.Normal(z, given=x, net=gm.MLP(8), init=True)
+    g = gm.Graph("ahead", plates=[time], p=p, q=q)
+    assert not g.problems()
+    rt = g.build()
+    tr = rt.q.trace({"x": torch.randn(2, T, 2)})
+    first, last = (rt.factor_modules[_index(g, "q", "z", True)].label, rt.factor_modules[_index(g, "q", "z")].label)
+    assert tr.times == {first: [T - 1], last: list(range(T - 1))}
+    ordered, _ = _steps(tr, (first, last))  # the ELBO lists the boundary factor first
+    assert ordered == [*tr.dists[last], *tr.dists[first]]
+    assert torch.isfinite(bound(rt, g, {"x": torch.randn(2, T, 2)})).all()
