@@ -432,3 +432,15 @@ def test_a_kl_pairs_steps_in_time_order_where_the_boundary_factor_runs_last():
     ordered, _ = _steps(tr, (first, last))  # the ELBO lists the boundary factor first
     assert ordered == [*tr.dists[last], *tr.dists[first]]
     assert torch.isfinite(bound(rt, g, {"x": torch.randn(2, T, 2)})).all()
+
+
+def test_formulas_and_diagrams_print_the_steps():
+    from graphmodel.render.dot import to_dot
+    from graphmodel.render.formula import factorization
+
+    assert "p(zₜ|zₜ₋₁,zₜ₋₂)" in factorization(jump_graph(), "p")
+    assert factorization(smoothing_graph(), "q") == "q(z,g|x) = ∏ₜ[q(zₜ|zₜ₋₁,gₜ)]q(z₀|g₀)∏ₜ[q(gₜ|gₜ₊₁,xₜ)]q(gₗₐₛₜ|xₗₐₛₜ)"
+    assert factorization(last_graph(), "p", latex=True).startswith(r"p(x, c, z) = p(x \mid c_{\mathrm{last}})")
+    dot = to_dot(smoothing_graph())
+    assert '"g" -> "g" [style=dashed, color="#1f5fbf", label="t+1"' in dot
+    assert '"c" -> "x" [style=solid, color=black, label=last' in to_dot(last_graph())
