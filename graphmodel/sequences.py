@@ -5,7 +5,8 @@ forwards, or backwards for a sweep that reads later steps — with each factor a
 parents reach and the boundary factor (``init``) at the others; :func:`last_step` fills a
 ``c[last]`` slot. Sequences of varying length come as a ``(batch...)`` tensor of lengths per
 plate: the given values past each length are zeroed (:func:`blank_padding`), those steps'
-log-densities are masked out, and ``c[last]`` reads each sequence at its own end.
+log-densities are masked out, ``c[last]`` reads each sequence at its own end, and a
+deterministic state that reads ahead starts at each sequence's own end (:func:`_at_each_end`).
 :func:`sequence_lengths` turns a sampled end flag into lengths.
 """
 
@@ -90,15 +91,17 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
             if i is not None:
                 dists[i], times[i] = [], []
     for s in block.steps:
-        if lengths is not None and s.span[1]:
+        if lengths is not None and s.span[1] and not s.deterministic:
             raise GraphModelError(
-                f"model '{m.name}': '{plan.names[s.target]}' reads later steps, which sequences "
-                f"of varying length ('{length_key(block.plate)}') do not support yet: its last steps "
-                "would read the padding")
+                f"model '{m.name}': '{plan.names[s.target]}' is sampled and reads later steps, which "
+                f"sequences of varying length ('{length_key(block.plate)}') do not support yet; read "
+                "the future through a deterministic state (g from g[t+1] and x)")
     for t in (range(T) if block.direction > 0 else range(T - 1, -1, -1)):
         valid = None if lengths is None else lengths > t
         for s in block.steps:
             fi, v = _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample)
+            if lengths is not None and s.span[1] and fi == s.factor and vals[s.target] is None:
+                v = _at_each_end(m, block, s, t, v, vals, hist, lengths)
             times[fi].append(t)
             if masks is not None:
                 masks.setdefault(fi, []).append(valid)
@@ -122,20 +125,36 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
             del times[s.factor]
 
 
+def _at_each_end(m, block, s, t, v, vals, hist, lengths):
+    """A deterministic variable that reads ``k`` steps ahead, at a step ``t`` whose reach passes
+    some examples' ends (``t + k >= length``): there the boundary factor defines it, as at
+    the plate's last steps, instead of the regular one reading the padding."""
+    edge = lengths <= t + s.span[1]
+    nd = m.plan.event_ndims[s.target]
+    xs = [_read(m.plan, block, k, 0, t, vals, hist) for k in s.init_parents]
+    v = torch.where(edge.reshape(*edge.shape, *(1,) * nd), draw(m._modules[s.init].forward(*xs)), v)
+    hist[s.target][t] = v
+    return v
+
+
+def _read(plan, block, k, lag, t, vals, hist):
+    """Parent slot ``k`` at step ``t - lag``, seen from inside ``block``."""
+    if plan.plates[k] != block.plate:
+        return vals[k]  # outside the plate: the same value at every step
+    if k in hist:
+        return hist[k][t - lag]
+    return vals[k].select(-(plan.event_ndims[k] + 1), t - lag)  # given, or from an earlier sweep
+
+
 def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample):
     """One variable at step ``t``: its value (drawn or given), kept in ``hist``."""
     plan = m.plan
     first = s.init is not None and not (s.span[0] <= t < T - s.span[1])
     fi = s.init if first else s.factor
-    xs = []
-    for k, lag in zip(s.init_parents if first else s.parents,
-                      (0,) * len(s.init_parents) if first else s.lags):
-        if plan.plates[k] != block.plate:
-            xs.append(vals[k])  # outside the plate: the same value at every step
-        elif k in hist:
-            xs.append(hist[k][t - lag])
-        else:  # a given input, or a variable of an earlier sweep, inside the plate
-            xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - lag))
+    if first:
+        xs = [_read(plan, block, k, 0, t, vals, hist) for k in s.init_parents]
+    else:
+        xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
     d = m._modules[fi].forward(*xs)
     full = vals[s.target]
     if full is not None:

@@ -266,11 +266,7 @@ def _values(trace, label, values, g):
 
 
 def test_lengths_leave_the_padding_out_of_the_bound():
-    g = smoothing_graph()
-    g.remove_factor(_index(g, "q", "g"))  # read no future: lengths and reading ahead do not mix yet
-    g.remove_factor(_index(g, "q", "g", True))
-    g.add_factor(gm.Deterministic(gm.Variable("g", (8,), plate="time"), given=gm.Variable("x", (2,), role="observed",
-                                  plate="time"), net=gm.MLP(16)), model="q")
+    g = smoothing_graph()  # (its backward state reads ahead: from each sequence's own end)
     rt = g.build()
     x = torch.randn(4, T, 2)
     n = torch.tensor([5, 4, 2, 1])
@@ -299,10 +295,27 @@ def test_last_reads_each_sequence_at_its_length():
     torch.testing.assert_close(tr.log_probs[label], want)
 
 
-def test_reading_ahead_with_lengths_is_refused():
+def test_a_backward_state_starts_at_each_sequence_s_own_end():
     g = smoothing_graph()
     rt = g.build()
-    with pytest.raises(gm.GraphModelError, match="'g' reads later steps, which sequences of varying length"):
+    x, z = torch.randn(3, T, 2), torch.randn(3, T, 3)
+    n = torch.tensor([5, 3, 1])
+    tr = rt.q.trace({"x": x, "z": z, gm.length_key("time"): n})
+    log_q = sum(tr.log_probs.values())
+    for b, k in enumerate(n.tolist()):  # the same as the sequence alone, cut to its length
+        alone = rt.q.trace({"x": x[b:b + 1, :k], "z": z[b:b + 1, :k]}, plate_sizes={"time": k})
+        torch.testing.assert_close(tr.values["g"][b:b + 1, :k], alone.values["g"])
+        torch.testing.assert_close(log_q[b:b + 1], sum(alone.log_probs.values()))
+
+
+def test_a_sampled_variable_reading_ahead_refuses_lengths():
+    time = gm.Plate("time", T, kind="sequence")
+    x = gm.Variable("x", (2,), role="observed", plate="time")
+    z = gm.Variable("z", (3,), plate="time")
+    p = gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0)
+    q = gm.Normal(z, given=(x, "x[t+1]"), net=gm.MLP(8)) * gm.Normal(z, given=x, net=gm.MLP(8), init=True)
+    rt = gm.Graph("ahead", plates=[time], p=p, q=q).build()
+    with pytest.raises(gm.GraphModelError, match="'z' is sampled and reads later steps, which sequences of varying"):
         rt.q.trace({"x": torch.randn(2, T, 2), gm.length_key("time"): torch.tensor([5, 3])})
 
 
