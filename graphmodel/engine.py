@@ -409,6 +409,8 @@ def compile_plan(graph, model: str) -> Plan:
         init_parents = tuple(slot[str(p) if p.last else p.name] for p in graph.factors[j].parents) if j is not None else ()
         lags = tuple(p.lag for p in f.parents)
         span = (max((g for g in lags if g > 0), default=0), max((-g for g in lags if g < 0), default=0))
+        if j is not None and span == (0, 0):  # a boundary factor beside one that reads no other step: t = 0
+            span = (1, 0)
         return Step(i, slot[target], ps, lags, expand, j, init_parents,
                     FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span)
 

@@ -457,3 +457,18 @@ def test_formulas_and_diagrams_print_the_steps():
     dot = to_dot(smoothing_graph())
     assert '"g" -> "g" [style=dashed, color="#1f5fbf", label="t+1"' in dot
     assert '"c" -> "x" [style=solid, color=black, label=last' in to_dot(last_graph())
+
+
+def test_a_boundary_factor_beside_one_that_reads_no_other_step_defines_step_zero():
+    time = gm.Plate("time", T, kind="sequence")
+    x = gm.Variable("x", (2,), role="observed", plate="time")
+    z = gm.Variable("z", (3,), plate="time")
+    p = (gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0)
+         * gm.Normal(z, loc=1.0, scale=2.0, init=True))
+    g = gm.Graph("first", plates=[time], p=p)
+    rt = g.build()
+    z_ = torch.randn(2, T, 3)
+    tr = rt.p.trace({"x": torch.randn(2, T, 2), "z": z_})
+    label = rt.factor_modules[_index(g, "p", "z", True)].label
+    assert tr.times[label] == [0]
+    torch.testing.assert_close(tr.log_probs[label], Normal(1.0, 2.0).log_prob(z_[:, 0]).sum(-1))
