@@ -117,6 +117,14 @@ def test_the_data_section_binds_lengths_to_a_plate():
     check_fields(g, data)
 
 
+def test_the_lengths_field_round_trips_through_files():
+    g = load_example("dmm").build()
+    g.data["lengths"] = {"time": "length"}
+    text = gm.dumps(g)
+    assert '"lengths": {"time": "length"}' in text
+    assert gm.dumps(gm.loads(text)) == text and gm.loads(text).data["lengths"] == {"time": "length"}
+
+
 @pytest.mark.parametrize("lengths, found, message", [
     ({"views": "length"}, None, "data.lengths: 'views' is not a sequence plate of the graph; sequence plates: time"),
     ({"time": "steps"}, None, "data.lengths.time: the dataset has no field 'steps'; fields: sequence, length"),
