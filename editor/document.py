@@ -22,7 +22,7 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, pyqtSignal
 from PyQt6.QtGui import QUndoCommand, QUndoStack
 
-from graphmodel import Graph, GraphModelError, Parent
+from graphmodel import Graph, GraphModelError
 from graphmodel.fileio import graph_from_dict
 from graphmodel.variables import check_name
 
@@ -116,7 +116,7 @@ def rename_variable(graph: Graph, old: str, new: str) -> None:
     graph.add_variable(replace(var, name=new))
     for i, f in enumerate(graph.factors):
         if f.target == old or any(p.name == old for p in f.parents):
-            parents = tuple(Parent(new, p.lag) if p.name == old else p for p in f.parents)
+            parents = tuple(replace(p, name=new) if p.name == old else p for p in f.parents)
             graph.replace_factor(i, replace(f, target=new if f.target == old else f.target, parents=parents))
     graph.remove_variable(old)
     # the same variables in their old order; remove_variable has just dropped the engine's cache

@@ -94,7 +94,8 @@ def factor_code(f, names: dict) -> str:
     args = [names.get(f.target, repr(f.target))]
     if f.parents:
         args.append("given=[" + ", ".join(
-            (f"{names[p.name]}.prev" if p.lag else names[p.name]) if p.name in names else repr(str(p))
+            (f"{names[p.name]}.prev" if p.lag == 1 else names[p.name] if p.step is None else repr(str(p)))
+            if p.name in names else repr(str(p))
             for p in f.parents) + "]")
     if f.net is not None:
         args.append(f"net={net_code(f.net)}")

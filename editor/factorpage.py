@@ -76,11 +76,12 @@ class FactorPage(Page):
             row = QWidget()
             box = QHBoxLayout(row)
             box.setContentsMargins(0, 0, 0, 0)
-            box.addWidget(QLabel(f"<i>{p.name}</i>"))
+            other_step = p.last or p.lag not in (0, 1)  # z[t-2], x[t+1], c[last]: the name says the step
+            box.addWidget(QLabel(f"<i>{p if other_step else p.name}</i>"))
             pvar = g.variables.get(p.name)
             seq = (tvar is not None and pvar is not None and tvar.plate == pvar.plate and tvar.plate in g.plates
                    and g.plates[tvar.plate].kind == "sequence")
-            if seq or p.lag:
+            if (seq or p.lag) and not other_step:
                 lag = QCheckBox("previous step (t−1)")
                 lag.setChecked(bool(p.lag))
                 lag.toggled.connect(lambda on, k=k: self.run(self._set_lag, k, on))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from graphmodel import Graph, GraphModelError, Parent
+from graphmodel import Graph, GraphModelError
 from graphmodel.fileio import graph_from_dict
 
 from . import layout
@@ -99,7 +99,7 @@ def merge_steps(document, source: Graph, pos=(0.0, 0.0), whole: bool = False,
     for m, kind in source.models.items():
         steps.append(Step("add_model", (models[m], kind)))
     for f in source.factors:
-        parents = tuple(Parent(names.get(p.name, p.name), p.lag) for p in f.parents)
+        parents = tuple(replace(p, name=names.get(p.name, p.name)) for p in f.parents)
         steps.append(Step("add_factor", (replace(f, target=names.get(f.target, f.target), parents=parents,
                                                  model=models.get(f.model, f.model)), models.get(f.model, f.model))))
     if whole:

@@ -72,7 +72,7 @@ from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
 from .supports import SUPPORTS, Support
-from .variables import Parent, Plate, Variable
+from .variables import Parent, Plate, Variable, length_key
 
 __version__ = "0.1.0"
 
@@ -86,6 +86,7 @@ __all__ = [
     "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError", "Support", "Tied",
     "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
-    "graph_hash", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs", "save",
+    "graph_hash", "length_key", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs",
+    "save",
     "save_checkpoint",
 ]

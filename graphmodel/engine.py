@@ -15,9 +15,10 @@ import networkx as nx
 import torch
 
 from .errors import format_shape as _fmt
-from .factors import NET, REDUCTIONS, Annealed, Const, Learn, Tied
+from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, factor_family
 from .networks import NETWORKS, NetSpec, check_options
+from .plates import plate_problems
 from .positive import POSITIVE_MAPS, positive_params
 
 
@@ -37,28 +38,42 @@ class Problem:
 class Step:
     """Compute one variable: run ``factor`` on ``parents`` (slots) and fill ``target``.
 
-    ``lags[k]`` reads the previous step of parent k; ``expand[k]`` broadcasts parent k
-    into the factor's iid plate; ``init`` is the factor used at t = 0 of a sequence.
+    ``lags[k]`` is the step offset of parent k (2 reads ``t-2``, -1 reads ``t+1``);
+    ``expand[k]`` broadcasts parent k into the factor's iid plate. In a sequence, ``factor``
+    runs at the steps ``span[0] <= t < T - span[1]`` (its parents' farthest reach back and
+    ahead) and ``init`` (the boundary factor) at the others: the first ``span[0]`` steps and
+    the last ``span[1]``.
     """
 
     factor: int
     target: int
     parents: tuple[int, ...]
-    lags: tuple[bool, ...]
+    lags: tuple[int, ...]
     expand: tuple[bool, ...]
     init: int | None
     init_parents: tuple[int, ...]
     deterministic: bool
     plate: str | None  # the plate the factor runs in (its target's, or the reduced one)
     reduce: bool
+    span: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
 class SeqBlock:
-    """Steps repeated for t = 0..T-1 of a sequence plate."""
+    """Steps repeated for t = 0..T-1 of a sequence plate (``direction`` -1: t = T-1..0)."""
 
     plate: str
     steps: tuple[Step, ...]
+    direction: int = 1
+
+
+@dataclass(frozen=True)
+class Last:
+    """Fill slot ``target`` with the last step of slot ``source`` (a parent ``c[last]``)."""
+
+    source: int
+    target: int
+    plate: str
 
 
 @dataclass(frozen=True)
@@ -66,11 +81,11 @@ class Plan:
     """A model compiled to integer slots, in ancestral order."""
 
     model: str
-    names: tuple[str, ...]  # slot → variable name
-    event_ndims: tuple[int, ...]
-    plates: tuple[str | None, ...]  # slot → plate name
+    names: tuple[str, ...]  # slot → variable name (slots after these hold ``c[last]`` values)
+    event_ndims: tuple[int, ...]  # slot → number of event dims (every slot)
+    plates: tuple[str | None, ...]  # slot → plate name (every slot)
     inputs: tuple[int, ...]  # slots the caller must give
-    blocks: tuple  # Step | SeqBlock
+    blocks: tuple  # Step | SeqBlock | Last
     factors: tuple[int, ...]  # graph factor indices of the model, in scoring order
     plate_sizes: dict
 
@@ -81,6 +96,7 @@ class Analysis:
     orders: dict  # model → tuple of target names in ancestral order
     inputs: dict  # model → tuple of names the model reads but does not define
     members: dict  # model → graph factor indices it runs (its own and borrowed ones)
+    blocks: dict  # model → ((sequence plate or None, direction ±1, target names), ...) in run order
 
 
 def analyze(graph) -> Analysis:
@@ -177,7 +193,7 @@ def _factor_problems(graph, i, f) -> list[Problem]:
                 if shape is None or not _broadcasts(shape, want):
                     found = "a ragged list" if shape is None else _fmt(shape)
                     bad(f"parameter {k!r} has shape {found}, expected {_fmt(want)} or one that broadcasts to it")
-    out += _plate_problems(graph, f, var, bad)
+    out += plate_problems(graph, f, var, bad)
     return out
 
 
@@ -232,36 +248,6 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
         bad(f"an autoregressive factor reads '{f.target}' through its masks; do not list it as a parent")
 
 
-def _plate_problems(graph, f, var, bad) -> list:
-    if var is None or any(p.name not in graph.variables for p in f.parents):
-        return []
-    tplate = var.plate
-    seq = tplate is not None and tplate in graph.plates and graph.plates[tplate].kind == "sequence"
-    if f.init and not seq:
-        bad(f"init=True is for variables in a sequence plate, and '{f.target}' is not in one")
-    other = set()
-    for p in f.parents:
-        pv = graph.variables[p.name]
-        if p.lag:
-            if not seq or pv.plate != tplate:
-                bad(f"parent '{p}' reads a previous step, so '{p.name}' and '{f.target}' must share a "
-                    "sequence plate")
-            if f.init:
-                bad(f"the initial factor (t=0) cannot read a previous step, found parent '{p}'")
-        elif pv.plate is not None and pv.plate != tplate:
-            other.add(pv.plate)
-    if other and not f.reduce:
-        bad(f"parents in plate '{sorted(other)[0]}' feed '{f.target}', which is outside it; "
-            "give reduce='sum' or 'mean'")
-    if other and (len(other) > 1 or tplate is not None):
-        bad("a reduction must read exactly one plate and define a variable outside every plate")
-    if f.reduce and not other:
-        bad(f"reduce={f.reduce!r} but no parent lies in a plate that '{f.target}' is outside of")
-    if f.reduce is not None and f.reduce not in REDUCTIONS:
-        bad(f"reduce must be one of {', '.join(REDUCTIONS)}, found {f.reduce!r}")
-    return []
-
-
 def _analyze(graph) -> Analysis:
     problems: list[Problem] = []
     for v in graph.variables.values():
@@ -274,12 +260,12 @@ def _analyze(graph) -> Analysis:
             problems += [Problem(f"network '{name}': {key}: {msg}") for key, msg in check_options(spec)]
     for i, f in enumerate(graph.factors):
         problems += _factor_problems(graph, i, f)
-    orders, inputs, members = {}, {}, {}
+    orders, inputs, members, blocks = {}, {}, {}, {}
     for m in graph.models:
-        mp, order, ins, idx = _model_order(graph, m)
+        mp, order, ins, idx, bl = _model_order(graph, m)
         problems += mp
-        orders[m], inputs[m], members[m] = order, ins, idx
-    return Analysis(tuple(problems), orders, inputs, members)
+        orders[m], inputs[m], members[m], blocks[m] = order, ins, idx, bl
+    return Analysis(tuple(problems), orders, inputs, members, blocks)
 
 
 def _model_order(graph, model: str):
@@ -287,7 +273,7 @@ def _model_order(graph, model: str):
     idx = [i for i, f in enumerate(graph.factors) if f.model == model]
     problems: list[Problem] = []
     if not idx:
-        return [Problem(f"model '{model}' has no factors")], (), (), ()
+        return [Problem(f"model '{model}' has no factors")], (), (), (), ()
     seen: dict = {}
     for i in idx:
         f = graph.factors[i]
@@ -300,15 +286,19 @@ def _model_order(graph, model: str):
         seen[key] = i
     for i in idx:
         f = graph.factors[i]
-        if any(p.lag for p in f.parents) and (f.target, True) not in seen:
+        if any(p.lag > 0 for p in f.parents) and (f.target, True) not in seen:
             problems.append(Problem(
                 f"factor {model}({f.label}): '{f.target}' reads its previous step, so it needs an "
                 f"initial factor for t=0 (init=True) in model '{model}'", f.target, i))
+        elif any(p.lag < 0 for p in f.parents) and (f.target, True) not in seen:
+            problems.append(Problem(
+                f"factor {model}({f.label}): '{f.target}' reads a later step, so it needs a boundary "
+                f"factor for its last step (init=True) in model '{model}'", f.target, i))
     targets = {graph.factors[i].target for i in idx}
     if any(t not in graph.variables for t in targets) or any(
         p.name not in graph.variables for i in idx for p in graph.factors[i].parents
     ):
-        return problems, (), (), ()
+        return problems, (), (), (), ()
     idx = idx + _borrowed(graph, model, idx, targets)
     targets = {graph.factors[i].target for i in idx}
     g = nx.DiGraph()
@@ -326,10 +316,11 @@ def _model_order(graph, model: str):
         at = next((i for i in idx if graph.factors[i].target == cyc[0][1] and any(
             p.name == cyc[0][0] and not p.lag for p in graph.factors[i].parents)), None)
         problems.append(Problem(f"model '{model}' has a cycle: {path}", cyc[0][0], at))
-        return problems, (), (), ()
-    order = _block_order(graph, g, decl, problems, model)
+        return problems, (), (), (), ()
+    blocks = _block_order(graph, g, decl, problems, model, idx)
+    order = tuple(n for _, _, names in blocks for n in names)
     ins = sorted({p.name for i in idx for p in graph.factors[i].parents if p.name not in targets}, key=decl.get)
-    return problems, tuple(order), tuple(ins), tuple(idx)
+    return problems, order, tuple(ins), tuple(idx), tuple(blocks)
 
 
 def _borrowed(graph, model: str, own: list[int], targets: set) -> list[int]:
@@ -360,34 +351,95 @@ def _borrowed(graph, model: str, own: list[int], targets: set) -> list[int]:
     return out
 
 
-def _unit(graph, name):
+def _sequence_plate(graph, name) -> str | None:
     v = graph.variables[name]
     if v.plate in graph.plates and graph.plates[v.plate].kind == "sequence":
-        return "plate:" + v.plate
-    return name
+        return v.plate
+    return None
 
 
-def _block_order(graph, g, decl, problems, model) -> list[str]:
-    """Topological order in which each sequence plate's variables stay together."""
-    members: dict = {}
-    for n in g.nodes:
-        members.setdefault(_unit(graph, n), []).append(n)
-    if len(members) == g.number_of_nodes():  # no sequence plate: one plain sort
-        return list(nx.lexicographical_topological_sort(g, key=decl.get))
-    unit_of = {n: u for u, ns in members.items() for n in ns}
-    units = nx.DiGraph()
-    units.add_nodes_from(members)
-    units.add_edges_from((unit_of[a], unit_of[b]) for a, b in g.edges if unit_of[a] != unit_of[b])
-    first = {u: min(decl[n] for n in ns) for u, ns in members.items()}
-    try:
-        unit_order = list(nx.lexicographical_topological_sort(units, key=first.get))
-    except nx.NetworkXUnfeasible:
-        problems.append(Problem(f"model '{model}': a variable outside a sequence plate both reads and feeds it"))
+def _time_graph(graph, g, idx) -> nx.DiGraph:
+    """``g`` plus the edges that cross steps; each edge keeps the signs of its step offsets."""
+    full = nx.DiGraph()
+    full.add_nodes_from(g.nodes)
+    for i in idx:
+        f = graph.factors[i]
+        for p in f.parents:
+            if p.name in g:
+                if not full.has_edge(p.name, f.target):
+                    full.add_edge(p.name, f.target, signs=set())
+                full.edges[p.name, f.target]["signs"].add((p.lag > 0) - (p.lag < 0))
+    return full
+
+
+def _direction(graph, full, comp, problems, model) -> int | None:
+    """+1 (forward), -1 (backward) or 0 (either way) for one strongly connected component."""
+    signs = {s for a, b, d in full.subgraph(comp).edges(data=True) for s in d["signs"]} - {0}
+    names = sorted(comp, key=list(graph.variables).index)
+    if len(comp) > 1 and len({_sequence_plate(graph, n) for n in comp} | {None}) != 2:
+        problems.append(Problem(f"model '{model}': a variable outside a sequence plate both reads and "
+                                f"feeds it ({', '.join(names)})", names[0]))
+        return None
+    if len(signs) > 1:
+        problems.append(Problem(
+            f"model '{model}': {', '.join(names)} read both earlier and later steps of each other, a "
+            "cycle through time; compute the backward part apart (e.g. g from g[t+1] and x) and read "
+            "it at the same step", names[0]))
+        return None
+    return signs.pop() if signs else 0
+
+
+def _block_order(graph, g, decl, problems, model, idx) -> list:
+    """Sweeps of the model in run order: ``(plate or None, direction, target names)``.
+
+    Variables that depend on each other across steps (a strongly connected component of the
+    graph with step-crossing edges) run in one sweep over the plate, forwards when they read
+    earlier steps and backwards when they read later ones; sweeps over the same plate merge
+    where the directions and the offsets between them allow. Within a sweep the variables
+    of one step come in ancestral order.
+    """
+    if not any(_sequence_plate(graph, n) for n in g.nodes):  # no sequence plate: one plain sort
+        return [(None, 1, (n,)) for n in nx.lexicographical_topological_sort(g, key=decl.get)]
+    full = _time_graph(graph, g, idx)
+    comps = [frozenset(c) for c in nx.strongly_connected_components(full)]
+    dirs = [_direction(graph, full, c, problems, model) for c in comps]
+    if None in dirs:
         return []
-    order = []
-    for u in unit_order:
-        order += list(nx.lexicographical_topological_sort(g.subgraph(members[u]), key=decl.get))
-    return order
+    cond = nx.condensation(full, scc=comps)
+    first = {k: min(decl[n] for n in c) for k, c in enumerate(comps)}
+    indeg = {k: cond.in_degree(k) for k in cond.nodes}
+    ready = sorted((k for k, d in indeg.items() if d == 0), key=first.get)
+    out: list = []
+    while ready:
+        pick, merged = ready[0], None
+        if out and out[-1][0] is not None:
+            for k in ready:
+                merged = _merged(graph, full, out[-1], comps[k], dirs[k])
+                if merged is not None:
+                    pick = k
+                    break
+        ready.remove(pick)
+        names = tuple(nx.lexicographical_topological_sort(g.subgraph(comps[pick]), key=decl.get))
+        if merged is not None:
+            out[-1] = (out[-1][0], merged, out[-1][2] + names)
+        else:
+            out.append((_sequence_plate(graph, names[0]), dirs[pick], names))
+        for k in cond.successors(pick):
+            indeg[k] -= 1
+            if indeg[k] == 0:
+                ready.append(k)
+        ready.sort(key=first.get)
+    return [(plate, d or 1, names) for plate, d, names in out]
+
+
+def _merged(graph, full, block, comp, d) -> int | None:
+    """The direction of ``block`` joined by component ``comp``, or None if they cannot share a sweep."""
+    plate, bd, names = block
+    if _sequence_plate(graph, next(iter(comp))) != plate:
+        return None
+    signs = {d, bd} | {s for n in names for c in comp if full.has_edge(n, c) for s in full.edges[n, c]["signs"]}
+    signs -= {0}
+    return None if len(signs) > 1 else (signs.pop() if signs else 0)
 
 
 # --- the plan --------------------------------------------------------------------------
@@ -397,11 +449,13 @@ def compile_plan(graph, model: str) -> Plan:
     a = analyze(graph)
     order, ins = a.orders[model], a.inputs[model]
     names = tuple(ins) + tuple(order)
-    slot = {n: k for k, n in enumerate(names)}
     members = a.members[model]
+    lasts = tuple(dict.fromkeys(p.name for i in members for p in graph.factors[i].parents if p.last))
+    slot = {n: k for k, n in enumerate(names)}
+    slot.update({f"{n}[last]": len(names) + k for k, n in enumerate(lasts)})
     regular = {graph.factors[i].target: i for i in members if not graph.factors[i].init}
     initial = {graph.factors[i].target: i for i in members if graph.factors[i].init}
-    plates = tuple(graph.variables[n].plate for n in names)
+    plates = tuple(graph.variables[n].plate for n in names) + (None,) * len(lasts)
 
     def step(target: str) -> Step:
         i = regular.get(target, initial.get(target))
@@ -409,28 +463,29 @@ def compile_plan(graph, model: str) -> Plan:
         ctx = graph.variables[target].plate
         if f.reduce:
             ctx = next(graph.variables[p.name].plate for p in f.parents
-                       if graph.variables[p.name].plate not in (None, ctx))
+                       if not p.last and graph.variables[p.name].plate not in (None, ctx))
         kind = graph.plates[ctx].kind if ctx else None
         in_loop = kind == "sequence" and not f.reduce
-        expand = tuple(kind is not None and not in_loop and graph.variables[p.name].plate != ctx
-                       for p in f.parents)
+        ps = tuple(slot[str(p) if p.last else p.name] for p in f.parents)
+        expand = tuple(kind is not None and not in_loop and plates[k] != ctx for k in ps)
         j = initial.get(target) if target in regular else None
-        init_parents = tuple(slot[p.name] for p in graph.factors[j].parents) if j is not None else ()
-        return Step(i, slot[target], tuple(slot[p.name] for p in f.parents),
-                    tuple(bool(p.lag) for p in f.parents), expand, j, init_parents,
-                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce))
+        init_parents = tuple(slot[str(p) if p.last else p.name] for p in graph.factors[j].parents) if j is not None else ()
+        lags = tuple(p.lag for p in f.parents)
+        span = (max((g for g in lags if g > 0), default=0), max((-g for g in lags if g < 0), default=0))
+        if j is not None and span == (0, 0):  # a boundary factor beside one that reads no other step: t = 0
+            span = (1, 0)
+        return Step(i, slot[target], ps, lags, expand, j, init_parents,
+                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span)
 
-    blocks: list = []
-    for n in order:
-        s = step(n)
-        seq = s.plate and graph.plates[s.plate].kind == "sequence" and not s.reduce
-        if seq and blocks and isinstance(blocks[-1], SeqBlock) and blocks[-1].plate == s.plate:
-            blocks[-1] = SeqBlock(s.plate, blocks[-1].steps + (s,))
-        elif seq:
-            blocks.append(SeqBlock(s.plate, (s,)))
+    blocks: list = [Last(slot[n], slot[f"{n}[last]"], graph.variables[n].plate) for n in lasts if n in ins]
+    for plate, direction, targets in a.blocks[model]:
+        steps = tuple(step(n) for n in targets)
+        if plate is not None and all(not s.reduce for s in steps):
+            blocks.append(SeqBlock(plate, steps, direction))
         else:
-            blocks.append(s)
+            blocks += steps
+        blocks += [Last(slot[n], slot[f"{n}[last]"], plate) for n in lasts if n in targets]
     scoring = tuple(i for n in order for i in (initial.get(n), regular.get(n)) if i is not None)
-    return Plan(model, names, tuple(len(graph.variables[n].shape) for n in names), plates,
+    return Plan(model, names, tuple(len(graph.variables[n].shape) for n in names + lasts), plates,
                 tuple(range(len(ins))), tuple(blocks), scoring,
                 {k: p.size for k, p in graph.plates.items()})

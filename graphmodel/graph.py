@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from .errors import GraphModelError, ValidationError
 from .factors import Factor, Model
-from .variables import Parent, Plate, Variable, check_name
+from .variables import Plate, Variable, check_name
 
 MODEL_KINDS = ("generative", "inference", "auxiliary")
 DEFAULT_KINDS = {"p": "generative", "q": "inference"}
@@ -284,5 +284,5 @@ class Graph:
 
 
 def _rename(f: Factor, old: str, new: str) -> Factor:
-    parents = tuple(Parent(new, p.lag) if p.name == old else p for p in f.parents)
+    parents = tuple(replace(p, name=new) if p.name == old else p for p in f.parents)
     return replace(f, target=new if f.target == old else f.target, parents=parents)

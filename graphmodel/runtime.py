@@ -11,20 +11,22 @@ dimension (N views or T steps) just before its event dimensions.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from .autoregressive import AutoregressiveModule
-from .engine import Plan, SeqBlock, compile_plan
+from .engine import Last, Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .positive import DEFAULT_POSITIVE, POSITIVE_MAPS, is_positive
+from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
+from .variables import length_key
 
 _NET, _CONST, _LEARN, _SCHED = 0, 1, 2, 3
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity"})
@@ -206,33 +208,11 @@ def _tau(temperature) -> float | None:
     return None if temperature == 1 else float(temperature)
 
 
-def _tempered(mod: FactorModule, xs, tau: float):
-    """``mod``'s distribution at sampling temperature ``tau`` (a draw, never a score)."""
-    if mod.deterministic:
-        return mod.forward(*xs)
-    temper = mod.family.temper
-    if temper is None:
-        raise GraphModelError(f"factor {mod.label}: {mod.family.name} defines no sampling temperature; "
-                              "sample with temperature 1")
-    params, _ = mod._params(xs)
-    return mod.family.make(temper(params, tau), mod.event_ndim)
-
-
 def _signature(sig) -> str:
     """``reads (8,), (4,) and emits loc (8,), scale (8,)`` for a tied network's error."""
     ins, heads = sig
     reads = ", ".join(_fmt(shape) + (f"×{c} classes" if c else "") for shape, c, _ in ins) or "nothing"
     return f"reads {reads} and emits {', '.join(f'{n} {_fmt(shape)}' for n, shape in heads)}"
-
-
-def _expanded(mod: FactorModule, d, shape):
-    """``d`` expanded to the batch ``shape`` (broadcast with its own), still flagged as a
-    standard Normal where ``mod`` makes one (torch's ``expand`` builds a new object)."""
-    standard = mod.standard and getattr(d, "_gm_standard", False)  # (not a tempered one)
-    d = d.expand(broadcast(d.batch_shape, shape))
-    if standard:
-        d._gm_standard = True
-    return d
 
 
 class LogProbs(Mapping):
@@ -244,16 +224,18 @@ class LogProbs(Mapping):
     """
 
     def __init__(self, pending: dict):
-        self._pending = pending  # label → (dists, values, sum over a plate dim)
+        self._pending = pending  # label → (dists, values, sum over a plate dim, step masks or None)
         self._done: dict = {}
 
     def __getitem__(self, label: str) -> torch.Tensor:
         hit = self._done.get(label)
         if hit is None:
-            dists, values, plate = self._pending[label]
+            dists, values, plate, masks = self._pending[label]
             hit = None
-            for d, v in zip(dists, values):
+            for k, (d, v) in enumerate(zip(dists, values)):
                 lp = log_density(d, v)
+                if masks is not None:  # a step past the sequence's length adds nothing
+                    lp = lp.masked_fill(~masks[k], 0.0)
                 hit = lp if hit is None else hit + lp
             if plate:
                 hit = hit.sum(-1)
@@ -275,12 +257,20 @@ class Trace:
         values: variable name → value, shaped ``(batch..., [plate,] *event)``.
         log_probs: factor label → log-density summed over plates and steps, ``(batch...)``;
             deterministic factors are left out.
-        dists: factor label → the distribution (a list, one per step, inside a sequence).
+        dists: factor label → the distribution (a list, one per step in time order, inside a
+            sequence).
+        masks: factor label → one boolean ``(batch...)`` mask per entry of its ``dists`` list,
+            true where the step lies within the sequence's length; only for sequences whose
+            lengths were given.
+        times: factor label → the step of each entry of its ``dists`` list, inside a sequence
+            (a boundary factor may run at the first steps and at the last ones).
     """
 
     values: dict
     log_probs: Mapping
     dists: dict
+    masks: dict = field(default_factory=dict)
+    times: dict = field(default_factory=dict)
 
 
 class ModelRuntime:
@@ -292,8 +282,11 @@ class ModelRuntime:
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}
-        #: the names of the model's variables (what a caller may give)
-        self.variables = frozenset(plan.names)
+        #: the names of the model's variables, and the length keys of its sequence plates
+        #: (``"time.length"``: one length per example): what a caller may give
+        seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))}
+        self._length_keys = {length_key(pl): pl for pl in seq}
+        self.variables = frozenset(plan.names) | frozenset(self._length_keys)
         self._plate_slots = {}
         for k, pl in enumerate(plan.plates):
             if pl is not None:
@@ -339,7 +332,9 @@ class ModelRuntime:
         values = {n_: v for n_, v in zip(plan.names, vals)}
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
-        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()})
+        masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
+        times = {labels[i]: m for i, m in dists.pop("times", {}).items()}
+        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times)
 
     # --- execution --------------------------------------------------------------------
 
@@ -349,11 +344,15 @@ class ModelRuntime:
         With ``keep=False`` (:meth:`sample`) no distribution outlives its step.
         """
         plan = self.plan
-        vals: list = [None] * len(plan.names)
+        vals: list = [None] * len(plan.event_ndims)
         given = given or {}
+        lengths: dict = {}
         for name, v in given.items():
             k = self._slot.get(name)
             if k is None:
+                if name in self._length_keys:
+                    lengths[self._length_keys[name]] = v if n is None else v.expand(n, *v.shape)
+                    continue
                 raise GraphModelError(
                     f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
             vals[k] = v if n is None else v.expand(n, *v.shape)
@@ -365,9 +364,15 @@ class ModelRuntime:
         lps: dict = {}
         dists: dict = {}
         sizes = self._plate_sizes(vals, plate_sizes)
+        if lengths:
+            blank_padding(self, vals, lengths)
         for block in plan.blocks:
             if isinstance(block, SeqBlock):
-                self._run_sequence(block, vals, batch, sizes, lps, dists, score, sample, tau)
+                run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, lengths.get(block.plate),
+                             tau)
+            elif isinstance(block, Last):
+                vals[block.target] = last_step(vals[block.source], plan.event_ndims[block.source],
+                                               lengths.get(block.plate))
             else:
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau)
         return vals, lps, dists
@@ -425,10 +430,10 @@ class ModelRuntime:
                 vals[step.target] = torch.randn(shape, dtype=loc.dtype, device=loc.device)
                 return
         xs = [vals[k] for k in step.parents] if step.plate is None else self._parents(step, vals, sizes)
-        d = mod.forward(*xs) if tau is None or value is not None else _tempered(mod, xs, tau)
+        d = mod.forward(*xs) if tau is None or value is not None else tempered(mod, xs, tau)
         if value is None:
             if d.batch_shape != want:
-                d = _expanded(mod, d, want)
+                d = expanded(mod, d, want)
             how = None if keep or score else draw_plan(d)
             if how is not None:
                 # nothing keeps this distribution: let it (and its parameters) go before the
@@ -443,55 +448,7 @@ class ModelRuntime:
         if keep:
             dists[step.factor] = d
         if score and not step.deterministic:
-            lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce))
-
-    def _run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, tau=None):
-        plan, mods = self.plan, self._modules
-        T = sizes[block.plate]
-        cur: dict = {}
-        hist = {s.target: [] for s in block.steps}
-        for s in block.steps:
-            for i in (s.factor, s.init):
-                if i is not None:
-                    dists[i] = []
-        for t in range(T):
-            prev = cur
-            cur = {}
-            for s in block.steps:
-                first = t == 0 and s.init is not None
-                fi = s.init if first else s.factor
-                xs = []
-                for k, lag in zip(s.init_parents if first else s.parents,
-                                  (False,) * len(s.init_parents) if first else s.lags):
-                    if plan.plates[k] != block.plate:
-                        xs.append(vals[k])  # outside the plate: the same value at every step
-                    elif k in hist:
-                        xs.append(prev[k] if lag else cur[k])
-                    else:  # a given input inside the plate: read its step
-                        xs.append(vals[k].select(-(plan.event_ndims[k] + 1), t - 1 if lag else t))
-                full = vals[s.target]
-                d = mods[fi].forward(*xs) if tau is None or full is not None else _tempered(mods[fi], xs, tau)
-                if full is not None:
-                    v = full.select(-(plan.event_ndims[s.target] + 1), t)
-                elif sample:
-                    if d.batch_shape != batch:
-                        d = _expanded(mods[fi], d, batch)
-                    v = draw(d)
-                else:
-                    raise GraphModelError(f"model '{self.name}': no value given for '{plan.names[s.target]}'")
-                cur[s.target] = v
-                hist[s.target].append(v)
-                dists[fi].append(d)
-                if score and not s.deterministic:
-                    entry = lps.setdefault(fi, ([], [], False))
-                    entry[0].append(d)
-                    entry[1].append(v)
-        for s in block.steps:
-            if vals[s.target] is None:
-                vals[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
-        for s in block.steps:
-            if s.init is not None and not dists[s.factor]:
-                del dists[s.factor]
+            lps[step.factor] = ((d,), (value,), bool(step.plate and not step.reduce), None)
 
     def __repr__(self) -> str:
         return f"ModelRuntime({self.name!r}, variables={list(self.plan.names)})"

@@ -3,7 +3,9 @@
 
 A :class:`Variable` is a name, an event shape, a support and a role. A :class:`Plate`
 repeats the variables inside it, either as iid copies (N context views) or as a sequence
-(T steps, where a factor may look at the previous step of a variable, ``z[t-1]``).
+(T steps, where a factor may look at an earlier step of a variable, ``z[t-1]``, ``z[t-2]``; an
+inference model also at a later one, ``x[t+1]``; and a variable outside the plate at the last
+step, ``c[last]``).
 """
 
 from __future__ import annotations
@@ -129,28 +131,78 @@ class Plate:
             )
 
 
-_PARENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[t-1\])?$")
+#: the farthest step a parent may reach back or ahead (``z[t-k]``, ``x[t+k]``)
+MAX_OFFSET = 1000
+_PARENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(?:t([-+])([1-9][0-9]{0,3})|(last))\])?$")
 
 
 @dataclass(frozen=True)
 class Parent:
-    """A parent reference: a variable, optionally at the previous step of a sequence plate."""
+    """A parent reference: a variable, at the same step or another step of a sequence plate.
+
+    ``lag = k > 0`` reads step ``t-k`` (``z[t-1]``, ``z[t-2]``), ``lag = -k`` step ``t+k``
+    (``x[t+1]``, inference models only), and ``last`` the last step, read from outside the
+    plate (``c[last]``).
+
+    Example:
+        >>> Parent.parse("z[t-2]"), Parent.parse("x[t+1]").lag, str(Parent("c", last=True))
+        (Parent(name='z', lag=2, last=False), -1, 'c[last]')
+    """
 
     name: str
     lag: int = 0
+    last: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.lag, int) or isinstance(self.lag, bool) or abs(self.lag) > MAX_OFFSET:
+            raise GraphModelError(f"parent '{self.name}': lag must be an integer in "
+                                  f"[-{MAX_OFFSET}, {MAX_OFFSET}], found {self.lag!r}")
+        if self.last and self.lag:
+            raise GraphModelError(f"parent '{self.name}': a parent reads either the last step or a "
+                                  f"step t-k, not both (found lag={self.lag} and last)")
+
+    @property
+    def step(self) -> str | None:
+        """The step index as written between brackets: ``"t-2"``, ``"t+1"``, ``"last"``, or None."""
+        if self.last:
+            return "last"
+        if self.lag:
+            return f"t-{self.lag}" if self.lag > 0 else f"t+{-self.lag}"
+        return None
 
     def __str__(self) -> str:
-        return f"{self.name}[t-1]" if self.lag else self.name
+        step = self.step
+        return self.name if step is None else f"{self.name}[{step}]"
 
     @staticmethod
     def parse(ref: object) -> Parent:
-        """Read ``"z"`` or ``"z[t-1]"`` (or a :class:`Variable` / :class:`Parent`)."""
+        """Read ``"z"``, ``"z[t-k]"``, ``"x[t+k]"`` or ``"c[last]"`` (or a :class:`Variable` / :class:`Parent`)."""
         if isinstance(ref, Parent):
             return ref
         if isinstance(ref, Variable):
             return Parent(ref.name)
         if isinstance(ref, str):
             m = _PARENT.match(ref)
-            if m:
-                return Parent(m.group(1), lag=1 if ref.endswith("]") else 0)
-        raise GraphModelError(f"a parent must be a variable name or 'name[t-1]', found {ref!r}")
+            if m and m.group(4):
+                return Parent(m.group(1), last=True)
+            if m and m.group(3) and int(m.group(3)) <= MAX_OFFSET:
+                k = int(m.group(3))
+                return Parent(m.group(1), lag=k if m.group(2) == "-" else -k)
+            if m and not m.group(3):
+                return Parent(m.group(1))
+        raise GraphModelError("a parent must be a variable name, 'name[t-k]', 'name[t+k]' "
+                              f"(1 <= k <= {MAX_OFFSET}) or 'name[last]', found {ref!r}")
+
+
+def length_key(plate: str) -> str:
+    """The key under which a batch gives the lengths of a sequence plate's sequences.
+
+    A ``(batch...)`` integer tensor: example ``b`` has steps ``0 .. lengths[b]-1``; the steps
+    after are padding, left out of every log-density. Not an identifier, so it never names a
+    variable.
+
+    Example:
+        >>> length_key("time")
+        'time.length'
+    """
+    return f"{plate}.length"

@@ -14,6 +14,11 @@ A variable that an inference model infers (M2's label) may be missing in some ex
 NaN in floating-point data, −1 in class indices (:func:`missing_rows`). The section's
 ``"labels_per_class": {"y": 10}`` keeps ``y`` for 10 training examples per class and hides
 the rest (:func:`keep_labels`, applied by the trainer to the training split only).
+
+Sequences of varying length: ``"lengths": {"time": "length"}`` binds a field of integer
+lengths ``(N,)`` to the sequence plate ``time``; batches carry it as ``"time.length"``
+(``graphmodel.length_key``), and the steps past an example's length are padding that no
+log-density counts.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import torch
 from graphmodel.errors import DataError, GraphModelError
 from graphmodel.errors import format_shape as _fmt
 from graphmodel.registry import Registry
+from graphmodel.variables import length_key
 
 DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
 
@@ -163,6 +169,7 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     ``binding`` is variable → field; without it, a field named like a variable binds it.
     Every observed variable of the graph must be bound.
     """
+    length_spec = graph.data.get("lengths", {}) if binding is None else {}
     binding = dict(binding if binding is not None else graph.data.get("bind", {}))
     out = {}
     for var, field in binding.items():
@@ -175,6 +182,7 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     for name in graph.variables:
         if name not in out and name in fields:
             out[name] = fields[name]
+    out.update(_bind_lengths(graph, fields, length_spec))
     missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
     if missing:
         raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
@@ -190,6 +198,44 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     return out
 
 
+def _bind_lengths(graph, fields: dict, spec) -> dict:
+    """The data section's ``"lengths": {"time": "length"}``: plate → field of sequence lengths.
+
+    The lengths ride in the batch under ``length_key(plate)`` (``"time.length"``), as does a
+    field already named so.
+    """
+    if not isinstance(spec, dict):
+        raise DataError(f"data.lengths: expected an object sequence plate → field, found {spec!r}")
+    out = {}
+    for plate, field in spec.items():
+        p = graph.plates.get(plate)
+        if p is None or p.kind != "sequence":
+            seqs = [k for k, q in graph.plates.items() if q.kind == "sequence"]
+            raise DataError(f"data.lengths: '{plate}' is not a sequence plate of the graph; sequence "
+                            f"plates: {', '.join(seqs) or 'none'}")
+        if field not in fields:
+            raise DataError(f"data.lengths.{plate}: the dataset has no field {field!r}; fields: {', '.join(fields)}")
+        out[length_key(plate)] = fields[field]
+    for plate, p in graph.plates.items():
+        if p.kind == "sequence" and length_key(plate) in fields and length_key(plate) not in out:
+            out[length_key(plate)] = fields[length_key(plate)]
+    return out
+
+
+def _check_lengths(graph, data: dict, name: str, x) -> None:
+    """Lengths of a sequence plate: integers ``(N,)`` in [1, the data's number of steps]."""
+    plate = name[: -len(".length")]
+    if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.dtype.is_floating_point or x.dtype == torch.bool:
+        found = f"shape {_fmt(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise DataError(f"lengths of plate '{plate}': expected integers shaped (N,), found {found}")
+    steps = [v.shape[-(len(graph.variables[k].shape) + 1)] for k, v in data.items()
+             if k in graph.variables and graph.variables[k].plate == plate]
+    top = steps[0] if steps else graph.plates[plate].size
+    if x.numel() and (int(x.min()) < 1 or int(x.max()) > top):
+        raise DataError(f"lengths of plate '{plate}': expected values in [1, {top}] (the steps in the data), "
+                        f"found values in [{int(x.min())}, {int(x.max())}]")
+
+
 def check_fields(graph, data: dict) -> None:
     """Check bound data against the variables before the first step; raise DataError.
 
@@ -197,6 +243,9 @@ def check_fields(graph, data: dict) -> None:
     """
     partial = partially_observed(graph)
     for name, x in data.items():
+        if name not in graph.variables and name.endswith(".length") and name[:-7] in graph.plates:
+            _check_lengths(graph, data, name, x)
+            continue
         v = graph.variables[name]
         if not isinstance(x, torch.Tensor):
             raise DataError(f"variable '{name}': data must be a tensor, found {type(x).__name__}")

@@ -126,13 +126,25 @@ class Expectation(Leaf):
         return _expect(self.subscript, _signed(self.items, latex), latex)
 
 
-def _steps(dists: dict, labels) -> list:
-    out = []
+def _steps(trace, labels) -> tuple[list, list | None]:
+    """The distributions of ``labels`` in step order, and their length masks (or None).
+
+    A sequence's boundary factor may run at its last steps (a posterior that reads ahead), so
+    the steps are put in time order before q's and p's are paired.
+    """
+    out, times = [], []
     for label in labels:
-        d = dists.get(label)
+        d = trace.dists.get(label)
         if d is not None:
             out += d if isinstance(d, list) else [d]
-    return out
+            times += trace.times.get(label, ())
+    masks = [None] * len(out)
+    if trace.masks:  # (a variable's factors all lie in its plate: all have masks or none)
+        masks = [m for label in labels if label in trace.dists for m in trace.masks.get(label, ())]
+    if len(times) == len(out) and times != sorted(times):
+        order = sorted(range(len(out)), key=times.__getitem__)
+        out, masks = [out[k] for k in order], [masks[k] for k in order]
+    return out, masks
 
 
 def _broadcast(*dists):
@@ -159,16 +171,18 @@ class KLDivergence(Leaf):
 
     def _value(self, ctx):
         qt, pt = ctx.traces(self.sampling)
-        qs, ps = _steps(qt.dists, self.q_labels), _steps(pt.dists, self.p_labels)
+        (qs, masks), (ps, _) = _steps(qt, self.q_labels), _steps(pt, self.p_labels)
         if len(qs) != len(ps):
             raise GraphModelError(f"{self.text[0]}: q has {len(qs)} steps and p has {len(ps)}")
         out = None
-        for dq, dp in zip(qs, ps):
+        for dq, dp, mask in zip(qs, ps, masks):
             kl = closed_form_kl(dq, dp)
             if kl is None:
                 kl = kl_divergence(*_broadcast(dq, dp))
             if self.plate:
                 kl = kl.sum(-1)
+            if mask is not None:  # a step past the sequence's length adds nothing
+                kl = kl.masked_fill(~mask, 0.0)
             out = kl if out is None else out + kl
         return _per_example(self.sampling, out)
 

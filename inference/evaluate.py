@@ -100,7 +100,7 @@ def prior_log_likelihood(runtime, graph, batch: dict, k: int = 1000, *, p: str |
         raise GraphModelError(f"prior_log_likelihood: k must be a positive integer, found {k!r}")
     p = p or model_of(graph, "generative", "p")
     model = runtime.model(p)
-    given = {n: v for n, v in batch.items() if n in model.plan.names}
+    given = {n: v for n, v in batch.items() if n in model.variables}
     scored = []
     for f in graph.factors_of(p):
         if f.target in given and graph.variables[f.target].role == "observed":

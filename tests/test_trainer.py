@@ -596,7 +596,8 @@ def _no_sync_allowed():
 
 
 #: examples whose steps must not wait for the device (all but m2: see below)
-NO_SYNC_EXAMPLES = ["vae", "iwae", "cvae", "hvae", "gan", "cgan", "avb", "vaegan", "vrnn", "dmm", "gqn_toy", "made"]
+NO_SYNC_EXAMPLES = ["vae", "iwae", "cvae", "hvae", "gan", "cgan", "avb", "vaegan", "vrnn", "dmm", "dmm_smooth", "gqn_toy",
+                    "made"]
 #: aten ops that make a GPU wait: reading a value on the host, outputs whose size depends on
 #: the data, and tensors made from host data (copied to the device at every call)
 _SYNCING = {"_local_scalar_dense", "nonzero", "masked_select", "masked_scatter", "_unique2", "unique_dim",

@@ -161,7 +161,7 @@ class GraphScene(QGraphicsScene):
             count[d] = count.get(d, 0) + 1
         seen: dict = {}
         for i, k, f, p in drawn:
-            label = "t−1" if p.lag else None
+            label = p.step.replace("-", "−") if p.step else None  # t−1, t−2, t+1, last
             if not p.lag and f.reduce and g.variables[p.name].plate not in (None, g.variables[f.target].plate):
                 label = "Σ" if f.reduce == "sum" else "mean"
             edge = EdgeItem(i, k, g.models.get(f.model, "auxiliary"), label, bool(p.lag))

@@ -8,8 +8,8 @@ Latent variables are white circles, observed ones grey-filled circles, determini
 diamonds and inputs grey boxes. A plate is a cluster labelled with its size
 (``time  T=6``, ``views  N=5``). Edges of generative models are solid; edges of inference
 models are dashed and blue, of auxiliary models dotted and grey; an edge a generative model
-already draws is not drawn again. An edge from the previous step of a sequence reads
-``t-1``; one that reduces an iid plate reads ``Σ`` (sum) or ``mean``.
+already draws is not drawn again. An edge from another step of a sequence reads its step
+(``t-1``, ``t-2``, ``t+1``, ``last``); one that reduces an iid plate reads ``Σ`` (sum) or ``mean``.
 
 :func:`to_dot` needs only pydot (imported here, lazily, and nowhere else); :func:`render`
 writes ``.dot`` text itself and needs Graphviz's ``dot`` program for ``.svg``, ``.png`` and
@@ -74,7 +74,7 @@ def _plate_label(plate) -> str:
 def _edges(graph) -> list[tuple[str, str, str, dict]]:
     """``(parent, target, kind, attrs)`` for every drawn edge, in factor order."""
     drawn: dict = {}
-    gen = {(p.name, f.target, p.lag, f.reduce) for f in graph.factors
+    gen = {(p.name, f.target, p.lag, f.reduce, p.last) for f in graph.factors
            if graph.models.get(f.model) == "generative" for p in f.parents}
     for f in graph.factors:
         kind = graph.models.get(f.model, "auxiliary")
@@ -83,13 +83,13 @@ def _edges(graph) -> list[tuple[str, str, str, dict]]:
         for p in f.parents:
             if p.name not in graph.variables:
                 continue
-            key = (p.name, f.target, p.lag, f.reduce)
+            key = (p.name, f.target, p.lag, f.reduce, p.last)
             if (kind != "generative" and key in gen) or (key, kind) in drawn:
                 continue
             style, colour = EDGE_STYLES.get(kind, EDGE_STYLES["auxiliary"])
             attrs = {"style": style, "color": colour}
-            if p.lag:
-                attrs["label"] = "t-1"
+            if p.step is not None:  # t-1, t-2, t+1, last
+                attrs["label"] = p.step
             elif f.reduce and graph.variables[p.name].plate not in (None, graph.variables[f.target].plate):
                 attrs["label"] = "Σ" if f.reduce == "sum" else f.reduce
             if "label" in attrs:

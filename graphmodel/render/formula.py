@@ -50,30 +50,50 @@ def _latex_name(name: str, sub: str | None) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
-def variable_text(name: str, idx: str | None, latex: bool, lag: bool = False, init: bool = False) -> str:
-    """A variable as a formula prints it: ``z``, ``xₜ``, ``hₜ₋₁`` (``lag``), ``h₀`` (``init``).
+def variable_text(name: str, idx: str | None, latex: bool, lag: int = 0, init: bool = False,
+                  step: str | None = None) -> str:
+    """A variable as a formula prints it: ``z``, ``xₜ``, ``hₜ₋₁``, ``xₜ₊₁`` (``lag`` 1, -1),
+    ``h₀`` (``init``), ``cₗₐₛₜ`` (``step="last"``).
 
-    ``idx`` is the plate index (``"t"``, ``"i"``, ``"k"``) or ``None`` outside a plate.
+    ``idx`` is the plate index (``"t"``, ``"i"``, ``"k"``) or ``None`` outside a plate;
+    ``step`` overrides the subscript.
     """
-    sub = None if idx is None else ("0" if init else (f"{idx}-1" if lag else idx))
+    sub = step
+    if sub is None and idx is not None:
+        sub = "0" if init else (f"{idx}-{lag}" if lag > 0 else f"{idx}+{-lag}" if lag < 0 else idx)
     if latex:
-        return _latex_name(name, sub)
+        return _latex_name(name, r"\mathrm{last}" if sub == "last" else sub)
     return name if sub is None else name + sub.translate(_SUB)
 
 
+def _boundary(graph, f) -> str | None:
+    """The subscript of a boundary factor's target: ``"last"`` when its regular factor only
+    reads later steps (it defines the last step), else None (``0``: it defines the first)."""
+    if not f.init:
+        return None
+    lags = [p.lag for g in graph.factors if g.model == f.model and g.target == f.target and not g.init
+            for p in g.parents]
+    return "last" if lags and max(lags) <= 0 and min(lags) < 0 else None
+
+
 def factor_text(graph, f, latex: bool) -> str:
-    """One factor as a formula prints it: ``p(x|z)``, ``q(zₜ|xₜ,zₜ₋₁)``."""
+    """One factor as a formula prints it: ``p(x|z)``, ``q(zₜ|xₜ,zₜ₋₁)``, ``p(x|cₗₐₛₜ)``."""
     tvar = graph.variables[f.target]
     tidx = _index(graph, tvar.plate)
-    target = variable_text(f.target, tidx, latex, init=f.init)
+    boundary = _boundary(graph, f)
+    target = variable_text(f.target, tidx, latex, init=f.init, step=boundary)
     parents = []
     for p in f.parents:
         pvar = graph.variables.get(p.name)  # an invalid graph may name an undeclared parent
         pidx = _index(graph, pvar.plate if pvar is not None else None)
-        if pidx is not None and tidx is None:  # a reduction over the plate
+        if p.last:
+            parents.append(variable_text(p.name, pidx, latex, step="last"))
+        elif pidx is not None and tidx is None:  # a reduction over the plate
             parents.append(variable_text(p.name, None, latex) if latex else p.name)
         else:
-            parents.append(variable_text(p.name, pidx, latex, lag=bool(p.lag), init=f.init and pidx == tidx))
+            same = pidx == tidx
+            parents.append(variable_text(p.name, pidx, latex, lag=p.lag, init=f.init and same,
+                                         step=boundary if same else None))
     sep, comma = (r" \mid ", ", ") if latex else ("|", ",")
     if f.autoregressive is not None:
         return _autoregressive_text(f, tidx, parents, latex)

@@ -1,0 +1,69 @@
+"""The plate rules of a factor: what a parent may read across plates and steps.
+
+A parent in the same plate is read at the same copy or step; a parent in an iid plate that
+the target is outside of is reduced (``reduce="sum"``); in a sequence plate a parent may read
+an earlier step (``z[t-k]``; the target then needs a boundary factor, ``init=True``), an
+inference model also a later one (``x[t+k]``), and a variable outside the plate the last step
+(``c[last]``). The engine (:mod:`graphmodel.engine`) calls :func:`plate_problems` per factor.
+"""
+
+from __future__ import annotations
+
+from .factors import REDUCTIONS
+
+
+def plate_problems(graph, f, var, bad) -> list:
+    """Report through ``bad(message)`` what is wrong with how factor ``f`` crosses plates and steps."""
+    if var is None or any(p.name not in graph.variables for p in f.parents):
+        return []
+    tplate = var.plate
+    seq = tplate is not None and tplate in graph.plates and graph.plates[tplate].kind == "sequence"
+    if f.init and not seq:
+        bad(f"init=True is for variables in a sequence plate, and '{f.target}' is not in one")
+    other = set()
+    for p in f.parents:
+        pv = graph.variables[p.name]
+        if p.last:
+            _last_problems(graph, p, pv, tplate, bad)
+        elif p.lag:
+            _offset_problems(graph, f, p, pv, seq and pv.plate == tplate, bad)
+        elif pv.plate is not None and pv.plate != tplate:
+            other.add(pv.plate)
+    if other and not f.reduce:
+        bad(f"parents in plate '{sorted(other)[0]}' feed '{f.target}', which is outside it; "
+            "give reduce='sum' or 'mean'")
+    if other and (len(other) > 1 or tplate is not None):
+        bad("a reduction must read exactly one plate and define a variable outside every plate")
+    if f.reduce and not other:
+        bad(f"reduce={f.reduce!r} but no parent lies in a plate that '{f.target}' is outside of")
+    if f.reduce is not None and f.reduce not in REDUCTIONS:
+        bad(f"reduce must be one of {', '.join(REDUCTIONS)}, found {f.reduce!r}")
+    return []
+
+
+def _offset_problems(graph, f, p, pv, same_sequence: bool, bad) -> None:
+    """A parent ``z[t-k]`` or ``x[t+k]``: same sequence plate, not in a t=0 factor, no future in p."""
+    if p.lag > 0:
+        if not same_sequence:
+            bad(f"parent '{p}' reads a previous step, so '{p.name}' and '{f.target}' must share a "
+                "sequence plate")
+        if f.init:
+            bad(f"the initial factor (t=0) cannot read a previous step, found parent '{p}'")
+        return
+    if not same_sequence:
+        bad(f"parent '{p}' reads a later step, so '{p.name}' and '{f.target}' must share a sequence plate")
+    if f.init:
+        bad(f"the boundary factor (init=True) cannot read another step, found parent '{p}'")
+    if graph.models.get(f.model) == "generative":
+        bad(f"parent '{p}' reads a later step, but generative model '{f.model}' may only read the "
+            "past; read the future in an inference model (a smoothing posterior)")
+
+
+def _last_problems(graph, p, pv, tplate, bad) -> None:
+    """A parent ``c[last]``: ``c`` in a sequence plate, read from outside that plate."""
+    plate = graph.plates.get(pv.plate) if pv.plate is not None else None
+    if plate is None or plate.kind != "sequence":
+        bad(f"parent '{p}' reads the last step of a sequence, but '{p.name}' is not in a sequence plate")
+    elif pv.plate == tplate:
+        bad(f"parent '{p}' reads the last step of plate '{pv.plate}' from inside it; read '{p.name}' "
+            f"or '{p.name}[t-1]' there, or move the reader out of the plate")

@@ -1,0 +1,184 @@
+"""Sequence plates at run time: sweeps over the steps, last steps and lengths.
+
+:func:`run_sequence` executes a :class:`graphmodel.engine.SeqBlock` for a model runtime —
+forwards, or backwards for a sweep that reads later steps — with each factor at the steps its
+parents reach and the boundary factor (``init``) at the others; :func:`last_step` fills a
+``c[last]`` slot. Sequences of varying length come as a ``(batch...)`` tensor of lengths per
+plate: the given values past each length are zeroed (:func:`blank_padding`), those steps'
+log-densities are masked out, ``c[last]`` reads each sequence at its own end, and a
+deterministic state that reads ahead starts at each sequence's own end (:func:`_at_each_end`).
+:func:`sequence_lengths` turns a sampled end flag into lengths.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import GraphModelError
+from .families import draw
+from .shapes import broadcast
+from .variables import length_key
+
+
+def expanded(mod, d, shape):
+    """``d`` expanded to the batch ``shape`` (broadcast with its own), still flagged as a
+    standard Normal where ``mod`` makes one (torch's ``expand`` builds a new object)."""
+    standard = mod.standard and getattr(d, "_gm_standard", False)  # (not a tempered one)
+    d = d.expand(broadcast(d.batch_shape, shape))
+    if standard:
+        d._gm_standard = True
+    return d
+
+
+def tempered(mod, xs, tau: float):
+    """``mod``'s distribution at sampling temperature ``tau`` (a draw, never a score)."""
+    if mod.deterministic:
+        return mod.forward(*xs)
+    temper = mod.family.temper
+    if temper is None or not hasattr(mod, "_params"):
+        raise GraphModelError(f"factor {mod.label}: {mod.family.name} defines no sampling temperature; "
+                              "sample with temperature 1")
+    params, _ = mod._params(xs)
+    return mod.family.make(temper(params, tau), mod.event_ndim)
+
+
+def last_step(value, event_ndim: int, lengths):
+    """The last step of ``value`` ``(batch..., T, *event)``: step T-1, or each example's
+    ``lengths - 1`` where lengths were given."""
+    dim = -(event_ndim + 1)
+    if lengths is None:
+        return value.select(dim, -1)
+    index = (lengths - 1).clamp(min=0).to(torch.long)
+    index = index.reshape(*index.shape, *(1,) * (event_ndim + 1))
+    index = index.expand(*value.shape[: value.dim() + dim], 1, *value.shape[value.dim() + dim + 1:])
+    return value.gather(dim, index).squeeze(dim)
+
+
+def sequence_lengths(end: torch.Tensor) -> torch.Tensor:
+    """Lengths ``(batch...)`` from a sampled end flag ``(batch..., T)``: a sequence ends at its
+    first step whose flag is 1 (that step included), or runs all T steps.
+
+    Sampling returns full-length tensors; a model that draws its own end (a binary ``end``
+    variable in the plate, as SketchRNN's pen state) gives them lengths this way, and
+    ``{length_key(plate): lengths}`` scores them as such.
+
+    Example:
+        >>> sequence_lengths(torch.tensor([[0., 1., 0.], [0., 0., 0.]]))
+        tensor([2, 3])
+    """
+    hit = end > 0.5
+    first = hit.to(torch.int64).argmax(-1) + 1
+    return torch.where(hit.any(-1), first, torch.full_like(first, end.shape[-1]))
+
+
+def blank_padding(m, vals, lengths):
+    """Zero the given values past each sequence's length.
+
+    No log-density counts those steps, but the networks still run on them: a model
+    reading arbitrary padding could overflow there, and a masked-out infinity still
+    turns the gradients into NaN (0 · ∞).
+    """
+    plan = m.plan
+    for k, v in enumerate(vals):
+        n = lengths.get(plan.plates[k]) if v is not None else None
+        if n is not None:
+            nd = plan.event_ndims[k]
+            steps = torch.arange(v.shape[-(nd + 1)], device=v.device)
+            valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
+            vals[k] = v.masked_fill(~valid, 0)
+
+
+def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, lengths=None, tau=None):
+    """Run ``block`` over its steps (backwards when it reads later steps).
+
+    ``lengths`` ``(batch...)``: the steps at and past an example's length are computed (on
+    its padding) but their log-densities are masked out, and recorded in ``dists["masks"]``.
+    ``tau``: the sampling temperature of the values drawn (``None``: 1).
+    """
+    plan = m.plan
+    T = sizes[block.plate]
+    hist = {s.target: [None] * T for s in block.steps}
+    masks = dists.setdefault("masks", {}) if lengths is not None else None
+    times = dists.setdefault("times", {})
+    for s in block.steps:
+        for i in (s.factor, s.init):
+            if i is not None:
+                dists[i], times[i] = [], []
+    for s in block.steps:
+        if lengths is not None and s.span[1] and not s.deterministic:
+            raise GraphModelError(
+                f"model '{m.name}': '{plan.names[s.target]}' is sampled and reads later steps, which "
+                f"sequences of varying length ('{length_key(block.plate)}') do not support yet; read "
+                "the future through a deterministic state (g from g[t+1] and x)")
+    for t in (range(T) if block.direction > 0 else range(T - 1, -1, -1)):
+        valid = None if lengths is None else lengths > t
+        for s in block.steps:
+            fi, v = _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau)
+            if lengths is not None and s.span[1] and fi == s.factor and vals[s.target] is None:
+                v = _at_each_end(m, block, s, t, v, vals, hist, lengths)
+            times[fi].append(t)
+            if masks is not None:
+                masks.setdefault(fi, []).append(valid)
+            if score and not s.deterministic:
+                entry = lps.setdefault(fi, ([], [], False, None if valid is None else []))
+                entry[0].append(dists[fi][-1])
+                entry[1].append(v)
+                if valid is not None:
+                    entry[3].append(valid)
+    for s in block.steps:
+        if vals[s.target] is None:
+            vals[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
+        for i in (s.factor, s.init):
+            if i is not None and block.direction < 0:  # keep every list in time order
+                dists[i].reverse()
+                times[i].reverse()
+                if masks is not None and i in masks:
+                    masks[i].reverse()
+        if s.init is not None and not dists[s.factor]:
+            del dists[s.factor]
+            del times[s.factor]
+
+
+def _at_each_end(m, block, s, t, v, vals, hist, lengths):
+    """A deterministic variable that reads ``k`` steps ahead, at a step ``t`` whose reach passes
+    some examples' ends (``t + k >= length``): there the boundary factor defines it, as at
+    the plate's last steps, instead of the regular one reading the padding."""
+    edge = lengths <= t + s.span[1]
+    nd = m.plan.event_ndims[s.target]
+    xs = [_read(m.plan, block, k, 0, t, vals, hist) for k in s.init_parents]
+    v = torch.where(edge.reshape(*edge.shape, *(1,) * nd), draw(m._modules[s.init].forward(*xs)), v)
+    hist[s.target][t] = v
+    return v
+
+
+def _read(plan, block, k, lag, t, vals, hist):
+    """Parent slot ``k`` at step ``t - lag``, seen from inside ``block``."""
+    if plan.plates[k] != block.plate:
+        return vals[k]  # outside the plate: the same value at every step
+    if k in hist:
+        return hist[k][t - lag]
+    return vals[k].select(-(plan.event_ndims[k] + 1), t - lag)  # given, or from an earlier sweep
+
+
+def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None):
+    """One variable at step ``t``: its value (drawn or given), kept in ``hist``."""
+    plan = m.plan
+    first = s.init is not None and not (s.span[0] <= t < T - s.span[1])
+    fi = s.init if first else s.factor
+    if first:
+        xs = [_read(plan, block, k, 0, t, vals, hist) for k in s.init_parents]
+    else:
+        xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
+    full = vals[s.target]
+    d = m._modules[fi].forward(*xs) if tau is None or full is not None else tempered(m._modules[fi], xs, tau)
+    if full is not None:
+        v = full.select(-(plan.event_ndims[s.target] + 1), t)
+    elif sample:
+        if d.batch_shape != batch:
+            d = expanded(m._modules[fi], d, batch)
+        v = draw(d)
+    else:
+        raise GraphModelError(f"model '{m.name}': no value given for '{plan.names[s.target]}'")
+    hist[s.target][t] = v
+    dists[fi].append(d)
+    return fi, v
