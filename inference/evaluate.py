@@ -122,8 +122,10 @@ def _per_example(lp: torch.Tensor, size: int) -> torch.Tensor:
     return lp.reshape(lp.shape[0], size, -1).sum(-1)
 
 
-def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, step: int = 0) -> list:
-    """What ``graphmodel evaluate`` prints: ``(label, value, unit)`` lines.
+def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, step: int = 0,
+           split: str = "test") -> list:
+    """What ``graphmodel evaluate`` prints: ``(label, value, unit)`` lines, each label
+    beginning with ``split`` (``"training"`` where there is no test split to score).
 
     A graph with densities throughout gets the ELBO and the importance-sampled log-likelihood.
     A game (GAN, AVB) gets each player's test loss and terms, with the networks outside the
@@ -133,10 +135,10 @@ def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, ste
     """
     reason = adversarial_reason(graph)
     size = len(next(iter(data.values())))
-    lines: list = [("test examples", size, "")]
+    lines: list = [(f"{split} examples", size, "")]
     if reason is None:
-        lines.append(("test bound (ELBO)", bound(runtime, graph, data).mean().item(), "nats"))
-        lines.append((f"test log-likelihood (importance-sampled, k={k})",
+        lines.append((f"{split} bound (ELBO)", bound(runtime, graph, data).mean().item(), "nats"))
+        lines.append((f"{split} log-likelihood (importance-sampled, k={k})",
                       log_likelihood(runtime, graph, data, k=k).mean().item(), "nats"))
         return lines
     from .objectives import training_objective
@@ -152,11 +154,11 @@ def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, ste
     with torch.no_grad():
         for pl in players:
             value = pl.loss(runtime, data, step)
-            lines.append((f"test {pl.name}: loss", float(value.total), ""))
-            lines.extend((f"test {pl.name}: {name}", float(v), "") for name, v in value.terms.items())
+            lines.append((f"{split} {pl.name}: loss", float(value.total), ""))
+            lines.extend((f"{split} {pl.name}: {name}", float(v), "") for name, v in value.terms.items())
     if reason[0] == "avb":
-        lines.append((f"test log-likelihood (importance-sampled from the prior, k={k})",
+        lines.append((f"{split} log-likelihood (importance-sampled from the prior, k={k})",
                       prior_log_likelihood(runtime, graph, data, k=k).mean().item(), "nats"))
     else:
-        lines.append(("test log-likelihood", "none: " + reason[1].split(", so")[0], ""))
+        lines.append((f"{split} log-likelihood", "none: " + reason[1].split(", so")[0], ""))
     return lines
