@@ -582,8 +582,8 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
             given[name] = torch.arange(n, device=device) % v.classes
         elif v.support == "one_hot":
             given[name] = torch.eye(v.shape[-1], device=device)[torch.arange(n, device=device) % v.shape[-1]]
-        elif data and name in data:
-            given[name] = data[name][:n]
+        elif data and name in data:  # (cycled where there are fewer than n examples)
+            given[name] = data[name][torch.arange(n, device=data[name].device) % len(data[name])]
         else:
             raise GraphModelError(f"to sample model '{gen}', a value for its input '{name}' is needed")
     was = runtime.training
