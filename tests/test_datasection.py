@@ -171,6 +171,18 @@ def test_dynamic_binarization_runs_no_op_that_would_make_a_gpu_wait():
     assert _syncing_ops_of_steps(t, range(2, 5)) == []
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_dynamic_binarization_never_waits_for_the_gpu():
+    """On a GPU, torch flags any synchronizing call: the draw is queued like any other kernel."""
+    from test_trainer import _no_sync_allowed
+
+    t = trainer(pixel_graph(data={"binarize": "dynamic"}), grey(200), device="cuda")
+    t.run(steps=2)
+    with _no_sync_allowed():
+        for step in range(2, 6):
+            t._train_step(step)
+
+
 def test_binarize_needs_a_binary_observed_variable():
     g = pixel_graph(data={"binarize": "dynamic"})
     g2 = gm.Graph("g", p=gm.Normal(gm.Variable("x", (4,), role="observed"), loc=0.0, scale=1.0),
