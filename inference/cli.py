@@ -153,17 +153,17 @@ def _trained(args):
 
 def _test_data(g) -> tuple[dict, str]:
     """The graph's data section prepared as training prepares it, and the split to score:
-    ``(test split, "test")``, or ``(training split, "training")`` when there is no test split
+    ``(test split, "test")``, or ``(training split, "train")`` when there is no test split
     (its binary pixels drawn once where the section binarizes)."""
     from .config import TrainConfig
-    from .datasection import check_section, drawn, prepare
+    from .datasection import check_section, for_scoring, prepare
 
     check_section(g)
     cfg = TrainConfig.for_graph(g)
     ready = prepare(g, cfg)
     if len(next(iter(ready.test.values()))):
         return ready.test, "test"
-    return drawn(ready.train, ready.dynamic, cfg.seed + 104_729), "training"
+    return for_scoring(ready.train, ready.dynamic, cfg.seed), "train"
 
 
 def cmd_sample(args) -> int:

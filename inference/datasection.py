@@ -169,7 +169,7 @@ def prepare(graph, config, data: dict | None = None, test_data: dict | None = No
     else:
         train, test = parts
     train = keep_labels(graph, train, config.seed)  # data.labels_per_class: semi-supervised training
-    test = drawn(test, grey, config.seed + 104_729)
+    test = for_scoring(test, grey, config.seed)
     if section.get("binarize") == "fixed":
         train = drawn(train, grey, config.seed + 15_485_863)
     return Prepared(train, test, grey if section.get("binarize") == "dynamic" else (), source)
@@ -204,6 +204,12 @@ def quantized(graph, data: dict, levels: int) -> dict:
                             "levels in [0, 1]")
         out[n] = torch.round(x * (levels - 1)) / (levels - 1)
     return out
+
+
+def for_scoring(data: dict, names: tuple, seed: int) -> dict:
+    """``data`` as a split is scored: binary pixels of ``names`` drawn once from its grey levels,
+    the same draw for the same ``seed`` (training's), whichever mode trained."""
+    return drawn(data, names, seed + 104_729)
 
 
 def drawn(data: dict, names: tuple, seed: int) -> dict:

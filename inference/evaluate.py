@@ -125,7 +125,7 @@ def _per_example(lp: torch.Tensor, size: int) -> torch.Tensor:
 def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, step: int = 0,
            split: str = "test") -> list:
     """What ``graphmodel evaluate`` prints: ``(label, value, unit)`` lines, each label
-    beginning with ``split`` (``"training"`` where there is no test split to score).
+    beginning with ``split`` (``"train"`` where there is no test split to score).
 
     A graph with densities throughout gets the ELBO and the importance-sampled log-likelihood.
     A game (GAN, AVB) gets each player's test loss and terms, with the networks outside the

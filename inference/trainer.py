@@ -28,7 +28,7 @@ from graphmodel.errors import GraphModelError, TrainingError
 from . import distributed
 from . import events as ev
 from .config import CUDA_GRAPH_MODES, TrainConfig
-from .datasection import check_section, drawn, prepare, split
+from .datasection import check_section, for_scoring, prepare, split
 
 #: The name a Diverged event gives when the loss stayed finite but the parameters did not.
 PARAMETERS = "parameters"
@@ -438,13 +438,13 @@ class Trainer:
 
         Without a test split (``test_fraction`` 0) they are on the training split, named
         ``"train loss"`` etc., and a :class:`~inference.events.TrainWarning` says so."""
-        split = "test" if len(next(iter(self.test_data.values()))) else "train"
-        if split == "test":
+        part = "test" if len(next(iter(self.test_data.values()))) else "train"
+        if part == "test":
             data = self.test_data
         else:
             self.emit(ev.TrainWarning(self.step, "no test split (test_fraction is 0): the final metrics are on "
                                                  "the training data"))
-            data = drawn(self.train_data, self._dynamic, self.config.seed + 104_729)  # grey levels drawn once
+            data = for_scoring(self.train_data, self._dynamic, self.config.seed)  # grey levels drawn once
         out: dict = {}
         self.runtime.eval()
         try:
@@ -456,7 +456,7 @@ class Trainer:
                     out.update({prefix + k: float(v) for k, v in val.terms.items()})
         finally:
             self.runtime.train()
-        return {f"{split} {k}": v for k, v in out.items()}
+        return {f"{part} {k}": v for k, v in out.items()}
 
     def sample(self, n: int | None = None) -> dict:
         """Samples of the generative model's observed variables (CPU tensors)."""

@@ -283,8 +283,7 @@ def test_ten_percent_is_held_out_by_default_and_zero_holds_out_none():
     t.subscribe(events.append)
     assert t.n_train == 100 and len(t.test_data["x"]) == 0
     metrics = t.run()
-    assert set(metrics) == {"train loss"} | {k for k in metrics if k.startswith("train ")}
-    assert not any(k.startswith("test") for k in metrics)
+    assert "train loss" in metrics and all(k.startswith("train ") for k in metrics)
     assert any(isinstance(e, ev.TrainWarning) and "no test split" in e.message for e in events)
 
 
@@ -317,7 +316,7 @@ def test_evaluate_without_a_test_split_says_it_scores_the_training_data(tmp_path
     capsys.readouterr()
     assert main(["evaluate", str(path), "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--k", "5"]) == 0
     out = capsys.readouterr()
-    assert "no test split" in out.err and "training examples: 1797" in out.out
+    assert "no test split" in out.err and "train examples: 1797" in out.out
     assert not any(line.startswith("test") for line in out.out.splitlines())
 
 
