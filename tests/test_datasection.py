@@ -313,7 +313,8 @@ def test_evaluate_without_a_test_split_says_it_scores_the_training_data(tmp_path
     path = tmp_path / "v.json"
     gm.save(g, path)
     assert main(["train", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
-    capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "data: 1797 training examples, no test split (test_fraction is 0)" in out and "train loss: " in out
     assert main(["evaluate", str(path), "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--k", "5"]) == 0
     out = capsys.readouterr()
     assert "no test split" in out.err and "train examples: 1797" in out.out
