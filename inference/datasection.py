@@ -141,22 +141,7 @@ def prepare(graph, config, data: dict | None = None, test_data: dict | None = No
     """
     check_section(graph)
     section = graph.data
-    if data is None:
-        if not section:
-            raise DataError("the graph has no data section; pass data=... or set data.dataset in the file")
-        if section.get("dataset") is not None and has_split(section["dataset"]):
-            data = bind(graph, _load(section, split="train"))
-            test_data, source = bind(graph, _load(section, split="test")), f"{section['dataset']}'s own test split"
-        else:
-            data = bind(graph, _load(section))
-            source = None
-    else:
-        data = bind(graph, data, binding={})
-        if test_data is not None:
-            test_data, source = bind(graph, test_data, binding={}), "the test data given"
-    if test_data is not None and set(test_data) != set(data):
-        raise DataError(f"test_data: binds {', '.join(sorted(test_data))}, but the training data binds "
-                        f"{', '.join(sorted(data))}; bind the same variables")
+    data, test_data, source = _bound(graph, data, test_data)
     parts = [data] if test_data is None else [data, test_data]
     if section.get("levels") is not None:
         parts = [quantized(graph, p, section["levels"]) for p in parts]
@@ -173,6 +158,29 @@ def prepare(graph, config, data: dict | None = None, test_data: dict | None = No
     if section.get("binarize") == "fixed":
         train = drawn(train, grey, config.seed + 15_485_863)
     return Prepared(train, test, grey if section.get("binarize") == "dynamic" else (), source)
+
+
+def _bound(graph, data: dict | None, test_data: dict | None) -> tuple:
+    """``(training data, test data or None, where the test data came from)``, bound to the
+    variables: the data given, else the section's dataset (its training split where it has
+    its own); the test data given, else the dataset's own test split, else None."""
+    section, source = graph.data, None
+    if data is None:
+        if not section:
+            raise DataError("the graph has no data section; pass data=... or set data.dataset in the file")
+        own = section.get("dataset") is not None and has_split(section["dataset"])
+        data = bind(graph, _load(section, **({"split": "train"} if own else {})))
+        if own and test_data is None:
+            test_data = bind(graph, _load(section, split="test"))
+            source = f"{section['dataset']}'s own test split"
+    else:
+        data = bind(graph, data, binding={})
+    if test_data is not None and source is None:
+        test_data, source = bind(graph, test_data, binding={}), "the test data given"
+        if set(test_data) != set(data):
+            raise DataError(f"test_data: binds {', '.join(sorted(test_data))}, but the training data binds "
+                            f"{', '.join(sorted(data))}; bind the same variables")
+    return data, test_data, source
 
 
 def _observed(graph, data: dict, supports) -> list:

@@ -304,6 +304,18 @@ def test_an_explicit_test_set_is_the_one_evaluated():
         Trainer(pixel_graph(), train, CPU, test_data={"x": test["x"], "y": test["y"]})
 
 
+def test_an_explicit_test_set_beside_the_file_s_dataset_holds_nothing_out():
+    from inference.data import two_moons
+
+    x = gm.Variable("x", (2,), role="observed")
+    g = gm.Graph("m", p=gm.Normal(x, loc=gm.Learn(0.0), scale=gm.Learn(1.0)),
+                 data={"dataset": "two_moons", "options": {"n": 300}, "bind": {"x": "point"}})
+    test = {"x": two_moons(n=50, seed=1)["point"]}
+    t = Trainer(g, None, CPU, test_data=test)
+    assert t.n_train == 300 and torch.equal(t.test_data["x"], test["x"])
+    assert Trainer(g, None, CPU).n_train == 270  # without it, 10 % held out
+
+
 def test_evaluate_without_a_test_split_says_it_scores_the_training_data(tmp_path, capsys):
     g = gm.Graph("v", p=_digits_beta_binary(), q=gm.Normal(gm.Variable("z", (2,)),
                                                             given=gm.Variable("x", (64,), support="binary",
