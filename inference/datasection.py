@@ -8,7 +8,9 @@
 :func:`prepare` gives the training and test splits:
 
 - **The test split** is, in this order: the ``test_data`` passed in Python; the dataset's own
-  where it has one (``mnist5k``: 4,500 / 500); else ``test_fraction`` of the examples, held
+  where it has one (``mnist5k``: 4,500 / 500); the same dataset loaded again with
+  ``test_options`` over its ``options`` (a toy drawn with another seed:
+  ``"test_options": {"seed": 1, "n": 500}``); else ``test_fraction`` of the examples, held
   out by a seeded permutation — **0.1 unless the data or training section says otherwise**, and
   0 for no test split (the trainer's final metrics are then on the training data, named so).
 - **``levels: K``** rounds the grey levels in [0, 1] of the observed variables (those that are
@@ -47,7 +49,7 @@ SETTINGS = (
     Option("levels", "int", None, "round grey levels in [0, 1] to this many evenly spaced values",
            minimum=2, maximum=256, nullable=True),
 )
-OBJECTS = ("options", "bind", "labels_per_class")
+OBJECTS = ("options", "test_options", "bind", "labels_per_class")
 _BY_NAME = {o.name: o for o in SETTINGS}
 
 
@@ -82,10 +84,14 @@ def _check_dataset(graph, section: dict) -> None:
         if "split" in options:
             raise DataError(f"data.options.split: '{name}' has training and test splits of its own and "
                             "training takes both; remove split")
+        if "test_options" in section:
+            raise DataError(f"data.test_options: '{name}' has a test split of its own; remove test_options")
+    if has_split(name) or "test_options" in section:
+        why = "has a test split of its own" if has_split(name) else "draws its test set by data.test_options"
         for where, part in (("data", section), ("training", graph.training)):
             if "test_fraction" in part:
-                raise DataError(f"{where}.test_fraction: '{name}' has a test split of its own, so no examples "
-                                "are held out; remove test_fraction")
+                raise DataError(f"{where}.test_fraction: '{name}' {why}, so no examples are held out; "
+                                "remove test_fraction")
     wants_grey = section.get("binarize") or section.get("levels") is not None
     if wants_grey and options.get("binarize"):
         raise DataError(f"data.options.binarize: {name}'s own threshold leaves no grey levels for "
@@ -173,7 +179,14 @@ def _bound(graph, data: dict | None, test_data: dict | None) -> tuple:
         if own and test_data is None:
             test_data = bind(graph, _load(section, split="test"))
             source = f"{section['dataset']}'s own test split"
+        elif "test_options" in section and test_data is None:
+            test_data = bind(graph, _load({**section, "options": {**section.get("options", {}),
+                                                                  **section["test_options"]}}))
+            source = f"{section['dataset']} drawn with data.test_options"
     else:
+        if "test_options" in section:
+            raise DataError("data.test_options: draws a test set from the section's dataset, but the data is "
+                            "given in Python; pass test_data=... instead")
         data = bind(graph, data, binding={})
     if test_data is not None and source is None:
         test_data, source = bind(graph, test_data, binding={}), "the test data given"

@@ -13,7 +13,7 @@ import graphmodel as gm
 from inference import data as datamod
 from inference import events as ev
 from inference.cli import main
-from inference.data import load_dataset, mnist5k
+from inference.data import load_dataset, mnist5k, two_moons
 from inference.datasection import check_section, quantized
 from inference.trainer import Trainer
 
@@ -244,6 +244,8 @@ def _digits_beta():
     ({"dataset": "digits", "options": {"binarize": True}, "binarize": "dynamic"},
      "data.options.binarize: digits's own threshold leaves no grey levels for data.binarize; remove it"),
     ({"dataset": "mnist5k", "options": {"split": "test"}}, "data.options.split: 'mnist5k' has training and test"),
+    ({"dataset": "mnist5k", "test_options": {}}, "data.test_options: 'mnist5k' has a test split of its own"),
+    ({"dataset": "two_moons", "test_options": 1}, "data.test_options: expected an object, found 1"),
     ({"dataset": "nine_moons"}, "data.dataset: unknown dataset 'nine_moons'"),
 ])
 def test_bad_settings_are_named_with_the_expected_and_the_found(section, message):
@@ -300,8 +302,6 @@ def test_an_explicit_test_set_is_the_one_evaluated():
 
 
 def test_an_explicit_test_set_beside_the_file_s_dataset_holds_nothing_out():
-    from inference.data import two_moons
-
     x = gm.Variable("x", (2,), role="observed")
     g = gm.Graph("m", p=gm.Normal(x, loc=gm.Learn(0.0), scale=gm.Learn(1.0)),
                  data={"dataset": "two_moons", "options": {"n": 300}, "bind": {"x": "point"}})
@@ -309,6 +309,23 @@ def test_an_explicit_test_set_beside_the_file_s_dataset_holds_nothing_out():
     t = Trainer(g, None, CPU, test_data=test)
     assert t.n_train == 300 and torch.equal(t.test_data["x"], test["x"])
     assert Trainer(g, None, CPU).n_train == 270  # without it, 10 % held out
+
+
+def test_test_options_draw_the_file_s_test_set_from_the_same_dataset():
+    x = gm.Variable("x", (2,), role="observed")
+    section = {"dataset": "two_moons", "options": {"n": 300}, "bind": {"x": "point"},
+               "test_options": {"seed": 1, "n": 100}}
+    g = gm.Graph("m", p=gm.Normal(x, loc=gm.Learn(0.0), scale=gm.Learn(1.0)), data=section)
+    t = Trainer(g, None, CPU)
+    assert t.n_train == 300 and torch.equal(t.test_data["x"], two_moons(n=100, seed=1)["point"])
+    assert torch.equal(t.train_data["x"].sort(0).values, two_moons(n=300)["point"].sort(0).values)
+    g.data["test_fraction"] = 0.2
+    with pytest.raises(gm.DataError, match="data.test_fraction: 'two_moons' draws its test set by data.test_options"):
+        Trainer(g, None, CPU)
+    del g.data["test_fraction"]
+    with pytest.raises(gm.DataError, match="data.test_options: draws a test set from the section's dataset, but "
+                                           "the data is given in Python"):
+        Trainer(g, {"x": torch.randn(20, 2)}, CPU)
 
 
 def test_evaluate_without_a_test_split_says_it_scores_the_training_data(tmp_path, capsys):
