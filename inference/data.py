@@ -8,7 +8,10 @@ The graph file's ``data`` section names the dataset and binds variables to field
              "bind": {"x": "image"}, "test_fraction": 0.2}
 
 Every batch that enters training is checked against the variables first
-(:func:`check_fields`): shape, dtype and support, with errors that name the variable.
+(:func:`check_fields`): shape, dtype and support, with errors that name the variable. The
+section's other settings (the test split, ``binarize``, ``levels``) are
+:mod:`inference.datasection`'s. A dataset with a split of its own (``mnist5k``) takes
+``split="train"`` or ``"test"`` (:func:`has_split`).
 
 A variable that an inference model infers (M2's label) may be missing in some examples:
 NaN in floating-point data, −1 in class indices (:func:`missing_rows`). The section's
