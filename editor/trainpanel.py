@@ -360,8 +360,9 @@ class TrainPanel(QWidget):
             self.message.emit(text)
         elif isinstance(e, ev.Finished):
             self._progress = None
-            loss = e.metrics.get("test loss")
-            test = f" · test loss {loss:.4g}" if isinstance(loss, float) else ""
+            part = "test" if "test loss" in e.metrics else "train"  # "train": no test split (test_fraction 0)
+            loss = e.metrics.get(f"{part} loss")
+            test = f" · {part} loss {loss:.4g}" if isinstance(loss, float) else ""
             self.status.setText(f"{'Stopped' if e.stopped else 'Finished'} at step {e.step}{test}")
             self.status.setToolTip("\n".join(f"{k}: {v:.4g}" for k, v in e.metrics.items()))
             self.progress.setValue(e.step)

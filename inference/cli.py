@@ -31,12 +31,19 @@ def _load(path, trust=False, validate=False):
 
 
 def cmd_check(args) -> int:
+    from .datasection import check_section
+
     g = _load(args.file, trust=args.trust)
     problems = g.problems()
     if problems:
         for p in problems:
             loc = f"factors[{p.factor}]: " if p.factor is not None else ""
             print(f"{args.file}: {loc}{p}", file=sys.stderr)
+        return 1
+    try:
+        check_section(g)
+    except gm.DataError as e:
+        print(f"{args.file}: {e}", file=sys.stderr)
         return 1
     print(f"graph '{g.name}': {len(g.variables)} variables, {len(g.factors)} factors")
     for m, kind in g.models.items():
@@ -131,6 +138,9 @@ def _train(args, g, trainer) -> int:
         trainer.subscribe(ProgressBar(disable=args.quiet))
         trainer.subscribe(writer)
         print(f"objective: {trainer.describe()}")
+        n_test = len(next(iter(trainer.test_data.values())))
+        print(f"data: {trainer.n_train} training examples, "
+              + (f"{n_test} test ({trainer.test_source})" if n_test else "no test split (test_fraction is 0)"))
     try:
         with _stop_on_signals(trainer) as caught:
             metrics = trainer.run()
@@ -187,18 +197,19 @@ def _trained(args):
     return g, runtime, state
 
 
-def _test_data(g) -> dict:
-    """The graph's data section loaded, checked and split as training splits it: the test
-    split (all of the data when there is none)."""
+def _test_data(g) -> tuple[dict, str]:
+    """The graph's data section prepared as training prepares it, and the split to score:
+    ``(test split, "test")``, or ``(training split, "train")`` when there is no test split
+    (its binary pixels drawn once where the section binarizes)."""
     from .config import TrainConfig
-    from .data import bind, check_fields, load_dataset
-    from .trainer import split
+    from .datasection import check_section, for_scoring, prepare
 
+    check_section(g)
     cfg = TrainConfig.for_graph(g)
-    data = bind(g, load_dataset(g.data))
-    check_fields(g, data)
-    _, test = split(data, cfg.test_fraction, cfg.seed)
-    return test if len(next(iter(test.values()))) else data
+    ready = prepare(g, cfg)
+    if len(next(iter(ready.test.values()))):
+        return ready.test, "test"
+    return for_scoring(ready.train, ready.dynamic, cfg.seed), "train"
 
 
 def cmd_sample(args) -> int:
@@ -210,7 +221,7 @@ def cmd_sample(args) -> int:
     if args.n < 1:
         raise gm.GraphModelError(f"-n: expected a positive number of samples, found {args.n}")
     g, runtime, _ = _trained(args)
-    data = _test_data(g) if g.data else None  # inputs to condition on, and data to compare with
+    data = _test_data(g)[0] if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)
     values = sample_observed(g, runtime, args.n, data, temperature=args.temperature)
     if not values or not save_samples(values, g, args.output, data):
@@ -226,11 +237,14 @@ def cmd_evaluate(args) -> int:
     from .evaluate import report
 
     g, runtime, state = _trained(args)
-    test = _test_data(g)
+    test, split = _test_data(g)
+    if split != "test":
+        print("no test split (test_fraction is 0): scoring the training data", file=sys.stderr)
     cfg = TrainConfig.for_graph(g)
     torch.manual_seed(cfg.seed)
     k = args.k or cfg.eval_k
-    for label, value, unit in report(runtime, g, test, k, extra=state.get("extra"), step=int(state.get("step", 0))):
+    for label, value, unit in report(runtime, g, test, k, extra=state.get("extra"), step=int(state.get("step", 0)),
+                                     split=split):
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         print(f"{label}: {shown} {unit}".rstrip())
     return 0

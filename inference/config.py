@@ -45,7 +45,7 @@ class TrainConfig:
     checkpoint_every: int | None = 500
     on_nan: str = "rollback"
     max_rollbacks: int = 3
-    test_fraction: float = 0.1
+    test_fraction: float = 0.1  # held out for testing unless the data has a test split (inference.datasection)
     eval_k: int = 100
     compile: bool | str = False  # torch.compile the objective (forward and backward): true or a mode
 

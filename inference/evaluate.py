@@ -122,21 +122,23 @@ def _per_example(lp: torch.Tensor, size: int) -> torch.Tensor:
     return lp.reshape(lp.shape[0], size, -1).sum(-1)
 
 
-def _exact_lines(runtime, graph, data: dict) -> list:
+def _exact_lines(runtime, graph, data: dict, split: str = "test") -> list:
     """A fully observed graph's exact test log-likelihood, its NLL and the NLL in bits per
     dimension of the data it scores (per pixel for images)."""
     ll = bound(runtime, graph, data).mean().item()
     p = model_of(graph, "generative", "p")
     scored = {f.target for f in graph.factors_of(p) if not f.deterministic}
     dims = sum(v[0].numel() for n, v in data.items() if n in scored)
-    lines = [("test log-likelihood (exact)", ll, "nats"), ("test NLL", -ll, "nats")]
+    lines = [(f"{split} log-likelihood (exact)", ll, "nats"), (f"{split} NLL", -ll, "nats")]
     if dims:
-        lines.append(("test NLL per dimension", -ll / dims / math.log(2), "bits/dim"))
+        lines.append((f"{split} NLL per dimension", -ll / dims / math.log(2), "bits/dim"))
     return lines
 
 
-def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, step: int = 0) -> list:
-    """What ``graphmodel evaluate`` prints: ``(label, value, unit)`` lines.
+def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, step: int = 0,
+           split: str = "test") -> list:
+    """What ``graphmodel evaluate`` prints: ``(label, value, unit)`` lines, each label
+    beginning with ``split`` (``"train"`` where there is no test split to score).
 
     A graph with densities throughout gets the ELBO and the importance-sampled log-likelihood;
     a fully observed one (no inference model) its exact log-likelihood, NLL and bits/dim.
@@ -147,12 +149,12 @@ def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, ste
     """
     reason = adversarial_reason(graph)
     size = len(next(iter(data.values())))
-    lines: list = [("test examples", size, "")]
+    lines: list = [(f"{split} examples", size, "")]
     if reason is None and "inference" not in graph.models.values():
-        return lines + _exact_lines(runtime, graph, data)
+        return lines + _exact_lines(runtime, graph, data, split)
     if reason is None:
-        lines.append(("test bound (ELBO)", bound(runtime, graph, data).mean().item(), "nats"))
-        lines.append((f"test log-likelihood (importance-sampled, k={k})",
+        lines.append((f"{split} bound (ELBO)", bound(runtime, graph, data).mean().item(), "nats"))
+        lines.append((f"{split} log-likelihood (importance-sampled, k={k})",
                       log_likelihood(runtime, graph, data, k=k).mean().item(), "nats"))
         return lines
     from .objectives import training_objective
@@ -168,11 +170,11 @@ def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, ste
     with torch.no_grad():
         for pl in players:
             value = pl.loss(runtime, data, step)
-            lines.append((f"test {pl.name}: loss", float(value.total), ""))
-            lines.extend((f"test {pl.name}: {name}", float(v), "") for name, v in value.terms.items())
+            lines.append((f"{split} {pl.name}: loss", float(value.total), ""))
+            lines.extend((f"{split} {pl.name}: {name}", float(v), "") for name, v in value.terms.items())
     if reason[0] == "avb":
-        lines.append((f"test log-likelihood (importance-sampled from the prior, k={k})",
+        lines.append((f"{split} log-likelihood (importance-sampled from the prior, k={k})",
                       prior_log_likelihood(runtime, graph, data, k=k).mean().item(), "nats"))
     else:
-        lines.append(("test log-likelihood", "none: " + reason[1].split(", so")[0], ""))
+        lines.append((f"{split} log-likelihood", "none: " + reason[1].split(", so")[0], ""))
     return lines

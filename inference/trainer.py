@@ -23,12 +23,12 @@ from typing import Callable
 import torch
 
 from graphmodel.checkpoint import _STRUCTURE, load_checkpoint, save_checkpoint
-from graphmodel.errors import DataError, GraphModelError, TrainingError
+from graphmodel.errors import GraphModelError, TrainingError
 
 from . import distributed
 from . import events as ev
 from .config import CUDA_GRAPH_MODES, TrainConfig
-from .data import bind, check_fields, keep_labels, load_dataset
+from .datasection import check_section, for_scoring, prepare, split
 
 #: The name a Diverged event gives when the loss stayed finite but the parameters did not.
 PARAMETERS = "parameters"
@@ -100,30 +100,31 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def split(data: dict, test_fraction: float, seed: int) -> tuple[dict, dict]:
-    """A deterministic train/test split of bound data."""
-    n = len(next(iter(data.values())))
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))
-    n_test = int(round(n * test_fraction)) if n > 1 else 0
-    test_idx, train_idx = perm[:n_test], perm[n_test:]
-    return {k: v[train_idx] for k, v in data.items()}, {k: v[test_idx] for k, v in data.items()}
-
-
 class Trainer:
     """Fit a graph.
 
     Args:
         graph: the graph document (its ``training`` section gives defaults).
         data: variable name → tensor; if ``None``, the graph's ``data`` section is loaded.
+            Unless ``test_data`` is given or the dataset has a split of its own, **10 % of
+            the examples are held out** as the test split (seeded; ``test_fraction`` in the
+            config, the training or the data section sets the share, 0 for none).
         config: a :class:`TrainConfig` or dict overriding the graph's training section.
         objective: a loss (``loss(runtime, batch, step)``), a list of :class:`Player` or a
             game (:class:`inference.adversarial.Game`); by default the objective derived from
             the graph.
         trust: allow user-code networks to be imported.
+        test_data: variable name → tensor, the test split: all of ``data`` is then trained on.
+
+    The data section's ``levels`` and ``binarize`` apply to either data
+    (:mod:`inference.datasection`); with ``binarize: "dynamic"`` each batch's binary pixels
+    are drawn afresh from its grey levels, with the trainer's random stream.
     """
 
-    def __init__(self, graph, data: dict | None = None, config=None, objective=None, trust: bool = False):
+    def __init__(self, graph, data: dict | None = None, config=None, objective=None, trust: bool = False,
+                 test_data: dict | None = None):
         self.graph = graph
+        check_section(graph)  # before the config, which reads data.test_fraction
         self.config = cfg = TrainConfig.for_graph(graph, config)
         self.dist = distributed.current()
         self.device = resolve_device(cfg.device)
@@ -132,18 +133,12 @@ class Trainer:
         if self.dist and cfg.batch_size % self.dist.world:
             raise GraphModelError(f"training.batch_size: {cfg.batch_size} does not split evenly over "
                                   f"{self.dist.world} processes")
-        if data is None:
-            if not graph.data:
-                raise DataError("the graph has no data section; pass data=... or set data.dataset in the file")
-            data = bind(graph, load_dataset(graph.data))
-        else:
-            data = bind(graph, data, binding={})
-        check_fields(graph, data)
-        train, test = split(data, cfg.test_fraction, cfg.seed)
-        train = keep_labels(graph, train, cfg.seed)  # data.labels_per_class: semi-supervised training
-        self.n_train = len(next(iter(train.values())))
-        self.train_data = {k: v.to(self.device) for k, v in train.items()}
-        self.test_data = {k: v.to(self.device) for k, v in test.items()}
+        ready = prepare(graph, cfg, data, test_data)
+        self.n_train = len(next(iter(ready.train.values())))
+        self.train_data = {k: v.to(self.device) for k, v in ready.train.items()}
+        self.test_data = {k: v.to(self.device) for k, v in ready.test.items()}
+        #: where the test split came from, in words; the variables binarized at every batch
+        self.test_source, self._dynamic = ready.source, ready.dynamic
         torch.manual_seed(cfg.seed)
         self.runtime = graph.build(trust=trust or graph.trusted).to(self.device)
         if objective is None:
@@ -250,7 +245,15 @@ class Trainer:
             idx = idx.chunk(self.dist.world)[self.dist.rank]
         # (index_select: the same rows as ``v[idx]``, without advanced indexing's general
         # machinery, ~3× faster for a batch of images on a CPU)
-        return {k: v.index_select(0, idx) for k, v in self.train_data.items()}
+        batch = {k: v.index_select(0, idx) for k, v in self.train_data.items()}
+        for k in self._dynamic:
+            # binarize "dynamic": pixels drawn afresh from the grey levels, on the trainer's random
+            # stream (checkpointed: a resumed run draws what the whole one drew). u < p is
+            # Bernoulli(p) as torch.bernoulli is, whose CPU kernel draws element by element (~3×
+            # slower for a batch of images)
+            p = batch[k]
+            batch[k] = (torch.rand_like(p) < p).to(p.dtype)
+        return batch
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         """The epoch's permutation, on the device: one host-to-device copy per epoch, not per
@@ -437,8 +440,17 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict:
-        """Mean objective and terms on the test split (train split when there is none)."""
-        data = self.test_data if len(next(iter(self.test_data.values()))) else self.train_data
+        """Mean objective and terms on the test split: ``{"test loss": …, "test <term>": …}``.
+
+        Without a test split (``test_fraction`` 0) they are on the training split, named
+        ``"train loss"`` etc., and a :class:`~inference.events.TrainWarning` says so."""
+        part = "test" if len(next(iter(self.test_data.values()))) else "train"
+        if part == "test":
+            data = self.test_data
+        else:
+            self.emit(ev.TrainWarning(self.step, "no test split (test_fraction is 0): the final metrics are on "
+                                                 "the training data"))
+            data = for_scoring(self.train_data, self._dynamic, self.config.seed)  # grey levels drawn once
         out: dict = {}
         self.runtime.eval()
         try:
@@ -450,7 +462,7 @@ class Trainer:
                     out.update({prefix + k: float(v) for k, v in val.terms.items()})
         finally:
             self.runtime.train()
-        return {"test " + k: v for k, v in out.items()}
+        return {f"{part} {k}": v for k, v in out.items()}
 
     def sample(self, n: int | None = None) -> dict:
         """Samples of the generative model's observed variables (CPU tensors)."""
@@ -578,8 +590,8 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
             given[name] = torch.arange(n, device=device) % v.classes
         elif v.support == "one_hot":
             given[name] = torch.eye(v.shape[-1], device=device)[torch.arange(n, device=device) % v.shape[-1]]
-        elif data and name in data:
-            given[name] = data[name][:n]
+        elif data and name in data:  # (cycled where there are fewer than n examples)
+            given[name] = data[name][torch.arange(n, device=data[name].device) % len(data[name])]
         else:
             raise GraphModelError(f"to sample model '{gen}', a value for its input '{name}' is needed")
     was = runtime.training
@@ -601,9 +613,11 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
     return {k: values[k].detach().float().cpu() for k in keep}
 
 
-def train(graph, data=None, **config) -> Trainer:
-    """Train ``graph`` in Python and return the trainer (``trainer.runtime`` holds the weights)."""
-    t = Trainer(graph, data, config)
+def train(graph, data=None, test_data=None, **config) -> Trainer:
+    """Train ``graph`` in Python and return the trainer (``trainer.runtime`` holds the weights).
+
+    Without ``test_data``, 10 % of ``data`` is held out as the test split (``test_fraction``)."""
+    t = Trainer(graph, data, config, test_data=test_data)
     t.run()
     return t
 

@@ -124,9 +124,9 @@ def test_the_trainer_shows_every_player_and_reports_every_term():
     assert t.describe() == f"discriminator: {GAN_D}; generator: −E_p(z)[log D(G(z))]"
     assert [p.steps for p in t.players] == [2, 1]
     metrics = t.run()
-    assert set(metrics) == {"test discriminator: loss", "test discriminator: E_data[log D(x)]",
-                            "test discriminator: E_p(z)[log(1 − D(G(z)))]", "test generator: loss",
-                            "test generator: E_p(z)[log D(G(z))]"}
+    assert set(metrics) == {"train discriminator: loss", "train discriminator: E_data[log D(x)]",  # test_fraction 0
+                            "train discriminator: E_p(z)[log(1 − D(G(z)))]", "train generator: loss",
+                            "train generator: E_p(z)[log D(G(z))]"}
 
 
 @pytest.mark.parametrize("name, lines", [

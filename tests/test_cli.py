@@ -216,6 +216,7 @@ def test_train_writes_the_run_directory(runs):
 def test_train_prints_the_objective_and_the_test_metrics(runs):
     lines = runs.printed["first"].splitlines()
     assert lines[0].startswith("objective: −(E_q(z|x)[log p(x|z)]")
+    assert lines[1] == "data: 461 training examples, 51 test (test_fraction 0.1 of the examples, held out)"
     assert any(line.startswith("test loss: ") for line in lines)
     assert lines[-1].startswith(f"wrote {runs.split}/metrics.jsonl")
     summary = runs.summary["first"]
