@@ -79,7 +79,7 @@ def with_family(f: Factor, family: str) -> Factor:
     else:
         params = {**constant_params(family), **keep}
         net = None
-    return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce)
+    return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce, flow=f.flow)
 
 
 def with_parents(f: Factor, parents: tuple) -> Factor:
@@ -93,7 +93,7 @@ def with_parents(f: Factor, parents: tuple) -> Factor:
         params = {**params, **constant_params(f.family)}
         net = None
     reduce = f.reduce
-    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce)
+    return Factor(f.target, f.family, tuple(parents), params, net, f.model, f.init, reduce, flow=f.flow)
 
 
 def family_variable(family: str) -> dict:

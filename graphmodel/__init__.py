@@ -45,6 +45,7 @@ from .factors import (
 )
 from .families import FAMILIES, Delta, Family
 from .fileio import dumps, load, loads, save
+from .flows import IAF, MAF, TRANSFORMS, ActNorm, Conv1x1, Coupling, FlowStep, Permute, Planar, Radial
 from .graph import Graph
 from .networks import (
     MLP,
@@ -63,6 +64,7 @@ from .variables import Parent, Plate, Variable
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActNorm", "Conv1x1", "Coupling", "FlowStep", "IAF", "MAF", "Permute", "Planar", "Radial", "TRANSFORMS",
     "Bernoulli", "Beta", "Categorical", "Const", "ConvEncoder", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph",
     "GraphFileError", "GraphModelError", "Identity", "Laplace", "Learn", "MLP", "Model", "ModelRuntime",

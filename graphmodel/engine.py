@@ -16,6 +16,7 @@ import networkx as nx
 from .errors import format_shape as _fmt
 from .factors import NET, REDUCTIONS, Const, Learn
 from .families import FAMILIES
+from .flows import TRANSFORMS, step_problems
 from .networks import NetSpec, check_options
 
 
@@ -169,7 +170,23 @@ def _factor_problems(graph, i, f) -> list[Problem]:
                     found = "a ragged list" if shape is None else _fmt(shape)
                     bad(f"parameter {k!r} has shape {found}, expected {_fmt(want)} or one that broadcasts to it")
     out += _plate_problems(graph, f, var, bad)
+    if f.flow:
+        _flow_problems(graph, f, fam, var, bad)
     return out
+
+
+def _flow_problems(graph, f, fam, var, bad) -> None:
+    """A flow needs a continuous real base, steps that fit the event, and (outside a
+    posterior, where it must score values it did not draw) steps with an inverse."""
+    if fam.deterministic or fam.support != "real" or not fam.reparameterized:
+        bad(f"a flow's base must be a continuous distribution on the reals (Normal, Laplace), found {f.family}")
+    for k, step in enumerate(f.flow):
+        for key, msg in step_problems(step, None if var is None else var.shape):
+            bad(f"flow[{k}]{'.' + key if key else ''}: {msg}")
+        t = TRANSFORMS.get(step.type) if getattr(step, "type", None) in TRANSFORMS else None
+        if t is not None and not t.invertible and graph.models.get(f.model) != "inference":
+            bad(f"flow[{k}]: {step.type} has no closed-form inverse, so it cannot score data or another "
+                "model's samples; use it in an inference model (a posterior), or use coupling, maf or iaf")
 
 
 def _plate_problems(graph, f, var, bad) -> list:

@@ -22,6 +22,7 @@ from torch import nn
 
 from .errors import GraphModelError
 from .families import FAMILIES
+from .flows import as_flow
 from .networks import MLP, NetSpec
 from .variables import Parent, Variable
 
@@ -81,6 +82,8 @@ class Factor:
         model: which model of the graph the factor belongs to (set by the graph).
         init: the factor used at t = 0 of a sequence plate.
         reduce: how a parent inside an iid plate is reduced when the target is outside it.
+        flow: the flow kind: invertible steps (:class:`graphmodel.flows.FlowStep`) the
+            family's distribution (the base) is pushed through; empty for a parametric factor.
     """
 
     target: str
@@ -92,6 +95,7 @@ class Factor:
     init: bool = False
     reduce: str | None = None
     variables: tuple[Variable, ...] = field(default=(), compare=False, repr=False)
+    flow: tuple = ()
 
     @property
     def label(self) -> str:
@@ -125,11 +129,13 @@ class Model:
 
 
 def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
-                reduce: str | None = None, **params) -> Factor:
+                reduce: str | None = None, flow=None, **params) -> Factor:
     """Build a factor in code; used by the family constructors (``Normal(z, given=x)``).
 
     Parameters not given come from ``net``; when ``net`` is omitted and the factor has
     parents, a default ``MLP(400)`` is used. Constant parameters need no network.
+    ``flow`` (a list of steps such as ``[gm.Coupling(), gm.Permute()]``, or dicts
+    ``{"type": "coupling", ...}``) makes it a flow factor with this family as its base.
     """
     fam = FAMILIES.get(family)
     tvar = target if isinstance(target, Variable) else None
@@ -156,16 +162,20 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
         sources[k] = NET
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
-    return Factor(tname, family, parents, sources, net, None, init, reduce, variables)
+    try:
+        steps = as_flow(flow)
+    except GraphModelError as e:
+        raise GraphModelError(f"factor {tname}: {e}") from None
+    return Factor(tname, family, parents, sources, net, None, init, reduce, variables, steps)
 
 
 def _constructor(family: str):
-    def build(target, given=(), net=None, *, init=False, reduce=None, **params) -> Factor:
-        return make_factor(family, target, given, net, init=init, reduce=reduce, **params)
+    def build(target, given=(), net=None, *, init=False, reduce=None, flow=None, **params) -> Factor:
+        return make_factor(family, target, given, net, init=init, reduce=reduce, flow=flow, **params)
 
     build.__name__ = family
     build.__qualname__ = family
-    build.__doc__ = f"A {family} factor: ``{family}(target, given=parents, net=..., **params)``."
+    build.__doc__ = f"A {family} factor: ``{family}(target, given=parents, net=..., flow=[...], **params)``."
     return build
 
 

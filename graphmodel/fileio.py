@@ -18,6 +18,7 @@ from torch import nn
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
 from .factors import NET, Const, Factor, Learn
+from .flows import MAX_STEPS, FlowStep, step_problems
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
 from .variables import PLATE_KINDS, ROLES, SUPPORTS, Parent, Plate, Variable
@@ -69,6 +70,8 @@ def graph_to_dict(graph: Graph) -> dict:
             d["init"] = True
         if f.reduce:
             d["reduce"] = f.reduce
+        if f.flow:
+            d["flow"] = [s.to_dict() for s in f.flow]
         factors.append(d)
     return {
         "format_version": FORMAT_VERSION,
@@ -242,7 +245,25 @@ def _net(d, path) -> NetSpec:
     return spec
 
 
-_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce")
+def _flow(v, path) -> tuple[FlowStep, ...]:
+    steps = _list(v, path)
+    if len(steps) > MAX_STEPS:
+        raise _fail(path, f"at most {MAX_STEPS} steps", steps)
+    out = []
+    for k, d in enumerate(steps):
+        here = f"{path}[{k}]"
+        d = _obj(d, here, ("type",))
+        step = FlowStep(_str(d["type"], f"{here}.type"), {a: b for a, b in d.items() if a != "type"})
+        for key, msg in step_problems(step):
+            raise GraphFileError(f"{here}.{key}: {msg}")
+        for key, opt in step.options.items():  # widths: torch cannot even size 10**30
+            if isinstance(opt, list) and len(opt) > MAX_LAYERS:
+                raise _fail(f"{here}.{key}", f"at most {MAX_LAYERS} entries", opt)
+        out.append(step)
+    return tuple(out)
+
+
+_FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "flow")
 
 
 def _factor(d, path) -> Factor:
@@ -261,7 +282,8 @@ def _factor(d, path) -> Factor:
     reduce = d.get("reduce")
     if reduce is not None:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))
-    return Factor(target, family, parents, params, net, model, init, reduce)
+    flow = _flow(d["flow"], f"{path}.flow") if "flow" in d else ()
+    return Factor(target, family, parents, params, net, model, init, reduce, flow=flow)
 
 
 def _check_tree(data) -> None:

@@ -21,6 +21,8 @@ from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Const, Learn
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
+from .flows import build_layers
+from .flows.factor import FlowFactorModule
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .shapes import broadcast
 
@@ -425,6 +427,15 @@ class ModelRuntime:
         return f"ModelRuntime({self.name!r}, variables={list(self.plan.names)})"
 
 
+def _factor_module(graph, index: int, trusted: bool) -> nn.Module:
+    """The module of one factor, by its kind (decided here once: no per-step dispatch)."""
+    mod = FactorModule(graph, index, trusted)
+    f = graph.factors[index]
+    if f.flow:
+        return FlowFactorModule(mod, build_layers(f.flow, graph.variables[f.target].shape, mod.label))
+    return mod
+
+
 class Runtime(nn.Module):
     """All the weights of a graph, and a runnable model per named model.
 
@@ -440,7 +451,7 @@ class Runtime(nn.Module):
         if problems:
             raise ValidationError(problems)
         self.graph_name = graph.name
-        self.factor_modules = nn.ModuleList(FactorModule(graph, i, trusted) for i in range(len(graph.factors)))
+        self.factor_modules = nn.ModuleList(_factor_module(graph, i, trusted) for i in range(len(graph.factors)))
         labels = [m.label for m in self.factor_modules]
         self.kinds = dict(graph.models)
         self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels) for m in graph.models}

@@ -12,6 +12,7 @@ import sys
 import traceback
 
 import graphmodel as gm
+from graphmodel.render.formula import flow_text
 
 from .config import COMPILE_MODES
 
@@ -42,6 +43,9 @@ def cmd_check(args) -> int:
         order = " → ".join(view.order)
         ins = f"   (given: {', '.join(view.inputs)})" if view.inputs else ""
         print(f"  order: {order}{ins}")
+        for f in g.factors_of(m):
+            if f.flow:
+                print(f"  flow {flow_text(g, f)}")
     objective = _objective_text(g)
     if objective:
         print(f"objective: {objective}")

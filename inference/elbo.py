@@ -229,6 +229,8 @@ def _p_reads(graph, pf: dict, v: str, observed) -> set:
 
 def _analytic(graph, plan_args, v, qs, ps) -> bool:
     p, q, observed = plan_args
+    if any(graph.factors[i].flow for i in (*qs, *ps)):
+        return False  # a flow's KL has no closed form: Monte Carlo on its exact density
     var = graph.variables[v]
     fams = [(graph.factors[a].family, graph.factors[b].family) for a in qs for b in ps]
     if not all(_closed_form(a, b, var) for a, b in fams):
