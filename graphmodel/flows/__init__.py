@@ -55,7 +55,8 @@ class TransformType:
         options: the typed option declaration.
         build: ``build(options, event_shape, name) → FlowLayer`` (options with defaults).
         invertible: whether it has a closed-form inverse (else it can only score its own samples).
-        shape_check: ``shape_check(options, event_shape) → message or None``.
+        shape_check: ``shape_check(options, event_shape) → (option, message) or None``
+            (option ``""`` when the step as a whole does not fit).
         help: one line for the palette and the reference.
     """
 
@@ -63,7 +64,7 @@ class TransformType:
     options: tuple[Option, ...]
     build: Callable[..., layers.FlowLayer]
     invertible: bool
-    shape_check: Callable[[dict, tuple], str | None]
+    shape_check: Callable[[dict, tuple], tuple[str, str] | None]
     help: str
 
 
@@ -83,23 +84,23 @@ def _at_least_two(_opts, shape):
     d = 1
     for s in shape:
         d *= s
-    return None if d >= 2 else f"needs an event of at least 2 elements, found shape {tuple(shape)}"
+    return None if d >= 2 else ("", f"needs an event of at least 2 elements, found shape {tuple(shape)}")
 
 
 def _coupling_shape(opts, shape):
     mask = opts.get("mask", "auto")
     if mask == "checkerboard" and len(shape) < 2:
-        return f"mask 'checkerboard' needs an image event (H, W) or (C, H, W), found shape {tuple(shape)}"
+        return "mask", f"mask 'checkerboard' needs an image event (H, W) or (C, H, W), found shape {tuple(shape)}"
     if mask == "channel" and (len(shape) != 3 or shape[0] < 2):
-        return f"mask 'channel' needs an image event (C, H, W) with C ≥ 2, found shape {tuple(shape)}"
+        return "mask", f"mask 'channel' needs an image event (C, H, W) with C ≥ 2, found shape {tuple(shape)}"
     if mask == "checkerboard" and shape[-1] * shape[-2] < 2:
-        return f"mask 'checkerboard' needs at least 2 pixels, found shape {tuple(shape)}"
+        return "mask", f"mask 'checkerboard' needs at least 2 pixels, found shape {tuple(shape)}"
     return _at_least_two(opts, shape)
 
 
 def _conv_shape(_opts, shape):
     if len(shape) not in (1, 3):
-        return f"needs a vector (D,) or an image (C, H, W) event, found shape {tuple(shape)}"
+        return "", f"needs a vector (D,) or an image (C, H, W) event, found shape {tuple(shape)}"
     return None
 
 
@@ -142,9 +143,9 @@ def step_problems(step, shape: tuple[int, ...] | None = None) -> list[tuple[str,
     t = TRANSFORMS.get(step.type)
     out = check_options(t.options, step.options)
     if not out and shape is not None:
-        msg = t.shape_check(with_defaults(t.options, step.options), tuple(shape))
-        if msg:
-            out.append(("", msg))
+        bad = t.shape_check(with_defaults(t.options, step.options), tuple(shape))
+        if bad:
+            out.append(bad)
     return out
 
 
