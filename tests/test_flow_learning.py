@@ -29,11 +29,15 @@ MARGIN = {"realnvp": 0.8, "maf": 2.0}
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: one torch thread
 
 
-def trainer(name: str, steps: int | None = None) -> Trainer:
+def trainer(name: str, steps: int | None = None, dataset: str | None = None) -> Trainer:
+    """The example trained as its file says, with ``steps`` and the 2-D ``dataset`` overridden."""
     over = {"device": "cpu", "checkpoint_every": None}
     if steps is not None:
         over.update(steps=steps, epochs=None)
-    return Trainer(load_example(name).build(), config=over)
+    graph = load_example(name).build()
+    if dataset is not None:
+        graph.data = {**graph.data, "dataset": dataset}
+    return Trainer(graph, config=over)
 
 
 def gaussian_ll(train: torch.Tensor, test: torch.Tensor) -> float:
@@ -42,8 +46,8 @@ def gaussian_ll(train: torch.Tensor, test: torch.Tensor) -> float:
     return torch.distributions.MultivariateNormal(mean, cov).log_prob(test).mean().item()
 
 
-def density_result(name: str, steps: int | None) -> dict:
-    t = trainer(name, steps)
+def density_result(name: str, steps: int | None, dataset: str | None = None) -> dict:
+    t = trainer(name, steps, dataset)
     start = time.perf_counter()
     t.run()
     seconds = time.perf_counter() - start
@@ -86,6 +90,7 @@ def test_iaf_vae_learns():
 
 if __name__ == "__main__":  # full-size numbers for docs/RESULTS.md
     torch.set_num_threads(1)
-    for arg in sys.argv[1:] or ["realnvp", "maf", "iaf_vae", "vae"]:
-        fn = density_result if arg in ("realnvp", "maf") else vae_result
-        print(arg, {k: round(v, 4) if isinstance(v, float) else v for k, v in fn(arg, None).items()}, flush=True)
+    for arg in sys.argv[1:] or ["realnvp", "maf", "realnvp:ring8", "maf:two_moons", "iaf_vae", "vae"]:
+        name, _, dataset = arg.partition(":")
+        r = density_result(name, None, dataset or None) if name in ("realnvp", "maf") else vae_result(name, None)
+        print(arg, {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}, flush=True)
