@@ -1,6 +1,6 @@
 """A VAE with an inverse autoregressive flow posterior (Kingma et al. 2016) for the 8×8 digits.
 
-    p(x,z) = p(x|z)p(z)        q(z|x) = N(u; μ(x), σ(x)) pushed through (IAF ∘ reverse)²
+    p(x,z) = p(x|z)p(z)        q(z|x) = N(u; μ(x), σ(x)) pushed through (IAF(·; x) ∘ reverse)²
 
 The posterior is the VAE's diagonal Normal followed by IAF steps: a draw and its exact
 log-density cost one pass of each step's masked network, so the ELBO scores it by Monte
@@ -14,11 +14,12 @@ import graphmodel as gm
 
 
 def build() -> gm.Graph:
-    """The VAE of ``examples/vae.py`` with two IAF steps after its Gaussian encoder."""
+    """The VAE of ``examples/vae.py`` with two conditional IAF steps after its Gaussian encoder."""
     x = gm.Variable("x", (64,), support="binary", role="observed")
     z = gm.Variable("z", (8,))
-    flow = [gm.IAF(hidden=[64, 64]), gm.Permute(order="reverse"), gm.IAF(hidden=[64, 64]),
-            gm.Permute(order="reverse")]
+    # each IAF step's masked network also reads x (Kingma et al.'s context h, here x itself)
+    flow = [gm.IAF(hidden=[64, 64], context=True), gm.Permute(order="reverse"),
+            gm.IAF(hidden=[64, 64], context=True), gm.Permute(order="reverse")]
     return gm.Graph(
         "iaf_vae",
         p=gm.Bernoulli(x, given=z, net=gm.MLP(128)) * gm.Normal(z, loc=0.0, scale=1.0),

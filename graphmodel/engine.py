@@ -183,6 +183,8 @@ def _flow_problems(graph, f, fam, var, bad) -> None:
     for k, step in enumerate(f.flow):
         for key, msg in step_problems(step, None if var is None else var.shape):
             bad(f"flow[{k}]{'.' + key if key else ''}: {msg}")
+        if getattr(step, "options", {}).get("context") and not f.parents:
+            bad(f"flow[{k}].context: the step reads the factor's parents, and the factor has none")
         t = TRANSFORMS.get(step.type) if getattr(step, "type", None) in TRANSFORMS else None
         if t is not None and not t.invertible and graph.models.get(f.model) != "inference":
             bad(f"flow[{k}]: {step.type} has no closed-form inverse, so it cannot score data or another "

@@ -432,7 +432,9 @@ def _factor_module(graph, index: int, trusted: bool) -> nn.Module:
     mod = FactorModule(graph, index, trusted)
     f = graph.factors[index]
     if f.flow:
-        return FlowFactorModule(mod, build_layers(f.flow, graph.variables[f.target].shape, mod.label))
+        parents = [InputSpec(p.name, graph.variables[p.name].shape, graph.variables[p.name].classes)
+                   for p in f.parents]
+        return FlowFactorModule(mod, build_layers(f.flow, graph.variables[f.target].shape, mod.label, parents))
     return mod
 
 

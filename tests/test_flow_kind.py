@@ -220,3 +220,16 @@ def test_bad_dequantization_is_named(dequantize, message):
     g = _grey()
     with pytest.raises(gm.GraphModelError, match=message):
         derive(g, {"kind": "ml", "dequantize": dequantize})
+
+
+def test_a_conditional_step_needs_parents_and_reads_them():
+    g = _density([gm.Coupling(context=True)])
+    assert "flow[0].context: the step reads the factor's parents, and the factor has none" in str(g.problems()[0])
+    torch.manual_seed(5)
+    net = _perturbed(_iaf_vae([gm.IAF(hidden=[16], context=True), gm.Permute(), gm.IAF(hidden=[16], context=True)]))
+    x = torch.bernoulli(torch.full((4, 6), 0.5))
+    tr = net.q.trace({"x": x})
+    z = tr.values["z"]
+    torch.testing.assert_close(tr.log_probs["q(z|x)"], net.q.log_prob({"x": x, "z": z.clone()}), atol=1e-4, rtol=1e-4)
+    # the same z under another x: the base and the steps both change the density
+    assert not torch.allclose(net.q.log_prob({"x": 1 - x, "z": z}), tr.log_probs["q(z|x)"])

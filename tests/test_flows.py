@@ -11,6 +11,7 @@ import torch
 
 from graphmodel import flows
 from graphmodel.errors import GraphModelError
+from graphmodel.networks import InputSpec
 
 VECTOR, IMAGE = (4,), (2, 2, 3)
 
@@ -24,12 +25,21 @@ CASES = [
     ("conv1x1", {"seed": 3}, VECTOR), ("conv1x1", {}, IMAGE),
     ("permute", {}, VECTOR), ("permute", {"order": "random", "seed": 1}, IMAGE),
     ("maf", {"hidden": [8, 8]}, VECTOR), ("iaf", {"hidden": [8]}, VECTOR), ("maf", {"hidden": [8]}, IMAGE),
+    # conditional steps: the networks also read two parents (a vector and a class), held fixed
+    ("iaf", {"hidden": [8], "context": True}, VECTOR), ("maf", {"hidden": [8], "context": True}, VECTOR),
+    ("coupling", {"hidden": [8], "context": True}, IMAGE),
 ]
-CASES = [c for c in CASES if c[0] in flows.TRANSFORMS]
+PARENTS = [InputSpec("h", (3,)), InputSpec("y", (), classes=4)]
+
+
+def _context(type_, opts):
+    if not opts.get("context"):
+        return ()
+    return (torch.randn(3, 3, dtype=torch.double), torch.tensor([0, 3, 1]))
 
 
 def _layer(type_, opts, shape):
-    layer = flows.build_layers([flows.make_step(type_, **opts)], shape, "test")[0]
+    layer = flows.build_layers([flows.make_step(type_, **opts)], shape, "test", PARENTS)[0]
     torch.manual_seed(0)
     with torch.no_grad():  # move away from the identity the conditioners start at
         for p in layer.parameters():
@@ -45,14 +55,20 @@ def test_every_transform_has_a_case():
 def test_log_det_is_exact_and_inverse_inverts(type_, opts, shape):
     layer = _layer(type_, opts, shape)
     x = torch.randn(3, *shape, dtype=torch.double)
-    y, ladj = layer(x)
+    ctx = _context(type_, opts)
+    y, ladj = layer(x, *ctx)
     assert y.shape == x.shape and ladj.shape == (3,)
     d = layer.dim
     for b in range(3):
-        jac = torch.autograd.functional.jacobian(lambda v: layer(v.reshape(shape))[0].reshape(d), x[b].reshape(d))
+        one = tuple(c[b] for c in ctx)
+        jac = torch.autograd.functional.jacobian(lambda v: layer(v.reshape(shape), *one)[0].reshape(d),
+                                                 x[b].reshape(d))
         torch.testing.assert_close(ladj[b], torch.linalg.slogdet(jac)[1])
+    if ctx:  # the context matters: another context, another map
+        other = (ctx[0].flip(0), ctx[1].flip(0))
+        assert not torch.allclose(layer(x, *other)[0], y)
     if layer.invertible:
-        back, ladj_inv = layer.inverse(y)
+        back, ladj_inv = layer.inverse(y, *ctx)
         torch.testing.assert_close(back, x)
         torch.testing.assert_close(ladj_inv, ladj)
     else:

@@ -53,7 +53,8 @@ class TransformType:
     Args:
         name: the ``type`` of a step in the file.
         options: the typed option declaration.
-        build: ``build(options, event_shape, name) → FlowLayer`` (options with defaults).
+        build: ``build(options, event_shape, name, context) → FlowLayer`` (options with
+            defaults; ``context``: the parents' :class:`InputSpec`s when ``options["context"]``).
         invertible: whether it has a closed-form inverse (else it can only score its own samples).
         shape_check: ``shape_check(options, event_shape) → (option, message) or None``
             (option ``""`` when the step as a whole does not fit).
@@ -72,6 +73,8 @@ TRANSFORMS: Registry[TransformType] = Registry("transform")
 
 _HIDDEN = Option("hidden", "ints", [64, 64], "widths of the conditioner network's hidden layers",
                  minimum=1, maximum=1 << 16, nonempty=True)
+_CONTEXT = Option("context", "bool", False, "the step's network also reads the factor's parents "
+                  "(a conditional flow: an IAF posterior that reads x, a density p(x|y))")
 _SEED = Option("seed", "int", 0, "seed of the fixed random choice", minimum=0, maximum=2**31 - 1)
 MASKS = ("auto", "halves", "alternating", "checkerboard", "channel")
 
@@ -108,29 +111,32 @@ def _register(name, options, build, invertible, shape_check, help_):
     TRANSFORMS.register(name, TransformType(name, tuple(options), build, invertible, shape_check, help_))
 
 
-_register("planar", (), lambda o, s, n: layers.Planar(s, n), False, _any_shape,
+_register("planar", (), lambda o, s, n, c: layers.Planar(s, n), False, _any_shape,
           "y = x + u·tanh(wᵀx + b); no closed-form inverse (posteriors only)")
-_register("radial", (), lambda o, s, n: layers.Radial(s, n), False, _any_shape,
+_register("radial", (), lambda o, s, n, c: layers.Radial(s, n), False, _any_shape,
           "y = x + β(x − x₀)/(α + ‖x − x₀‖); no closed-form inverse (posteriors only)")
 _register("coupling", (
     _HIDDEN,
     Option("mask", "str", "auto", "which elements condition the others: auto (alternating for vectors, "
            "checkerboard for images), halves, alternating, checkerboard, channel", choices=MASKS),
     Option("flip", "bool", False, "swap the kept and the transformed elements"),
-), lambda o, s, n: layers.Coupling(s, n, o["hidden"], o["mask"], o["flip"]), True, _coupling_shape,
+    _CONTEXT,
+), lambda o, s, n, c: layers.Coupling(s, n, o["hidden"], o["mask"], o["flip"], c), True, _coupling_shape,
     "affine coupling (RealNVP): half the elements scale and shift the other half")
-_register("maf", (_HIDDEN,), lambda o, s, n: AffineAutoregressive(s, n, o["hidden"], True), True, _at_least_two,
+_register("maf", (_HIDDEN, _CONTEXT), lambda o, s, n, c: AffineAutoregressive(s, n, o["hidden"], True, c), True,
+          _at_least_two,
           "masked autoregressive flow step: data scored in one pass, sampled element by element")
-_register("iaf", (_HIDDEN,), lambda o, s, n: AffineAutoregressive(s, n, o["hidden"], False), True, _at_least_two,
+_register("iaf", (_HIDDEN, _CONTEXT), lambda o, s, n, c: AffineAutoregressive(s, n, o["hidden"], False, c), True,
+          _at_least_two,
           "inverse autoregressive flow step: sampled and self-scored in one pass (posteriors)")
-_register("actnorm", (), lambda o, s, n: layers.ActNorm(s, n), True, _any_shape,
+_register("actnorm", (), lambda o, s, n, c: layers.ActNorm(s, n), True, _any_shape,
           "per-channel scale and shift, initialised from the first batch (Glow)")
-_register("conv1x1", (_SEED,), lambda o, s, n: layers.Conv1x1(s, n, o["seed"]), True, _conv_shape,
+_register("conv1x1", (_SEED,), lambda o, s, n, c: layers.Conv1x1(s, n, o["seed"]), True, _conv_shape,
           "invertible 1×1 convolution over channels (Glow); an invertible linear map on vectors")
 _register("permute", (
     Option("order", "str", "reverse", "reverse the elements, or a fixed random order", choices=("reverse", "random")),
     _SEED,
-), lambda o, s, n: layers.Permute(s, n, o["order"], o["seed"]), True, _any_shape,
+), lambda o, s, n, c: layers.Permute(s, n, o["order"], o["seed"]), True, _any_shape,
     "a fixed permutation of the elements")
 
 
@@ -179,12 +185,15 @@ def as_flow(flow) -> tuple[FlowStep, ...]:
     return tuple(steps)
 
 
-def build_layers(steps, event_shape: tuple[int, ...], label: str) -> list[layers.FlowLayer]:
-    """The modules of a flow for a target shaped ``event_shape`` (``label`` names errors)."""
+def build_layers(steps, event_shape: tuple[int, ...], label: str, parents=()) -> list[layers.FlowLayer]:
+    """The modules of a flow for a target shaped ``event_shape`` (``label`` names errors);
+    ``parents`` (the factor's :class:`graphmodel.networks.InputSpec`s) feed conditional steps."""
     out = []
     for k, s in enumerate(steps):
         t = TRANSFORMS.get(s.type)
-        out.append(t.build(with_defaults(t.options, s.options), tuple(event_shape), f"{label} flow[{k}] {s.type}"))
+        opts = with_defaults(t.options, s.options)
+        context = list(parents) if opts.get("context") else []
+        out.append(t.build(opts, tuple(event_shape), f"{label} flow[{k}] {s.type}", context))
     return out
 
 

@@ -30,32 +30,35 @@ class AffineAutoregressive(FlowLayer):
         name: names the step in errors.
         hidden: widths of the masked network's hidden layers.
         conditions_on_output: ``True`` for MAF, ``False`` for IAF.
+        context: the parents the masked network also reads (unmasked), as
+            :class:`graphmodel.networks.InputSpec`; empty for an unconditional step.
     """
 
-    def __init__(self, event_shape, name, hidden, conditions_on_output: bool):
+    def __init__(self, event_shape, name, hidden, conditions_on_output: bool, context=()):
         super().__init__(event_shape, name)
         d = self.dim
+        self.conditional = bool(context)
         self.net = MaskedMLPNet(InputSpec("x", (d,)), [HeadSpec("shift", (d,)), HeadSpec("log_scale", (d,))],
-                                hidden=hidden)
+                                context=list(context), hidden=hidden)
         last = self.net.layers[-1]
         nn.init.zeros_(last.weight)  # the step starts as the identity
         nn.init.zeros_(last.bias)
         self.scale = nn.Parameter(torch.ones(d))
         self.on_output = conditions_on_output
 
-    def _shift_log_scale(self, v):
-        m, s = self.net(v)
+    def _shift_log_scale(self, v, context):
+        m, s = self.net(v, *context)
         return m, torch.tanh(s) * self.scale
 
-    def _one_pass(self, u):
-        m, s = self._shift_log_scale(u)
+    def _one_pass(self, u, context):
+        m, s = self._shift_log_scale(u, context)
         return u * torch.exp(s) + m, s.sum(-1)
 
-    def _one_pass_inverse(self, y):
-        m, s = self._shift_log_scale(y)
+    def _one_pass_inverse(self, y, context):
+        m, s = self._shift_log_scale(y, context)
         return (y - m) * torch.exp(-s), s.sum(-1)
 
-    def _sequential(self, given, solve_for_output: bool):
+    def _sequential(self, given, solve_for_output: bool, context):
         """Fill the unknown side element by element: one network pass per element.
 
         ``solve_for_output``: find ``y`` with ``y = u·exp(s(y)) + m(y)`` given ``u`` (MAF's
@@ -65,17 +68,17 @@ class AffineAutoregressive(FlowLayer):
         """
         out = torch.zeros_like(given)
         for _ in range(self.dim):
-            m, s = self._shift_log_scale(out)
+            m, s = self._shift_log_scale(out, context)
             out = given * torch.exp(s) + m if solve_for_output else (given - m) * torch.exp(-s)
-        m, s = self._shift_log_scale(out)
+        m, s = self._shift_log_scale(out, context)
         return out, s.sum(-1)
 
-    def forward(self, x):
+    def forward(self, x, *context):
         flat = self._flat(x)
-        y, ladj = self._sequential(flat, True) if self.on_output else self._one_pass(flat)
+        y, ladj = self._sequential(flat, True, context) if self.on_output else self._one_pass(flat, context)
         return self._unflat(y), ladj
 
-    def inverse(self, y):
+    def inverse(self, y, *context):
         flat = self._flat(y)
-        x, ladj = self._one_pass_inverse(flat) if self.on_output else self._sequential(flat, False)
+        x, ladj = self._one_pass_inverse(flat, context) if self.on_output else self._sequential(flat, False, context)
         return self._unflat(x), ladj

@@ -16,7 +16,7 @@ class FlowFactorModule(nn.Module):
             event is the target's shape.
         layers: the flow's steps, built for that shape (:func:`graphmodel.flows.build_layers`).
 
-    Each call builds fresh transforms (``cache_size=1``): scoring the sample a distribution
+    Conditional steps read the same parents as the base. Each call builds fresh transforms (``cache_size=1``): scoring the sample a distribution
     just drew reads each step's cached input instead of inverting it, and nothing is kept
     between calls.
     """
@@ -33,5 +33,5 @@ class FlowFactorModule(nn.Module):
         self._steps = tuple(layers)  # a tuple: ModuleList iteration is slow per call
 
     def forward(self, *parents):
-        return TransformedDistribution(self.base.forward(*parents), [s.transform() for s in self._steps],
+        return TransformedDistribution(self.base.forward(*parents), [s.transform(parents) for s in self._steps],
                                        validate_args=False)

@@ -21,6 +21,7 @@ from torch.distributions.transforms import Transform
 from torch.nn import functional as F
 
 from ..errors import GraphModelError
+from ..networks import _flatten_inputs
 
 
 class FlowLayer(nn.Module):
@@ -32,6 +33,9 @@ class FlowLayer(nn.Module):
 
     #: whether :meth:`inverse` exists in closed form (planar and radial flows have none)
     invertible = True
+    #: whether the layer's network also reads the factor's parents (a conditional flow):
+    #: then :meth:`forward` and :meth:`inverse` take them after the value
+    conditional = False
 
     def __init__(self, event_shape: tuple[int, ...], name: str):
         super().__init__()
@@ -40,15 +44,16 @@ class FlowLayer(nn.Module):
         self.dim = math.prod(self.event_shape)
         self.name = name
 
-    def inverse(self, y: torch.Tensor):
+    def inverse(self, y: torch.Tensor, *context):
         raise GraphModelError(
             f"{self.name}: this transform has no closed-form inverse, so it cannot score a value it did "
             "not draw itself (data, or another model's sample); use it in a posterior only, or use an "
             "invertible transform (coupling, maf, iaf, actnorm, conv1x1, permute)")
 
-    def transform(self) -> Transform:
-        """A fresh transform over this layer's event (``cache_size=1``)."""
-        return LayerTransform(self)
+    def transform(self, context: tuple = ()) -> Transform:
+        """A fresh transform over this layer's event (``cache_size=1``), given the parents'
+        values ``context`` when the layer is conditional."""
+        return LayerTransform(self, tuple(context) if self.conditional else ())
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(*x.shape[: x.dim() - self.event_ndim], self.dim)
@@ -65,19 +70,20 @@ class LayerTransform(Transform):
 
     bijective = True
 
-    def __init__(self, layer: FlowLayer):
+    def __init__(self, layer: FlowLayer, context: tuple = ()):
         super().__init__(cache_size=1)
         self.layer = layer
+        self.context = context
         self.domain = self.codomain = constraints.independent(constraints.real, layer.event_ndim)
         self._last = None  # (x, y, log|det J|) of the last call in either direction
 
     def _call(self, x):
-        y, ladj = self.layer(x)
+        y, ladj = self.layer(x, *self.context)
         self._last = (x, y, ladj)
         return y
 
     def _inverse(self, y):
-        x, ladj = self.layer.inverse(y)
+        x, ladj = self.layer.inverse(y, *self.context)
         self._last = (x, y, ladj)
         return x
 
@@ -85,7 +91,7 @@ class LayerTransform(Transform):
         last = self._last
         if last is not None and last[0] is x and last[1] is y:
             return last[2]
-        return self.layer(x)[1]
+        return self.layer(x, *self.context)[1]
 
 
 def mlp(sizes: list[int], zero_last: bool = True) -> nn.Sequential:
@@ -175,26 +181,32 @@ class Coupling(FlowLayer):
     """Affine coupling (Dinh et al. 2017, RealNVP): ``y = m⊙x + (1−m)⊙(x·exp(s) + t)``
     with ``(s, t) = net(m⊙x)``; ``s = tanh(·)·scale`` keeps the step bounded."""
 
-    def __init__(self, event_shape, name, hidden, mask, flip):
+    def __init__(self, event_shape, name, hidden, mask, flip, context=()):
         super().__init__(event_shape, name)
         self.register_buffer("mask", coupling_mask(self.event_shape, mask, flip).reshape(self.dim))
-        self.net = mlp([self.dim, *hidden, 2 * self.dim])
+        self.context_specs = list(context)
+        self.conditional = bool(context)
+        width = sum(c.width for c in context)
+        self.net = mlp([self.dim + width, *hidden, 2 * self.dim])
         self.scale = nn.Parameter(torch.ones(self.dim))
 
-    def _shift_scale(self, kept):
+    def _shift_scale(self, kept, context):
+        if context:
+            c = _flatten_inputs(self.context_specs, context)
+            kept = torch.cat([kept, c.expand(*kept.shape[:-1], c.shape[-1])], -1)
         s, t = self.net(kept).chunk(2, dim=-1)
         free = 1 - self.mask
         return torch.tanh(s) * self.scale * free, t * free
 
-    def forward(self, x):
+    def forward(self, x, *context):
         flat = self._flat(x)
-        s, t = self._shift_scale(flat * self.mask)
+        s, t = self._shift_scale(flat * self.mask, context)
         y = flat * torch.exp(s) + t
         return self._unflat(y), s.sum(-1)
 
-    def inverse(self, y):
+    def inverse(self, y, *context):
         flat = self._flat(y)
-        s, t = self._shift_scale(flat * self.mask)
+        s, t = self._shift_scale(flat * self.mask, context)
         x = (flat - t) * torch.exp(-s)
         return self._unflat(x), s.sum(-1)
 
