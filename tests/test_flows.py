@@ -61,7 +61,7 @@ def test_log_det_is_exact_and_inverse_inverts(type_, opts, shape):
     d = layer.dim
     for b in range(3):
         one = tuple(c[b] for c in ctx)
-        jac = torch.autograd.functional.jacobian(lambda v: layer(v.reshape(shape), *one)[0].reshape(d),
+        jac = torch.autograd.functional.jacobian(lambda v, one=one: layer(v.reshape(shape), *one)[0].reshape(d),
                                                  x[b].reshape(d))
         torch.testing.assert_close(ladj[b], torch.linalg.slogdet(jac)[1])
     if ctx:  # the context matters: another context, another map
