@@ -41,10 +41,11 @@ def _perturbed(g: gm.Graph):
 
 def test_a_flow_is_written_as_steps_or_dicts():
     as_steps = _density([gm.Coupling(hidden=[8]), gm.Permute()])
-    as_dicts = _density([{"type": "coupling", "hidden": [8], "mask": "auto", "flip": False},
+    as_dicts = _density([{"type": "coupling", "hidden": [8], "mask": "auto", "flip": False, "context": False},
                          {"type": "permute", "order": "reverse", "seed": 0}])
     assert as_steps == as_dicts
-    assert as_steps.factors[0].flow[0] == gm.FlowStep("coupling", {"hidden": [8], "mask": "auto", "flip": False})
+    assert as_steps.factors[0].flow[0] == gm.FlowStep("coupling", {"hidden": [8], "mask": "auto", "flip": False,
+                                                                   "context": False})
 
 
 def test_flow_round_trips_through_the_file():
@@ -69,7 +70,7 @@ def _file_with(flow) -> dict:
     ([{"type": "permute"}, {"type": "coupling", "hidden": [8, -1]}],
      r"factors\[0\]\.flow\[1\]\.hidden: expected a non-empty list of integers in \[1, 65536\], found -1"),
     ([{"type": "glow"}], r"factors\[0\]\.flow\[0\]\.type: unknown transform 'glow'; known: "),
-    ([{"type": "iaf", "context": True}], r"factors\[0\]\.flow\[0\]\.context: unknown option; known: hidden"),
+    ([{"type": "iaf", "depth": 2}], r"factors\[0\]\.flow\[0\]\.depth: unknown option; known: hidden, context"),
     ([{"type": "coupling", "hidden": [8] * 100}], r"factors\[0\]\.flow\[0\]\.hidden: expected at most 64 entries"),
 ])
 def test_bad_flows_in_a_file_are_named(flow, message):
