@@ -251,7 +251,7 @@ def save_density(runtime, graph, path, data: dict | None = None) -> bool:
     lo, hi = lo - pad, hi + pad
     lp = density_grid(runtime, model, name, lo, hi)
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(8.6, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 4.2), squeeze=False, gridspec_kw={"wspace": 0.4})
     extent = (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
     # log-density over its top 10 nats: sharp modes (the ring's σ = 0.02) would leave a
     # linear scale dark everywhere but at the highest peak

@@ -234,3 +234,16 @@ def test_a_conditional_step_needs_parents_and_reads_them():
     torch.testing.assert_close(tr.log_probs["q(z|x)"], net.q.log_prob({"x": x, "z": z.clone()}), atol=1e-4, rtol=1e-4)
     # the same z under another x: the base and the steps both change the density
     assert not torch.allclose(net.q.log_prob({"x": 1 - x, "z": z}), tr.log_probs["q(z|x)"])
+
+
+def test_a_2d_density_gets_a_density_picture(tmp_path):
+    from inference.plots import density_grid, density_variable, save_density
+
+    g = _density([gm.Coupling(hidden=[8])])
+    net = g.build()
+    assert density_variable(g) == ("p", "x") and density_variable(_iaf_vae()) is None
+    lp = density_grid(net, "p", "x", torch.tensor([-3.0, -3.0]), torch.tensor([3.0, 3.0]), n=50)
+    assert lp.shape == (50, 50) and lp[25, 25] > lp[0, 0]  # a standard normal at start: highest near 0
+    assert save_density(net, g, tmp_path / "d.png", {"x": torch.randn(100, 2)})
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+    assert not save_density(_iaf_vae().build(), _iaf_vae(), tmp_path / "none.png")
