@@ -35,7 +35,16 @@ import torch
 from torch import nn
 
 from .errors import GraphModelError
-from .networks import ACTIVATIONS, NETWORKS, HeadSpec, InputSpec, NetSpec, NetworkType, _flatten_inputs
+from .networks import (
+    ACTIVATIONS,
+    NETWORKS,
+    HeadSpec,
+    InputSpec,
+    NetSpec,
+    NetworkType,
+    _flatten_inputs,
+    call,
+)
 from .options import Option, check_options
 
 _linear = nn.functional.linear
@@ -99,7 +108,7 @@ def random_degrees(order: torch.Tensor, hidden: Sequence[int],
     top = max(D - 1, 1)
     for width in hidden:
         u = torch.rand((width,), generator=generator, device=order.device)
-        deg = low + (u * (top - low)).long().clamp_(max=top - 1)
+        deg = (low + (u * (top - low)).long()).clamp_(max=top - 1)  # (u·n may round up to n)
         out.append(deg)
         low = deg.min()  # MADE: a unit never reads below the lowest degree beneath it
     return out
@@ -221,18 +230,20 @@ class MaskedMLPNet(nn.Module):
         return x.flatten(-self.target_nd) if self.target_nd else x.unsqueeze(-1)
 
     def forward(self, x: torch.Tensor, *context: torch.Tensor, masks: Sequence[torch.Tensor] | None = None):
-        layers = list(self.layers)
+        mods = self._modules  # (read directly, as networks.MLPNet does: no __getattr__ per name)
+        layers = list(mods["layers"]._modules.values())
+        act = mods["act"]
         c = _flatten_inputs(self.context_specs, context) if self.context_specs else None
         h = self.encode(x)
         last = len(layers) - 1
         for i, layer in enumerate(layers):
-            h = layer.forward(h, None if masks is None else masks[i])
+            h = call(layer, h, None if masks is None else masks[i])
             if c is not None and i == 0:
-                h = h + self.context_in(c)
+                h = h + call(mods["context_in"], c)
             if i < last:
-                h = self.act(h)
+                h = call(act, h)
         if c is not None:
-            h = h + self.context_out(c)
+            h = h + call(mods["context_out"], c)
         batch = h.shape[:-1]
         parts = h.split(self.head_sizes, dim=-1) if len(self.head_sizes) > 1 else (h,)
         return tuple(p.reshape(*batch, *s) for p, s in zip(parts, self.head_shapes))
