@@ -88,7 +88,7 @@ def with_family(f: Factor, family: str) -> Factor:
         params = {**constant_params(family), **keep}
         net = None
     return Factor(f.target, family, f.parents, params, net, f.model, f.init, f.reduce,
-                  autoregressive=f.autoregressive)
+                  autoregressive=f.autoregressive, flow=f.flow)
 
 
 def with_options(f: Factor, options: dict) -> Factor:

@@ -57,6 +57,7 @@ class FactorPage(Page):
             self._params(f)
             self._network(f)
             self._autoregressive(f)
+            self._flow(f)
             self._plates(g, f)
             remove = QPushButton("Remove factor")
             remove.clicked.connect(lambda: self.run(self.ops.remove_factor, self.index))
@@ -65,6 +66,16 @@ class FactorPage(Page):
             self.loading = False
 
     # --- rows -------------------------------------------------------------------------
+
+    def _flow(self, f) -> None:
+        """A flow factor's steps, read-only for now (edited in the file or in Python)."""
+        if not f.flow:
+            return
+        self.form.addRow(section("flow (read-only)"))
+        text = QLabel("<br>".join(f"{k}. {s}" for k, s in enumerate(f.flow)))
+        text.setWordWrap(True)
+        text.setToolTip("the base distribution above is pushed through these invertible steps, in order")
+        self.form.addRow(text)
 
     def _parents(self, g, f) -> None:
         self.form.addRow(section("parents"))

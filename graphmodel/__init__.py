@@ -52,6 +52,7 @@ from .factors import (
 )
 from .families import FAMILIES, Delta, Family
 from .fileio import dumps, load, loads, save
+from .flows import IAF, MAF, TRANSFORMS, ActNorm, Conv1x1, Coupling, FlowStep, Permute, Planar, Radial
 from .graph import Graph
 from .masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks import (
@@ -77,14 +78,14 @@ from .variables import Parent, Plate, Variable, length_key
 __version__ = "0.1.0"
 
 __all__ = [
-    "Annealed", "Autoregressive", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical", "Const",
-    "ConvEncoder", "ConvGRU", "ConvLSTM", "DataError", "DeconvDecoder", "Delta", "Deterministic", "Dirichlet",
-    "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "GRUCell", "Gamma", "Graph", "GraphFileError",
-    "GraphModelError", "Identity", "LSTMCell", "Laplace", "Learn", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP",
-    "Mixture", "Model", "ModelRuntime", "NET", "NETWORKS", "NetSpec", "NetworkType", "Normal",
-    "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Plate", "PositiveMap", "Problem", "QuantizedCategorical",
-    "RelaxedBernoulli", "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError", "Support", "Tied",
-    "Trace",
+    "ActNorm", "Annealed", "Autoregressive", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical",
+    "Const", "Conv1x1", "ConvEncoder", "ConvGRU", "ConvLSTM", "Coupling", "DataError", "DeconvDecoder", "Delta",
+    "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",
+    "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",
+    "Learn", "MAF", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Mixture", "Model", "ModelRuntime", "NET",
+    "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Permute",
+    "Planar", "Plate", "PositiveMap", "Problem", "QuantizedCategorical", "Radial", "RelaxedBernoulli",
+    "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError", "Support", "TRANSFORMS", "Tied", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
     "graph_hash", "length_key", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs",
     "save",

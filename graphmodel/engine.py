@@ -17,6 +17,7 @@ import torch
 from .errors import format_shape as _fmt
 from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, factor_family
+from .flows import TRANSFORMS, step_problems
 from .networks import NETWORKS, NetSpec, check_options
 from .plates import plate_problems
 from .positive import POSITIVE_MAPS, positive_params
@@ -194,6 +195,8 @@ def _factor_problems(graph, i, f) -> list[Problem]:
                     found = "a ragged list" if shape is None else _fmt(shape)
                     bad(f"parameter {k!r} has shape {found}, expected {_fmt(want)} or one that broadcasts to it")
     out += plate_problems(graph, f, var, bad)
+    if f.flow:
+        _flow_problems(graph, f, fam, var, bad)
     return out
 
 
@@ -246,6 +249,22 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
         bad("an autoregressive factor cannot be a sequence step, an initial step or a reduction")
     if any(p.name == f.target for p in f.parents):
         bad(f"an autoregressive factor reads '{f.target}' through its masks; do not list it as a parent")
+
+
+def _flow_problems(graph, f, fam, var, bad) -> None:
+    """A flow needs a continuous real base, steps that fit the event, and (outside a
+    posterior, where it must score values it did not draw) steps with an inverse."""
+    if fam.deterministic or fam.support != "real" or not fam.reparameterized:
+        bad(f"a flow's base must be a continuous distribution on the reals (Normal, Laplace), found {f.family}")
+    for k, step in enumerate(f.flow):
+        for key, msg in step_problems(step, None if var is None else var.shape):
+            bad(f"flow[{k}]{'.' + key if key else ''}: {msg}")
+        if getattr(step, "options", {}).get("context") and not f.parents:
+            bad(f"flow[{k}].context: the step reads the factor's parents, and the factor has none")
+        t = TRANSFORMS.get(step.type) if getattr(step, "type", None) in TRANSFORMS else None
+        if t is not None and not t.invertible and graph.models.get(f.model) != "inference":
+            bad(f"flow[{k}]: {step.type} has no closed-form inverse, so it cannot score data or another "
+                "model's samples; use it in an inference model (a posterior), or use coupling, maf or iaf")
 
 
 def _analyze(graph) -> Analysis:

@@ -22,6 +22,7 @@ from torch import nn
 
 from .errors import GraphModelError
 from .families import FAMILIES
+from .flows import as_flow
 from .masked import MaskedMLP
 from .networks import MLP, NetSpec
 from .options import Option, check_options
@@ -188,6 +189,8 @@ class Factor:
             take the family's default.
         autoregressive: ``None`` for a parametric factor; for an autoregressive one
             (``p(x) = ∏ᵢ p(xᵢ | x<ᵢ, parents)``, its net reads the target too) the order.
+        flow: the flow kind: invertible steps (:class:`graphmodel.flows.FlowStep`) the
+            family's distribution (the base) is pushed through; empty for a parametric factor.
     """
 
     target: str
@@ -202,6 +205,7 @@ class Factor:
     autoregressive: Autoregressive | None = None
     variables: tuple[Variable, ...] = field(default=(), compare=False, repr=False)
     positive: dict = field(default_factory=dict)
+    flow: tuple = ()
 
     @property
     def label(self) -> str:
@@ -253,7 +257,8 @@ def _positive_choice(fam, tname: str, positive) -> dict:
 
 
 def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
-                reduce: str | None = None, positive=None, autoregressive=None, **params) -> Factor:
+                reduce: str | None = None, positive=None, autoregressive=None, flow=None,
+                **params) -> Factor:
     """Build a factor in code; used by the family constructors (``Normal(z, given=x)``).
 
     Parameters not given come from ``net``; when ``net`` is omitted and the factor has
@@ -264,7 +269,8 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
     the map of positive parameters from raw values: a name for all of them
     (``positive="softplus"``) or one per parameter (``{"scale": "softplus"}``).
     ``autoregressive`` is ``True``, a dict such as ``{"order": "agnostic", "ensemble": 8}``
-    or an :class:`Autoregressive`.
+    or an :class:`Autoregressive`. ``flow`` (a list of steps such as ``[gm.Coupling(), gm.Permute()]``,
+    or dicts ``{"type": "coupling", ...}``) makes it a flow factor with this family as its base.
 
     Example:
         >>> f = make_factor("Mixture", "z", components=3, mixture_logits=0.0, loc=Learn(0.0), scale=1.0)
@@ -306,21 +312,26 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
         sources[k] = NET
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
+    try:
+        steps = as_flow(flow)
+    except GraphModelError as e:
+        raise GraphModelError(f"factor {tname}: {e}") from None
     return Factor(tname, family, parents, sources, net, None, init, reduce, family_options=options,
-                  autoregressive=ar, variables=variables, positive=_positive_choice(fam, tname, positive))
+                  autoregressive=ar, variables=variables, positive=_positive_choice(fam, tname, positive),
+                  flow=steps)
 
 
 def _constructor(family: str):
     def build(target, given=(), net=None, *, init=False, reduce=None, positive=None, autoregressive=None,
-              **params) -> Factor:
+              flow=None, **params) -> Factor:
         return make_factor(family, target, given, net, init=init, reduce=reduce, positive=positive,
-                           autoregressive=autoregressive, **params)
+                           autoregressive=autoregressive, flow=flow, **params)
 
     build.__name__ = family
     build.__qualname__ = family
     options = "".join(f", {o.name}=..." for o in FAMILIES.get(family).options)
     build.__doc__ = (f"A {family} factor: ``{family}(target, given=parents, net=...{options}, "
-                     "autoregressive=None, **params)``.")
+                     "autoregressive=None, flow=[...], **params)``.")
     return build
 
 

@@ -21,6 +21,7 @@ from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
 from .factors import NET, Annealed, Autoregressive, Const, Factor, Learn, Tied
 from .families import FAMILIES
+from .flows import MAX_STEPS, FlowStep, step_problems
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
 from .positive import POSITIVE_MAPS, positive_params
@@ -91,6 +92,8 @@ def graph_to_dict(graph: Graph) -> dict:
             d["positive"] = dict(f.positive)
         if f.autoregressive is not None:
             d["autoregressive"] = f.autoregressive.to_json()
+        if f.flow:
+            d["flow"] = [s.to_dict() for s in f.flow]
         factors.append(d)
     networks = {"networks": _networks_json(graph)} if graph.networks else {}  # (only when used)
     return {
@@ -282,7 +285,7 @@ def _net(d, path) -> NetSpec:
 
 
 _FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "family_options",
-                "positive", "autoregressive")
+                "positive", "autoregressive", "flow")
 
 
 def _factor_net(v, path):
@@ -304,6 +307,24 @@ def _positive(v, family: str, path) -> dict:
     return out
 
 
+def _flow(v, path) -> tuple[FlowStep, ...]:
+    steps = _list(v, path)
+    if len(steps) > MAX_STEPS:
+        raise _fail(path, f"at most {MAX_STEPS} steps", steps)
+    out = []
+    for k, d in enumerate(steps):
+        here = f"{path}[{k}]"
+        d = _obj(d, here, ("type",))
+        step = FlowStep(_str(d["type"], f"{here}.type"), {a: b for a, b in d.items() if a != "type"})
+        for key, msg in step_problems(step):
+            raise GraphFileError(f"{here}.{key}: {msg}")
+        for key, opt in step.options.items():  # widths: torch cannot even size 10**30
+            if isinstance(opt, list) and len(opt) > MAX_LAYERS:
+                raise _fail(f"{here}.{key}", f"at most {MAX_LAYERS} entries", opt)
+        out.append(step)
+    return tuple(out)
+
+
 def _factor(d, path) -> Factor:
     d = _obj(d, path, ("model", "target", "family"), _FACTOR_KEYS)
     model = _str(d["model"], f"{path}.model")
@@ -323,8 +344,10 @@ def _factor(d, path) -> Factor:
     options = _family_options(d.get("family_options", {}), family, f"{path}.family_options")
     positive = _positive(d.get("positive", {}), family, f"{path}.positive")
     ar = _autoregressive(d.get("autoregressive"), f"{path}.autoregressive")
+    flow = _flow(d["flow"], f"{path}.flow") if "flow" in d else ()
     return Factor(target, family, parents, params, net, model, init, reduce, options, autoregressive=ar,
-                  positive=positive)
+                  positive=positive, flow=flow)
+
 
 def _family_options(d, family: str, path: str) -> dict:
     """The factor's family options, checked against the family's declared schema (an

@@ -22,6 +22,8 @@ from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
+from .flows import build_layers
+from .flows.factor import FlowFactorModule
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .positive import DEFAULT_POSITIVE, POSITIVE_MAPS, is_positive
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
@@ -454,6 +456,19 @@ class ModelRuntime:
         return f"ModelRuntime({self.name!r}, variables={list(self.plan.names)})"
 
 
+def _factor_module(graph, index: int, trusted: bool, shared: dict) -> nn.Module:
+    """The module of one factor, by its kind (decided here once: no per-step dispatch)."""
+    f = graph.factors[index]
+    if f.autoregressive is not None:
+        return AutoregressiveModule(graph, index, trusted, shared)
+    mod = FactorModule(graph, index, trusted, shared)
+    if f.flow:
+        parents = [InputSpec(p.name, graph.variables[p.name].shape, graph.variables[p.name].classes)
+                   for p in f.parents]
+        return FlowFactorModule(mod, build_layers(f.flow, graph.variables[f.target].shape, mod.label, parents))
+    return mod
+
+
 class Runtime(nn.Module):
     """All the weights of a graph, and a runnable model per named model.
 
@@ -470,11 +485,10 @@ class Runtime(nn.Module):
             raise ValidationError(problems)
         self.graph_name = graph.name
         shared: dict = {}  # tied network name → (module, shapes, first factor)
-        self.factor_modules = nn.ModuleList(
-            (AutoregressiveModule if f.autoregressive is not None else FactorModule)(graph, i, trusted, shared)
-            for i, f in enumerate(graph.factors))
+        self.factor_modules = nn.ModuleList(_factor_module(graph, i, trusted, shared) for i in range(len(graph.factors)))
         labels = [m.label for m in self.factor_modules]
-        self._scheduled = [(m, ref, sched) for m in self.factor_modules for ref, sched in m.schedules]
+        self._scheduled = [(m, ref, sched) for m in (getattr(x, "base", x) for x in self.factor_modules)
+                           for ref, sched in m.schedules]  # (a flow's schedules are its base's)
         self._step_values: list = [None] * len(self._scheduled)
         # a loaded state (a checkpoint, a rollback) replaces the buffers: forget what was written
         self.register_load_state_dict_post_hook(lambda module, _keys: module._step_values.__setitem__(

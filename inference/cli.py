@@ -15,6 +15,7 @@ import traceback
 from contextlib import contextmanager
 
 import graphmodel as gm
+from graphmodel.render.formula import flow_text
 
 from .config import COMPILE_MODES
 
@@ -52,6 +53,9 @@ def cmd_check(args) -> int:
         order = " → ".join(view.order)
         ins = f"   (given: {', '.join(view.inputs)})" if view.inputs else ""
         print(f"  order: {order}{ins}")
+        for f in g.factors_of(m):
+            if f.flow:
+                print(f"  flow {flow_text(g, f)}")
     objective = _objective_text(g)
     if objective:
         print(f"objective: {objective}")

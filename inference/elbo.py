@@ -235,6 +235,8 @@ def _p_reads(graph, pf: dict, v: str, observed) -> set:
 
 def _analytic(graph, plan_args, v, qs, ps) -> bool:
     p, q, observed = plan_args
+    if any(graph.factors[i].flow for i in (*qs, *ps)):
+        return False  # a flow's KL has no closed form: Monte Carlo on its exact density
     var = graph.variables[v]
     fams = [(graph.factors[a].family, graph.factors[b].family) for a in qs for b in ps]
     if any(graph.factors[i].autoregressive is not None for i in (*qs, *ps)):
@@ -618,11 +620,13 @@ def renyi(graph, alpha: float = 0.5, k: int = 5, p: str = "p", q: str = "q") -> 
                    g.variables, data_variables(g), _inferred(g, q))
 
 
-def max_likelihood(graph, model: str = "p") -> LogLikelihood:
+def max_likelihood(graph, model: str = "p", dequantize: dict | None = None) -> LogLikelihood:
     """``log m(v…)`` of a fully observed model (to maximize): its factors' log-densities.
 
     Every variable a stochastic factor of the model scores must be in the batch;
     deterministic variables are recomputed. Works for any model, e.g. a classifier.
+    ``dequantize`` (variable → number of levels) scores discrete data on ``[0, 1]`` by a
+    continuous density under uniform dequantization (:class:`LogLikelihood`).
     """
     _check(graph, model)
     if graph.models[model] == "generative":
@@ -631,7 +635,30 @@ def max_likelihood(graph, model: str = "p") -> LogLikelihood:
     labels = tuple(factor_label(f) for _, f in fs)
     requires = tuple(dict.fromkeys([f.target for _, f in fs] + list(model_inputs(graph, model))))
     lu, ll = factorization(graph, model).split(" = ")[0], factorization(graph, model, latex=True).split(" = ")[0]
+    deq = check_dequantize(graph, "dequantize", dequantize, requires)
+    if deq:
+        names = ",".join(n for n, _ in deq)
+        return LogLikelihood(model, labels, requires, (f"log {lu} (dequantized {names})",
+                                                       rf"\log {ll}\ (\text{{dequantized {names}}})"), deq)
     return LogLikelihood(model, labels, requires, (f"log {lu}", rf"\log {ll}"))
+
+
+def check_dequantize(graph, key: str, value, scored) -> tuple:
+    """``{"x": 17}`` → ``(("x", 17),)``; each a continuous variable the model scores, levels ≥ 2."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict) or not value:
+        raise GraphModelError(f"objective.{key}: expected an object variable → number of levels, found {value!r}")
+    out = []
+    for name, levels in value.items():
+        if name not in scored or graph.variables[name].classes is not None:
+            raise GraphModelError(f"objective.{key}.{name}: expected a continuous variable the model scores "
+                                  f"({', '.join(scored)}), found {name!r}")
+        if not isinstance(levels, int) or isinstance(levels, bool) or not 2 <= levels <= 1 << 16:
+            raise GraphModelError(f"objective.{key}.{name}: expected a number of levels in [2, 65536], "
+                                  f"found {levels!r}")
+        out.append((name, levels))
+    return tuple(out)
 
 
 def nll(graph, model: str = "p") -> Loss:

@@ -75,8 +75,9 @@ for _k in (
         "semi_supervised": lambda k, v: (opt.check_semi_supervised(k, v), v)[1]}),
     ObjectiveKind("iwae", lambda g, **o: iwae(g, **_pq(g, o)), {**_PQ, "k": opt.check_positive_int}),
     ObjectiveKind("renyi", lambda g, **o: renyi(g, **_pq(g, o)), {**_PQ, "alpha": opt.check_number, "k": opt.check_positive_int}),
-    ObjectiveKind("ml", lambda g, model=None: max_likelihood(g, model or opt.model_of(g, "generative", "p")),
-                  {"model": opt.check_model_name}),
+    ObjectiveKind("ml", lambda g, model=None, dequantize=None: max_likelihood(
+        g, model or opt.model_of(g, "generative", "p"), dequantize),
+                  {"model": opt.check_model_name, "dequantize": lambda k, v: v}),
 ):
     OBJECTIVES.register(_k.name, _k)
 

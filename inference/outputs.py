@@ -1,8 +1,8 @@
 """Turning trainer events into files and a progress bar (used by the CLI and by Python).
 
 A run directory holds ``metrics.jsonl`` (one JSON object per report: ``step``, ``loss``,
-one key per term, ``lr``), ``checkpoint.pt``, ``samples.png``, ``losses.png`` and
-``summary.json``. Pictures, checkpoints and the summary are written atomically; the
+one key per term, ``lr``), ``checkpoint.pt``, ``samples.png``, ``losses.png``, ``density.png`` (a 2-D density
+model's heat map) and ``summary.json``. Pictures, checkpoints and the summary are written atomically; the
 metrics file is appended line by line and, on resume, cut back to the checkpoint's step.
 While a writer is open it holds a lock on the directory (released by the system when the
 process ends, however it ends), so that two trainings never write one run.
@@ -18,7 +18,7 @@ from graphmodel.atomic import write_text
 from graphmodel.errors import TrainingError
 
 from . import events as ev
-from .plots import save_losses, save_samples
+from .plots import save_density, save_losses, save_samples
 
 
 class RunWriter:
@@ -54,6 +54,8 @@ class RunWriter:
             self._fh.close()
             self.trainer.save(self.dir / "checkpoint.pt")
             save_losses(self.history, self.dir / "losses.png")
+            # a 2-D density (a flow on two moons): its heat map beside the data
+            save_density(self.trainer.runtime, self.trainer.graph, self.dir / "density.png", self.trainer.train_data)
             summary = {"graph": self.trainer.graph.name, "steps": e.step, "stopped": e.stopped,
                        "device": str(self.trainer.device), **e.metrics}
             write_text(self.dir / "summary.json", json.dumps(summary, indent=2) + "\n")

@@ -156,3 +156,9 @@ def factorization(graph, model: str, latex: bool = False) -> str:
         sep = r" \mid " if latex else "|"
         lhs += sep + comma.join(variable_text(n, None, latex) for n in inputs)
     return f"{model}({lhs}) = {rhs}"
+
+
+def flow_text(graph, f) -> str:
+    """A flow factor in one line: ``p(x): Normal → coupling → permute → coupling``."""
+    steps = " → ".join(str(getattr(s, "type", s)) for s in f.flow)
+    return f"{factor_text(graph, f, False)}: {f.family} → {steps}"
