@@ -25,7 +25,8 @@ CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategori
                 "RelaxedBernoulli", "Beta", "Gamma", "Dirichlet", "Deterministic", "Mixture",
                 "DiscretizedLogisticMixture", "BivariateNormalMixture", "QuantizedCategorical")
 #: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
-NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity")
+NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity",
+                    "MaskedMLP")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -54,7 +54,6 @@ from .families import FAMILIES, Delta, Family
 from .fileio import dumps, load, loads, save
 from .flows import IAF, MAF, TRANSFORMS, ActNorm, Conv1x1, Coupling, FlowStep, Permute, Planar, Radial
 from .graph import Graph
-from .masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks import (
     MLP,
     NETWORKS,
@@ -69,6 +68,7 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace

@@ -1,7 +1,7 @@
 """Autoregressive factors: ``p(x | parents) = ∏ᵢ p(x_{oᵢ} | x_{o<ᵢ}, parents)`` in one network.
 
 A factor with ``autoregressive=...`` is built as an :class:`AutoregressiveModule` instead of
-a ``FactorModule``: its network (a masked MLP, :mod:`graphmodel.masked`) reads the target
+a ``FactorModule``: its network (a masked MLP, :mod:`graphmodel.networks.masked`) reads the target
 itself besides the parents, and ``forward(*parents)`` returns an
 :class:`AutoregressiveDistribution`. Scoring is one masked pass (the parameters of every
 dimension at once, then the family's elementwise log-density summed over the event);
@@ -26,8 +26,8 @@ from torch import nn
 from .errors import GraphModelError, ShapeError
 from .factors import NET, Const, Learn
 from .families import FAMILIES, log_density, param_function, param_transform
-from .masked import MaskedMLPNet, natural_order, random_order
 from .networks import HeadSpec, InputSpec, build_network
+from .networks.masked import MaskedMLPNet, natural_order, random_order
 
 _NET, _CONST, _LEARN = 0, 1, 2
 _SCALAR = torch.Size()  # one sample

@@ -23,8 +23,8 @@ from torch import nn
 from .errors import GraphModelError
 from .families import FAMILIES
 from .flows import as_flow
-from .masked import MaskedMLP
 from .networks import MLP, NetSpec
+from .networks.masked import MaskedMLP
 from .options import Option, check_options
 from .positive import POSITIVE_MAPS, positive_params
 from .variables import Parent, Variable

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import graphmodel as gm
-from graphmodel import masked as M
 from graphmodel.networks import HeadSpec, InputSpec, build_network, check_options
+from graphmodel.networks import masked as M
 
 D = 5
 

@@ -79,6 +79,8 @@ CASES = {
     "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
                      recurrent=True),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
+    "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
+                      family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "module": Case(gm.UserNet("torch.nn:Linear", in_features=5, out_features=3), (3,), (("vector",),), trust=True,
                    params=(("scale", 1.0),)),
 }
@@ -111,6 +113,9 @@ def parent_values(graph: gm.Graph, batch: tuple[int, ...]) -> list[torch.Tensor]
     """Random values for the networked factor's parents (its own previous step included)."""
     (f,) = [f for f in graph.factors if f.net is not None]
     out = []
+    if f.autoregressive is not None:  # a masked network reads the target first, then the parents
+        shape = (*batch, *graph.variables[f.target].shape)
+        out.append(torch.randint(0, 2, shape).float().requires_grad_())
     for p in f.parents:
         v = graph.variables[p.name]
         if v.classes:
@@ -125,7 +130,8 @@ def check_outputs(graph: gm.Graph, runtime, batch: tuple[int, ...]):
     module, net = network_of(runtime)
     xs = parent_values(graph, batch)
     outs = net(*xs)
-    assert [tuple(o.shape) for o in outs] == [(*batch, *s) for s in module.head_shapes]
+    shapes = getattr(module, "head_shapes", None) or net.head_shapes  # (an autoregressive module's are its net's)
+    assert [tuple(o.shape) for o in outs] == [(*batch, *s) for s in shapes]
     return outs, xs
 
 

@@ -1,7 +1,7 @@
 """Affine autoregressive flow steps on a masked network: MAF and IAF.
 
 Both compute ``(shift, log-scale)`` of each element from the elements before it in the
-order, with one pass of a MADE network (:class:`graphmodel.masked.MaskedMLPNet`):
+order, with one pass of a MADE network (:class:`graphmodel.networks.masked.MaskedMLPNet`):
 
 - MAF (Papamakarios et al. 2017) conditions on the *output*: scoring data is one pass
   (``u = (x − m(x))·exp(−s(x))``), drawing a sample takes one pass per element.
@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..masked import MaskedMLPNet
 from ..networks import HeadSpec, InputSpec
+from ..networks.masked import MaskedMLPNet
 from .layers import FlowLayer
 
 

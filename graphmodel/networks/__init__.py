@@ -7,7 +7,7 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``identity``, ``user``);
+One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``masked``, ``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
@@ -26,13 +26,14 @@ from .base import (
     check_options,
 )
 
-# shared helpers that network modules outside this package use (graphmodel/masked.py)
+# shared helpers that modules outside this package use (the flows' coupling layers)
 from .base import _flatten_inputs as _flatten_inputs
 from .base import _mlp_layers as _mlp_layers
 from .base import _one_hot as _one_hot
 from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
 from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
 from .identity import Identity, IdentityNet
+from .masked import MASKED_MLP_OPTIONS, MaskedMLP, MaskedMLPNet
 from .mlp import MLP, MLPNet
 from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
 from .user import UserNet, import_ref
@@ -41,5 +42,5 @@ __all__ = [
     "ACTIVATIONS", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
     "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
     "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
-    "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
+    "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
 ]

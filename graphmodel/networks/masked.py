@@ -34,18 +34,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .errors import GraphModelError
-from .networks import (
-    ACTIVATIONS,
-    NETWORKS,
-    HeadSpec,
-    InputSpec,
-    NetSpec,
-    NetworkType,
-    _flatten_inputs,
-    call,
-)
-from .options import Option, check_options
+from ..errors import GraphModelError
+from ..options import Option
+from ._fastcall import call
+from .base import ACTIVATIONS, NETWORKS, HeadSpec, InputSpec, NetSpec, NetworkType, _flatten_inputs, mlp_activations
 
 _linear = nn.functional.linear
 
@@ -262,16 +254,13 @@ def _build(options: dict, inputs: list[InputSpec], heads: list[HeadSpec], truste
     return MaskedMLPNet(inputs[0], heads, inputs[1:], options["hidden"], options["activation"])
 
 
-def _check(options: dict) -> list:
-    # (unknown keys are reported by networks.check_options from the defaults)
-    return check_options(MASKED_MLP_OPTIONS, {k: v for k, v in options.items() if k in _DEFAULTS})
-
-
 def _describe(options: dict) -> str:
     return "MaskedMLP " + "-".join(str(h) for h in options.get("hidden", []))
 
 
-NETWORKS.register("MaskedMLP", NetworkType("MaskedMLP", _DEFAULTS, _check, _build, _describe))
+NETWORKS.register("MaskedMLP", NetworkType(
+    "MaskedMLP", build=_build, describe=_describe, options=MASKED_MLP_OPTIONS,
+    activations=lambda o, inputs, heads: mlp_activations(o["hidden"], heads)))
 
 
 def MaskedMLP(*hidden: int, activation: str = "relu") -> NetSpec:
