@@ -61,7 +61,7 @@ def net_code(net) -> str:
             return f"gm.UserNet({net.options['ref']!r}" + "".join(f", {k}={_py(v)}" for k, v in kwargs.items()) + ")"
     if net.type in NET_CONSTRUCTORS and net.type in NETWORKS:
         o, ctor = net.options, getattr(gm, net.type)
-        positional = net.type == "MLP" and isinstance(o.get("hidden"), list)  # MLP(*hidden)
+        positional = net.type in ("MLP", "MaskedMLP") and isinstance(o.get("hidden"), list)  # MLP(*hidden)
         args = list(o["hidden"]) if positional else []
         kwargs = {opt.name: o[opt.name] for opt in NETWORKS.get(net.type).options
                   if opt.name in o and not (positional and opt.name == "hidden")}
