@@ -45,6 +45,8 @@ TEMPLATES = (
              "(Krishnan et al. 2017)"),
     Template("cgan", "Conditional GAN", "x = G(z, y) with a label input; D(x, y) judges point and label "
              "(Mirza & Osindero 2014)"),
+    Template("autoencoder", "Autoencoder", "deterministic encoder z = f(x) in q, decoder p(x|z): the objective "
+             "is the reconstruction"),
 )
 
 

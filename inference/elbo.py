@@ -28,6 +28,7 @@ import torch
 from torch.distributions import kl_divergence
 
 from graphmodel import GraphModelError, ancestral_order, model_inputs
+from graphmodel.engine import analyze
 from graphmodel.families import FAMILIES, param_transform
 from graphmodel.render.formula import factor_text, factorization, variable_text
 
@@ -57,7 +58,7 @@ from .options import (
 
 __all__ = [
     "DISCRETE_MODES", "KL_MODES", "Derived", "ElboPlan", "LatentPlan", "adversarial_reason", "data_variables",
-    "elbo", "elbo_terms", "factor_label", "iwae", "log_text", "max_likelihood", "nll", "renyi",
+    "elbo", "elbo_terms", "factor_label", "iwae", "log_text", "max_likelihood", "nll", "point_posterior", "renyi",
 ]
 
 KL_MODES = ("auto", "analytic", "mc")
@@ -78,18 +79,22 @@ def _check(graph, *models: str) -> None:
             raise GraphModelError(f"no model '{m}'; models: {', '.join(graph.models) or 'none'}")
 
 
-def _by_target(graph, model: str) -> dict:
+def _by_target(graph, model: str, lent: bool = False) -> dict:
     """target → (t=0 factor index or None, regular factor index or None); cached per revision.
 
-    Callers must not modify the returned dict.
+    ``lent``: also the deterministic factors the model borrows from other models (what it
+    runs, :func:`graphmodel.engine.analyze`'s ``members``). Callers must not modify the
+    returned dict.
     """
-    key = ("by_target", graph.revision, model)
+    key = ("by_target", graph.revision, model, lent)
     if key not in graph._cache:
         out: dict = {}
-        for i, f in enumerate(graph.factors):
-            if f.model == model:
-                init, reg = out.get(f.target, (None, None))
-                out[f.target] = (i, reg) if f.init else (init, i)
+        runs = analyze(graph).members.get(model, ()) if lent else (
+            i for i, f in enumerate(graph.factors) if f.model == model)
+        for i in runs:
+            f = graph.factors[i]
+            init, reg = out.get(f.target, (None, None))
+            out[f.target] = (i, reg) if f.init else (init, i)
         graph._cache[key] = out
     return graph._cache[key]
 
@@ -234,7 +239,8 @@ def _reaches(graph, model: str, v: str, targets: set, observed) -> bool:
 
 
 def _p_reads(graph, pf: dict, v: str, observed) -> set:
-    """What p's factor for ``v`` reads, through p's own deterministic variables."""
+    """What p's factor for ``v`` reads, through the deterministic variables p computes
+    (``pf``: :func:`_by_target` with the borrowed factors)."""
     seen, stack = set(), list(_parents(graph, pf[v]))
     while stack:
         n = stack.pop()
@@ -252,7 +258,7 @@ def _analytic(graph, plan_args, v, qs, ps) -> bool:
     fams = [(graph.factors[a].family, graph.factors[b].family) for a in qs for b in ps]
     if not all(_closed_form(a, b, var) for a, b in fams):
         return False
-    reads = _p_reads(graph, _by_target(graph, p), v, observed)
+    reads = _p_reads(graph, _by_target(graph, p, lent=True), v, observed)
     return v not in reads and not _reaches(graph, q, v, reads, observed)
 
 
@@ -278,9 +284,9 @@ def elbo_terms(graph, p: str = "p", q: str = "q", observed=None, kl: str = "auto
     pf, qf = _by_target(graph, p), _by_target(graph, q)
     data, latents = [], []
     for v in reversed(ancestral_order(graph, p)):
-        ps = _stochastic(graph, pf[v])
+        ps = _stochastic(graph, pf.get(v, ()))
         if not ps:
-            continue  # a deterministic variable of p: p recomputes it
+            continue  # a deterministic variable p computes (its own or borrowed): p recomputes it
         if v in observed:
             data += list(reversed(ps))
             continue
@@ -509,6 +515,32 @@ class Derived(Loss):
 
     def _fmt(self, latex):
         return self.expand()._fmt(latex)
+
+
+def point_posterior(graph) -> list[str]:
+    """Notes on an objective whose inference model samples nothing: every latent that the
+    generative model reads from it is a point ``z = f(x)`` (an autoencoder's code), so the
+    expectation is at that point and the objective is the reconstruction ``log p(x|z)``.
+
+    Example:
+        >>> point_posterior(autoencoder)                      # doctest: +SKIP
+        ['q(z|x) is deterministic, a point z = f(x): the objective is the reconstruction log p(x|z) at that point (...)']
+    """
+    kinds = set(graph.models.values())
+    if not {"generative", "inference"} <= kinds:
+        return []
+    p, q = (_model(graph, k, d) for k, d in (("generative", "p"), ("inference", "q")))
+    qs = [f for f in graph.factors_of(q) if graph.variables.get(f.target) and graph.variables[f.target].role == "latent"]
+    if not qs or not all(f.deterministic for f in qs) or not set(model_inputs(graph, p)) & {f.target for f in qs}:
+        return []
+    points = ", ".join(f"{f.target} = f({','.join(map(str, f.parents))})" for f in qs)
+    return [f"{', '.join(factor_label(f) for f in qs)} {'is' if len(qs) == 1 else 'are'} deterministic, a point "
+            f"{points}: the objective is the reconstruction log {factorization(graph, p).split(' = ')[0]} at "
+            "that point (nothing is sampled, so there is no KL)"]
+
+
+def _model(graph, kind: str, preferred: str) -> str:
+    return preferred if graph.models.get(preferred) == kind else next(m for m, k in graph.models.items() if k == kind)
 
 
 def data_variables(graph) -> set:
