@@ -470,7 +470,7 @@ class Sum(Loss):
     prec = ADD
 
     def __init__(self, terms):
-        self.terms = tuple((1 if s > 0 else -1, t) for s, t in terms)
+        self.terms = tuple((1 if s > 0 else -1, as_loss(t)) for s, t in terms)
         if len(self.terms) < 2:
             raise GraphModelError(f"a sum needs two terms or more, found {len(self.terms)}")
 
@@ -479,8 +479,9 @@ class Sum(Loss):
         """``a + b`` (``sign`` +1) or ``a − b`` (−1), extending ``a`` when it is a sum."""
         if sign > 0 and isinstance(b, Neg):  # a + (−b) reads, and is computed as, a − b
             sign, b = -1, b.a
-        head = a.terms if type(a) is Sum else ((1, a),)
-        return Sum(head + ((sign, b),))
+        out = Sum.__new__(Sum)  # the terms are checked already: no pass over them again
+        out.terms = (a.terms if type(a) is Sum else ((1, a),)) + ((1 if sign > 0 else -1, b),)
+        return out
 
     def children(self):
         return tuple(t for _, t in self.terms)

@@ -104,7 +104,7 @@ def _dots(sep: str, latex: bool) -> str:
 
 def _text(group: _Group, latex: bool, most: int, keep: int) -> str:
     items = _items(group.parts, latex)
-    if len(items) > most:
+    if len(items) > max(most, keep + 2):  # (an ellipsis for one item would save nothing)
         sep = items[keep][0]
         items = items[:keep] + [(sep, [_dots(sep, latex)])] + items[-1:]
     out = [group.open]
@@ -117,7 +117,7 @@ def _text(group: _Group, latex: bool, most: int, keep: int) -> str:
 
 def abridge(text: str, latex: bool = False, most: int = 8, keep: int = 3) -> str:
     """``text`` with every run of more than ``most`` items cut to its first ``keep``, an
-    ellipsis and its last item.
+    ellipsis and its last item (where that leaves out two items or more).
 
     Args:
         text: a formula as :mod:`graphmodel.render.formula` or a loss prints it.
