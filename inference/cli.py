@@ -75,8 +75,7 @@ def _objective_text(g) -> list[str] | None:
     """The derived objective as a formula and notes on it, or None when the objective stage
     is absent."""
     try:
-        from .elbo import point_posterior
-        from .objectives import derive
+        from .objectives import derive, point_posterior
     except ImportError:
         return None
     return [str(derive(g)), *point_posterior(g)]

@@ -58,7 +58,7 @@ from .options import (
 
 __all__ = [
     "DISCRETE_MODES", "KL_MODES", "Derived", "ElboPlan", "LatentPlan", "adversarial_reason", "data_variables",
-    "elbo", "elbo_terms", "factor_label", "iwae", "log_text", "max_likelihood", "nll", "point_posterior", "renyi",
+    "elbo", "elbo_terms", "factor_label", "iwae", "log_text", "max_likelihood", "nll", "renyi",
 ]
 
 KL_MODES = ("auto", "analytic", "mc")
@@ -515,32 +515,6 @@ class Derived(Loss):
 
     def _fmt(self, latex):
         return self.expand()._fmt(latex)
-
-
-def point_posterior(graph) -> list[str]:
-    """Notes on an objective whose inference model samples nothing: every latent that the
-    generative model reads from it is a point ``z = f(x)`` (an autoencoder's code), so the
-    expectation is at that point and the objective is the reconstruction ``log p(x|z)``.
-
-    Example:
-        >>> point_posterior(autoencoder)                      # doctest: +SKIP
-        ['q(z|x) is deterministic, a point z = f(x): the objective is the reconstruction log p(x|z) at that point (...)']
-    """
-    kinds = set(graph.models.values())
-    if not {"generative", "inference"} <= kinds:
-        return []
-    p, q = (_model(graph, k, d) for k, d in (("generative", "p"), ("inference", "q")))
-    qs = [f for f in graph.factors_of(q) if graph.variables.get(f.target) and graph.variables[f.target].role == "latent"]
-    if not qs or not all(f.deterministic for f in qs) or not set(model_inputs(graph, p)) & {f.target for f in qs}:
-        return []
-    points = ", ".join(f"{f.target} = f({','.join(map(str, f.parents))})" for f in qs)
-    return [f"{', '.join(factor_label(f) for f in qs)} {'is' if len(qs) == 1 else 'are'} deterministic, a point "
-            f"{points}: the objective is the reconstruction log {factorization(graph, p).split(' = ')[0]} at "
-            "that point (nothing is sampled, so there is no KL)"]
-
-
-def _model(graph, kind: str, preferred: str) -> str:
-    return preferred if graph.models.get(preferred) == kind else next(m for m, k in graph.models.items() if k == kind)
 
 
 def data_variables(graph) -> set:
