@@ -158,3 +158,16 @@ def test_the_formula_panel_typesets_2000_latents_abridged(qtbot):
     assert len(panel.objective.tex) < LONG and r"\cdots" in panel.objective.tex
     assert panel.objective.png is not None or render_png(panel.objective.tex) is not None
     assert panel.latex[-1] == derive(g).latex()  # "Copy LaTeX" copies the whole formula
+
+
+def test_a_loss_picture_of_2001_terms_keeps_twelve_panels(tmp_path):
+    """``graphmodel train`` draws losses.png at the end: one panel per term drew 2,002
+    panels for 2,000 latents, which matplotlib was still laying out after ten minutes."""
+    from inference.plots import MAX_PANELS, save_losses
+
+    terms = {f"KL[q(z{i}|x)‖p(z{i})]": 0.1 for i in range(2000)}
+    history = [{"step": s, "loss": 1.0 / (s + 1), "E_q[log p(x|z)]": -1.0, **terms, "lr": 0.01} for s in range(4)]
+    assert save_losses(history, tmp_path / "losses.png")
+    png = (tmp_path / "losses.png").read_bytes()
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert MAX_PANELS == 12 and width < 2000 and height < 1600, (width, height)  # 3 × 4 panels
