@@ -171,3 +171,19 @@ def test_a_loss_picture_of_2001_terms_keeps_twelve_panels(tmp_path):
     png = (tmp_path / "losses.png").read_bytes()
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert MAX_PANELS == 12 and width < 2000 and height < 1600, (width, height)  # 3 × 4 panels
+
+
+def test_the_live_plot_draws_the_loss_and_its_first_terms(qtbot):
+    pytest.importorskip("PyQt6")
+    from editor.liveplots import MAX_CURVES, LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    terms = {f"KL[q(z{i}|x)‖p(z{i})]": 0.1 for i in range(2000)}
+    for step in range(3):
+        plots.add_metrics(step, 1.0 / (step + 1), terms)
+    for _ in range(2 * MAX_CURVES):  # a curve is added per frame
+        plots.redraw(force=True)
+    assert list(plots.curve_lengths()) == ["loss", *list(terms)[:MAX_CURVES - 1]]
+    assert set(plots.curve_lengths().values()) == {3}
+    assert "(and 1989 more terms, not drawn)" in plots.legend.text()
