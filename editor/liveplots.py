@@ -17,7 +17,7 @@ import pyqtgraph as pg
 import torch
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from inference.plots import MAX_PANELS, grid, image_shape
+from inference.plots import MAX_PANELS, grid, image_shape, term_title
 
 # Repainting a plot (its axes above all) costs far more than taking the data, so however
 # fast reports come, curves are redrawn at most 5 times a second and pictures 2.5 times.
@@ -209,7 +209,8 @@ class LivePlots(QWidget):
                 curve.colour = colour
                 more = len(self.series) - MAX_CURVES
                 self.legend.setText("&nbsp;&nbsp; ".join(
-                    f"<span style='color:{c.colour}'>━</span>&nbsp;{html.escape(n)}" for n, c in self.curves.items())
+                    f"<span style='color:{c.colour}'>━</span>&nbsp;{html.escape(term_title(n))}"
+                    for n, c in self.curves.items())
                     + (f"&nbsp;&nbsp; (and {more} more terms, not drawn)" if more > 0 else ""))
             y = s.y[: s.n]
             if log:  # pyqtgraph takes log10 of the data; hide what has none

@@ -11,6 +11,7 @@ import math
 import torch
 
 from graphmodel.atomic import write_bytes
+from graphmodel.render.abridge import abridge
 
 
 def _plt():
@@ -186,6 +187,13 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
 MAX_PANELS = 12
 
 
+def term_title(name: str, width: int = 70) -> str:
+    """A term's name as a picture's title: long runs abridged (``z0,z1,z2,…,z1999``), then
+    cut to ``width`` characters (the data term of 2,000 latents is 20,000 characters long)."""
+    name = abridge(name)
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def save_losses(history: list[dict], path) -> bool:
     """Loss curves, one panel per term, from metrics records (``step``, ``loss``, terms).
 
@@ -207,7 +215,7 @@ def save_losses(history: list[dict], path) -> bool:
     for ax, key in zip(axes.flat, keys):
         ys = [r.get(key, float("nan")) for r in history]
         ax.plot(steps, ys, color="#1f77b4", linewidth=1.4)
-        ax.set_title(key, fontsize=9)
+        ax.set_title(term_title(key), fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)

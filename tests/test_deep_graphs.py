@@ -162,11 +162,14 @@ def test_the_formula_panel_typesets_2000_latents_abridged(qtbot):
 
 def test_a_loss_picture_of_2001_terms_keeps_twelve_panels(tmp_path):
     """``graphmodel train`` draws losses.png at the end: one panel per term drew 2,002
-    panels for 2,000 latents, which matplotlib was still laying out after ten minutes."""
+    panels for 2,000 latents, which matplotlib was still laying out after ten minutes, and
+    the data term's title alone made the picture 168,150 pixels wide."""
     from inference.plots import MAX_PANELS, save_losses
 
+    names = ",".join(f"z{i}" for i in range(2000))
+    data_term = f"E_q({names}|x)[log p(x|{names})]"  # 20,000 characters: a title as wide as itself
     terms = {f"KL[q(z{i}|x)‖p(z{i})]": 0.1 for i in range(2000)}
-    history = [{"step": s, "loss": 1.0 / (s + 1), "E_q[log p(x|z)]": -1.0, **terms, "lr": 0.01} for s in range(4)]
+    history = [{"step": s, "loss": 1.0 / (s + 1), data_term: -1.0, **terms, "lr": 0.01} for s in range(4)]
     assert save_losses(history, tmp_path / "losses.png")
     png = (tmp_path / "losses.png").read_bytes()
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
