@@ -8,6 +8,7 @@ place (``setData``, ``setImage``) — clearing and re-plotting leaks (pyqtgraph 
 from __future__ import annotations
 
 import html
+import itertools
 import math
 import time
 
@@ -16,11 +17,13 @@ import pyqtgraph as pg
 import torch
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from inference.plots import grid, image_shape
+from inference.plots import MAX_PANELS, grid, image_shape, term_title
 
 # Repainting a plot (its axes above all) costs far more than taking the data, so however
 # fast reports come, curves are redrawn at most 5 times a second and pictures 2.5 times.
 CURVE_INTERVAL_S = 0.2
+#: the curves drawn: the loss and its first terms, as in the run's losses.png
+MAX_CURVES = MAX_PANELS
 IMAGE_INTERVAL_S = 0.4
 COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
@@ -192,7 +195,8 @@ class LivePlots(QWidget):
     def _draw_curves(self) -> None:
         log = self.log_y.isChecked()
         created = False
-        for k, (name, s) in enumerate(self.series.items()):
+        # the loss and its first terms: an ELBO of 2,000 latents would bring 2,001 curves
+        for k, (name, s) in enumerate(itertools.islice(self.series.items(), MAX_CURVES)):
             curve = self.curves.get(name)
             if curve is None:
                 if created:  # one new curve per frame: adding items is the costly part
@@ -203,8 +207,11 @@ class LivePlots(QWidget):
                 width = 2.2 if name == "loss" else 1.5
                 curve = self.curves[name] = self.loss_plot.plot(name=name, pen=pg.mkPen(colour, width=width))
                 curve.colour = colour
+                more = len(self.series) - MAX_CURVES
                 self.legend.setText("&nbsp;&nbsp; ".join(
-                    f"<span style='color:{c.colour}'>━</span>&nbsp;{html.escape(n)}" for n, c in self.curves.items()))
+                    f"<span style='color:{c.colour}'>━</span>&nbsp;{html.escape(term_title(n))}"
+                    for n, c in self.curves.items())
+                    + (f"&nbsp;&nbsp; (and {more} more terms, not drawn)" if more > 0 else ""))
             y = s.y[: s.n]
             if log:  # pyqtgraph takes log10 of the data; hide what has none
                 y = np.where(y > 0, y, np.nan)

@@ -19,9 +19,13 @@ from PyQt6.QtWidgets import (
 )
 
 from graphmodel import GraphModelError
+from graphmodel.render.abridge import abridge
 
 from . import style
 from .mathrender import MathRenderer
+
+#: formulas longer than this (characters) are shown abridged: ``z₀, z₁, z₂, …, z₁₉₉₉``
+LONG = 1500
 
 KIND_TITLES = {"generative": "generative model", "inference": "inference model", "auxiliary": "auxiliary model"}
 
@@ -57,6 +61,9 @@ class FormulaLabel(QLabel):
         renderer.rendered.connect(self._ready)
 
     def show_formula(self, text: str, tex: str) -> None:
+        if len(tex) > LONG or len(text) > LONG:
+            # thousands of terms: typesetting all of them would take minutes, and no one reads them
+            text, tex = abridge(text), abridge(tex, latex=True)
         self.tex = tex
         self.setToolTip(text)
         png = self.renderer.request(tex) if tex else None

@@ -46,6 +46,8 @@ TEMPLATES = (
     Template("cgan", "Conditional GAN", "x = G(z, y) with a label input; D(x, y) judges point and label "
              "(Mirza & Osindero 2014)"),
     Template("gmm_prior", "VAE, mixture prior", "a VAE whose prior p(z) is a learned mixture of ten Gaussians"),
+    Template("autoencoder", "Autoencoder", "deterministic encoder z = f(x) in q, decoder p(x|z): the objective "
+             "is the reconstruction"),
 )
 
 

@@ -318,48 +318,87 @@ def _model_order(graph, model: str):
         p.name not in graph.variables for i in idx for p in graph.factors[i].parents
     ):
         return problems, (), (), (), ()
-    idx = idx + _borrowed(graph, model, idx, targets)
-    targets = {graph.factors[i].target for i in idx}
-    g = nx.DiGraph()
     decl = {n: k for k, n in enumerate(graph.variables)}
-    g.add_nodes_from(sorted(targets, key=decl.get))
-    for i in idx:
-        f = graph.factors[i]
-        for p in f.parents:
-            if not p.lag and p.name in targets:
-                g.add_edge(p.name, f.target)
-    if not nx.is_directed_acyclic_graph(g):
-        cyc = nx.find_cycle(g)
+    g, idx, cyc, lent = _acyclic_borrowing(graph, model, idx, targets, decl)
+    if cyc is not None:
         path = " → ".join([e[0] for e in cyc] + [cyc[0][0]])
         # attach the factor that closes the first edge, so a file error can say factors[k]
         at = next((i for i in idx if graph.factors[i].target == cyc[0][1] and any(
             p.name == cyc[0][0] and not p.lag for p in graph.factors[i].parents)), None)
-        problems.append(Problem(f"model '{model}' has a cycle: {path}", cyc[0][0], at))
+        via = "".join(f" (through '{n}', which '{model}' borrows from {graph.factors[i].model}"
+                      f"({graph.factors[i].label}))" for n, i in list(lent.items())[:1])
+        problems.append(Problem(f"model '{model}' has a cycle: {path}{via}", cyc[0][0], at))
         return problems, (), (), (), ()
+    targets = {graph.factors[i].target for i in idx}
     blocks = _block_order(graph, g, decl, problems, model, idx)
     order = tuple(n for _, _, names in blocks for n in names)
     ins = sorted({p.name for i in idx for p in graph.factors[i].parents if p.name not in targets}, key=decl.get)
     return problems, order, tuple(ins), tuple(idx), tuple(blocks)
 
 
-def _borrowed(graph, model: str, own: list[int], targets: set) -> list[int]:
+def _dependencies(graph, idx: list[int], decl: dict):
+    """The same-step dependency graph of the factors ``idx`` (parents at other steps are no edges)."""
+    targets = {graph.factors[i].target for i in idx}
+    g = nx.DiGraph()
+    g.add_nodes_from(sorted(targets, key=decl.get))
+    for i in idx:
+        f = graph.factors[i]
+        for p in f.parents:
+            if not p.lag and p.name in targets:
+                g.add_edge(p.name, f.target)
+    return g
+
+
+def _acyclic_borrowing(graph, model: str, own: list[int], targets: set, decl: dict):
+    """``(dependency graph, factors the model runs, cycle or None, borrowed factor of each
+    variable on that cycle)``.
+
+    A deterministic variable of another model is borrowed unless that would close a cycle:
+    an autoencoder's ``z = f(x)`` in q cannot be computed inside p, which generates ``x``
+    from ``z``. Such a variable stays an input of the model (the objective gives it the
+    other model's value) and the model cannot be sampled on its own. The variable refused
+    is the borrowed one on the cycle that the model's own factors read. A cycle through
+    the model's own factors or latents alone is returned as the problem it is.
+    """
+    refused: set = set()
+    while True:
+        idx = own + _borrowed(graph, model, own, targets, refused)
+        g = _dependencies(graph, idx, decl)
+        if nx.is_directed_acyclic_graph(g):
+            return g, idx, None, {}
+        cyc = nx.find_cycle(g)
+        lent = {graph.factors[i].target: i for i in idx[len(own):]}
+        on_cycle = [b for _, b in cyc if b in lent]
+        # only a cycle through data is an encoder read back (z = f(x), then p(x|z)); a cycle
+        # through latents alone is a model that reads its own sample, as the user wrote it
+        if not on_cycle or not any(graph.variables[b].role == "observed" for _, b in cyc):
+            return g, idx, cyc, {b: lent[b] for b in on_cycle}
+        read = [a for a, b in cyc if a in lent and b not in lent]
+        refused.add((read or on_cycle)[0])
+
+
+def _borrowed(graph, model: str, own: list[int], targets: set, refused=frozenset()) -> list[int]:
     """Deterministic factors of other models that ``model`` uses to compute what it reads.
 
     A deterministic latent (a recurrent state ``h = f(h[t-1], x[t-1], z[t-1])``, a summary
     ``r = Σ f(x_i)``) is a function, not a belief: when a model reads such a variable without
     defining it, it computes it with the one factor that does — the same weights — rather
-    than asking for it as an input. Generative models are asked first.
+    than asking for it as an input. Generative models are asked first; ``refused``
+    variables are left as inputs.
     """
     owners = sorted((m for m in graph.models if m != model), key=lambda m: graph.models[m] != "generative")
+    by_target: dict = {}  # (model, target) → factor indices, built once: a graph may have thousands
+    for i, f in enumerate(graph.factors):
+        by_target.setdefault((f.model, f.target), []).append(i)
     out: list[int] = []
     have = set(targets)
     frontier = [p.name for i in own for p in graph.factors[i].parents]
     while frontier:
         name = frontier.pop()
-        if name in have or name not in graph.variables or graph.variables[name].role != "latent":
+        if name in have or name in refused or name not in graph.variables or graph.variables[name].role != "latent":
             continue
         for m in owners:
-            fs = [i for i, f in enumerate(graph.factors) if f.model == m and f.target == name]
+            fs = by_target.get((m, name), ())
             if fs and all(graph.factors[i].deterministic for i in fs) and all(
                 p.name in graph.variables for i in fs for p in graph.factors[i].parents
             ):

@@ -53,22 +53,46 @@ def cmd_check(args) -> int:
         order = " → ".join(view.order)
         ins = f"   (given: {', '.join(view.inputs)})" if view.inputs else ""
         print(f"  order: {order}{ins}")
+        for line in _sharing(g, m):
+            print(f"  {line}")
         for f in g.factors_of(m):
             if f.flow:
                 print(f"  flow {flow_text(g, f)}")
     objective = _objective_text(g)
     if objective:
-        print(f"objective: {objective}")
+        print(f"objective: {objective[0]}")
+        for line in objective[1:]:
+            print(f"  {line}")
     return 0
 
 
-def _objective_text(g) -> str | None:
-    """The derived objective as a formula, or None when the objective stage is absent."""
+def _sharing(g, model: str) -> list[str]:
+    """What ``model`` computes with another model's factors, and what it is given by one."""
+    from graphmodel.engine import analyze
+
+    a, out = analyze(g), []
+    for i in a.members.get(model, ()):
+        f = g.factors[i]
+        if f.model != model:
+            out.append(f"computes {f.target} with {f.model}'s deterministic factor {f.model}({f.label}) "
+                       "(borrowed: one network for both models)")
+    for n in a.inputs.get(model, ()):
+        by = [f for f in g.factors if f.target == n and f.model != model and f.deterministic]
+        if g.variables[n].role == "latent" and by:
+            out.append(f"reads {n} from {by[0].model}({by[0].label}), a function of the data '{model}' generates "
+                       f"(borrowing it would close a cycle): '{model}' decodes {by[0].model}'s codes and cannot be "
+                       "sampled on its own")
+    return out
+
+
+def _objective_text(g) -> list[str] | None:
+    """The derived objective as a formula and notes on it, or None when the objective stage
+    is absent."""
     try:
-        from .objectives import derive
+        from .objectives import derive, point_posterior
     except ImportError:
         return None
-    return str(derive(g))
+    return [str(derive(g)), *point_posterior(g)]
 
 
 def cmd_render(args) -> int:

@@ -28,6 +28,7 @@ import torch
 from torch.distributions import kl_divergence
 
 from graphmodel import GraphModelError, ancestral_order, model_inputs
+from graphmodel.engine import analyze
 from graphmodel.families import FAMILIES, param_transform
 from graphmodel.render.formula import factor_text, factorization, variable_text
 
@@ -44,7 +45,7 @@ from .estimators import (
     ScoreFunction,
     split_rows,
 )
-from .losses import Constant, Loss, Relax, Sampling, cached
+from .losses import Constant, Loss, Relax, Sampling, Sum, cached
 from .options import (
     check_beta,
     check_nonneg,
@@ -76,18 +77,22 @@ def _check(graph, *models: str) -> None:
             raise GraphModelError(f"no model '{m}'; models: {', '.join(graph.models) or 'none'}")
 
 
-def _by_target(graph, model: str) -> dict:
+def _by_target(graph, model: str, lent: bool = False) -> dict:
     """target → (t=0 factor index or None, regular factor index or None); cached per revision.
 
-    Callers must not modify the returned dict.
+    ``lent``: also the deterministic factors the model borrows from other models (what it
+    runs, :func:`graphmodel.engine.analyze`'s ``members``). Callers must not modify the
+    returned dict.
     """
-    key = ("by_target", graph.revision, model)
+    key = ("by_target", graph.revision, model, lent)
     if key not in graph._cache:
         out: dict = {}
-        for i, f in enumerate(graph.factors):
-            if f.model == model:
-                init, reg = out.get(f.target, (None, None))
-                out[f.target] = (i, reg) if f.init else (init, i)
+        runs = analyze(graph).members.get(model, ()) if lent else (
+            i for i, f in enumerate(graph.factors) if f.model == model)
+        for i in runs:
+            f = graph.factors[i]
+            init, reg = out.get(f.target, (None, None))
+            out[f.target] = (i, reg) if f.init else (init, i)
         graph._cache[key] = out
     return graph._cache[key]
 
@@ -113,11 +118,10 @@ def adversarial_reason(graph, p: str | None = None, q: str | None = None) -> tup
             if f.deterministic and v is not None and v.role == "observed":
                 return "gan", (f"factor {factor_label(f)} is deterministic: '{f.target}' is an implicit generator "
                                "output with no density, so the objective is adversarial (a GAN game)")
+    scored = {g.target for g in graph.factors if not g.deterministic and graph.models.get(g.model) == "generative"}
     for m in infs:
         for f in graph.factors_of(m):
-            scored = any(not g.deterministic for g in graph.factors if g.target == f.target
-                         and graph.models.get(g.model) == "generative")
-            if f.deterministic and scored:
+            if f.deterministic and f.target in scored:
                 return "avb", (f"factor {factor_label(f)} is deterministic: '{f.target}' has an implicit posterior "
                                "with no density, so the objective is adversarial (AVB's density-ratio game)")
     return None
@@ -208,20 +212,41 @@ def _children(graph, model: str) -> dict:
     return graph._cache[key]
 
 
-def _same_step_descendants(graph, model: str, v: str, observed) -> set:
-    """Variables of ``model`` computed from ``v``'s sample within the same step."""
-    kids = _children(graph, model)
-    out, stack = set(), [v]
+def _position(graph, model: str) -> dict:
+    """Variable → its index in ``model``'s ancestral order (cached per revision)."""
+    key = ("position", graph.revision, model)
+    if key not in graph._cache:
+        graph._cache[key] = {n: k for k, n in enumerate(ancestral_order(graph, model))}
+    return graph._cache[key]
+
+
+def _reaches(graph, model: str, v: str, targets: set, observed) -> bool:
+    """Whether ``model`` computes any of ``targets`` from ``v``'s sample within the same step.
+
+    A descendant comes after ``v`` in the ancestral order, so only targets after it are
+    looked for, the search stops at the last of them and as soon as one is found: a chain
+    of 2,000 latents costs a step or two per latent, not the whole chain.
+    """
+    pos = _position(graph, model)
+    start = pos.get(v, -1)
+    wanted = {t for t in targets if pos.get(t, -1) > start and t not in observed}
+    if not wanted:
+        return False
+    last, kids = max(pos[t] for t in wanted), _children(graph, model)
+    seen, stack = set(), [v]
     while stack:
         for t in kids.get(stack.pop(), ()):
-            if t not in observed and t not in out:
-                out.add(t)
+            if t in wanted:
+                return True
+            if t not in observed and t not in seen and pos.get(t, last + 1) < last:
+                seen.add(t)
                 stack.append(t)
-    return out
+    return False
 
 
 def _p_reads(graph, pf: dict, v: str, observed) -> set:
-    """What p's factor for ``v`` reads, through p's own deterministic variables."""
+    """What p's factor for ``v`` reads, through the deterministic variables p computes
+    (``pf``: :func:`_by_target` with the borrowed factors)."""
     seen, stack = set(), list(_parents(graph, pf[v]))
     while stack:
         n = stack.pop()
@@ -243,8 +268,8 @@ def _analytic(graph, plan_args, v, qs, ps) -> bool:
         return False  # (a density over its dimensions in turn: no closed-form KL)
     if not all(_closed_form(a, b, var) for a, b in fams):
         return False
-    blocked = _same_step_descendants(graph, q, v, observed) | {v}
-    return not (_p_reads(graph, _by_target(graph, p), v, observed) & blocked)
+    reads = _p_reads(graph, _by_target(graph, p, lent=True), v, observed)
+    return v not in reads and not _reaches(graph, q, v, reads, observed)
 
 
 def elbo_terms(graph, p: str = "p", q: str = "q", observed=None, kl: str = "auto",
@@ -269,9 +294,9 @@ def elbo_terms(graph, p: str = "p", q: str = "q", observed=None, kl: str = "auto
     pf, qf = _by_target(graph, p), _by_target(graph, q)
     data, latents = [], []
     for v in reversed(ancestral_order(graph, p)):
-        ps = _stochastic(graph, pf[v])
+        ps = _stochastic(graph, pf.get(v, ()))
         if not ps:
-            continue  # a deterministic variable of p: p recomputes it
+            continue  # a deterministic variable p computes (its own or borrowed): p recomputes it
         if v in observed:
             data += list(reversed(ps))
             continue
@@ -430,13 +455,14 @@ def _elbo_loss(graph, plan: ElboPlan, opts: dict) -> Loss:
         else:
             kls.append(Expectation(s, [Density(1, "q", d.label, d.text) for d in qd]
                                    + [Density(-1, "p", d.label, d.text) for d in pd], sub))
-    bound = Expectation(s, pos + neg, sub) if pos or neg else None
+    terms = [(1, Expectation(s, pos + neg, sub))] if pos or neg else []
     for kl in kls:
         t = FreeBits(kl, Constant(fb, "λ")) if fb is not None else kl
-        t = coef * t if coef is not None else t
-        bound = -t if bound is None else bound - t
-    if bound is None:
+        terms.append((-1, coef * t if coef is not None else t))
+    if not terms:
         raise GraphModelError(f"ELBO: model '{plan.p}' scores nothing stochastic given the data")
+    # one flat sum however many latents there are (a chain of binary nodes would recurse)
+    bound = Sum(terms) if len(terms) > 1 else terms[0][1] if terms[0][0] > 0 else -terms[0][1]
     score = [factor_label(graph.factors[i]) for lat in plan.latents if lat.treatment == "score" for i in lat.q_factors]
     return ScoreFunction(bound, s, score) if score else bound
 

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from graphmodel import GraphModelError
+from graphmodel import GraphModelError, model_inputs
 
 from .elbo import adversarial_reason, elbo, elbo_terms, factor_label, max_likelihood
 from .estimators import ImportanceBound
@@ -51,6 +51,9 @@ def log_likelihood(runtime, graph, batch: dict, k: int = 100, *, p: str | None =
         with torch.no_grad():
             return max_likelihood(graph, p).evaluate(runtime, batch)
     q = q or model_of(graph, "inference", "q")
+    why = _no_likelihood(graph, p)
+    if why:
+        raise GraphModelError(f"log_likelihood: {why}, so there is no likelihood to estimate")
     plan = elbo_terms(graph, p, q, set(batch), "mc", "score")
     p_labels = [factor_label(graph.factors[i]) for i in plan.data] + [
         factor_label(graph.factors[i]) for lat in plan.latents for i in lat.p_factors]
@@ -61,6 +64,16 @@ def log_likelihood(runtime, graph, batch: dict, k: int = 100, *, p: str | None =
         return leaf.log_weights(Context(runtime, batch))
 
     return _log_mean_weight(log_weights, k, batch, chunk)
+
+
+def _no_likelihood(graph, p: str) -> str | None:
+    """Why model ``p`` has no likelihood of its own: it reads a latent it does not sample
+    (an autoencoder's decoder reads the code ``z = f(x)`` that q computes), else None."""
+    coded = [n for n in model_inputs(graph, p) if graph.variables[n].role == "latent"]
+    if not coded:
+        return None
+    return (f"model '{p}' reads '{coded[0]}' without a prior over it (another model computes it from the "
+            "data, as an autoencoder's encoder does)")
 
 
 def _log_mean_weight(log_weights, k: int, batch: dict, chunk: int | None) -> torch.Tensor:
@@ -157,6 +170,11 @@ def report(runtime, graph, data: dict, k: int, *, extra: dict | None = None, ste
     reason = adversarial_reason(graph)
     size = len(next(iter(data.values())))
     lines: list = [(f"{split} examples", size, "")]
+    why = _no_likelihood(graph, model_of(graph, "generative", "p")) if reason is None else None
+    if why:  # an autoencoder: the objective is the reconstruction
+        lines.append((f"{split} reconstruction log-density", bound(runtime, graph, data).mean().item(), "nats"))
+        lines.append((f"{split} log-likelihood", f"none: {why}", ""))
+        return lines
     if reason is None and "inference" not in graph.models.values():
         return lines + _exact_lines(runtime, graph, data, split)
     if reason is None:

@@ -30,7 +30,7 @@ from graphmodel import FAMILIES, DataError, GraphModelError
 
 __all__ = [
     "Anneal", "BatchMean", "BatchSum", "Constant", "Context", "Loss", "LossValue", "Named", "Relax", "Sampling",
-    "Schedule", "Wrapper", "anneal", "as_loss", "parenthesized",
+    "Schedule", "Sum", "Wrapper", "anneal", "as_loss", "parenthesized",
 ]
 
 # printing precedence: a child binding weaker than its parent is put in parentheses
@@ -90,6 +90,14 @@ class Sampling:
     n: int | None = None
     shared: tuple[str, ...] = ()
     relax: tuple[Relax, ...] = ()
+
+    def __post_init__(self):
+        # every leaf looks its traces up by its sampling at every step: hashed once, not
+        # over all of ``shared`` (2,000 names in a graph of 2,000 latents) each time
+        object.__setattr__(self, "_hash", hash((self.q, self.p, self.n, self.shared, self.relax)))
+
+    def __hash__(self):
+        return self._hash
 
 
 @dataclass
@@ -316,10 +324,12 @@ class Loss:
         return Named(self, name)
 
     def walk(self):
-        """This node and every node below it, parents first."""
-        yield self
-        for c in self.children():
-            yield from c.walk()
+        """This node and every node below it, parents first (iteratively: a sum may be wide)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children()))
 
     # --- printing -----------------------------------------------------------------------
 
@@ -339,21 +349,21 @@ class Loss:
 
     def __add__(self, o):
         o = _operand(o)
-        return NotImplemented if o is None else Add(self, o)
+        return NotImplemented if o is None else Sum.of(self, o, 1)
 
     def __radd__(self, o):
         if isinstance(o, (int, float)) and not isinstance(o, bool) and o == 0:
             return self  # so that sum([...]) works
         o = _operand(o)
-        return NotImplemented if o is None else Add(o, self)
+        return NotImplemented if o is None else Sum.of(o, self, 1)
 
     def __sub__(self, o):
         o = _operand(o)
-        return NotImplemented if o is None else Sub(self, o)
+        return NotImplemented if o is None else Sum.of(self, o, -1)
 
     def __rsub__(self, o):
         o = _operand(o)
-        return NotImplemented if o is None else Sub(o, self)
+        return NotImplemented if o is None else Sum.of(o, self, -1)
 
     def __mul__(self, o):
         o = _operand(o)
@@ -442,28 +452,58 @@ class _Binary(Loss):
         return (self.a, self.b)
 
 
-class Add(_Binary):
+class Sum(Loss):
+    """An n-ary signed sum ``t₀ ± t₁ ± … ± tₙ``, flat however many terms it has.
+
+    ``a + b + c`` and ``a − b + c`` build one node (a sum on the left of ``+``/``−`` is
+    extended, never nested), and ``a + (−b)`` is kept as ``a − b``: an ELBO over 2,000
+    latents is one node of 2,001 terms that prints and evaluates in a loop, where a
+    binary tree would recurse once per term. A sum on the right stays one term in
+    parentheses, as written (``a − (b − c)``).
+
+    Args:
+        terms: ``(sign, loss)`` pairs, sign ``+1`` or ``−1``, in the order printed and
+            evaluated.
+    """
+
     prec = ADD
 
+    def __init__(self, terms):
+        self.terms = tuple((1 if s > 0 else -1, as_loss(t)) for s, t in terms)
+        if len(self.terms) < 2:
+            raise GraphModelError(f"a sum needs two terms or more, found {len(self.terms)}")
+
+    @staticmethod
+    def of(a: Loss, b: Loss, sign: int) -> Sum:
+        """``a + b`` (``sign`` +1) or ``a − b`` (−1), extending ``a`` when it is a sum."""
+        if sign > 0 and isinstance(b, Neg):  # a + (−b) reads, and is computed as, a − b
+            sign, b = -1, b.a
+        out = Sum.__new__(Sum)  # the terms are checked already: no pass over them again
+        out.terms = (a.terms if type(a) is Sum else ((1, a),)) + ((1 if sign > 0 else -1, b),)
+        return out
+
+    def children(self):
+        return tuple(t for _, t in self.terms)
+
     def _eval(self, ctx):
-        return self.a._eval(ctx) + self.b._eval(ctx)
+        # in order, one op per term: the same additions (and gradients) as the binary tree
+        terms = iter(self.terms)
+        sign, t = next(terms)
+        out = t._eval(ctx) if sign > 0 else -t._eval(ctx)
+        for sign, t in terms:
+            v = t._eval(ctx)
+            out = out + v if sign > 0 else out - v
+        return out
 
     def _fmt(self, latex):
-        left = parenthesized(self.a, latex, self.a.prec >= ADD)
-        if isinstance(self.b, Neg):  # a + (−b) reads a − b
-            return f"{left} {'-' if latex else '−'} {parenthesized(self.b.a, latex, self.b.a.prec > ADD)}"
-        return f"{left} + {parenthesized(self.b, latex, self.b.prec > ADD)}"
-
-
-class Sub(_Binary):
-    prec = ADD
-
-    def _eval(self, ctx):
-        return self.a._eval(ctx) - self.b._eval(ctx)
-
-    def _fmt(self, latex):
-        left = parenthesized(self.a, latex, self.a.prec >= ADD)
-        return f"{left} {'-' if latex else '−'} {parenthesized(self.b, latex, self.b.prec > NEG)}"
+        minus = " - " if latex else " − "
+        sign, t = self.terms[0]
+        parts = [parenthesized(t, latex, t.prec >= ADD) if sign > 0 else
+                 ("-" if latex else "−") + parenthesized(t, latex, t.prec >= MUL)]
+        for sign, t in self.terms[1:]:
+            parts.append(" + " + parenthesized(t, latex, t.prec > ADD) if sign > 0 else
+                         minus + parenthesized(t, latex, t.prec > NEG))
+        return "".join(parts)
 
 
 class Mul(_Binary):

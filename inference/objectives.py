@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from graphmodel import GraphModelError
+from graphmodel import GraphModelError, model_inputs
 from graphmodel.registry import Registry
+from graphmodel.render.formula import factorization
 
 from . import options as opt
 from .elbo import (
@@ -39,7 +40,8 @@ from .losses import Loss
 
 __all__ = [
     "OBJECTIVES", "Derived", "ElboPlan", "LatentPlan", "ObjectiveKind", "adversarial_reason", "choose_objective",
-    "derive", "elbo", "elbo_terms", "iwae", "max_likelihood", "nll", "renyi", "training_loss", "training_objective",
+    "derive", "elbo", "elbo_terms", "iwae", "max_likelihood", "nll", "point_posterior", "renyi", "training_loss",
+    "training_objective",
 ]
 
 
@@ -138,6 +140,28 @@ def derive(graph, objective: dict | None = None):
                                   f"{', '.join(['kind', *entry.options])}")
         checked[key] = entry.options[key](key, value)
     return entry.build(graph, **checked)
+
+
+def point_posterior(graph) -> list[str]:
+    """Notes on an objective whose inference model samples nothing: every latent that the
+    generative model reads from it is a point ``z = f(x)`` (an autoencoder's code), so the
+    expectation is at that point and the objective is the reconstruction ``log p(x|z)``.
+
+    Example:
+        >>> point_posterior(autoencoder)                      # doctest: +SKIP
+        ['q(z|x) is deterministic, a point z = f(x): the objective is the reconstruction log p(x|z) at that point (...)']
+    """
+    kinds = set(graph.models.values())
+    if not {"generative", "inference"} <= kinds:
+        return []
+    p, q = (opt.model_of(graph, k, d) for k, d in (("generative", "p"), ("inference", "q")))
+    qs = [f for f in graph.factors_of(q) if graph.variables.get(f.target) and graph.variables[f.target].role == "latent"]
+    if not qs or not all(f.deterministic for f in qs) or not set(model_inputs(graph, p)) & {f.target for f in qs}:
+        return []
+    points = ", ".join(f"{f.target} = f({','.join(map(str, f.parents))})" for f in qs)
+    return [f"{', '.join(factor_label(f) for f in qs)} {'is' if len(qs) == 1 else 'are'} deterministic, a point "
+            f"{points}: the objective is the reconstruction log {factorization(graph, p).split(' = ')[0]} at "
+            "that point (nothing is sampled, so there is no KL)"]
 
 
 def training_loss(graph, objective: dict | None = None) -> Loss:

@@ -11,6 +11,7 @@ import math
 import torch
 
 from graphmodel.atomic import write_bytes
+from graphmodel.render.abridge import abridge
 
 
 def _plt():
@@ -182,20 +183,39 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
     return True
 
 
+#: the most panels a loss picture has (an ELBO of 2,000 latents has 2,001 terms)
+MAX_PANELS = 12
+
+
+def term_title(name: str, width: int = 70) -> str:
+    """A term's name as a picture's title: long runs abridged (``z0,z1,z2,…,z1999``), then
+    cut to ``width`` characters (the data term of 2,000 latents is 20,000 characters long)."""
+    name = abridge(name)
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def save_losses(history: list[dict], path) -> bool:
-    """Loss curves, one panel per term, from metrics records (``step``, ``loss``, terms)."""
+    """Loss curves, one panel per term, from metrics records (``step``, ``loss``, terms).
+
+    At most :data:`MAX_PANELS` panels: the loss and the first terms; the title counts the
+    terms left out (every term is in the metrics file).
+    """
     if not history:
         return False
     plt = _plt()
     keys = ["loss"] + [k for k in history[-1] if k not in ("step", "loss", "lr", "epoch")]
+    left_out = max(0, len(keys) - MAX_PANELS)
+    keys = keys[:MAX_PANELS]
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.0 * rows), squeeze=False)
+    if left_out:
+        fig.suptitle(f"the loss and its first {len(keys) - 1} terms; {left_out} more in metrics.jsonl", fontsize=9)
     steps = [r["step"] for r in history]
     for ax, key in zip(axes.flat, keys):
         ys = [r.get(key, float("nan")) for r in history]
         ax.plot(steps, ys, color="#1f77b4", linewidth=1.4)
-        ax.set_title(key, fontsize=9)
+        ax.set_title(term_title(key), fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)

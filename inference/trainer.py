@@ -593,7 +593,7 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
         elif data and name in data:  # (cycled where there are fewer than n examples)
             given[name] = data[name][torch.arange(n, device=data[name].device) % len(data[name])]
         else:
-            raise GraphModelError(f"to sample model '{gen}', a value for its input '{name}' is needed")
+            given[name] = _code_of(graph, runtime, gen, name, n, data)
     was = runtime.training
     runtime.eval()
     try:
@@ -611,6 +611,18 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
                     pass
     keep = [k for k, v in graph.variables.items() if v.role in ("observed", "input") and k in values]
     return {k: values[k].detach().float().cpu() for k in keep}
+
+
+def _code_of(graph, runtime, gen: str, name: str, n: int, data: dict | None) -> torch.Tensor:
+    """An input of the generative model that another model computes from the data (an
+    autoencoder's code ``z = f(x)``): that model's value on the first ``n`` examples, so
+    that the samples are reconstructions."""
+    for m in graph.models:
+        fs = [f for f in graph.factors_of(m) if f.target == name]
+        needs = runtime.model(m).plan.names[: len(runtime.model(m).plan.inputs)] if fs else ()
+        if m != gen and fs and all(f.deterministic for f in fs) and data and all(k in data for k in needs):
+            return runtime.model(m).trace({k: data[k][:n] for k in needs}, score=False).values[name]
+    raise GraphModelError(f"to sample model '{gen}', a value for its input '{name}' is needed")
 
 
 def train(graph, data=None, test_data=None, **config) -> Trainer:
