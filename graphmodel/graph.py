@@ -252,9 +252,13 @@ class Graph:
 
     def build(self, trust: bool | None = None):
         """Validate, size every network and return the trainable :class:`Runtime`."""
+        from .budget import guard
         from .runtime import Runtime
 
-        return Runtime(self, trusted=self.trusted if trust is None else trust)
+        trusted = self.trusted if trust is None else trust
+        if not self.problems():  # (a graph with problems is refused by the runtime, by name)
+            guard(self, 2, trusted=trusted)  # refused before a byte is allocated (2: the shape check runs 2)
+        return Runtime(self, trusted=trusted)
 
     def to_dict(self) -> dict:
         from .fileio import graph_to_dict

@@ -35,6 +35,7 @@ from __future__ import annotations
 from torch import nn
 
 from graphmodel import GraphModelError, ancestral_order, model_inputs
+from graphmodel.budget import guard_network
 from graphmodel.families import FAMILIES
 from graphmodel.networks import HeadSpec, InputSpec, NetSpec, build_network, check_options
 from graphmodel.render.formula import variable_text
@@ -136,8 +137,10 @@ _COMMON = {"d_steps": _steps, "g_steps": _steps, "d_lr": _lr, "g_lr": _lr, "beta
 def _build(graph, key: str, spec, inputs: list) -> nn.Module:
     """A game network sized from the variables it reads, with one scalar head."""
     specs = [InputSpec(n, graph.variables[n].shape, graph.variables[n].classes) for n in inputs]
+    heads = [HeadSpec("score", ())]
+    guard_network(spec, specs, heads, f"objective.{key}", trusted=graph.trusted)  # before it exists
     try:
-        return build_network(spec, specs, [HeadSpec("score", ())], trusted=graph.trusted)
+        return build_network(spec, specs, heads, trusted=graph.trusted)
     except GraphModelError as e:
         raise GraphModelError(f"objective.{key}: {e}") from None
 

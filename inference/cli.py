@@ -31,6 +31,21 @@ def _load(path, trust=False, validate=False):
         raise gm.GraphFileError(f"{path}: {msg}") from None
 
 
+MAX_MEMORY_HELP = ("the most memory a training step may take, e.g. 8GB or 512MiB (default: the file's "
+                   "training.max_memory, else half of this machine's memory or 90%% of a GPU's)")
+
+
+def _memory_line(g, args) -> str:
+    """``memory: … (limit …)`` for ``check``, or a ``ResourceError`` when over the limit."""
+    from graphmodel.budget import bytes_text, check_budget, estimate, limit_of
+
+    batch = g.training.get("batch_size", 128) if isinstance(g.training.get("batch_size"), int) else 128
+    limit = limit_of(g, getattr(args, "max_memory", None))
+    est = estimate(g, trusted=args.trust)
+    check_budget(est, batch, limit)
+    return f"memory: {est.describe(batch)} (limit {bytes_text(limit)})"
+
+
 def cmd_check(args) -> int:
     from .datasection import check_section
 
@@ -58,6 +73,7 @@ def cmd_check(args) -> int:
         for f in g.factors_of(m):
             if f.flow:
                 print(f"  flow {flow_text(g, f)}")
+    print(_memory_line(g, args))
     objective = _objective_text(g)
     if objective:
         print(f"objective: {objective[0]}")
@@ -106,7 +122,7 @@ def cmd_render(args) -> int:
 
 def _overrides(args) -> dict:
     out = {}
-    for key in ("steps", "epochs", "device", "seed", "batch_size", "lr"):
+    for key in ("steps", "epochs", "device", "seed", "batch_size", "lr", "max_memory"):
         v = getattr(args, key, None)
         if v is not None:
             out[key] = v
@@ -312,14 +328,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(fn=fn)
         return p
 
-    p = add("check", cmd_check, "validate a graph file; print its factorization, order and objective")
+    p = add("check", cmd_check, "validate a graph file; print its factorization, order, memory and objective")
     p.add_argument("file")
+    p.add_argument("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
     p = add("render", cmd_render, "draw a graph file as DOT (or SVG/PNG when Graphviz is installed)")
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True, help="OUT.dot, OUT.svg or OUT.png")
     p = add("train", cmd_train, "train a graph file headless, writing metrics, checkpoint and pictures")
     p.add_argument("file")
     p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--max-memory", metavar="SIZE", help=MAX_MEMORY_HELP)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--steps", type=int)
     group.add_argument("--epochs", type=int)

@@ -48,6 +48,7 @@ class TrainConfig:
     test_fraction: float = 0.1  # held out for testing unless the data has a test split (inference.datasection)
     eval_k: int = 100
     compile: bool | str = False  # torch.compile the objective (forward and backward): true or a mode
+    max_memory: int | str | None = None  # bytes a training step may take ("8GB"); default: half the machine's
 
     @property
     def compile_mode(self) -> str | None:
@@ -102,6 +103,10 @@ class TrainConfig:
         for key, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("on_nan", NAN_POLICIES)):
             if getattr(self, key) not in choices:
                 bad(key, "one of " + ", ".join(choices))
+        if self.max_memory is not None:
+            from graphmodel.budget import parse_size
+
+            parse_size(self.max_memory, f"{where}.max_memory")
         if not isinstance(self.device, str) or not (
             self.device in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:")
         ):

@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 
+from graphmodel.budget import guard, limit_of
 from graphmodel.checkpoint import _STRUCTURE, load_checkpoint, save_checkpoint
 from graphmodel.errors import GraphModelError, TrainingError
 
@@ -140,6 +141,9 @@ class Trainer:
         #: where the test split came from, in words; the variables binarized at every batch
         self.test_source, self._dynamic = ready.source, ready.dynamic
         torch.manual_seed(cfg.seed)
+        if not graph.problems():  # a step of this batch size must fit before anything is built
+            guard(graph, cfg.batch_size, limit_of(graph, cfg.max_memory, self.device),
+                  trusted=trust or graph.trusted, what="training")
         self.runtime = graph.build(trust=trust or graph.trusted).to(self.device)
         if objective is None:
             from .objectives import training_objective

@@ -56,8 +56,7 @@ class ConvEncoderNet(nn.Module):
             convs += [nn.Conv2d(c, out, kernel_size, stride=2, padding=pad, bias=bias), ACTIVATIONS[activation]()]
             c, h, w = out, (h + 2 * pad - kernel_size) // 2 + 1, (w + 2 * pad - kernel_size) // 2 + 1
         self.convs = nn.Sequential(*convs)
-        with torch.no_grad():
-            flat = self.convs(torch.zeros(1, *images[0].shape)).numel()
+        flat = c * h * w  # (Conv2d's output size, computed: nothing runs while sizing)
         sizes = [flat + sum(i.width for i in self.others), *hidden]
         self.body = nn.Sequential(*_mlp_layers(sizes, activation, bias), nn.Linear(sizes[-1], _total(heads), bias=bias))
         self.image_shape = images[0].shape
