@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import graphmodel as gm
-from graphmodel.budget import ResourceError, STATE_COPIES, estimate, guard, parse_size
+from graphmodel.budget import STATE_COPIES, ResourceError, estimate, guard, parse_size
 from inference.cli import main
 
 
