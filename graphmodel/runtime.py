@@ -5,7 +5,8 @@
 ancestrally and score log-densities by walking their :class:`graphmodel.engine.Plan`.
 
 Value shapes are ``(batch..., [plate,] *event)``: a variable in a plate carries the plate
-dimension (N views or T steps) just before its event dimensions.
+dimension (N views or T steps) just before its event dimensions; one in a sequence plate
+nested in an iid plate carries both, ``(batch..., views, steps, *event)``.
 """
 
 from __future__ import annotations
@@ -287,12 +288,18 @@ class ModelRuntime:
         #: the names of the model's variables, and the length keys of its sequence plates
         #: (``"time.length"``: one length per example): what a caller may give
         seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))}
-        self._length_keys = {length_key(pl): pl for pl in seq}
+        self._length_keys = {length_key(pl): pl for pl in seq if pl not in plan.outer}
         self.variables = frozenset(plan.names) | frozenset(self._length_keys)
+        #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
+        #: whose value shows the plate's size (a nested variable shows both of its plates')
+        self._depth = tuple(0 if pl is None else 2 if pl in plan.outer else 1 for pl in plan.plates)
         self._plate_slots = {}
         for k, pl in enumerate(plan.plates):
             if pl is not None:
-                self._plate_slots.setdefault(pl, []).append(k)
+                dim = -(plan.event_ndims[k] + 1)
+                self._plate_slots.setdefault(pl, []).append((k, dim))
+                if pl in plan.outer:
+                    self._plate_slots.setdefault(plan.outer[pl], []).append((k, dim - 1))
 
     # --- public API -------------------------------------------------------------------
 
@@ -355,6 +362,10 @@ class ModelRuntime:
                 if name in self._length_keys:
                     lengths[self._length_keys[name]] = v if n is None else v.expand(n, *v.shape)
                     continue
+                if any(name == length_key(pl) for pl in plan.outer):
+                    raise GraphModelError(
+                        f"model '{self.name}': '{name}' gives lengths to a sequence plate nested in an iid "
+                        "plate; sequences of varying length there are not supported yet")
                 raise GraphModelError(
                     f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
             vals[k] = v if n is None else v.expand(n, *v.shape)
@@ -383,20 +394,20 @@ class ModelRuntime:
         plan = self.plan
         for k, v in enumerate(vals):
             if v is not None:
-                nd = plan.event_ndims[k] + (plan.plates[k] is not None)
+                nd = plan.event_ndims[k] + self._depth[k]
                 if v.dim() < nd:
                     raise ShapeError(
                         f"variable '{plan.names[k]}': value has shape {_fmt(v.shape)}, expected "
-                        f"(batch..., {'plate, ' if plan.plates[k] else ''}*event) with {nd} trailing dims")
+                        f"(batch..., {'plate, ' * self._depth[k]}*event) with {nd} trailing dims")
                 return v.shape[: v.dim() - nd]
         return torch.Size(() if n is None else (n,))
 
     def _plate_sizes(self, vals, override):
         sizes = dict(self.plan.plate_sizes)
         for plate, slots in self._plate_slots.items():
-            for k in slots:
+            for k, dim in slots:
                 if vals[k] is not None:
-                    sizes[plate] = vals[k].shape[-(self.plan.event_ndims[k] + 1)]
+                    sizes[plate] = vals[k].shape[dim]
                     break
         if override:
             sizes.update(override)
