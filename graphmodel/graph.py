@@ -164,6 +164,8 @@ class Graph:
     def remove_plate(self, name: str) -> None:
         self._plate(name)
         del self.plates[name]
+        # what was nested in the removed plate is left at the top level, as its variables are
+        self.plates = {k: (replace(p, inside=None) if p.inside == name else p) for k, p in self.plates.items()}
         self.variables = {k: (replace(v, plate=None) if v.plate == name else v) for k, v in self.variables.items()}
         self._changed()
 

@@ -246,3 +246,22 @@ def test_the_elbo_sums_a_nested_latents_kl_over_views_and_steps():
         torch.distributions.Normal(torch.zeros(3), torch.ones(3)), 1))
     assert kl.shape == (5, N, T)
     torch.testing.assert_close(got, fit - kl.sum((1, 2)))  # Σ over the views and the steps
+
+
+def test_renaming_or_removing_the_outer_plate_keeps_the_nesting_consistent():
+    g = nested_graph()
+    g.rename_plate("views", "scenes")
+    assert g.plates["steps"].inside == "scenes" and not g.problems()
+    g.remove_plate("scenes")
+    assert g.plates["steps"].inside is None
+
+
+def test_the_exported_script_rebuilds_the_nesting(tmp_path):
+    import runpy
+
+    from editor.export import script
+
+    g = gm.loads(gm.dumps(nested_graph()))
+    out = tmp_path / "nested_script.py"
+    out.write_text(script(g), encoding="utf-8")
+    assert runpy.run_path(str(out))["build"]() == g
