@@ -307,12 +307,14 @@ def check_fields(graph, data: dict, grey: tuple = ()) -> None:
         if not isinstance(x, torch.Tensor):
             raise DataError(f"variable '{name}': data must be a tensor, found {type(x).__name__}")
         plate = graph.plates.get(v.plate) if v.plate else None
+        # a sequence nested in an iid plate carries both dims: (N, views, steps, *shape)
+        plates = [] if plate is None else [plate.name] if plate.inside is None else [plate.inside, plate.name]
         event = tuple(v.shape)
         tail = x.shape[x.dim() - len(event):] if len(event) else ()
-        if x.dim() != len(event) + 1 + (plate is not None) or tuple(tail) != event:
-            want = ("N", *((plate.name,) if plate else ()), *map(str, event))
+        if x.dim() != len(event) + 1 + len(plates) or tuple(tail) != event:
+            want = ("N", *plates, *map(str, event))
             raise DataError(f"variable '{name}': data has shape {_fmt(x.shape)}, expected {_fmt(want)} "
-                            f"(examples, {'plate, ' if plate else ''}*shape of '{name}')")
+                            f"(examples, {'plate, ' * len(plates)}*shape of '{name}')")
         if name in partial:  # an inferred variable may be missing in some examples (semi-supervised)
             x = x[~missing_rows(x)]
         _check_support(name, v, x, "unit_interval" if name in grey else v.support)

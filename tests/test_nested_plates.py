@@ -265,3 +265,24 @@ def test_the_exported_script_rebuilds_the_nesting(tmp_path):
     out = tmp_path / "nested_script.py"
     out.write_text(script(g), encoding="utf-8")
     assert runpy.run_path(str(out))["build"]() == g
+
+
+def test_the_trainer_binds_views_by_steps_data_and_learns():
+    """Data shaped ``(N, views, steps, *shape)`` passes the trainer's checks; maximum likelihood
+    (the graph has no latent) raises the test log-likelihood."""
+    from inference.evaluate import bound
+    from inference.trainer import Trainer
+
+    torch.manual_seed(2)
+    torch.set_num_threads(1)
+    x_c = torch.randn(768, N, T, 2)
+    data = {"x_c": x_c, "v_c": torch.randn(768, N, 2), "u": torch.randn(768, 2),
+            "x": 2 * x_c.mean((1, 2)) + 0.1 * torch.randn(768, 2)}
+    t = Trainer(nested_graph(), data=data, config={"device": "cpu", "steps": 200, "epochs": None, "lr": 0.01,
+                                                  "batch_size": 64, "checkpoint_every": None})
+    before = bound(t.runtime, t.graph, t.test_data).mean().item()
+    t.run()
+    after = bound(t.runtime, t.graph, t.test_data).mean().item()
+    assert after > before + 5.0, (before, after)
+    with pytest.raises(gm.GraphModelError, match=r"expected \(N, views, steps, 2\)"):
+        Trainer(nested_graph(), data={**data, "x_c": x_c[:, 0]}, config={"device": "cpu", "steps": 1})
