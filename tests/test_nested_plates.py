@@ -286,3 +286,35 @@ def test_the_trainer_binds_views_by_steps_data_and_learns():
     assert after > before + 5.0, (before, after)
     with pytest.raises(gm.GraphModelError, match=r"expected \(N, views, steps, 2\)"):
         Trainer(nested_graph(), data={**data, "x_c": x_c[:, 0]}, config={"device": "cpu", "steps": 1})
+
+
+def test_a_view_reads_its_own_last_step_and_a_posterior_sweeps_each_view_backwards():
+    """``y`` in the views reads ``h[last]`` of its own view; q's ``g = GRU(g[t+1], x_c)`` runs
+    from each view's last step back to its first."""
+    torch.manual_seed(5)
+    plates = [gm.Plate("views", N), gm.Plate("steps", T, kind="sequence", inside="views")]
+    x_c = gm.Variable("x_c", (2,), role="observed", plate="steps")
+    h, g_ = gm.Variable("h", (4,), plate="steps"), gm.Variable("g", (4,), plate="steps")
+    y = gm.Variable("y", (2,), role="observed", plate="views")
+    p = (gm.Normal(y, given="h[last]", net=gm.MLP(8)) * gm.Normal(x_c, loc=0.0, scale=1.0)
+         * gm.Deterministic(h, given=(h.prev, x_c), net=gm.GRUCell())
+         * gm.Deterministic(h, given=x_c, net=gm.MLP(8), init=True))
+    q = (gm.Deterministic(g_, given=("g[t+1]", x_c), net=gm.GRUCell())
+         * gm.Deterministic(g_, given=x_c, net=gm.MLP(8), init=True))
+    g = gm.Graph("views_back", plates=plates, p=p, q=q)
+    assert not g.problems()
+    rt = g.build()
+    mods = rt.factor_modules
+    xs, ys = torch.randn(2, N, T, 2), torch.randn(2, N, 2)
+    tp, tq = rt.p.trace({"x_c": xs, "y": ys}), rt.q.trace({"x_c": xs})
+    want = torch.zeros(2)
+    for i in range(N):
+        hh = mods[_factor(g, "h", True)].params(xs[:, i, 0])["value"]
+        for t in range(1, T):
+            hh = mods[_factor(g, "h")].params(hh, xs[:, i, t])["value"]
+        want = want + mods[_factor(g, "y")](hh).log_prob(ys[:, i])
+        gg = mods[_factor(g, "g", True)].params(xs[:, i, T - 1])["value"]
+        for t in range(T - 2, -1, -1):
+            gg = mods[_factor(g, "g")].params(gg, xs[:, i, t])["value"]
+        torch.testing.assert_close(tq.values["g"][:, i, 0], gg)
+    torch.testing.assert_close(tp.log_probs[f"p({g.factors[_factor(g, 'y')].label})"], want)
