@@ -267,7 +267,7 @@ def test_the_exported_script_rebuilds_the_nesting(tmp_path):
     assert runpy.run_path(str(out))["build"]() == g
 
 
-def test_the_trainer_binds_views_by_steps_data_and_learns():
+def test_the_trainer_binds_views_by_steps_data_and_learns(tmp_path):
     """Data shaped ``(N, views, steps, *shape)`` passes the trainer's checks; maximum likelihood
     (the graph has no latent) raises the test log-likelihood."""
     from inference.evaluate import bound
@@ -284,6 +284,12 @@ def test_the_trainer_binds_views_by_steps_data_and_learns():
     t.run()
     after = bound(t.runtime, t.graph, t.test_data).mean().item()
     assert after > before + 5.0, (before, after)
+    from inference.plots import save_samples
+    from inference.trainer import sample_observed
+
+    drawn = sample_observed(t.graph, t.runtime, 8, data)
+    assert drawn["x_c"].shape == (8, N, T, 2)
+    assert save_samples(drawn, t.graph, tmp_path / "samples.png", data)  # x's scatter; no panel per view
     with pytest.raises(gm.GraphModelError, match=r"expected \(N, views, steps, 2\)"):
         Trainer(nested_graph(), data={**data, "x_c": x_c[:, 0]}, config={"device": "cpu", "steps": 1})
 
