@@ -262,9 +262,9 @@ class Trace:
             deterministic factors are left out.
         dists: factor label → the distribution (a list, one per step in time order, inside a
             sequence).
-        masks: factor label → one boolean ``(batch...)`` mask per entry of its ``dists`` list,
-            true where the step lies within the sequence's length; only for sequences whose
-            lengths were given.
+        masks: factor label → one boolean ``(batch...)`` mask per entry of its ``dists`` list
+            (``(batch..., views)`` in a sequence nested in views), true where the step lies
+            within the sequence's length; only for sequences whose lengths were given.
         times: factor label → the step of each entry of its ``dists`` list, inside a sequence
             (a boundary factor may run at the first steps and at the last ones).
     """
@@ -288,7 +288,7 @@ class ModelRuntime:
         #: the names of the model's variables, and the length keys of its sequence plates
         #: (``"time.length"``: one length per example): what a caller may give
         seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))}
-        self._length_keys = {length_key(pl): pl for pl in seq if pl not in plan.outer}
+        self._length_keys = {length_key(pl): pl for pl in seq}
         self.variables = frozenset(plan.names) | frozenset(self._length_keys)
         #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
         #: whose value shows the plate's size (a nested variable shows both of its plates')
@@ -362,10 +362,6 @@ class ModelRuntime:
                 if name in self._length_keys:
                     lengths[self._length_keys[name]] = v if n is None else v.expand(n, *v.shape)
                     continue
-                if any(name == length_key(pl) for pl in plan.outer):
-                    raise GraphModelError(
-                        f"model '{self.name}': '{name}' gives lengths to a sequence plate nested in an iid "
-                        "plate; sequences of varying length there are not supported yet")
                 raise GraphModelError(
                     f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
             vals[k] = v if n is None else v.expand(n, *v.shape)

@@ -210,8 +210,9 @@ def length_key(plate: str) -> str:
     """The key under which a batch gives the lengths of a sequence plate's sequences.
 
     A ``(batch...)`` integer tensor: example ``b`` has steps ``0 .. lengths[b]-1``; the steps
-    after are padding, left out of every log-density. Not an identifier, so it never names a
-    variable.
+    after are padding, left out of every log-density (``(batch..., views)`` for a sequence
+    plate nested in an iid plate: one length per view). Not an identifier, so it never names
+    a variable.
 
     Example:
         >>> length_key("time")

@@ -278,11 +278,15 @@ def _bind_lengths(graph, fields: dict, spec) -> dict:
 
 
 def _check_lengths(graph, data: dict, name: str, x) -> None:
-    """Lengths of a sequence plate: integers ``(N,)`` in [1, the data's number of steps]."""
+    """Lengths of a sequence plate: integers ``(N,)`` in [1, the data's number of steps];
+    ``(N, views)`` for a sequence plate nested in an iid plate (one length per view)."""
     plate = name[: -len(".length")]
-    if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.dtype.is_floating_point or x.dtype == torch.bool:
+    outer = graph.plates[plate].inside
+    want = "(N,)" if outer is None else f"(N, {outer})"
+    if not isinstance(x, torch.Tensor) or x.dim() != 1 + (outer is not None) or x.dtype.is_floating_point \
+            or x.dtype == torch.bool:
         found = f"shape {_fmt(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise DataError(f"lengths of plate '{plate}': expected integers shaped (N,), found {found}")
+        raise DataError(f"lengths of plate '{plate}': expected integers shaped {want}, found {found}")
     steps = [v.shape[-(len(graph.variables[k].shape) + 1)] for k, v in data.items()
              if k in graph.variables and graph.variables[k].plate == plate]
     top = steps[0] if steps else graph.plates[plate].size

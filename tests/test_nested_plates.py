@@ -109,12 +109,30 @@ def test_a_plate_cannot_be_inside_itself():
         gm.Plate("steps", 4, "sequence", inside="steps")
 
 
-def test_lengths_of_a_nested_sequence_are_refused_by_name():
-    rt = nested_graph().build()
-    given = {"x_c": torch.randn(2, N, T, 2), "v_c": torch.randn(2, N, 2), "u": torch.randn(2, 2),
-             "x": torch.randn(2, 2), gm.length_key("steps"): torch.full((2, N), 2)}
-    with pytest.raises(GraphModelError, match="'steps.length' gives lengths to a sequence plate nested"):
-        rt.p.log_prob(given)
+def test_each_view_may_have_its_own_number_of_steps():
+    """Lengths ``(batch, views)``: the steps past a view's length add nothing, and ``h[last]``
+    is each view's own last step."""
+    torch.manual_seed(6)
+    g = nested_graph()
+    rt = g.build()
+    mods = rt.factor_modules
+    B = 4
+    x_c, v_c, u, x = torch.randn(B, N, T, 2), torch.randn(B, N, 2), torch.randn(B, 2), torch.randn(B, 2)
+    n = torch.tensor([[4, 1, 2], [3, 3, 4], [1, 1, 1], [2, 4, 3]])
+    tr = rt.p.trace({"x_c": x_c, "v_c": v_c, "u": u, "x": x, gm.length_key("steps"): n})
+    lp, r = torch.zeros(B), torch.zeros(B, 8)
+    for b in range(B):
+        for i in range(N):
+            xs, v = x_c[b:b + 1, i], v_c[b:b + 1, i]
+            h = mods[_factor(g, "h", True)].params(xs[:, 0], v)["value"]
+            lp[b] += mods[_factor(g, "x_c", True)](v).log_prob(xs[:, 0])[0]
+            for t in range(1, int(n[b, i])):
+                h = mods[_factor(g, "h")].params(h, xs[:, t], v, u[b:b + 1])["value"]
+                lp[b] += mods[_factor(g, "x_c")](xs[:, t - 1], v).log_prob(xs[:, t])[0]
+            r[b] += mods[_factor(g, "r")].net(h)[0][0]
+    torch.testing.assert_close(tr.values["r"], r)
+    lp = lp + mods[_factor(g, "x")](r).log_prob(x)
+    torch.testing.assert_close(sum(tr.log_probs.values()), lp)
 
 
 # --- values and log-densities against a loop by hand ------------------------------------------
@@ -246,6 +264,14 @@ def test_the_elbo_sums_a_nested_latents_kl_over_views_and_steps():
         torch.distributions.Normal(torch.zeros(3), torch.ones(3)), 1))
     assert kl.shape == (5, N, T)
     torch.testing.assert_close(got, fit - kl.sum((1, 2)))  # Σ over the views and the steps
+    n = {gm.length_key("steps"): torch.tensor([[4, 1, 2], [3, 3, 4], [1, 1, 1], [2, 4, 3], [4, 4, 4]])}
+    torch.manual_seed(4)
+    got = loss.evaluate(rt, {"x_c": x, **n})  # each view's steps past its length add nothing
+    torch.manual_seed(4)
+    q = rt.q.trace({"x_c": x, **n})
+    fit = rt.p.trace({"x_c": x, "z": q.values["z"], **n}, sample=False).log_probs["p(x_c|z)"]
+    kept = torch.arange(T) < n[gm.length_key("steps")].unsqueeze(-1)
+    torch.testing.assert_close(got, fit - (kl * kept).sum((1, 2)))
 
 
 def test_renaming_or_removing_the_outer_plate_keeps_the_nesting_consistent():
@@ -292,6 +318,13 @@ def test_the_trainer_binds_views_by_steps_data_and_learns(tmp_path):
     assert save_samples(drawn, t.graph, tmp_path / "samples.png", data)  # x's scatter; no panel per view
     with pytest.raises(gm.GraphModelError, match=r"expected \(N, views, steps, 2\)"):
         Trainer(nested_graph(), data={**data, "x_c": x_c[:, 0]}, config={"device": "cpu", "steps": 1})
+    key = gm.length_key("steps")
+    with pytest.raises(gm.GraphModelError, match=r"lengths of plate 'steps': expected integers shaped \(N, views\)"):
+        Trainer(nested_graph(), data={**data, key: torch.full((768,), 2)}, config={"device": "cpu", "steps": 1})
+    t = Trainer(nested_graph(), data={**data, key: torch.randint(1, T + 1, (768, N))},
+                config={"device": "cpu", "steps": 5, "epochs": None, "checkpoint_every": None})
+    t.run()
+    assert math.isfinite(bound(t.runtime, t.graph, t.test_data).mean().item())
 
 
 def test_a_view_reads_its_own_last_step_and_a_posterior_sweeps_each_view_backwards():
