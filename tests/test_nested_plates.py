@@ -357,3 +357,14 @@ def test_a_view_reads_its_own_last_step_and_a_posterior_sweeps_each_view_backwar
             gg = mods[_factor(g, "g")].params(gg, xs[:, i, t])["value"]
         torch.testing.assert_close(tq.values["g"][:, i, 0], gg)
     torch.testing.assert_close(tp.log_probs[f"p({g.factors[_factor(g, 'y')].label})"], want)
+
+
+def test_the_editor_draws_the_inner_plate_inside_the_outer_one(qtbot, tmp_path):
+    pytest.importorskip("PyQt6")
+    from test_editor_support import make_window
+
+    w = make_window(qtbot, tmp_path, gm.loads(gm.dumps(nested_graph())), training=False)
+    views, steps = w.scene.plates["views"].rect, w.scene.plates["steps"].rect
+    assert views.contains(steps) and views != steps  # (a box round the inner box, not beside it)
+    assert all(views.contains(w.scene.variables[n].pos()) for n in ("v_c", "h", "x_c"))
+    assert all(steps.contains(w.scene.variables[n].pos()) for n in ("h", "x_c"))
