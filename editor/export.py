@@ -139,7 +139,8 @@ def script(graph) -> str:
         "def build() -> gm.Graph:",
     ]
     for p in graph.plates.values():
-        lines.append(f"    {plates[p.name]} = gm.Plate({p.name!r}, {p.size}, kind={p.kind!r})")
+        inside = f", inside={p.inside!r}" if p.inside is not None else ""
+        lines.append(f"    {plates[p.name]} = gm.Plate({p.name!r}, {p.size}, kind={p.kind!r}{inside})")
     for n, v in graph.variables.items():
         extra = "".join([f", classes={v.classes}" if v.classes is not None else "",
                          f", plate={v.plate!r}" if v.plate is not None else ""])

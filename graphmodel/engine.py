@@ -9,7 +9,7 @@ networkx, string work or dict rebuilding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import torch
@@ -19,7 +19,7 @@ from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, factor_family
 from .flows import TRANSFORMS, step_problems
 from .networks import NETWORKS, NetSpec, check_options
-from .plates import plate_problems
+from .plates import nesting_problems, outer_plate, plate_problems
 from .positive import POSITIVE_MAPS, positive_params
 
 
@@ -61,11 +61,16 @@ class Step:
 
 @dataclass(frozen=True)
 class SeqBlock:
-    """Steps repeated for t = 0..T-1 of a sequence plate (``direction`` -1: t = T-1..0)."""
+    """Steps repeated for t = 0..T-1 of a sequence plate (``direction`` -1: t = T-1..0).
+
+    ``outer``: the iid plate the sequence plate is nested in (views × steps), or ``None``;
+    its dimension is one more batch dimension of the sweep.
+    """
 
     plate: str
     steps: tuple[Step, ...]
     direction: int = 1
+    outer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class Plan:
     blocks: tuple  # Step | SeqBlock | Last
     factors: tuple[int, ...]  # graph factor indices of the model, in scoring order
     plate_sizes: dict
+    outer: dict = field(default_factory=dict)  # nested sequence plate → the iid plate around it
 
 
 @dataclass(frozen=True)
@@ -268,7 +274,7 @@ def _flow_problems(graph, f, fam, var, bad) -> None:
 
 
 def _analyze(graph) -> Analysis:
-    problems: list[Problem] = []
+    problems: list[Problem] = [Problem(m) for m in nesting_problems(graph)]
     for v in graph.variables.values():
         if v.plate is not None and v.plate not in graph.plates:
             problems.append(Problem(
@@ -513,18 +519,19 @@ def compile_plan(graph, model: str) -> Plan:
     slot.update({f"{n}[last]": len(names) + k for k, n in enumerate(lasts)})
     regular = {graph.factors[i].target: i for i in members if not graph.factors[i].init}
     initial = {graph.factors[i].target: i for i in members if graph.factors[i].init}
-    plates = tuple(graph.variables[n].plate for n in names) + (None,) * len(lasts)
+    # h[last] of a sequence nested in an iid plate is one value per view: it lives in the outer plate
+    plates = tuple(graph.variables[n].plate for n in names) + tuple(
+        outer_plate(graph, graph.variables[n].plate) for n in lasts)
 
     def step(target: str) -> Step:
         i = regular.get(target, initial.get(target))
         f = graph.factors[i]
         ctx = graph.variables[target].plate
+        ps = tuple(slot[str(p) if p.last else p.name] for p in f.parents)
         if f.reduce:
-            ctx = next(graph.variables[p.name].plate for p in f.parents
-                       if not p.last and graph.variables[p.name].plate not in (None, ctx))
+            ctx = next(plates[k] for k in ps if plates[k] not in (None, ctx))
         kind = graph.plates[ctx].kind if ctx else None
         in_loop = kind == "sequence" and not f.reduce
-        ps = tuple(slot[str(p) if p.last else p.name] for p in f.parents)
         expand = tuple(kind is not None and not in_loop and plates[k] != ctx for k in ps)
         j = initial.get(target) if target in regular else None
         init_parents = tuple(slot[str(p) if p.last else p.name] for p in graph.factors[j].parents) if j is not None else ()
@@ -539,11 +546,12 @@ def compile_plan(graph, model: str) -> Plan:
     for plate, direction, targets in a.blocks[model]:
         steps = tuple(step(n) for n in targets)
         if plate is not None and all(not s.reduce for s in steps):
-            blocks.append(SeqBlock(plate, steps, direction))
+            blocks.append(SeqBlock(plate, steps, direction, outer_plate(graph, plate)))
         else:
             blocks += steps
         blocks += [Last(slot[n], slot[f"{n}[last]"], plate) for n in lasts if n in targets]
     scoring = tuple(i for n in order for i in (initial.get(n), regular.get(n)) if i is not None)
     return Plan(model, names, tuple(len(graph.variables[n].shape) for n in names + lasts), plates,
                 tuple(range(len(ins))), tuple(blocks), scoring,
-                {k: p.size for k, p in graph.plates.items()})
+                {k: p.size for k, p in graph.plates.items()},
+                {k: p.inside for k, p in graph.plates.items() if p.inside is not None})

@@ -24,6 +24,7 @@ from .families import FAMILIES
 from .flows import MAX_STEPS, FlowStep, step_problems
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
+from .plates import nesting_problem
 from .positive import POSITIVE_MAPS, positive_params
 from .supports import declarable
 from .variables import PLATE_KINDS, ROLES, Parent, Plate, Variable, check_name
@@ -64,6 +65,13 @@ def _networks_json(graph: Graph) -> dict:
     return out
 
 
+def _plate_json(p: Plate) -> dict:
+    d = {"name": p.name, "kind": p.kind, "size": p.size}
+    if p.inside is not None:  # (only when nested: files without nesting keep their bytes)
+        d["inside"] = p.inside
+    return d
+
+
 def graph_to_dict(graph: Graph) -> dict:
     """The plain-data form of ``graph``, in the file's key order."""
     variables = []
@@ -100,7 +108,7 @@ def graph_to_dict(graph: Graph) -> dict:
         "format_version": FORMAT_VERSION,
         "name": graph.name,
         "variables": variables,
-        "plates": [{"name": p.name, "kind": p.kind, "size": p.size} for p in graph.plates.values()],
+        "plates": [_plate_json(p) for p in graph.plates.values()],
         "models": dict(graph.models),
         **networks,
         "factors": factors,
@@ -218,9 +226,12 @@ def _variable(d, path) -> Variable:
 
 
 def _plate(d, path) -> Plate:
-    d = _obj(d, path, ("name", "size"), ("name", "kind", "size"))
+    d = _obj(d, path, ("name", "size"), ("name", "kind", "size", "inside"))
+    inside = d.get("inside")
+    if inside is not None:
+        _str(inside, f"{path}.inside")
     return _wrap(path, Plate, _str(d["name"], f"{path}.name"), _posint(d["size"], f"{path}.size"),
-                 _str(d.get("kind", "iid"), f"{path}.kind", PLATE_KINDS))
+                 _str(d.get("kind", "iid"), f"{path}.kind", PLATE_KINDS), inside)
 
 
 def _number_tree(v, path, depth=0):
@@ -419,6 +430,10 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
     g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):
         _wrap(f"plates[{k}]", g.add_plate, p)
+    for k, p in enumerate(plates):
+        why = nesting_problem(g, p)
+        if why:
+            raise GraphFileError(f"plates[{k}].inside: {why}")
     for k, v in enumerate(variables):
         if v.name in g.variables:
             raise GraphFileError(f"variables[{k}].name: variable '{v.name}' is declared twice")

@@ -137,7 +137,7 @@ class Graph:
             >>> g = Graph("seq", plates=[Plate("time", 5, "sequence")],
             ...           variables=[Variable("h", (4,), plate="time")])
             >>> g.rename_plate("time", "steps")
-            Plate(name='steps', size=5, kind='sequence')
+            Plate(name='steps', size=5, kind='sequence', inside=None)
             >>> g.variables["h"].plate
             'steps'
         """
@@ -148,6 +148,7 @@ class Graph:
         if new in self.plates:
             raise GraphModelError(f"cannot rename plate '{name}' to '{new}': that name is taken")
         self.plates = {(new if k == name else k): (renamed if k == name else p) for k, p in self.plates.items()}
+        self.plates = {k: (replace(p, inside=new) if p.inside == name else p) for k, p in self.plates.items()}
         self.variables = {k: (replace(v, plate=new) if v.plate == name else v) for k, v in self.variables.items()}
         boxes = self.layout.get("plates")
         if isinstance(boxes, dict) and name in boxes:  # a new dict: copies of the graph keep theirs
@@ -163,6 +164,8 @@ class Graph:
     def remove_plate(self, name: str) -> None:
         self._plate(name)
         del self.plates[name]
+        # what was nested in the removed plate is left at the top level, as its variables are
+        self.plates = {k: (replace(p, inside=None) if p.inside == name else p) for k, p in self.plates.items()}
         self.variables = {k: (replace(v, plate=None) if v.plate == name else v) for k, v in self.variables.items()}
         self._changed()
 

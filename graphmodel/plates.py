@@ -5,11 +5,45 @@ the target is outside of is reduced (``reduce="sum"``); in a sequence plate a pa
 an earlier step (``z[t-k]``; the target then needs a boundary factor, ``init=True``), an
 inference model also a later one (``x[t+k]``), and a variable outside the plate the last step
 (``c[last]``). The engine (:mod:`graphmodel.engine`) calls :func:`plate_problems` per factor.
+
+A sequence plate may be nested in an iid plate (views × steps, :func:`nesting_problems`): a
+variable of the inner plate lives in both. A factor inside the inner plate reads variables of
+the same view (the inner plate's, at any step it may reach; the outer plate's; or outside
+both, the same for every view). From outside the inner plate its variables are read at their
+last step, ``h[last]``, which is one value per view: a factor of the outer plate reads it
+per view, and a factor outside both reduces it over the views (``r = Σᵢ f(hᵢ[last])``).
 """
 
 from __future__ import annotations
 
 from .factors import REDUCTIONS
+
+
+def outer_plate(graph, plate: str | None) -> str | None:
+    """The plate that ``plate`` is nested in (views for steps inside views), or ``None``."""
+    p = graph.plates.get(plate) if plate is not None else None
+    return p.inside if p is not None else None
+
+
+def nesting_problems(graph) -> list[str]:
+    """What is wrong with how the plates nest (see :func:`nesting_problem`), plate by plate."""
+    return [m for m in (nesting_problem(graph, p) for p in graph.plates.values()) if m]
+
+
+def nesting_problem(graph, p) -> str | None:
+    """What is wrong with where plate ``p`` is nested, or ``None``: only a sequence plate
+    directly inside a top-level iid plate runs (the views are a batch dimension of the sweep
+    over steps), which also rules out a cycle of nesting."""
+    if p.inside is None:
+        return None
+    outer = graph.plates.get(p.inside)
+    if outer is None:
+        return f"plate '{p.name}': inside plate '{p.inside}', which is not declared; plates: {', '.join(graph.plates)}"
+    if p.kind != "sequence" or outer.kind != "iid" or outer.inside is not None:
+        where = f"{outer.kind} plate '{outer.name}'" + (" (itself nested)" if outer.inside else "")
+        return (f"plate '{p.name}': only a sequence plate directly inside a top-level iid plate is "
+                f"supported (views × steps), found a {p.kind} plate inside {where}")
+    return None
 
 
 def plate_problems(graph, f, var, bad) -> list:
@@ -20,15 +54,25 @@ def plate_problems(graph, f, var, bad) -> list:
     seq = tplate is not None and tplate in graph.plates and graph.plates[tplate].kind == "sequence"
     if f.init and not seq:
         bad(f"init=True is for variables in a sequence plate, and '{f.target}' is not in one")
+    chain = {tplate, outer_plate(graph, tplate)} - {None}  # the plates the target lives in
     other = set()
     for p in f.parents:
         pv = graph.variables[p.name]
         if p.last:
             _last_problems(graph, p, pv, tplate, bad)
+            plate = outer_plate(graph, pv.plate)  # h[last] is one value per view
         elif p.lag:
             _offset_problems(graph, f, p, pv, seq and pv.plate == tplate, bad)
-        elif pv.plate is not None and pv.plate != tplate:
-            other.add(pv.plate)
+            continue
+        else:
+            plate = pv.plate
+        if plate is None or plate in chain:
+            continue
+        if not p.last and outer_plate(graph, plate) is not None:
+            bad(f"parent '{p}' lives in sequence plate '{plate}' nested in '{outer_plate(graph, plate)}', "
+                f"which '{f.target}' is outside of; read its last step, '{p.name}[last]'")
+            continue
+        other.add(plate)
     if other and not f.reduce:
         bad(f"parents in plate '{sorted(other)[0]}' feed '{f.target}', which is outside it; "
             "give reduce='sum' or 'mean'")

@@ -5,7 +5,8 @@
 ancestrally and score log-densities by walking their :class:`graphmodel.engine.Plan`.
 
 Value shapes are ``(batch..., [plate,] *event)``: a variable in a plate carries the plate
-dimension (N views or T steps) just before its event dimensions.
+dimension (N views or T steps) just before its event dimensions; one in a sequence plate
+nested in an iid plate carries both, ``(batch..., views, steps, *event)``.
 """
 
 from __future__ import annotations
@@ -261,9 +262,9 @@ class Trace:
             deterministic factors are left out.
         dists: factor label → the distribution (a list, one per step in time order, inside a
             sequence).
-        masks: factor label → one boolean ``(batch...)`` mask per entry of its ``dists`` list,
-            true where the step lies within the sequence's length; only for sequences whose
-            lengths were given.
+        masks: factor label → one boolean ``(batch...)`` mask per entry of its ``dists`` list
+            (``(batch..., views)`` in a sequence nested in views), true where the step lies
+            within the sequence's length; only for sequences whose lengths were given.
         times: factor label → the step of each entry of its ``dists`` list, inside a sequence
             (a boundary factor may run at the first steps and at the last ones).
     """
@@ -289,10 +290,16 @@ class ModelRuntime:
         seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))}
         self._length_keys = {length_key(pl): pl for pl in seq}
         self.variables = frozenset(plan.names) | frozenset(self._length_keys)
+        #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
+        #: whose value shows the plate's size (a nested variable shows both of its plates')
+        self._depth = tuple(0 if pl is None else 2 if pl in plan.outer else 1 for pl in plan.plates)
         self._plate_slots = {}
         for k, pl in enumerate(plan.plates):
             if pl is not None:
-                self._plate_slots.setdefault(pl, []).append(k)
+                dim = -(plan.event_ndims[k] + 1)
+                self._plate_slots.setdefault(pl, []).append((k, dim))
+                if pl in plan.outer:
+                    self._plate_slots.setdefault(plan.outer[pl], []).append((k, dim - 1))
 
     # --- public API -------------------------------------------------------------------
 
@@ -383,20 +390,20 @@ class ModelRuntime:
         plan = self.plan
         for k, v in enumerate(vals):
             if v is not None:
-                nd = plan.event_ndims[k] + (plan.plates[k] is not None)
+                nd = plan.event_ndims[k] + self._depth[k]
                 if v.dim() < nd:
                     raise ShapeError(
                         f"variable '{plan.names[k]}': value has shape {_fmt(v.shape)}, expected "
-                        f"(batch..., {'plate, ' if plan.plates[k] else ''}*event) with {nd} trailing dims")
+                        f"(batch..., {'plate, ' * self._depth[k]}*event) with {nd} trailing dims")
                 return v.shape[: v.dim() - nd]
         return torch.Size(() if n is None else (n,))
 
     def _plate_sizes(self, vals, override):
         sizes = dict(self.plan.plate_sizes)
         for plate, slots in self._plate_slots.items():
-            for k in slots:
+            for k, dim in slots:
                 if vals[k] is not None:
-                    sizes[plate] = vals[k].shape[-(self.plan.event_ndims[k] + 1)]
+                    sizes[plate] = vals[k].shape[dim]
                     break
         if override:
             sizes.update(override)

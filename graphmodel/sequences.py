@@ -98,6 +98,10 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
     plan = m.plan
     T = sizes[block.plate]
     hist = {s.target: [None] * T for s in block.steps}
+    out = vals  # where the swept values land; the sweep reads ``vals``
+    if block.outer is not None:  # views × steps: the views are one more batch dim of the sweep
+        batch = batch + (sizes[block.outer],)
+        vals = _per_view(plan, block, vals, sizes[block.outer])
     masks = dists.setdefault("masks", {}) if lengths is not None else None
     times = dists.setdefault("times", {})
     for s in block.steps:
@@ -120,14 +124,14 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
             if masks is not None:
                 masks.setdefault(fi, []).append(valid)
             if score and not s.deterministic:
-                entry = lps.setdefault(fi, ([], [], False, None if valid is None else []))
+                entry = lps.setdefault(fi, ([], [], block.outer is not None, None if valid is None else []))
                 entry[0].append(dists[fi][-1])
                 entry[1].append(v)
                 if valid is not None:
                     entry[3].append(valid)
     for s in block.steps:
-        if vals[s.target] is None:
-            vals[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
+        if out[s.target] is None:
+            out[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
         for i in (s.factor, s.init):
             if i is not None and block.direction < 0:  # keep every list in time order
                 dists[i].reverse()
@@ -137,6 +141,18 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
         if s.init is not None and not dists[s.factor]:
             del dists[s.factor]
             del times[s.factor]
+
+
+def _per_view(plan, block, vals, n: int) -> list:
+    """``vals`` with the block's parents from outside both plates repeated for each of the ``n``
+    views (a copy of the list: the model's own values keep their shapes)."""
+    vals = list(vals)
+    for k in {k for s in block.steps for k in (*s.parents, *s.init_parents)}:
+        if plan.plates[k] is None and vals[k] is not None:
+            d = -(plan.event_ndims[k] + 1)
+            v = vals[k].unsqueeze(d)
+            vals[k] = v.expand(*v.shape[:d], n, *v.shape[v.dim() + d + 1:])
+    return vals
 
 
 def _at_each_end(m, block, s, t, v, vals, hist, lengths):

@@ -115,11 +115,19 @@ class Plate:
         name: identifier, referenced by ``Variable.plate``.
         size: default number of copies (N views or T steps); data may give another size.
         kind: ``"iid"`` (exchangeable copies) or ``"sequence"`` (ordered steps).
+        inside: the plate this one is nested in, or ``None``. Only a sequence plate inside an
+            iid plate that is itself top-level is supported (views × steps): a variable of
+            the inner plate has one sequence per view, valued ``(batch..., views, steps, *event)``.
+
+    Example:
+        >>> Plate("steps", 8, "sequence", inside="views").inside
+        'views'
     """
 
     name: str
     size: int
     kind: str = "iid"
+    inside: str | None = None
 
     def __post_init__(self):
         check_name(self.name, "plate")
@@ -129,6 +137,10 @@ class Plate:
             raise GraphModelError(
                 f"plate '{self.name}': unknown kind {self.kind!r}; known: {', '.join(PLATE_KINDS)}"
             )
+        if self.inside is not None:
+            check_name(self.inside, "plate")
+            if self.inside == self.name:
+                raise GraphModelError(f"plate '{self.name}': a plate cannot be inside itself")
 
 
 #: the farthest step a parent may reach back or ahead (``z[t-k]``, ``x[t+k]``)
@@ -198,8 +210,9 @@ def length_key(plate: str) -> str:
     """The key under which a batch gives the lengths of a sequence plate's sequences.
 
     A ``(batch...)`` integer tensor: example ``b`` has steps ``0 .. lengths[b]-1``; the steps
-    after are padding, left out of every log-density. Not an identifier, so it never names a
-    variable.
+    after are padding, left out of every log-density (``(batch..., views)`` for a sequence
+    plate nested in an iid plate: one length per view). Not an identifier, so it never names
+    a variable.
 
     Example:
         >>> length_key("time")

@@ -278,11 +278,15 @@ def _bind_lengths(graph, fields: dict, spec) -> dict:
 
 
 def _check_lengths(graph, data: dict, name: str, x) -> None:
-    """Lengths of a sequence plate: integers ``(N,)`` in [1, the data's number of steps]."""
+    """Lengths of a sequence plate: integers ``(N,)`` in [1, the data's number of steps];
+    ``(N, views)`` for a sequence plate nested in an iid plate (one length per view)."""
     plate = name[: -len(".length")]
-    if not isinstance(x, torch.Tensor) or x.dim() != 1 or x.dtype.is_floating_point or x.dtype == torch.bool:
+    outer = graph.plates[plate].inside
+    want = "(N,)" if outer is None else f"(N, {outer})"
+    if not isinstance(x, torch.Tensor) or x.dim() != 1 + (outer is not None) or x.dtype.is_floating_point \
+            or x.dtype == torch.bool:
         found = f"shape {_fmt(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise DataError(f"lengths of plate '{plate}': expected integers shaped (N,), found {found}")
+        raise DataError(f"lengths of plate '{plate}': expected integers shaped {want}, found {found}")
     steps = [v.shape[-(len(graph.variables[k].shape) + 1)] for k, v in data.items()
              if k in graph.variables and graph.variables[k].plate == plate]
     top = steps[0] if steps else graph.plates[plate].size
@@ -307,12 +311,14 @@ def check_fields(graph, data: dict, grey: tuple = ()) -> None:
         if not isinstance(x, torch.Tensor):
             raise DataError(f"variable '{name}': data must be a tensor, found {type(x).__name__}")
         plate = graph.plates.get(v.plate) if v.plate else None
+        # a sequence nested in an iid plate carries both dims: (N, views, steps, *shape)
+        plates = [] if plate is None else [plate.name] if plate.inside is None else [plate.inside, plate.name]
         event = tuple(v.shape)
         tail = x.shape[x.dim() - len(event):] if len(event) else ()
-        if x.dim() != len(event) + 1 + (plate is not None) or tuple(tail) != event:
-            want = ("N", *((plate.name,) if plate else ()), *map(str, event))
+        if x.dim() != len(event) + 1 + len(plates) or tuple(tail) != event:
+            want = ("N", *plates, *map(str, event))
             raise DataError(f"variable '{name}': data has shape {_fmt(x.shape)}, expected {_fmt(want)} "
-                            f"(examples, {'plate, ' if plate else ''}*shape of '{name}')")
+                            f"(examples, {'plate, ' * len(plates)}*shape of '{name}')")
         if name in partial:  # an inferred variable may be missing in some examples (semi-supervised)
             x = x[~missing_rows(x)]
         _check_support(name, v, x, "unit_interval" if name in grey else v.support)

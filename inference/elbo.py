@@ -370,6 +370,9 @@ def _enumerable(graph, label, var, qs, observed, fam, what="enumerate") -> None:
 
 def _plate_sum(graph, f) -> tuple[str, str]:
     plate = graph.plates.get(graph.variables[f.target].plate or "")
+    outer = graph.plates.get(plate.inside or "") if plate is not None else None
+    if outer is not None:  # a sequence nested in views: Σᵢ Σₜ (a boundary factor: Σᵢ)
+        return ("Σᵢ ", r"\sum_{i} ") if f.init else ("Σᵢ Σₜ ", r"\sum_{i} \sum_{t} ")
     if plate is None or f.init:
         return "", ""
     i = "t" if plate.kind == "sequence" else "i"
@@ -468,8 +471,10 @@ def _elbo_loss(graph, plan: ElboPlan, opts: dict) -> Loss:
 
 
 def _in_iid_plate(graph, v) -> bool:
+    """Whether each of ``v``'s KLs (one per step in a sequence) carries an iid plate's dim to sum:
+    in an iid plate, or in a sequence plate nested in one (a dim per view at every step)."""
     plate = graph.plates.get(graph.variables[v].plate or "")
-    return plate is not None and plate.kind == "iid"
+    return plate is not None and (plate.kind == "iid" or plate.inside is not None)
 
 
 def _enumerated(graph, plan: ElboPlan, lat: LatentPlan, opts) -> Enumerate:

@@ -179,10 +179,10 @@ class KLDivergence(Leaf):
             kl = closed_form_kl(dq, dp)
             if kl is None:
                 kl = kl_divergence(*_broadcast(dq, dp))
+            if mask is not None:  # a step past the sequence's length adds nothing (in each view, where
+                kl = kl.masked_fill(~mask, 0.0)  # the sequence is nested in views: then summed over them)
             if self.plate:
                 kl = kl.sum(-1)
-            if mask is not None:  # a step past the sequence's length adds nothing
-                kl = kl.masked_fill(~mask, 0.0)
             out = kl if out is None else out + kl
         return _per_example(self.sampling, out)
 

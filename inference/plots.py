@@ -82,8 +82,9 @@ def _panels(values: dict, graph) -> list:
         v = graph.variables[name]
         if name not in drawn:  # given from the data, not sampled
             continue
-        if v.plate is not None:
-            if graph.plates[v.plate].kind == "sequence" and len(v.shape) == 1:
+        if v.plate is not None:  # (a sequence per view, views × steps, gets no panel: one is drawn per example)
+            plate = graph.plates[v.plate]
+            if plate.kind == "sequence" and plate.inside is None and len(v.shape) == 1:
                 panels.append(("sequence", name, x, None))
             continue
         shape = image_shape(v.shape)

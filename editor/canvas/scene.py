@@ -123,9 +123,16 @@ class GraphScene(QGraphicsScene):
     def current_positions(self) -> dict:
         return {n: (round(i.pos().x(), 1), round(i.pos().y(), 1)) for n, i in self.variables.items()}
 
+    def _members(self, name: str) -> list:
+        """The items inside plate ``name``: its variables and those of a plate nested in it."""
+        g = self.document.graph
+        inner = {k for k, p in g.plates.items() if p.inside == name and k != name}
+        return [self.variables[n] for n, v in g.variables.items()
+                if (v.plate == name or v.plate in inner) and n in self.variables]
+
     def plate_rect(self, name: str) -> QRectF:
         g = self.document.graph
-        members = [self.variables[n] for n, v in g.variables.items() if v.plate == name and n in self.variables]
+        members = self._members(name)
         if not members:
             stored = layout.stored_plate_rects(g).get(name)
             if stored:
@@ -135,7 +142,10 @@ class GraphScene(QGraphicsScene):
         rect = QRectF()
         for m in members:
             rect = rect.united(m.mapRectToScene(m.boundingRect().united(m.childrenBoundingRect())))
-        return rect.adjusted(-PlateItem.MARGIN, -PlateItem.MARGIN, PlateItem.MARGIN, PlateItem.MARGIN + 12)
+        # an outer plate's box goes round its nested plate's box (and that one's caption)
+        grow = 2 if any(p.inside == name for k, p in g.plates.items() if k != name) else 1
+        return rect.adjusted(-PlateItem.MARGIN * grow, -PlateItem.MARGIN * grow, PlateItem.MARGIN * grow,
+                             (PlateItem.MARGIN + 12) * grow)
 
     def _sync_plates(self) -> None:
         g = self.document.graph
@@ -228,12 +238,13 @@ class GraphScene(QGraphicsScene):
                 e.refresh()
         g = self.document.graph
         plate = g.variables[item.name].plate if item.name in g.variables else None
-        if plate in self.plates:
-            self.plates[plate].set_state(g.plates[plate], self.plate_rect(plate))
+        for name in (plate, g.plates[plate].inside if plate in g.plates else None):  # (and its outer box)
+            if name in self.plates and name in g.plates:
+                self.plates[name].set_state(g.plates[name], self.plate_rect(name))
 
     def move_plate(self, plate: PlateItem, delta: QPointF) -> None:
         g = self.document.graph
-        members = [self.variables[n] for n, v in g.variables.items() if v.plate == plate.name]
+        members = self._members(plate.name)
         for m in members:
             m.setPos(m.pos() + delta)
         if not members:
@@ -260,7 +271,8 @@ class GraphScene(QGraphicsScene):
         for n in moved:
             centre = self.variables[n].pos()
             for pname, pitem in self.plates.items():
-                if g.variables[n].plate != pname and pitem.rect.contains(centre) and g.variables[n].plate is None:
+                if g.variables[n].plate != pname and pitem.rect.contains(centre) and g.variables[n].plate is None \
+                        and (n not in joins or g.plates[pname].inside == joins[n]):  # the innermost box
                     joins[n] = pname
         rects = {n: [r.x(), r.y(), r.width(), r.height()] for n, r in empty_plates.items()}
         self.nodes_moved.emit({"nodes": now, "plates": rects}, joins)

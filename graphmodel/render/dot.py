@@ -9,7 +9,9 @@ diamonds and inputs grey boxes. A plate is a cluster labelled with its size
 (``time  T=6``, ``views  N=5``). Edges of generative models are solid; edges of inference
 models are dashed and blue, of auxiliary models dotted and grey; an edge a generative model
 already draws is not drawn again. An edge from another step of a sequence reads its step
-(``t-1``, ``t-2``, ``t+1``, ``last``); one that reduces an iid plate reads ``Σ`` (sum) or ``mean``.
+(``t-1``, ``t-2``, ``t+1``, ``last``); one that reduces an iid plate reads ``Σ`` (sum) or
+``mean`` (``Σ last``: the last steps of a sequence nested in it). A plate nested in another
+is a box inside that one's box.
 
 :func:`to_dot` needs only pydot (imported here, lazily, and nowhere else); :func:`render`
 writes ``.dot`` text itself and needs Graphviz's ``dot`` program for ``.svg``, ``.png`` and
@@ -88,8 +90,11 @@ def _edges(graph) -> list[tuple[str, str, str, dict]]:
                 continue
             style, colour = EDGE_STYLES.get(kind, EDGE_STYLES["auxiliary"])
             attrs = {"style": style, "color": colour}
-            if p.step is not None:  # t-1, t-2, t+1, last
-                attrs["label"] = p.step
+            if p.step is not None:  # t-1, t-2, t+1, last; "Σ last" reduces the views' last steps
+                nested = p.last and graph.plates.get(graph.variables[p.name].plate or "") is not None and \
+                    graph.plates[graph.variables[p.name].plate].inside is not None
+                attrs["label"] = p.step if not (f.reduce and nested) else (
+                    f"{'Σ' if f.reduce == 'sum' else f.reduce} last")
             elif f.reduce and graph.variables[p.name].plate not in (None, graph.variables[f.target].plate):
                 attrs["label"] = "Σ" if f.reduce == "sum" else f.reduce
             if "label" in attrs:
@@ -106,7 +111,8 @@ def _edges(graph) -> list[tuple[str, str, str, dict]]:
 def to_dot(graph) -> str:
     """The DOT text of ``graph`` (works for invalid graphs too; needs no Graphviz).
 
-    Node ids are the quoted variable names; a plate ``views`` is ``subgraph cluster_views``.
+    Node ids are the quoted variable names; a plate ``views`` is ``subgraph cluster_views``,
+    and a plate nested in it a ``subgraph`` inside that one.
     """
     try:
         import pydot
@@ -123,8 +129,12 @@ def to_dot(graph) -> str:
     for v in graph.variables.values():
         node = pydot.Node(_id(v.name), **_node_attrs(graph, v))
         (clusters[v.plate] if v.plate in clusters else dot).add_node(node)
-    for c in clusters.values():
-        dot.add_subgraph(c)
+    for name, c in clusters.items():
+        # a nested plate is a box inside its outer plate's box (only one level deep, so that an
+        # invalid graph's cycle of nesting still draws)
+        outer = graph.plates[name].inside
+        top = outer in clusters and graph.plates[outer].inside is None
+        (clusters[outer] if top else dot).add_subgraph(c)
     for parent, target, _kind, attrs in _edges(graph):
         dot.add_edge(pydot.Edge(_id(parent), _id(target), **attrs))
     return dot.to_string()

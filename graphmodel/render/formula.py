@@ -21,9 +21,12 @@ _SUB = str.maketrans("0123456789+-=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆�
 
 
 def _index(graph, plate: str | None) -> str | None:
+    """``"t"`` (sequence), ``"i"`` (iid), ``"i,t"`` (a sequence nested in an iid plate) or None."""
     if plate is None or plate not in graph.plates:
         return None
-    return "t" if graph.plates[plate].kind == "sequence" else "i"
+    p = graph.plates[plate]
+    idx = "t" if p.kind == "sequence" else "i"
+    return idx if p.inside is None else f"{_index(graph, p.inside)},{idx}"
 
 
 # Greek letter names written as the letter in LaTeX ("xi" is left out: in this field it is
@@ -55,15 +58,18 @@ def variable_text(name: str, idx: str | None, latex: bool, lag: int = 0, init: b
     """A variable as a formula prints it: ``z``, ``xₜ``, ``hₜ₋₁``, ``xₜ₊₁`` (``lag`` 1, -1),
     ``h₀`` (``init``), ``cₗₐₛₜ`` (``step="last"``).
 
-    ``idx`` is the plate index (``"t"``, ``"i"``, ``"k"``) or ``None`` outside a plate;
-    ``step`` overrides the subscript.
+    ``idx`` is the plate index (``"t"``, ``"i"``, ``"k"``, ``"i,t"`` in nested plates) or
+    ``None`` outside a plate; ``step`` overrides the subscript (of the inner plate, where nested:
+    ``hᵢ₀``, ``h_{i,t-1}``).
     """
+    outer, _, idx = idx.rpartition(",") if idx is not None else ("", "", None)
     sub = step
     if sub is None and idx is not None:
         sub = "0" if init else (f"{idx}-{lag}" if lag > 0 else f"{idx}+{-lag}" if lag < 0 else idx)
     if latex:
-        return _latex_name(name, r"\mathrm{last}" if sub == "last" else sub)
-    return name if sub is None else name + sub.translate(_SUB)
+        sub = r"\mathrm{last}" if sub == "last" else sub
+        return _latex_name(name, f"{outer},{sub}" if outer and sub else sub)
+    return name if sub is None else name + (outer + sub).translate(_SUB)
 
 
 def _boundary(graph, f) -> str | None:
@@ -86,8 +92,8 @@ def factor_text(graph, f, latex: bool) -> str:
     for p in f.parents:
         pvar = graph.variables.get(p.name)  # an invalid graph may name an undeclared parent
         pidx = _index(graph, pvar.plate if pvar is not None else None)
-        if p.last:
-            parents.append(variable_text(p.name, pidx, latex, step="last"))
+        if p.last:  # (a reduction of a nested plate reads the last steps of every view: hₗₐₛₜ)
+            parents.append(variable_text(p.name, pidx if tidx is not None else None, latex, step="last"))
         elif pidx is not None and tidx is None:  # a reduction over the plate
             parents.append(variable_text(p.name, None, latex) if latex else p.name)
         else:
@@ -128,7 +134,8 @@ def factorization(graph, model: str, latex: bool = False) -> str:
     groups: list[tuple[str | None, list[str]]] = []
     for f in fs:
         plate = graph.variables[f.target].plate
-        key = plate if (plate in graph.plates and not f.init) else None
+        # a boundary factor is outside its sequence's product, but inside the views around it
+        key = (plate if not f.init else graph.plates[plate].inside) if plate in graph.plates else None
         term = factor_text(graph, f, latex)
         if groups and groups[-1][0] == key:
             groups[-1][1].append(term)
@@ -140,13 +147,13 @@ def factorization(graph, model: str, latex: bool = False) -> str:
         if plate is None:
             parts.append(join.join(terms))
         else:
-            idx = _index(graph, plate)
+            idx = _index(graph, plate).split(",")  # ∏ᵢ∏ₜ over a sequence nested in views
             inner = join.join(terms)
             if latex:  # brackets keep the factors that follow out of the product
                 inner = rf"\left[{inner}\right]" if len(terms) > 1 else inner
-                parts.append(rf"\prod_{{{idx}}} {inner}")
+                parts.append("".join(rf"\prod_{{{k}}} " for k in idx) + inner)
             else:
-                parts.append(f"∏{idx.translate(_SUB)}[{inner}]")
+                parts.append("".join(f"∏{k.translate(_SUB)}" for k in idx) + f"[{inner}]")
     rhs = (r"\," if latex else "").join(parts)
     targets = list(dict.fromkeys(f.target for f in sorted(fs, key=lambda f: (-rank.get(f.target, 0)))))
     comma = ", " if latex else ","
