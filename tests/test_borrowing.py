@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import load_example
+from test_learning import train_by_hand
 from torch import nn
 
 import graphmodel as gm
@@ -96,20 +97,7 @@ class HandAutoencoder(nn.Module):
 
 
 def train_hand(x_train, steps: int, batch_size: int, lr: float, seed: int) -> HandAutoencoder:
-    """Adam on a fresh permutation per epoch (the last partial batch dropped), as the trainer does."""
-    torch.manual_seed(seed)
-    model = HandAutoencoder()
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    per_epoch = max(1, len(x_train) // batch_size)
-    for step in range(steps):
-        epoch, pos = divmod(step, per_epoch)
-        if pos == 0:
-            perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-        loss = -model.log_density(x_train[perm[pos * batch_size:(pos + 1) * batch_size]]).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return model
+    return train_by_hand(HandAutoencoder, HandAutoencoder.log_density, x_train, steps, batch_size, lr, seed)
 
 
 def measure(steps: int, seed: int = 0):

@@ -8,33 +8,18 @@ import sys
 import pytest
 import torch
 from conftest import ROOT
+from test_losses import Sym, a, b, c
 
 import graphmodel as gm
 from graphmodel.render.abridge import abridge
 from inference import cli
 from inference.elbo import elbo_terms
-from inference.losses import Loss, Sum
+from inference.losses import Sum
 from inference.objectives import derive
 from inference.trainer import Trainer
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import deep_graph  # noqa: E402
-
-
-class Sym(Loss):
-    """A leaf reading ``batch[name]``."""
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def _eval(self, ctx):
-        return ctx.batch[self.name]
-
-    def _fmt(self, latex):
-        return self.name
-
-
-a, b, c = Sym("a"), Sym("b"), Sym("c")
 
 
 def test_sums_are_flat_as_they_are_built():
@@ -140,8 +125,8 @@ def test_an_abridged_objective_is_short_and_balanced():
     assert len(text) < 300 and len(tex) < 700
     assert text.startswith("E_q(z499,z498,z497,…,z0|x)[log p(x|z0,z1,z2,…,z499)] − KL[q(z499|x)‖p(z499)]")
     assert text.endswith("− … − KL[q(z0|x)‖p(z0)]")
-    for o, c in ("{}", "()", "[]"):
-        assert tex.count(o) == tex.count(c)
+    for o, e in ("{}", "()", "[]"):
+        assert tex.count(o) == tex.count(e)
     assert tex.count(r"\left") == tex.count(r"\right")
 
 

@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import graphmodel as gm
+from graphmodel.budget import ResourceError
 from graphmodel.families import FAMILIES
 from graphmodel.networks import NETWORKS, NetSpec
 from graphmodel.render import to_dot
@@ -332,6 +333,11 @@ def test_a_network_larger_than_memory_is_a_named_error_when_built():
     d = json.loads(_vae_with_hidden([1 << 24]))
     d["variables"][1]["shape"] = [4096, 4096]
     g = gm.loads(json.dumps(d))
+    # the estimate from shapes refuses it before anything is allocated
+    with pytest.raises(ResourceError, match=r"over the limit of .*the largest factor is p\(x\|z\)"):
+        g.build()
+    # and where the user raised the limit past the machine, the failed allocation is named too
+    g.training["max_memory"] = "10000TB"
     with pytest.raises(gm.GraphModelError) as info:
         g.build()
     assert str(info.value) == ("factor p(x|z): the MLP network does not fit in memory (you tried to allocate "

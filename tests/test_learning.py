@@ -100,22 +100,26 @@ class HandVAE(nn.Module):
         return torch.logsumexp(log_w, 0) - math.log(k)
 
 
-def train_hand_vae(x_train, steps: int, batch_size: int, lr: float, seed: int) -> HandVAE:
+def train_by_hand(make_model, score, x_train, steps: int, batch_size: int, lr: float, seed: int):
     """Adam on minibatches of a fresh permutation per epoch (the last partial batch dropped),
-    as the trainer does."""
+    as the trainer does, maximizing ``score(model, batch)`` (one value per example)."""
     torch.manual_seed(seed)
-    model = HandVAE()
+    model = make_model()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     per_epoch = max(1, len(x_train) // batch_size)
     for step in range(steps):
         epoch, pos = divmod(step, per_epoch)
         if pos == 0:
             perm = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-        loss = -model.elbo(x_train[perm[pos * batch_size:(pos + 1) * batch_size]]).mean()
+        loss = -score(model, x_train[perm[pos * batch_size:(pos + 1) * batch_size]]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     return model
+
+
+def train_hand_vae(x_train, steps: int, batch_size: int, lr: float, seed: int) -> HandVAE:
+    return train_by_hand(HandVAE, HandVAE.elbo, x_train, steps, batch_size, lr, seed)
 
 
 def measure_vae(steps: int, seed: int = 0) -> dict:
