@@ -98,6 +98,26 @@ def test_samples_follow_the_density(spec):
     assert (_frequencies(x) - probs).abs().max() < 0.015
 
 
+def test_an_ensemble_fills_each_example_with_its_drawn_order_alone():
+    """One sample of a 4-order ensemble takes D network passes (its member's), not 4·D; with
+    a parent broadcast over the samples, they still follow the conditional density."""
+    torch.manual_seed(3)
+    rt = made({"order": "agnostic", "ensemble": 4, "seed": 2}, d=3, hidden=16, parent=True).build().eval()
+    for q in rt.parameters():  # a far from uniform density
+        q.data.mul_(6)
+    module, passes = rt.factor_modules[0], []
+    hook = module.net.register_forward_hook(lambda *_: passes.append(1))
+    c = torch.randn(1, 2)
+    with torch.no_grad():
+        module(c).sample((1,))
+        assert len(passes) == 3
+        x = module(c).sample((20000,))
+        assert x.shape == (20000, 1, 3) and len(passes) == 3 + 4 * 3
+        hook.remove()
+        probs = rt.p.log_prob({"x": every_value(3), "c": c.expand(8, 2)}).exp().double()
+    assert (_frequencies(x[:, 0]) - probs).abs().max() < 0.015
+
+
 def test_completion_keeps_the_given_dimensions_and_samples_the_rest_from_the_conditional():
     torch.manual_seed(2)
     rt = made(True, d=3, hidden=16).build()
