@@ -173,8 +173,9 @@ def main(argv=None) -> None:
 
 
 def compare(args, dynamic: bool):
-    """Yield ``(row, test NLL, training seconds, the trainer)`` as each model finishes; the
-    order-agnostic trainer comes last but one, and with it the independent-pixels row."""
+    """Yield ``(row, test NLL, training seconds, a trainer)`` as each model finishes (the
+    last rows carry the order-agnostic trainer, whose samples ``--png`` draws). Every row
+    scores the same test split, drawn once."""
     g, t, secs = train_graphmodel("natural", args.steps, args.hidden, args.dataset)
     test, train = t.test_data, t.train_data
     yield "graphmodel, natural order", test_nll(g, t.runtime, test), secs, t
