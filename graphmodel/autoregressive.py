@@ -235,24 +235,28 @@ class AutoregressiveDistribution(D.Distribution):
         if known is not None:
             known = known.to(device=device, dtype=torch.bool).expand(shape)
             x = torch.where(known, values.to(device=device, dtype=x.dtype).expand(shape), x)
-        outs = [self._fill(x.clone(), known, order, masks) for order, masks in self.members]
-        if len(outs) == 1:
-            return outs[0]
+        if len(self.members) == 1:
+            return self._fill(x, known, *self.members[0], self.parents)
+        # An ensemble draws one member per example and fills each example with its member
+        # alone (D passes per member drawn, not D per member for every example)
         lead = shape[: len(shape) - mod.event_ndim]
-        pick = torch.randint(len(outs), lead, device=device).reshape(*lead, *(1,) * mod.event_ndim)
-        out = outs[0]
-        for k in range(1, len(outs)):
-            out = torch.where(pick == k, outs[k], out)
-        return out
+        pick = torch.randint(len(self.members), lead, device=device)
+        parents = [p.expand(*lead, *p.shape[p.dim() - nd:]) for p, nd in zip(self.parents, mod.parent_ndims)]
+        for k, (order, masks) in enumerate(self.members):
+            rows = pick == k
+            if bool(rows.any()):
+                x[rows] = self._fill(x[rows], None if known is None else known[rows], order, masks,
+                                     [p[rows] for p in parents])
+        return x
 
-    def _fill(self, x, known, order, masks):
-        """Fill ``x`` in ``order``: one network pass per dimension."""
+    def _fill(self, x, known, order, masks, parents):
+        """Fill ``x`` in ``order`` given ``parents``: one network pass per dimension."""
         mod = self.module
         lead = x.shape[: x.dim() - mod.event_ndim]
         flat = x.view(*lead, mod.dim)  # (writes go to x)
         known_flat = None if known is None else known.reshape(*lead, mod.dim)
         for d in (mod.orders[0] if order is None else order).tolist():
-            base = mod.family.make(mod.params(x, *self.parents, masks=masks), 0)
+            base = mod.family.make(mod.params(x, *parents, masks=masks), 0)
             new = base.sample().reshape(*lead, mod.dim)[..., d]
             if known_flat is not None:
                 new = torch.where(known_flat[..., d], flat[..., d], new)
