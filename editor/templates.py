@@ -48,6 +48,16 @@ TEMPLATES = (
     Template("gmm_prior", "VAE, mixture prior", "a VAE whose prior p(z) is a learned mixture of ten Gaussians"),
     Template("autoencoder", "Autoencoder", "deterministic encoder z = f(x) in q, decoder p(x|z): the objective "
              "is the reconstruction"),
+    Template("made", "MADE", "an autoregressive density: a masked MLP reads the pixels before each one "
+             "(Germain et al. 2015)"),
+    Template("made_mnist", "MADE (28×28)", "MADE on dynamically binarized 28×28 digits"),
+    Template("realnvp", "RealNVP", "a density as a flow: N(0, I) through affine couplings (Dinh et al. 2017)"),
+    Template("realnvp_digits", "RealNVP (digits)", "a coupling flow on dequantized grey digits"),
+    Template("maf", "MAF", "a masked autoregressive flow on a ring of Gaussians (Papamakarios et al. 2017)"),
+    Template("iaf_vae", "VAE, IAF posterior", "a VAE whose posterior is a Normal through IAF steps "
+             "(Kingma et al. 2016)"),
+    Template("dmm_smooth", "DMM (smoothing)", "a deep Markov model whose posterior reads the future through "
+             "a backward state"),
 )
 
 
