@@ -39,7 +39,8 @@ def net_caption(net) -> str:
 
 
 def factor_caption(f) -> str:
-    """``p  Normal · MLP 400``, ``p  Normal(0, 1)``, ``p  t=0: Deterministic(0)``."""
+    """``p  Normal · MLP 400``, ``p  Normal(0, 1)``, ``p  t=0: Deterministic(0)``,
+    ``q  Normal · MLP 128 → iaf → permute → iaf`` (a flow)."""
     sources = list(f.params.values())
     consts = [s for s in sources if isinstance(s, (Const, Learn))]
     body = f.family
@@ -50,6 +51,8 @@ def factor_caption(f) -> str:
         body += " · " + net
     if f.reduce:
         body += " · Σ" if f.reduce == "sum" else " · mean"
+    if getattr(f, "flow", ()):  # the flow kind: the base, then its steps
+        body += " → " + " → ".join(s.type for s in f.flow)
     if f.init:
         body = "t=0: " + body
     return f"{f.model}  {body}"

@@ -29,3 +29,12 @@ def test_a_flow_posterior_opens_and_shows_its_steps(qtbot, tmp_path):
     assert any("FLOW (READ-ONLY)" in t for t in texts), texts
     assert any(t.startswith("0. iaf(hidden=[64, 64], context=True)") for t in texts), texts
     assert w.document.graph.factors[index].flow == g.factors[index].flow
+
+
+def test_the_canvas_caption_names_the_flow_steps():
+    from editor.captions import factor_caption
+
+    g = gm.load(EXAMPLES_DIR / "iaf_vae.json")
+    (q,) = [f for f in g.factors if f.model == "q"]
+    assert factor_caption(q) == "q  Normal · MLP 128 → " + " → ".join(s.type for s in q.flow)
+    assert "iaf" in factor_caption(q)
