@@ -139,8 +139,22 @@ def _format(v, indent: int = 0) -> str:
 
 
 def dumps(graph: Graph) -> str:
-    """The file text: JSON with short lists and factors on one line each, for readable diffs."""
-    return _format(graph_to_dict(graph)) + "\n"
+    """The file text: JSON with short lists and factors on one line each, for readable diffs.
+
+    A graph whose readable text would pass the size a file may hold (``MAX_BYTES``: large
+    constant tensors written out) is written compactly, so that every graph saved can be read
+    back; one too large even then is refused with :class:`GraphFileError` (nothing written).
+    """
+    d = graph_to_dict(graph)
+    text = _format(d) + "\n"
+    if len(text.encode("utf-8")) <= MAX_BYTES:
+        return text
+    text = json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n"
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        raise GraphFileError(f"graph '{graph.name}': its file would take {len(text.encode('utf-8')) >> 20} MiB, "
+                             f"more than the {MAX_BYTES >> 20} MiB a graph file may hold; keep large constants "
+                             "out of the graph (learn them, or load them as data)")
+    return text
 
 
 def save(graph: Graph, path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -99,3 +100,27 @@ def _load_error(path):
     except GraphFileError as e:
         return str(e)
     return None
+
+
+def test_a_graph_near_the_size_limit_saves_as_a_file_that_loads(tmp_path, monkeypatch):
+    """Large constants written readably can pass the limit a file may hold: such a graph is
+    written compactly instead (before, a legal 52.9 MB file saved as 114 MB, which load refused)."""
+    import graphmodel.fileio as fileio
+
+    x = gm.Variable("x", (40, 50), role="observed")
+    g = gm.Graph("big", p=gm.Normal(x, loc=[[round(0.001 * (50 * i + j), 3) for j in range(50)] for i in range(40)],
+                                    scale=1.0))
+    readable = len((fileio._format(g.to_dict()) + "\n").encode())
+    compact = len((json.dumps(g.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+    assert compact < readable
+    monkeypatch.setattr(fileio, "MAX_BYTES", (compact + readable) // 2)  # the readable form would not load
+    path = tmp_path / "big.json"
+    gm.save(g, path)
+    assert path.stat().st_size <= fileio.MAX_BYTES
+    assert gm.load(path) == g and gm.dumps(gm.load(path)) == path.read_text()  # saving twice: same bytes
+    too_big = gm.Graph("huge", p=gm.Normal(gm.Variable("x", (9000,), role="observed"),
+                                           loc=[0.123456] * 9000, scale=1.0))
+    path.write_text("kept")
+    with pytest.raises(GraphFileError, match="more than the 0 MiB a graph file may hold"):
+        gm.save(too_big, path)
+    assert path.read_text() == "kept"
