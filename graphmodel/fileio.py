@@ -252,6 +252,28 @@ def _number_tree(v, path, depth=0):
     return v
 
 
+def _finite_tree(section: dict, path: str) -> dict:
+    """Refuse, with its path, a number in a free-form section that save could not write
+    back or that no setting can use: ``1e999`` (read as infinity) or an integer too large
+    for a float (a coordinate of 401 digits). The sections' meaning is checked where it is
+    read (``inference.config``, ``inference.datasection``, the objective, the editor)."""
+    stack = [(section, path)]
+    while stack:
+        v, where = stack.pop()
+        if isinstance(v, dict):
+            stack.extend((x, f"{where}.{k}") for k, x in v.items())
+        elif isinstance(v, list):
+            stack.extend((x, f"{where}[{k}]") for k, x in enumerate(v))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            try:
+                finite = math.isfinite(v)
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise _fail(where, "a finite number", v)
+    return section
+
+
 def _schedule(v, path) -> Annealed:
     _obj(v, path, ("schedule", "start", "end", "steps"), ("schedule", "start", "end", "steps"))
     _str(v["schedule"], f"{path}.schedule", ("anneal",))
@@ -426,7 +448,7 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
         _str(kind, f"models.{m}", MODEL_KINDS)
     factors = [_factor(f, f"factors[{k}]") for k, f in enumerate(_list(d["factors"], "factors"))]
     networks = _networks(d.get("networks", {}), factors)
-    sections = {s: _obj(d.get(s, {}), s) for s in SECTIONS}
+    sections = {s: _finite_tree(_obj(d.get(s, {}), s), s) for s in SECTIONS}
     g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):
         _wrap(f"plates[{k}]", g.add_plate, p)

@@ -42,7 +42,7 @@ DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
 
 
 def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed))
+    return torch.Generator().manual_seed(int(seed) % 2**63)
 
 
 def four_points(n: int = 2000, seed: int = 0) -> dict:
@@ -200,6 +200,57 @@ def has_split(name: str) -> bool:
     return "split" in inspect.signature(fn).parameters
 
 
+#: the largest integer option a dataset is given (examples, steps, pixels): beyond it a toy
+#: set would fill the memory before the first step
+MAX_DATASET_INT = 10_000_000
+
+
+def check_dataset_options(name: str, options: dict, where: str = "data.options") -> None:
+    """Check a dataset's options against its loader's signature before it runs; raise a
+    :class:`DataError` naming ``<where>.<option>``.
+
+    An option must be a parameter of the loader (unless it takes ``**kwargs``) and of its
+    default's type: ``seed`` an integer in [0, 2**63); other integers in [1, 10,000,000]
+    (or from 0 where the default is 0); numbers finite, and ≥ 0 where the default is.
+    """
+    try:
+        params = inspect.signature(DATASETS.get(name)).parameters
+    except GraphModelError as e:
+        raise DataError(f"data.dataset: {e}") from None
+    free = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    for key, value in options.items():
+        p = params.get(key)
+        if p is None:
+            if free:
+                continue
+            raise DataError(f"{where}.{key}: {name} has no option '{key}'; options: "
+                            + (", ".join(params) or "none"))
+        msg = _option_problem(key, value, p.default)
+        if msg:
+            raise DataError(f"{where}.{key}: {msg}, found {value!r}")
+
+
+def _option_problem(key: str, value, default) -> str | None:
+    """What is wrong with one dataset option given its loader's default, or None."""
+    if isinstance(default, bool):
+        return None if isinstance(value, bool) else "expected true or false"
+    if isinstance(default, int):
+        low, high = (0, 2**63 - 1) if key == "seed" else (min(default, 1), MAX_DATASET_INT)
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        span = "[0, 2**63)" if key == "seed" else f"[{low}, {high:,}]"
+        return None if ok else f"expected an integer in {span}"
+    if isinstance(default, float):
+        try:
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                  and (default < 0 or value >= 0))
+        except OverflowError:
+            ok = False
+        return None if ok else "expected a finite number" + (" >= 0" if default >= 0 else "")
+    if isinstance(default, str):
+        return None if isinstance(value, str) else "expected a string"
+    return None
+
+
 def load_dataset(spec: dict, **extra) -> dict:
     """Load the dataset a graph's ``data`` section names; returns its fields.
 
@@ -210,6 +261,7 @@ def load_dataset(spec: dict, **extra) -> dict:
     options = spec.get("options", {})
     if not isinstance(options, dict):
         raise DataError(f"data.options: expected an object, found {options!r}")
+    check_dataset_options(name, options)
     try:
         return DATASETS.get(name)(**options, **extra)
     except TypeError as e:

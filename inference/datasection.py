@@ -35,7 +35,7 @@ import torch
 from graphmodel.errors import DataError
 from graphmodel.options import Option
 
-from .data import DATASETS, bind, check_fields, has_split, keep_labels, load_dataset
+from .data import DATASETS, bind, check_dataset_options, check_fields, has_split, keep_labels, load_dataset
 
 BINARIZE = ("dynamic", "fixed")
 #: the supports of labels, which ``levels`` leaves alone
@@ -81,6 +81,8 @@ def check_section(graph) -> None:
 
 def _check_dataset(graph, section: dict) -> None:
     name, options = section["dataset"], section.get("options", {})
+    check_dataset_options(name, options)
+    check_dataset_options(name, section.get("test_options", {}), "data.test_options")
     if has_split(name):  # (an unknown name raises here, listing the known ones)
         if "split" in options:
             raise DataError(f"data.options.split: '{name}' has training and test splits of its own and "
@@ -113,7 +115,7 @@ def split(data: dict, test_fraction: float, seed: int) -> tuple[dict, dict]:
     """A deterministic train/test split of bound data: ``test_fraction`` of the examples
     (rounded; none of a single example) held out by a permutation seeded by ``seed``."""
     n = len(next(iter(data.values())))
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed((seed + 7919) % 2**63))
     n_test = int(round(n * test_fraction)) if n > 1 else 0
     test_idx, train_idx = perm[:n_test], perm[n_test:]
     return {k: v[train_idx] for k, v in data.items()}, {k: v[test_idx] for k, v in data.items()}
@@ -238,5 +240,5 @@ def drawn(data: dict, names: tuple, seed: int) -> dict:
     """``data`` with binary pixels drawn once from the grey levels of ``names``, seeded."""
     if not names:
         return data
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed % 2**63)
     return {k: torch.bernoulli(v.cpu(), generator=g).to(v.device) if k in names else v for k, v in data.items()}
