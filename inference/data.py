@@ -294,6 +294,8 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     if missing:
         raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
                         f"fields: {', '.join(fields)}; bind it in data.bind")
+    for name, x in out.items():
+        _check_tensor(name, x)
     lengths = {k: len(v) for k, v in out.items()}
     if not lengths:
         raise DataError("no data is bound to the graph's variables")
@@ -303,6 +305,45 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
         raise DataError("the dataset is empty: " + ", ".join(f"'{k}' has 0 examples" for k in out)
                         + "; expected at least one")
     return out
+
+
+#: dtypes refused rather than converted: the model computes in its own floating dtype, and
+#: half precision given as data has already lost what a conversion would pretend to keep
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _check_tensor(name: str, x) -> None:
+    """Refuse data that the first step could only fail on, naming the variable and the
+    fix: a non-tensor, a meta, sparse or 0-d tensor, one that requires grad, half
+    precision or complex numbers."""
+    if not isinstance(x, torch.Tensor):
+        found, fix = f"a {type(x).__name__}", "pass a tensor (torch.from_numpy(a) for a numpy array)"
+    elif x.is_meta:
+        found, fix = "a meta tensor (it holds no values)", "pass a tensor with values"
+    elif x.layout != torch.strided:
+        found, fix = f"a {x.layout} tensor", "pass x.to_dense()"
+    elif x.dim() == 0:
+        found, fix = "a 0-d tensor (a single number)", "pass the examples along a first dimension"
+    elif x.requires_grad:
+        found, fix = "a tensor that requires grad", "pass x.detach()"
+    elif x.dtype in _HALF or x.dtype.is_complex:
+        found, fix = f"dtype {x.dtype}", "pass real values as float32 or float64 (x.float())"
+    else:
+        return
+    raise DataError(f"variable '{name}': expected a dense tensor of examples, found {found}; {fix}")
+
+
+def to_model_dtype(data: dict, dtype: torch.dtype | None = None) -> tuple[dict, list[str]]:
+    """Floating data in the model's dtype (torch's default unless given): numpy's float64,
+    say, converted, with a note for each variable converted (returned beside the data)."""
+    dtype = dtype or torch.get_default_dtype()
+    out, notes = {}, []
+    for name, x in data.items():
+        if isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype != dtype:
+            notes.append(f"variable '{name}': data of dtype {x.dtype} converted to the model's {dtype}")
+            x = x.to(dtype)
+        out[name] = x
+    return out, notes
 
 
 def _bind_lengths(graph, fields: dict, spec) -> dict:

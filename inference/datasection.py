@@ -35,7 +35,16 @@ import torch
 from graphmodel.errors import DataError
 from graphmodel.options import Option
 
-from .data import DATASETS, bind, check_dataset_options, check_fields, has_split, keep_labels, load_dataset
+from .data import (
+    DATASETS,
+    bind,
+    check_dataset_options,
+    check_fields,
+    has_split,
+    keep_labels,
+    load_dataset,
+    to_model_dtype,
+)
 
 BINARIZE = ("dynamic", "fixed")
 #: the supports of labels, which ``levels`` leaves alone
@@ -131,12 +140,14 @@ class Prepared:
         dynamic: the variables whose binary pixels are drawn afresh from the training split's
             grey levels at every batch (``binarize: "dynamic"``); empty otherwise.
         source: where the test split came from, in words.
+        notes: what was converted on the way (float64 data in the model's dtype), in words.
     """
 
     train: dict
     test: dict
     dynamic: tuple
     source: str
+    notes: tuple = ()
 
 
 def prepare(graph, config, data: dict | None = None, test_data: dict | None = None) -> Prepared:
@@ -151,6 +162,10 @@ def prepare(graph, config, data: dict | None = None, test_data: dict | None = No
     check_section(graph)
     section = graph.data
     data, test_data, source = _bound(graph, data, test_data)
+    data, notes = to_model_dtype(data)
+    if test_data is not None:
+        test_data, test_notes = to_model_dtype(test_data)
+        notes += [f"test_data: {n}" for n in test_notes]
     parts = [data] if test_data is None else [data, test_data]
     if section.get("levels") is not None:
         parts = [quantized(graph, p, section["levels"]) for p in parts]
@@ -166,7 +181,7 @@ def prepare(graph, config, data: dict | None = None, test_data: dict | None = No
     test = for_scoring(test, grey, config.seed)
     if section.get("binarize") == "fixed":
         train = drawn(train, grey, config.seed + 15_485_863)
-    return Prepared(train, test, grey if section.get("binarize") == "dynamic" else (), source)
+    return Prepared(train, test, grey if section.get("binarize") == "dynamic" else (), source, tuple(notes))
 
 
 def _bound(graph, data: dict | None, test_data: dict | None) -> tuple:

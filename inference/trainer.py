@@ -157,6 +157,9 @@ class Trainer:
         self.test_data = {k: v.to(self.device) for k, v in ready.test.items()}
         #: where the test split came from, in words; the variables binarized at every batch
         self.test_source, self._dynamic = ready.source, ready.dynamic
+        #: what was converted in the data given (float64 to the model's dtype), in words;
+        #: each is also reported as a TrainWarning when the run starts
+        self.notes = self._unsaid = ready.notes
         torch.manual_seed(cfg.seed)
         if not graph.problems():  # a step of this batch size must fit before anything is built
             guard(graph, cfg.batch_size, limit_of(graph, cfg.max_memory, self.device),
@@ -292,6 +295,9 @@ class Trainer:
         end = self.total_steps if steps is None else min(self.total_steps, self.step + steps)
         self._stop.clear()
         self.emit(ev.Started(self.step, end, str(self.device), self.describe()))
+        for note in self._unsaid:  # once, at the first run
+            self.emit(ev.TrainWarning(self.step, note))
+        self._unsaid = ()
         self._take_snapshot()
         per_step = []
         first_of_interval = self.step
