@@ -277,7 +277,7 @@ def cmd_sample(args) -> int:
     if not 0 <= args.seed < SEED_LIMIT:
         raise gm.GraphModelError(f"--seed: expected an integer in [0, 2**63), found {args.seed}")
     if not 0 < args.temperature < float("inf"):
-        raise gm.GraphModelError(f"--temperature: expected a positive finite number, found {args.temperature}")
+        raise gm.GraphModelError(f"--temperature: expected a positive number, found {args.temperature}")
     g, runtime, _ = _trained(args)
     data = _test_data(g)[0] if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)

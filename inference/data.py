@@ -317,8 +317,9 @@ def _check_tensor(name: str, x) -> None:
     fix: a non-tensor, a meta, sparse or 0-d tensor, one that requires grad, half
     precision or complex numbers."""
     if not isinstance(x, torch.Tensor):
-        found, fix = f"a {type(x).__name__}", "pass a tensor (torch.from_numpy(a) for a numpy array)"
-    elif x.is_meta:
+        raise DataError(f"variable '{name}': data must be a tensor, found {type(x).__name__}; pass a tensor "
+                        "(torch.from_numpy(a) for a numpy array)")
+    if x.is_meta:
         found, fix = "a meta tensor (it holds no values)", "pass a tensor with values"
     elif x.layout != torch.strided:
         found, fix = f"a {x.layout} tensor", "pass x.to_dense()"
