@@ -183,6 +183,12 @@ def mnist5k(split: str = "train") -> dict:
             "label_onehot": torch.nn.functional.one_hot(y, 10).float()}
 
 
+#: the fields each built-in dataset gives (``graphmodel check`` checks a binding against
+#: them without loading the data)
+FIELDS = {**dict.fromkeys(("four_points", "ring8", "two_moons"), ("point", "label")),
+          "sines": ("sequence", "frequency"), "rooms": ("context", "context_view", "query", "query_view", "walls"),
+          **dict.fromkeys(("digits", "mnist", "mnist5k"), ("image", "image2d", "label", "label_onehot"))}
+
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
                    ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k)):
     DATASETS.register(_name, _fn)
@@ -200,9 +206,11 @@ def has_split(name: str) -> bool:
     return "split" in inspect.signature(fn).parameters
 
 
-#: the largest integer option a dataset is given (examples, steps, pixels): beyond it a toy
-#: set would fill the memory before the first step
+#: the largest integer option a dataset is given (examples, steps, pixels)
 MAX_DATASET_INT = 10_000_000
+#: the most values a generated data set may hold (its options' n × steps × views × pixels²,
+#: 800 MB of float32): beyond it a toy set would fill the memory before the first step
+MAX_DATASET_VALUES = 200_000_000
 
 
 def check_dataset_options(name: str, options: dict, where: str = "data.options") -> None:
@@ -228,6 +236,12 @@ def check_dataset_options(name: str, options: dict, where: str = "data.options")
         msg = _option_problem(key, value, p.default)
         if msg:
             raise DataError(f"{where}.{key}: {msg}, found {value!r}")
+    size = {k: options.get(k, p.default) for k, p in params.items() if k in ("n", "steps", "views", "pixels")}
+    volume = math.prod(v for k, v in size.items() if isinstance(v, int)) * size.get("pixels", 1)
+    if volume > MAX_DATASET_VALUES:
+        raise DataError(f"{where}: {name} would hold {volume:,} values ({' × '.join(size)}"
+                        f"{' × pixels' if 'pixels' in size else ''}), more than {MAX_DATASET_VALUES:,}; "
+                        "make it smaller")
 
 
 def _option_problem(key: str, value, default) -> str | None:
@@ -276,34 +290,46 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     ``binding`` is variable → field; without it, a field named like a variable binds it.
     Every observed variable of the graph must be bound.
     """
-    length_spec = graph.data.get("lengths", {}) if binding is None else {}
-    binding = dict(binding if binding is not None else graph.data.get("bind", {}))
-    out = {}
-    for var, field in binding.items():
-        if var not in graph.variables:
-            raise DataError(f"data.bind: '{var}' is not a variable of the graph; variables: "
-                            f"{', '.join(graph.variables)}")
-        if field not in fields:
-            raise DataError(f"data.bind.{var}: the dataset has no field '{field}'; fields: {', '.join(fields)}")
-        out[var] = fields[field]
-    for name in graph.variables:
-        if name not in out and name in fields:
-            out[name] = fields[name]
-    out.update(_bind_lengths(graph, fields, length_spec))
-    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
-    if missing:
-        raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
-                        f"fields: {', '.join(fields)}; bind it in data.bind")
+    names = binding_of(graph, fields, binding)
+    out = {key: fields[field] for key, field in names.items()}
     for name, x in out.items():
         _check_tensor(name, x)
     lengths = {k: len(v) for k, v in out.items()}
-    if not lengths:
-        raise DataError("no data is bound to the graph's variables")
     if len(set(lengths.values())) != 1:
         raise DataError(f"bound fields have different lengths: {lengths}")
     if next(iter(lengths.values())) == 0:
         raise DataError("the dataset is empty: " + ", ".join(f"'{k}' has 0 examples" for k in out)
                         + "; expected at least one")
+    return out
+
+
+def binding_of(graph, fields, binding: dict | None = None) -> dict:
+    """Which field binds which variable (and which the lengths of each sequence plate), by
+    name alone: ``fields`` is any collection of field names, so that ``graphmodel check``
+    checks the data section's binding against a dataset's :data:`FIELDS` without loading it.
+    """
+    length_spec = graph.data.get("lengths", {}) if binding is None else {}
+    binding = binding if binding is not None else graph.data.get("bind", {})
+    if not isinstance(binding, dict):
+        raise DataError(f"data.bind: expected an object variable → field, found {binding!r}")
+    out = {}
+    for var, field in binding.items():
+        if var not in graph.variables:
+            raise DataError(f"data.bind: '{var}' is not a variable of the graph; variables: "
+                            f"{', '.join(graph.variables)}")
+        if not isinstance(field, str) or field not in fields:
+            raise DataError(f"data.bind.{var}: the dataset has no field {field!r}; fields: {', '.join(fields)}")
+        out[var] = field
+    for name in graph.variables:
+        if name not in out and name in fields:
+            out[name] = name
+    out.update(_bind_lengths(graph, fields, length_spec))
+    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
+    if missing:
+        raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
+                        f"fields: {', '.join(fields)}; bind it in data.bind")
+    if not out:
+        raise DataError("no data is bound to the graph's variables")
     return out
 
 
@@ -347,7 +373,7 @@ def to_model_dtype(data: dict, dtype: torch.dtype | None = None) -> tuple[dict, 
     return out, notes
 
 
-def _bind_lengths(graph, fields: dict, spec) -> dict:
+def _bind_lengths(graph, fields, spec) -> dict:
     """The data section's ``"lengths": {"time": "length"}``: plate → field of sequence lengths.
 
     The lengths ride in the batch under ``length_key(plate)`` (``"time.length"``), as does a
@@ -362,12 +388,12 @@ def _bind_lengths(graph, fields: dict, spec) -> dict:
             seqs = [k for k, q in graph.plates.items() if q.kind == "sequence"]
             raise DataError(f"data.lengths: '{plate}' is not a sequence plate of the graph; sequence "
                             f"plates: {', '.join(seqs) or 'none'}")
-        if field not in fields:
+        if not isinstance(field, str) or field not in fields:
             raise DataError(f"data.lengths.{plate}: the dataset has no field {field!r}; fields: {', '.join(fields)}")
-        out[length_key(plate)] = fields[field]
+        out[length_key(plate)] = field
     for plate, p in graph.plates.items():
         if p.kind == "sequence" and length_key(plate) in fields and length_key(plate) not in out:
-            out[length_key(plate)] = fields[length_key(plate)]
+            out[length_key(plate)] = length_key(plate)
     return out
 
 

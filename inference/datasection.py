@@ -37,7 +37,9 @@ from graphmodel.options import Option
 
 from .data import (
     DATASETS,
+    FIELDS,
     bind,
+    binding_of,
     check_dataset_options,
     check_fields,
     has_split,
@@ -91,7 +93,7 @@ def check_section(graph) -> None:
 def _check_dataset(graph, section: dict) -> None:
     name, options = section["dataset"], section.get("options", {})
     check_dataset_options(name, options)
-    check_dataset_options(name, section.get("test_options", {}), "data.test_options")
+    check_dataset_options(name, {**options, **section.get("test_options", {})}, "data.test_options")
     if has_split(name):  # (an unknown name raises here, listing the known ones)
         if "split" in options:
             raise DataError(f"data.options.split: '{name}' has training and test splits of its own and "
@@ -104,6 +106,8 @@ def _check_dataset(graph, section: dict) -> None:
             if "test_fraction" in part:
                 raise DataError(f"{where}.test_fraction: '{name}' {why}, so no examples are held out; "
                                 "remove test_fraction")
+    if name in FIELDS:  # a built-in dataset: its fields are known without loading it
+        binding_of(graph, FIELDS[name])
     wants_grey = section.get("binarize") or section.get("levels") is not None
     if wants_grey and options.get("binarize"):
         raise DataError(f"data.options.binarize: {name}'s own threshold leaves no grey levels for "
