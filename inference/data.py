@@ -504,6 +504,29 @@ def partially_observed(graph) -> set:
             if graph.models.get(f.model) == "inference" and not f.deterministic}
 
 
+def check_labels(graph, bound) -> None:
+    """Check the data section's ``labels_per_class`` against the variables ``bound`` to data
+    (any collection of names: ``graphmodel check`` passes them without loading the data)."""
+    spec = graph.data.get("labels_per_class")
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        raise DataError(f"data.labels_per_class: expected an object variable → count, found {spec!r}")
+    for name, n in spec.items():
+        where = f"data.labels_per_class.{name}"
+        if name not in bound or name not in graph.variables:
+            raise DataError(f"{where}: '{name}' is not bound to data; bound: {', '.join(bound)}")
+        v = graph.variables[name]
+        if name not in partially_observed(graph):
+            raise DataError(f"{where}: no inference model infers '{name}', so its hidden values could not be "
+                            f"inferred; give it a factor q({name}|...) in an inference model")
+        if v.plate is not None or not (v.support == "categorical" or (v.support == "one_hot" and len(v.shape) == 1)):
+            raise DataError(f"{where}: '{name}' must be one categorical or one-hot label per example, "
+                            f"found support '{v.support}' with shape {_fmt(v.shape)}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise DataError(f"{where}: expected a positive integer, found {n!r}")
+
+
 def keep_labels(graph, data: dict, seed: int = 0) -> dict:
     """Apply the data section's ``labels_per_class`` to (training) data.
 
@@ -516,23 +539,10 @@ def keep_labels(graph, data: dict, seed: int = 0) -> dict:
     spec = graph.data.get("labels_per_class")
     if spec is None:
         return data
-    if not isinstance(spec, dict):
-        raise DataError(f"data.labels_per_class: expected an object variable → count, found {spec!r}")
+    check_labels(graph, data)
     out = dict(data)
     for k, (name, n) in enumerate(spec.items()):
-        where = f"data.labels_per_class.{name}"
-        if name not in data:
-            raise DataError(f"{where}: '{name}' is not bound to data; bound: {', '.join(data)}")
-        v = graph.variables[name]
-        if name not in partially_observed(graph):
-            raise DataError(f"{where}: no inference model infers '{name}', so its hidden values could not be "
-                            f"inferred; give it a factor q({name}|...) in an inference model")
-        if v.plate is not None or not (v.support == "categorical" or (v.support == "one_hot" and len(v.shape) == 1)):
-            raise DataError(f"{where}: '{name}' must be one categorical or one-hot label per example, "
-                            f"found support '{v.support}' with shape {_fmt(v.shape)}")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise DataError(f"{where}: expected a positive integer, found {n!r}")
-        x = data[name]
+        v, x = graph.variables[name], data[name]
         cls = (x.argmax(-1) if v.support == "one_hot" else x).cpu()
         perm = torch.randperm(len(x), generator=_generator(seed * 7919 + 104729 * (k + 1)))
         perm = perm[~missing_rows(x).cpu()[perm]]  # a value missing already stays missing

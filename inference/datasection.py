@@ -42,6 +42,7 @@ from .data import (
     binding_of,
     check_dataset_options,
     check_fields,
+    check_labels,
     has_split,
     keep_labels,
     load_dataset,
@@ -107,7 +108,7 @@ def _check_dataset(graph, section: dict) -> None:
                 raise DataError(f"{where}.test_fraction: '{name}' {why}, so no examples are held out; "
                                 "remove test_fraction")
     if name in FIELDS:  # a built-in dataset: its fields are known without loading it
-        binding_of(graph, FIELDS[name])
+        check_labels(graph, binding_of(graph, FIELDS[name]))
     wants_grey = section.get("binarize") or section.get("levels") is not None
     if wants_grey and options.get("binarize"):
         raise DataError(f"data.options.binarize: {name}'s own threshold leaves no grey levels for "
