@@ -107,12 +107,12 @@ def _check_dataset(graph, section: dict) -> None:
             if "test_fraction" in part:
                 raise DataError(f"{where}.test_fraction: '{name}' {why}, so no examples are held out; "
                                 "remove test_fraction")
-    if name in FIELDS:  # a built-in dataset: its fields are known without loading it
-        check_labels(graph, binding_of(graph, FIELDS[name]))
     wants_grey = section.get("binarize") or section.get("levels") is not None
     if wants_grey and options.get("binarize"):
         raise DataError(f"data.options.binarize: {name}'s own threshold leaves no grey levels for "
                         f"data.{'binarize' if section.get('binarize') else 'levels'}; remove it")
+    if name in FIELDS:  # a built-in dataset: its fields are known without loading it
+        check_labels(graph, binding_of(graph, FIELDS[name]))
 
 
 def _load(section: dict, **extra) -> dict:
