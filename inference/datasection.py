@@ -112,7 +112,12 @@ def _check_dataset(graph, section: dict) -> None:
         raise DataError(f"data.options.binarize: {name}'s own threshold leaves no grey levels for "
                         f"data.{'binarize' if section.get('binarize') else 'levels'}; remove it")
     if name in FIELDS:  # a built-in dataset: its fields are known without loading it
-        check_labels(graph, binding_of(graph, FIELDS[name]))
+        bound = binding_of(graph, FIELDS[name])
+        check_labels(graph, bound)
+        if section.get("binarize"):
+            _binary_observed(graph, bound)
+        if section.get("levels") is not None:
+            _grey(graph, bound)
 
 
 def _load(section: dict, **extra) -> dict:
@@ -219,8 +224,10 @@ def _bound(graph, data: dict | None, test_data: dict | None) -> tuple:
     return data, test_data, source
 
 
-def _observed(graph, data: dict, supports) -> list:
-    return [n for n in data if graph.variables[n].role == "observed" and graph.variables[n].support in supports]
+def _observed(graph, data, supports) -> list:
+    """The observed variables among ``data``'s names (not the plates' lengths) of these supports."""
+    vs = graph.variables
+    return [n for n in data if n in vs and vs[n].role == "observed" and vs[n].support in supports]
 
 
 def _binary_observed(graph, data: dict) -> tuple:
@@ -231,14 +238,25 @@ def _binary_observed(graph, data: dict) -> tuple:
     return names
 
 
+_NO_GREY = ("data.levels: no observed variable with grey levels (support other than a label's or 'binary') is "
+            "bound to data")
+
+
+def _grey(graph, data) -> list:
+    """The observed variables among ``data``'s names whose values ``levels`` would round."""
+    supports = [s for s in {v.support for v in graph.variables.values()} if s not in _LABELS]
+    names = _observed(graph, data, supports)
+    if not names:
+        raise DataError(_NO_GREY)
+    return names
+
+
 def quantized(graph, data: dict, levels: int) -> dict:
     """``data`` with the grey levels of its observed non-label variables rounded to ``levels``
     evenly spaced values in [0, 1]; raise a DataError for values outside [0, 1]."""
-    supports = [s for s in {v.support for v in graph.variables.values()} if s not in _LABELS]
-    names = [n for n in _observed(graph, data, supports) if torch.is_floating_point(data[n])]
+    names = [n for n in _grey(graph, data) if torch.is_floating_point(data[n])]
     if not names:
-        raise DataError("data.levels: no observed variable with grey levels (support other than a label's or "
-                        "'binary') is bound to data")
+        raise DataError(_NO_GREY)
     out = dict(data)
     for n in names:
         x = data[n]

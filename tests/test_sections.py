@@ -220,3 +220,18 @@ def test_data_that_the_first_step_would_fail_on_is_refused_naming_the_variable(f
         Trainer(g, {"x": make(_moons(64)["x"])}, {"steps": 2, "device": "cpu"}, objective=objective)
     assert str(info.value).startswith("variable 'x': ") and part in str(info.value), str(info.value)
     assert steps == []
+
+
+@pytest.mark.parametrize("example, setting, part", [
+    ("autoencoder", {"levels": 4}, "data.levels: no observed variable with grey levels"),
+    ("realnvp", {"binarize": "dynamic"}, "data.binarize: no observed variable of support 'binary'"),
+    ("autoencoder", {"labels_per_class": {"x": 0}}, "data.labels_per_class.x: no inference model infers 'x'"),
+    ("autoencoder", {"bind": {}}, "observed variable 'x' is not bound to any data field; fields: image, image2d")])
+def test_check_refuses_what_only_the_bound_data_once_showed(example, setting, part, tmp_path, capsys):
+    """Found by tests/test_fuzz_sections.py: check passed these, train refused them once the
+    data was loaded; a built-in dataset's fields are known (data.FIELDS) without loading it."""
+    d = json.loads((ROOT / "examples" / f"{example}.json").read_text())
+    d["data"].update(setting)
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(d))
+    _refused(*_run(capsys, "check", path), part)
