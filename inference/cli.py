@@ -294,6 +294,9 @@ def cmd_evaluate(args) -> int:
     from .config import MAX_EVAL_K, TrainConfig
     from .evaluate import report
 
+    if args.k is not None and not 1 <= args.k <= MAX_EVAL_K:  # (the file's eval_k is checked with the file)
+        raise gm.GraphModelError(f"--k: expected a number of importance samples in [1, {MAX_EVAL_K:,}], "
+                                 f"found {args.k}")
     g, runtime, state = _trained(args)
     test, split = _test_data(g)
     if split != "test":
@@ -301,8 +304,6 @@ def cmd_evaluate(args) -> int:
     cfg = TrainConfig.for_graph(g)
     torch.manual_seed(cfg.seed)
     k = args.k or cfg.eval_k
-    if not 1 <= k <= MAX_EVAL_K:
-        raise gm.GraphModelError(f"--k: expected a number of importance samples in [1, {MAX_EVAL_K:,}], found {k}")
     for label, value, unit in report(runtime, g, test, k, extra=state.get("extra"), step=int(state.get("step", 0)),
                                      split=split):
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)

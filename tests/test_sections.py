@@ -130,6 +130,12 @@ def test_sample_refuses_huge_numbers_in_one_line(args, part, tmp_path, capsys):
              part)
 
 
+def test_evaluate_refuses_a_huge_k_in_one_line(tmp_path, capsys):
+    path = _file(tmp_path, lambda d: None)
+    _refused(*_run(capsys, "evaluate", path, "--checkpoint", tmp_path / "none.pt", "--k", 10**9),
+             "--k: expected a number of importance samples in [1, 100,000], found 1000000000")
+
+
 def test_the_final_checkpoint_and_summary_survive_samples_that_cannot_be_drawn(tmp_path, capsys, monkeypatch):
     import inference.trainer as trainer
 
