@@ -38,6 +38,8 @@ from graphmodel.errors import format_shape as _fmt
 from graphmodel.registry import Registry
 from graphmodel.variables import length_key
 
+from .datacheck import check_loader_options, check_tensor
+
 DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
 
 
@@ -206,63 +208,14 @@ def has_split(name: str) -> bool:
     return "split" in inspect.signature(fn).parameters
 
 
-#: the largest integer option a dataset is given (examples, steps, pixels)
-MAX_DATASET_INT = 10_000_000
-#: the most values a generated data set may hold (its options' n × steps × views × pixels²,
-#: 800 MB of float32): beyond it a toy set would fill the memory before the first step
-MAX_DATASET_VALUES = 200_000_000
-
-
 def check_dataset_options(name: str, options: dict, where: str = "data.options") -> None:
-    """Check a dataset's options against its loader's signature before it runs; raise a
-    :class:`DataError` naming ``<where>.<option>``.
-
-    An option must be a parameter of the loader (unless it takes ``**kwargs``) and of its
-    default's type: ``seed`` an integer in [0, 2**63); other integers in [1, 10,000,000]
-    (or from 0 where the default is 0); numbers finite, and ≥ 0 where the default is.
-    """
+    """Check a dataset's options against its loader before it runs
+    (:func:`inference.datacheck.check_loader_options`); raise a :class:`DataError`."""
     try:
-        params = inspect.signature(DATASETS.get(name)).parameters
+        fn = DATASETS.get(name)
     except GraphModelError as e:
         raise DataError(f"data.dataset: {e}") from None
-    free = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    for key, value in options.items():
-        p = params.get(key)
-        if p is None:
-            if free:
-                continue
-            raise DataError(f"{where}.{key}: {name} has no option '{key}'; options: "
-                            + (", ".join(params) or "none"))
-        msg = _option_problem(key, value, p.default)
-        if msg:
-            raise DataError(f"{where}.{key}: {msg}, found {value!r}")
-    size = {k: options.get(k, p.default) for k, p in params.items() if k in ("n", "steps", "views", "pixels")}
-    volume = math.prod(v for k, v in size.items() if isinstance(v, int)) * size.get("pixels", 1)
-    if volume > MAX_DATASET_VALUES:
-        raise DataError(f"{where}: {name} would hold {volume:,} values ({' × '.join(size)}"
-                        f"{' × pixels' if 'pixels' in size else ''}), more than {MAX_DATASET_VALUES:,}; "
-                        "make it smaller")
-
-
-def _option_problem(key: str, value, default) -> str | None:
-    """What is wrong with one dataset option given its loader's default, or None."""
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else "expected true or false"
-    if isinstance(default, int):
-        low, high = (0, 2**63 - 1) if key == "seed" else (min(default, 1), MAX_DATASET_INT)
-        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-        span = "[0, 2**63)" if key == "seed" else f"[{low}, {high:,}]"
-        return None if ok else f"expected an integer in {span}"
-    if isinstance(default, float):
-        try:
-            ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                  and (default < 0 or value >= 0))
-        except OverflowError:
-            ok = False
-        return None if ok else "expected a finite number" + (" >= 0" if default >= 0 else "")
-    if isinstance(default, str):
-        return None if isinstance(value, str) else "expected a string"
-    return None
+    check_loader_options(fn, name, options, where)
 
 
 def load_dataset(spec: dict, **extra) -> dict:
@@ -293,7 +246,7 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     names = binding_of(graph, fields, binding)
     out = {key: fields[field] for key, field in names.items()}
     for name, x in out.items():
-        _check_tensor(name, x)
+        check_tensor(name, x)
     lengths = {k: len(v) for k, v in out.items()}
     if len(set(lengths.values())) != 1:
         raise DataError(f"bound fields have different lengths: {lengths}")
@@ -331,46 +284,6 @@ def binding_of(graph, fields, binding: dict | None = None) -> dict:
     if not out:
         raise DataError("no data is bound to the graph's variables")
     return out
-
-
-#: dtypes refused rather than converted: the model computes in its own floating dtype, and
-#: half precision given as data has already lost what a conversion would pretend to keep
-_HALF = (torch.float16, torch.bfloat16)
-
-
-def _check_tensor(name: str, x) -> None:
-    """Refuse data that the first step could only fail on, naming the variable and the
-    fix: a non-tensor, a meta, sparse or 0-d tensor, one that requires grad, half
-    precision or complex numbers."""
-    if not isinstance(x, torch.Tensor):
-        raise DataError(f"variable '{name}': data must be a tensor, found {type(x).__name__}; pass a tensor "
-                        "(torch.from_numpy(a) for a numpy array)")
-    if x.is_meta:
-        found, fix = "a meta tensor (it holds no values)", "pass a tensor with values"
-    elif x.layout != torch.strided:
-        found, fix = f"a {x.layout} tensor", "pass x.to_dense()"
-    elif x.dim() == 0:
-        found, fix = "a 0-d tensor (a single number)", "pass the examples along a first dimension"
-    elif x.requires_grad:
-        found, fix = "a tensor that requires grad", "pass x.detach()"
-    elif x.dtype in _HALF or x.dtype.is_complex:
-        found, fix = f"dtype {x.dtype}", "pass real values as float32 or float64 (x.float())"
-    else:
-        return
-    raise DataError(f"variable '{name}': expected a dense tensor of examples, found {found}; {fix}")
-
-
-def to_model_dtype(data: dict, dtype: torch.dtype | None = None) -> tuple[dict, list[str]]:
-    """Floating data in the model's dtype (torch's default unless given): numpy's float64,
-    say, converted, with a note for each variable converted (returned beside the data)."""
-    dtype = dtype or torch.get_default_dtype()
-    out, notes = {}, []
-    for name, x in data.items():
-        if isinstance(x, torch.Tensor) and x.is_floating_point() and x.dtype != dtype:
-            notes.append(f"variable '{name}': data of dtype {x.dtype} converted to the model's {dtype}")
-            x = x.to(dtype)
-        out[name] = x
-    return out, notes
 
 
 def _bind_lengths(graph, fields, spec) -> dict:

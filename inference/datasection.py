@@ -46,8 +46,8 @@ from .data import (
     has_split,
     keep_labels,
     load_dataset,
-    to_model_dtype,
 )
+from .datacheck import to_model_dtype
 
 BINARIZE = ("dynamic", "fixed")
 #: the supports of labels, which ``levels`` leaves alone
