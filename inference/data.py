@@ -208,14 +208,15 @@ def has_split(name: str) -> bool:
     return "split" in inspect.signature(fn).parameters
 
 
-def check_dataset_options(name: str, options: dict, where: str = "data.options") -> None:
+def check_dataset_options(name: str, options: dict, where: str = "data.options") -> dict:
     """Check a dataset's options against its loader before it runs
-    (:func:`inference.datacheck.check_loader_options`); raise a :class:`DataError`."""
+    (:func:`inference.datacheck.check_loader_options`); raise a :class:`DataError`. Returns
+    the options to call it with."""
     try:
         fn = DATASETS.get(name)
     except GraphModelError as e:
         raise DataError(f"data.dataset: {e}") from None
-    check_loader_options(fn, name, options, where)
+    return check_loader_options(fn, name, options, where)
 
 
 def load_dataset(spec: dict, **extra) -> dict:
@@ -228,7 +229,7 @@ def load_dataset(spec: dict, **extra) -> dict:
     options = spec.get("options", {})
     if not isinstance(options, dict):
         raise DataError(f"data.options: expected an object, found {options!r}")
-    check_dataset_options(name, options)
+    options = check_dataset_options(name, options)
     try:
         return DATASETS.get(name)(**options, **extra)
     except TypeError as e:

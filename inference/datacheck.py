@@ -19,13 +19,17 @@ MAX_DATASET_INT = 10_000_000
 MAX_DATASET_VALUES = 200_000_000
 
 
-def check_loader_options(fn, name: str, options: dict, where: str = "data.options") -> None:
+def check_loader_options(fn, name: str, options: dict, where: str = "data.options") -> dict:
     """Check dataset ``name``'s options against its loader ``fn``'s signature before it runs;
     raise a :class:`DataError` naming ``<where>.<option>``.
 
     An option must be a parameter of the loader (unless it takes ``**kwargs``) and of its
     default's type: ``seed`` an integer in [0, 2**63); other integers in [1, 10,000,000]
     (or from 0 where the default is 0); numbers finite, and ≥ 0 where the default is.
+
+    Returns:
+        the options to call the loader with: an integer given where the default is a float
+        passed as a float (torch cannot multiply by an integer beyond 64 bits).
     """
     params = inspect.signature(fn).parameters
     free = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -45,6 +49,8 @@ def check_loader_options(fn, name: str, options: dict, where: str = "data.option
         raise DataError(f"{where}: {name} would hold {volume:,} values ({' × '.join(size)}"
                         f"{' × pixels' if 'pixels' in size else ''}), more than {MAX_DATASET_VALUES:,}; "
                         "make it smaller")
+    return {k: float(v) if k in params and type(params[k].default) is float and not isinstance(v, bool) else v
+            for k, v in options.items()}
 
 
 def _option_problem(key: str, value, default) -> str | None:

@@ -115,6 +115,12 @@ def test_the_data_sections_dataset_options_are_checked_against_the_loader():
         with pytest.raises(gm.DataError) as info:
             check_section(g)
         assert str(info.value).startswith(part), str(info.value)
+    # found by tests/test_fuzz_sections.py: an integer noise of 2**64 passed, then torch
+    # could not multiply by it (OverflowError); it is passed as a float now
+    from inference.data import load_dataset
+
+    points = load_dataset({"dataset": "two_moons", "options": {"n": 8, "noise": 2**64}})["point"]
+    assert points.dtype == torch.float32 and points.shape == (8, 2)
     g.data = {**BASE["data"], "test_fraction": 0, "test_options": {"n": 0}}
     with pytest.raises(gm.DataError, match=r"data.test_options.n: expected an integer in \[1"):
         check_section(g)
