@@ -274,6 +274,21 @@ def _finite_tree(section: dict, path: str) -> dict:
     return section
 
 
+#: the layout's parts the editor reads: name → a list of this many numbers
+_LAYOUT_PARTS = {"nodes": ("[x, y]", 2), "plates": ("[x, y, width, height]", 4)}
+
+
+def _layout(layout: dict) -> None:
+    """The editor's positions, checked as it reads them (other keys are kept as they are)."""
+    for key, (form, n) in _LAYOUT_PARTS.items():
+        if key not in layout:
+            continue
+        for name, v in _obj(layout[key], f"layout.{key}").items():
+            if not (isinstance(v, list) and len(v) == n and all(
+                    isinstance(c, (int, float)) and not isinstance(c, bool) for c in v)):
+                raise _fail(f"layout.{key}.{name}", f"{form}, {n} numbers", v)
+
+
 def _schedule(v, path) -> Annealed:
     _obj(v, path, ("schedule", "start", "end", "steps"), ("schedule", "start", "end", "steps"))
     _str(v["schedule"], f"{path}.schedule", ("anneal",))
@@ -449,6 +464,7 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
     factors = [_factor(f, f"factors[{k}]") for k, f in enumerate(_list(d["factors"], "factors"))]
     networks = _networks(d.get("networks", {}), factors)
     sections = {s: _finite_tree(_obj(d.get(s, {}), s), s) for s in SECTIONS}
+    _layout(sections["layout"])
     g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):
         _wrap(f"plates[{k}]", g.add_plate, p)

@@ -247,3 +247,20 @@ def test_check_refuses_what_only_the_bound_data_once_showed(example, setting, pa
     path = tmp_path / "g.json"
     path.write_text(json.dumps(d))
     _refused(*_run(capsys, "check", path), part)
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({"nodes": "abc"}, "layout.nodes: expected an object, found \"abc\""),
+    ({"nodes": {"x": [1]}}, "layout.nodes.x: expected [x, y], 2 numbers, found [1]"),
+    ({"plates": {"time": [0, 0, "w", 1]}}, "layout.plates.time: expected [x, y, width, height], 4 numbers"),
+])
+def test_the_editors_positions_are_checked_on_load(layout, message):
+    """A layout the editor could not read (``dict("abc")`` raised ValueError in its
+    set_positions) is refused on load with its path; other layout keys are kept."""
+    d = json.loads(json.dumps(BASE))
+    d["layout"] = layout
+    with pytest.raises(gm.GraphFileError) as info:
+        gm.loads(json.dumps(d))
+    assert str(info.value).startswith(message), str(info.value)
+    d["layout"] = {"nodes": {"x": [1, 2.5]}, "note": ["kept"]}
+    assert gm.loads(json.dumps(d)).layout == d["layout"]
