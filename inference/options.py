@@ -18,12 +18,27 @@ __all__ = [
 ]
 
 
+#: the largest magnitude of an objective's number: the losses compute in float32, where a
+#: larger one (``free_bits: 1e308``) overflows inside torch at the first step
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def fail(key, expected, found):
-    raise GraphModelError(f"objective.{key}: expected {expected}, found {found!r}")
+    huge = isinstance(found, (int, float)) and not isinstance(found, bool) and _magnitude(found) > FLOAT32_MAX
+    why = f" (losses compute in float32: at most {FLOAT32_MAX:.3g})" if huge else ""
+    raise GraphModelError(f"objective.{key}: expected {expected}{why}, found {found!r}")
+
+
+def _magnitude(v) -> float:
+    try:
+        return abs(float(v))
+    except OverflowError:  # an integer too large for a float
+        return math.inf
 
 
 def is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite int or float that float32 holds."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and _magnitude(v) <= FLOAT32_MAX
 
 
 def check_positive_int(key, v):

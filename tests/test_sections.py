@@ -264,3 +264,14 @@ def test_the_editors_positions_are_checked_on_load(layout, message):
     assert str(info.value).startswith(message), str(info.value)
     d["layout"] = {"nodes": {"x": [1, 2.5]}, "note": ["kept"]}
     assert gm.loads(json.dumps(d)).layout == d["layout"]
+
+
+def test_an_objective_number_float32_cannot_hold_is_refused_by_check(tmp_path, capsys):
+    """Found by tests/test_fuzz_sections.py: free_bits 1e308 passed, then overflowed float32
+    inside the first step (torch's RuntimeError)."""
+    d = json.loads((ROOT / "examples" / "vae.json").read_text())
+    d["objective"] = {"free_bits": 1e308}
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(d))
+    _refused(*_run(capsys, "check", path), "objective.free_bits: expected a number >= 0 (losses compute in "
+                                           "float32: at most 3.4e+38), found 1e+308")
