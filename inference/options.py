@@ -14,7 +14,7 @@ from .losses import Anneal, Schedule
 
 __all__ = [
     "check_beta", "check_model_name", "check_nonneg", "check_number", "check_option", "check_positive",
-    "check_positive_int", "check_semi_supervised", "fail", "is_number", "model_of",
+    "check_positive_int", "check_samples", "check_semi_supervised", "fail", "is_number", "model_of",
 ]
 
 
@@ -44,6 +44,19 @@ def is_number(v) -> bool:
 def check_positive_int(key, v):
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         fail(key, "a positive integer", v)
+    return v
+
+
+#: the most samples per example an objective draws (IWAE's and Rényi's k): the step holds
+#: k × batch copies of every latent and activation
+MAX_SAMPLES_PER_EXAMPLE = 10_000
+
+
+def check_samples(key, v):
+    """A number of samples per example in [1, MAX_SAMPLES_PER_EXAMPLE]."""
+    check_positive_int(key, v)
+    if v > MAX_SAMPLES_PER_EXAMPLE:
+        fail(key, f"a positive integer <= {MAX_SAMPLES_PER_EXAMPLE:,}", v)
     return v
 
 

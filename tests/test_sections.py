@@ -275,3 +275,13 @@ def test_an_objective_number_float32_cannot_hold_is_refused_by_check(tmp_path, c
     path.write_text(json.dumps(d))
     _refused(*_run(capsys, "check", path), "objective.free_bits: expected a number >= 0 (losses compute in "
                                            "float32: at most 3.4e+38), found 1e+308")
+
+
+def test_importance_samples_per_example_are_bounded_by_check(tmp_path, capsys):
+    """IWAE's k multiplies every latent and activation of the step: 10**9 is refused by
+    ``check`` with the bound, not met as an allocator's error at the first step."""
+    d = json.loads((ROOT / "examples" / "iwae.json").read_text())
+    d["objective"]["k"] = 10**9
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps(d))
+    _refused(*_run(capsys, "check", path), "objective.k: expected a positive integer <= 10,000, found 1000000000")
