@@ -261,7 +261,7 @@ def _finite_tree(section: dict, path: str) -> dict:
     while stack:
         v, where = stack.pop()
         if isinstance(v, dict):
-            stack.extend((x, f"{where}.{k}") for k, x in v.items())
+            stack.extend((x, _at_key(where, k)) for k, x in v.items())
         elif isinstance(v, list):
             stack.extend((x, f"{where}[{k}]") for k, x in enumerate(v))
         elif isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -272,6 +272,13 @@ def _finite_tree(section: dict, path: str) -> dict:
             if not finite:
                 raise _fail(where, "a finite number", v)
     return section
+
+
+def _at_key(path: str, key: str) -> str:
+    """``path.key``, or ``path["key"]`` (JSON-quoted) for a key that would not read as one
+    name on one line (a newline, a dot, a bracket, a space)."""
+    plain = key and key.isprintable() and not any(c in key for c in ' .[]"')
+    return f"{path}.{key}" if plain else f"{path}[{json.dumps(key)}]"
 
 
 #: the layout's parts the editor reads: name → a list of this many numbers
@@ -286,7 +293,7 @@ def _layout(layout: dict) -> None:
         for name, v in _obj(layout[key], f"layout.{key}").items():
             if not (isinstance(v, list) and len(v) == n and all(
                     isinstance(c, (int, float)) and not isinstance(c, bool) for c in v)):
-                raise _fail(f"layout.{key}.{name}", f"{form}, {n} numbers", v)
+                raise _fail(_at_key(f"layout.{key}", name), f"{form}, {n} numbers", v)
 
 
 def _schedule(v, path) -> Annealed:

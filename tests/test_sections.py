@@ -253,6 +253,8 @@ def test_check_refuses_what_only_the_bound_data_once_showed(example, setting, pa
     ({"nodes": "abc"}, "layout.nodes: expected an object, found \"abc\""),
     ({"nodes": {"x": [1]}}, "layout.nodes.x: expected [x, y], 2 numbers, found [1]"),
     ({"plates": {"time": [0, 0, "w", 1]}}, "layout.plates.time: expected [x, y, width, height], 4 numbers"),
+    # found by tests/test_fuzz_sections.py: a key with a newline made a two-line error
+    ({"nodes": {"\n": None}}, 'layout.nodes["\\n"]: expected [x, y], 2 numbers, found null'),
 ])
 def test_the_editors_positions_are_checked_on_load(layout, message):
     """A layout the editor could not read (``dict("abc")`` raised ValueError in its
