@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import pickle
 
 import torch
 
@@ -38,6 +39,18 @@ def save_checkpoint(path, runtime, graph, **extra) -> None:
     write_bytes(path, buf.getvalue())
 
 
+def _why(e: Exception) -> str:
+    """Why torch could not read a checkpoint, in our words: torch's own message for a file
+    holding objects other than tensors advises loading it with ``weights_only=False``,
+    which would run whatever code the file carries."""
+    text = str(e)
+    if isinstance(e, pickle.UnpicklingError) or "weights_only" in text:
+        return ("it holds Python objects other than tensors and plain values, which are refused: "
+                "loading them could run code")
+    first = text.strip().splitlines()[0][:200] if text.strip() else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def load_checkpoint(path, graph=None, runtime=None, map_location="cpu") -> dict:
     """Read a checkpoint safely; check it fits ``graph`` and load it into ``runtime``."""
     try:
@@ -45,7 +58,7 @@ def load_checkpoint(path, graph=None, runtime=None, map_location="cpu") -> dict:
     except FileNotFoundError:
         raise GraphModelError(f"{path}: no such checkpoint") from None
     except Exception as e:  # torch raises many types for a corrupt or hostile file
-        raise GraphModelError(f"{path}: not a readable graphmodel checkpoint ({type(e).__name__}: {e})") from None
+        raise GraphModelError(f"{path}: not a readable graphmodel checkpoint ({_why(e)})") from None
     if not isinstance(state, dict) or "model" not in state or "graph_hash" not in state:
         raise GraphModelError(f"{path}: not a graphmodel checkpoint")
     if graph is not None and state["graph_hash"] != graph_hash(graph):

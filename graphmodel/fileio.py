@@ -266,6 +266,50 @@ def _number_tree(v, path, depth=0):
     return v
 
 
+def _finite_tree(section: dict, path: str) -> dict:
+    """Refuse, with its path, a number in a free-form section that save could not write
+    back or that no setting can use: ``1e999`` (read as infinity) or an integer too large
+    for a float (a coordinate of 401 digits). The sections' meaning is checked where it is
+    read (``inference.config``, ``inference.datasection``, the objective, the editor)."""
+    stack = [(section, path)]
+    while stack:
+        v, where = stack.pop()
+        if isinstance(v, dict):
+            stack.extend((x, _at_key(where, k)) for k, x in v.items())
+        elif isinstance(v, list):
+            stack.extend((x, f"{where}[{k}]") for k, x in enumerate(v))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            try:
+                finite = math.isfinite(v)
+            except OverflowError:
+                finite = False
+            if not finite:
+                raise _fail(where, "a finite number", v)
+    return section
+
+
+def _at_key(path: str, key: str) -> str:
+    """``path.key``, or ``path["key"]`` (JSON-quoted) for a key that would not read as one
+    name on one line (a newline, a dot, a bracket, a space)."""
+    plain = key and key.isprintable() and not any(c in key for c in ' .[]"')
+    return f"{path}.{key}" if plain else f"{path}[{json.dumps(key)}]"
+
+
+#: the layout's parts the editor reads: name → a list of this many numbers
+_LAYOUT_PARTS = {"nodes": ("[x, y]", 2), "plates": ("[x, y, width, height]", 4)}
+
+
+def _layout(layout: dict) -> None:
+    """The editor's positions, checked as it reads them (other keys are kept as they are)."""
+    for key, (form, n) in _LAYOUT_PARTS.items():
+        if key not in layout:
+            continue
+        for name, v in _obj(layout[key], f"layout.{key}").items():
+            if not (isinstance(v, list) and len(v) == n and all(
+                    isinstance(c, (int, float)) and not isinstance(c, bool) for c in v)):
+                raise _fail(_at_key(f"layout.{key}", name), f"{form}, {n} numbers", v)
+
+
 def _schedule(v, path) -> Annealed:
     _obj(v, path, ("schedule", "start", "end", "steps"), ("schedule", "start", "end", "steps"))
     _str(v["schedule"], f"{path}.schedule", ("anneal",))
@@ -440,7 +484,8 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
         _str(kind, f"models.{m}", MODEL_KINDS)
     factors = [_factor(f, f"factors[{k}]") for k, f in enumerate(_list(d["factors"], "factors"))]
     networks = _networks(d.get("networks", {}), factors)
-    sections = {s: _obj(d.get(s, {}), s) for s in SECTIONS}
+    sections = {s: _finite_tree(_obj(d.get(s, {}), s), s) for s in SECTIONS}
+    _layout(sections["layout"])
     g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):
         _wrap(f"plates[{k}]", g.add_plate, p)

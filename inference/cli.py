@@ -46,9 +46,18 @@ def _memory_line(g, args) -> str:
     return f"memory: {est.describe(batch)} (limit {bytes_text(limit)})"
 
 
-def cmd_check(args) -> int:
+def _check_settings(g) -> None:
+    """What ``train`` refuses before its first step, refused by ``check`` too: the data
+    section, the training settings (typos, ranges, seeds) and a device this machine lacks."""
+    from .config import TrainConfig
     from .datasection import check_section
+    from .trainer import resolve_device
 
+    check_section(g)
+    resolve_device(TrainConfig.for_graph(g).device)
+
+
+def cmd_check(args) -> int:
     g = _load(args.file, trust=args.trust)
     problems = g.problems()
     if problems:
@@ -57,8 +66,8 @@ def cmd_check(args) -> int:
             print(f"{args.file}: {loc}{p}", file=sys.stderr)
         return 1
     try:
-        check_section(g)
-    except gm.DataError as e:
+        _check_settings(g)
+    except gm.GraphModelError as e:
         print(f"{args.file}: {e}", file=sys.stderr)
         return 1
     print(f"graph '{g.name}': {len(g.variables)} variables, {len(g.factors)} factors")
@@ -259,11 +268,16 @@ def _test_data(g) -> tuple[dict, str]:
 def cmd_sample(args) -> int:
     import torch
 
+    from .config import MAX_SAMPLES, SEED_LIMIT
     from .plots import save_samples
     from .trainer import sample_observed
 
-    if args.n < 1:
-        raise gm.GraphModelError(f"-n: expected a positive number of samples, found {args.n}")
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise gm.GraphModelError(f"-n: expected a number of samples in [1, {MAX_SAMPLES:,}], found {args.n}")
+    if not 0 <= args.seed < SEED_LIMIT:
+        raise gm.GraphModelError(f"--seed: expected an integer in [0, 2**63), found {args.seed}")
+    if not 0 < args.temperature < float("inf"):
+        raise gm.GraphModelError(f"--temperature: expected a positive number, found {args.temperature}")
     g, runtime, _ = _trained(args)
     data = _test_data(g)[0] if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)
@@ -277,9 +291,12 @@ def cmd_sample(args) -> int:
 def cmd_evaluate(args) -> int:
     import torch
 
-    from .config import TrainConfig
+    from .config import MAX_EVAL_K, TrainConfig
     from .evaluate import report
 
+    if args.k is not None and not 1 <= args.k <= MAX_EVAL_K:  # (the file's eval_k is checked with the file)
+        raise gm.GraphModelError(f"--k: expected a number of importance samples in [1, {MAX_EVAL_K:,}], "
+                                 f"found {args.k}")
     g, runtime, state = _trained(args)
     test, split = _test_data(g)
     if split != "test":

@@ -13,6 +13,23 @@ NAN_POLICIES = ("rollback", "stop")
 #: torch.compile's modes, and those of them that replay CUDA graphs on a GPU
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+#: seeds are 64-bit: torch's generators take [0, 2**63) without wrapping, and the trainer
+#: combines them (seed · 1,000,003 + epoch) reduced modulo 2**63
+SEED_LIMIT = 2**63
+#: the most samples a run draws for its pictures (samples.png: a grid, not a data set)
+MAX_SAMPLES = 10_000
+#: the most importance samples per example when scoring
+MAX_EVAL_K = 100_000
+
+
+def number(v) -> bool:
+    """A finite int or float (JSON has no NaN, Python does; an int of 400 digits is no float)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 @dataclass
@@ -70,19 +87,19 @@ class TrainConfig:
         def bad(key, expected):
             raise GraphModelError(f"{where}.{key}: expected {expected}, found {getattr(self, key)!r}")
 
-        def posint(key, optional=False):
+        def posint(key, optional=False, top=None):
             v = getattr(self, key)
             if optional and v is None:
                 return
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                bad(key, "a positive integer")
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1 or (top is not None and v > top):
+                bad(key, "a positive integer" + (f" <= {top:,}" if top else ""))
 
-        for k in ("batch_size", "log_every", "num_samples", "lr_step", "eval_k"):
+        for k in ("batch_size", "log_every", "lr_step"):
             posint(k)
+        posint("num_samples", top=MAX_SAMPLES)
+        posint("eval_k", top=MAX_EVAL_K)
         for k in ("steps", "epochs", "sample_every", "checkpoint_every"):
             posint(k, optional=True)
-        def number(v) -> bool:  # a finite int or float (JSON has no NaN, Python does)
-            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
         for k in ("lr", "lr_gamma"):
             v = getattr(self, k)
@@ -94,11 +111,11 @@ class TrainConfig:
             bad("weight_decay", "a number >= 0")
         if not number(self.test_fraction) or not 0 <= self.test_fraction < 1:
             bad("test_fraction", "a number in [0, 1)")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            bad("seed", "an integer")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < SEED_LIMIT:
+            bad("seed", "an integer in [0, 2**63)")
         if not isinstance(self.compile, bool) and self.compile not in COMPILE_MODES:
             bad("compile", "true, false or a torch.compile mode (" + ", ".join(map(repr, COMPILE_MODES)) + ")")
-        if not isinstance(self.max_rollbacks, int) or self.max_rollbacks < 0:
+        if not isinstance(self.max_rollbacks, int) or isinstance(self.max_rollbacks, bool) or self.max_rollbacks < 0:
             bad("max_rollbacks", "an integer >= 0")
         for key, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("on_nan", NAN_POLICIES)):
             if getattr(self, key) not in choices:
@@ -113,6 +130,7 @@ class TrainConfig:
             bad("device", "auto, cpu, cuda, cuda:N or mps")
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (the ``training`` section's keys)."""
         return asdict(self)
 
     @classmethod

@@ -38,11 +38,13 @@ from graphmodel.errors import format_shape as _fmt
 from graphmodel.registry import Registry
 from graphmodel.variables import length_key
 
+from .datacheck import check_loader_options, check_tensor
+
 DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
 
 
 def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed))
+    return torch.Generator().manual_seed(int(seed) % 2**63)
 
 
 def four_points(n: int = 2000, seed: int = 0) -> dict:
@@ -183,6 +185,12 @@ def mnist5k(split: str = "train") -> dict:
             "label_onehot": torch.nn.functional.one_hot(y, 10).float()}
 
 
+#: the fields each built-in dataset gives (``graphmodel check`` checks a binding against
+#: them without loading the data)
+FIELDS = {**dict.fromkeys(("four_points", "ring8", "two_moons"), ("point", "label")),
+          "sines": ("sequence", "frequency"), "rooms": ("context", "context_view", "query", "query_view", "walls"),
+          **dict.fromkeys(("digits", "mnist", "mnist5k"), ("image", "image2d", "label", "label_onehot"))}
+
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
                    ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k)):
     DATASETS.register(_name, _fn)
@@ -200,6 +208,17 @@ def has_split(name: str) -> bool:
     return "split" in inspect.signature(fn).parameters
 
 
+def check_dataset_options(name: str, options: dict, where: str = "data.options") -> dict:
+    """Check a dataset's options against its loader before it runs
+    (:func:`inference.datacheck.check_loader_options`); raise a :class:`DataError`. Returns
+    the options to call it with."""
+    try:
+        fn = DATASETS.get(name)
+    except GraphModelError as e:
+        raise DataError(f"data.dataset: {e}") from None
+    return check_loader_options(fn, name, options, where)
+
+
 def load_dataset(spec: dict, **extra) -> dict:
     """Load the dataset a graph's ``data`` section names; returns its fields.
 
@@ -210,6 +229,7 @@ def load_dataset(spec: dict, **extra) -> dict:
     options = spec.get("options", {})
     if not isinstance(options, dict):
         raise DataError(f"data.options: expected an object, found {options!r}")
+    options = check_dataset_options(name, options)
     try:
         return DATASETS.get(name)(**options, **extra)
     except TypeError as e:
@@ -224,27 +244,11 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     ``binding`` is variable → field; without it, a field named like a variable binds it.
     Every observed variable of the graph must be bound.
     """
-    length_spec = graph.data.get("lengths", {}) if binding is None else {}
-    binding = dict(binding if binding is not None else graph.data.get("bind", {}))
-    out = {}
-    for var, field in binding.items():
-        if var not in graph.variables:
-            raise DataError(f"data.bind: '{var}' is not a variable of the graph; variables: "
-                            f"{', '.join(graph.variables)}")
-        if field not in fields:
-            raise DataError(f"data.bind.{var}: the dataset has no field '{field}'; fields: {', '.join(fields)}")
-        out[var] = fields[field]
-    for name in graph.variables:
-        if name not in out and name in fields:
-            out[name] = fields[name]
-    out.update(_bind_lengths(graph, fields, length_spec))
-    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
-    if missing:
-        raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
-                        f"fields: {', '.join(fields)}; bind it in data.bind")
+    names = binding_of(graph, fields, binding)
+    out = {key: fields[field] for key, field in names.items()}
+    for name, x in out.items():
+        check_tensor(name, x)
     lengths = {k: len(v) for k, v in out.items()}
-    if not lengths:
-        raise DataError("no data is bound to the graph's variables")
     if len(set(lengths.values())) != 1:
         raise DataError(f"bound fields have different lengths: {lengths}")
     if next(iter(lengths.values())) == 0:
@@ -253,7 +257,37 @@ def bind(graph, fields: dict, binding: dict | None = None) -> dict:
     return out
 
 
-def _bind_lengths(graph, fields: dict, spec) -> dict:
+def binding_of(graph, fields, binding: dict | None = None) -> dict:
+    """Which field binds which variable (and which the lengths of each sequence plate), by
+    name alone: ``fields`` is any collection of field names, so that ``graphmodel check``
+    checks the data section's binding against a dataset's :data:`FIELDS` without loading it.
+    """
+    length_spec = graph.data.get("lengths", {}) if binding is None else {}
+    binding = binding if binding is not None else graph.data.get("bind", {})
+    if not isinstance(binding, dict):
+        raise DataError(f"data.bind: expected an object variable → field, found {binding!r}")
+    out = {}
+    for var, field in binding.items():
+        if var not in graph.variables:
+            raise DataError(f"data.bind: '{var}' is not a variable of the graph; variables: "
+                            f"{', '.join(graph.variables)}")
+        if not isinstance(field, str) or field not in fields:
+            raise DataError(f"data.bind.{var}: the dataset has no field {field!r}; fields: {', '.join(fields)}")
+        out[var] = field
+    for name in graph.variables:
+        if name not in out and name in fields:
+            out[name] = name
+    out.update(_bind_lengths(graph, fields, length_spec))
+    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
+    if missing:
+        raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
+                        f"fields: {', '.join(fields)}; bind it in data.bind")
+    if not out:
+        raise DataError("no data is bound to the graph's variables")
+    return out
+
+
+def _bind_lengths(graph, fields, spec) -> dict:
     """The data section's ``"lengths": {"time": "length"}``: plate → field of sequence lengths.
 
     The lengths ride in the batch under ``length_key(plate)`` (``"time.length"``), as does a
@@ -268,12 +302,12 @@ def _bind_lengths(graph, fields: dict, spec) -> dict:
             seqs = [k for k, q in graph.plates.items() if q.kind == "sequence"]
             raise DataError(f"data.lengths: '{plate}' is not a sequence plate of the graph; sequence "
                             f"plates: {', '.join(seqs) or 'none'}")
-        if field not in fields:
+        if not isinstance(field, str) or field not in fields:
             raise DataError(f"data.lengths.{plate}: the dataset has no field {field!r}; fields: {', '.join(fields)}")
-        out[length_key(plate)] = fields[field]
+        out[length_key(plate)] = field
     for plate, p in graph.plates.items():
         if p.kind == "sequence" and length_key(plate) in fields and length_key(plate) not in out:
-            out[length_key(plate)] = fields[length_key(plate)]
+            out[length_key(plate)] = length_key(plate)
     return out
 
 
@@ -384,6 +418,29 @@ def partially_observed(graph) -> set:
             if graph.models.get(f.model) == "inference" and not f.deterministic}
 
 
+def check_labels(graph, bound) -> None:
+    """Check the data section's ``labels_per_class`` against the variables ``bound`` to data
+    (any collection of names: ``graphmodel check`` passes them without loading the data)."""
+    spec = graph.data.get("labels_per_class")
+    if spec is None:
+        return
+    if not isinstance(spec, dict):
+        raise DataError(f"data.labels_per_class: expected an object variable → count, found {spec!r}")
+    for name, n in spec.items():
+        where = f"data.labels_per_class.{name}"
+        if name not in bound or name not in graph.variables:
+            raise DataError(f"{where}: '{name}' is not bound to data; bound: {', '.join(bound)}")
+        v = graph.variables[name]
+        if name not in partially_observed(graph):
+            raise DataError(f"{where}: no inference model infers '{name}', so its hidden values could not be "
+                            f"inferred; give it a factor q({name}|...) in an inference model")
+        if v.plate is not None or not (v.support == "categorical" or (v.support == "one_hot" and len(v.shape) == 1)):
+            raise DataError(f"{where}: '{name}' must be one categorical or one-hot label per example, "
+                            f"found support '{v.support}' with shape {_fmt(v.shape)}")
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise DataError(f"{where}: expected a positive integer, found {n!r}")
+
+
 def keep_labels(graph, data: dict, seed: int = 0) -> dict:
     """Apply the data section's ``labels_per_class`` to (training) data.
 
@@ -396,23 +453,10 @@ def keep_labels(graph, data: dict, seed: int = 0) -> dict:
     spec = graph.data.get("labels_per_class")
     if spec is None:
         return data
-    if not isinstance(spec, dict):
-        raise DataError(f"data.labels_per_class: expected an object variable → count, found {spec!r}")
+    check_labels(graph, data)
     out = dict(data)
     for k, (name, n) in enumerate(spec.items()):
-        where = f"data.labels_per_class.{name}"
-        if name not in data:
-            raise DataError(f"{where}: '{name}' is not bound to data; bound: {', '.join(data)}")
-        v = graph.variables[name]
-        if name not in partially_observed(graph):
-            raise DataError(f"{where}: no inference model infers '{name}', so its hidden values could not be "
-                            f"inferred; give it a factor q({name}|...) in an inference model")
-        if v.plate is not None or not (v.support == "categorical" or (v.support == "one_hot" and len(v.shape) == 1)):
-            raise DataError(f"{where}: '{name}' must be one categorical or one-hot label per example, "
-                            f"found support '{v.support}' with shape {_fmt(v.shape)}")
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise DataError(f"{where}: expected a positive integer, found {n!r}")
-        x = data[name]
+        v, x = graph.variables[name], data[name]
         cls = (x.argmax(-1) if v.support == "one_hot" else x).cpu()
         perm = torch.randperm(len(x), generator=_generator(seed * 7919 + 104729 * (k + 1)))
         perm = perm[~missing_rows(x).cpu()[perm]]  # a value missing already stays missing

@@ -35,7 +35,19 @@ import torch
 from graphmodel.errors import DataError
 from graphmodel.options import Option
 
-from .data import DATASETS, bind, check_fields, has_split, keep_labels, load_dataset
+from .data import (
+    DATASETS,
+    FIELDS,
+    bind,
+    binding_of,
+    check_dataset_options,
+    check_fields,
+    check_labels,
+    has_split,
+    keep_labels,
+    load_dataset,
+)
+from .datacheck import to_model_dtype
 
 BINARIZE = ("dynamic", "fixed")
 #: the supports of labels, which ``levels`` leaves alone
@@ -81,6 +93,8 @@ def check_section(graph) -> None:
 
 def _check_dataset(graph, section: dict) -> None:
     name, options = section["dataset"], section.get("options", {})
+    check_dataset_options(name, options)
+    check_dataset_options(name, {**options, **section.get("test_options", {})}, "data.test_options")
     if has_split(name):  # (an unknown name raises here, listing the known ones)
         if "split" in options:
             raise DataError(f"data.options.split: '{name}' has training and test splits of its own and "
@@ -97,6 +111,13 @@ def _check_dataset(graph, section: dict) -> None:
     if wants_grey and options.get("binarize"):
         raise DataError(f"data.options.binarize: {name}'s own threshold leaves no grey levels for "
                         f"data.{'binarize' if section.get('binarize') else 'levels'}; remove it")
+    if name in FIELDS:  # a built-in dataset: its fields are known without loading it
+        bound = binding_of(graph, FIELDS[name])
+        check_labels(graph, bound)
+        if section.get("binarize"):
+            _binary_observed(graph, bound)
+        if section.get("levels") is not None:
+            _grey(graph, bound)
 
 
 def _load(section: dict, **extra) -> dict:
@@ -113,7 +134,7 @@ def split(data: dict, test_fraction: float, seed: int) -> tuple[dict, dict]:
     """A deterministic train/test split of bound data: ``test_fraction`` of the examples
     (rounded; none of a single example) held out by a permutation seeded by ``seed``."""
     n = len(next(iter(data.values())))
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 7919))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed((seed + 7919) % 2**63))
     n_test = int(round(n * test_fraction)) if n > 1 else 0
     test_idx, train_idx = perm[:n_test], perm[n_test:]
     return {k: v[train_idx] for k, v in data.items()}, {k: v[test_idx] for k, v in data.items()}
@@ -129,12 +150,14 @@ class Prepared:
         dynamic: the variables whose binary pixels are drawn afresh from the training split's
             grey levels at every batch (``binarize: "dynamic"``); empty otherwise.
         source: where the test split came from, in words.
+        notes: what was converted on the way (float64 data in the model's dtype), in words.
     """
 
     train: dict
     test: dict
     dynamic: tuple
     source: str
+    notes: tuple = ()
 
 
 def prepare(graph, config, data: dict | None = None, test_data: dict | None = None) -> Prepared:
@@ -149,6 +172,10 @@ def prepare(graph, config, data: dict | None = None, test_data: dict | None = No
     check_section(graph)
     section = graph.data
     data, test_data, source = _bound(graph, data, test_data)
+    data, notes = to_model_dtype(data)
+    if test_data is not None:
+        test_data, test_notes = to_model_dtype(test_data)
+        notes += [f"test_data: {n}" for n in test_notes]
     parts = [data] if test_data is None else [data, test_data]
     if section.get("levels") is not None:
         parts = [quantized(graph, p, section["levels"]) for p in parts]
@@ -164,7 +191,7 @@ def prepare(graph, config, data: dict | None = None, test_data: dict | None = No
     test = for_scoring(test, grey, config.seed)
     if section.get("binarize") == "fixed":
         train = drawn(train, grey, config.seed + 15_485_863)
-    return Prepared(train, test, grey if section.get("binarize") == "dynamic" else (), source)
+    return Prepared(train, test, grey if section.get("binarize") == "dynamic" else (), source, tuple(notes))
 
 
 def _bound(graph, data: dict | None, test_data: dict | None) -> tuple:
@@ -197,8 +224,10 @@ def _bound(graph, data: dict | None, test_data: dict | None) -> tuple:
     return data, test_data, source
 
 
-def _observed(graph, data: dict, supports) -> list:
-    return [n for n in data if graph.variables[n].role == "observed" and graph.variables[n].support in supports]
+def _observed(graph, data, supports) -> list:
+    """The observed variables among ``data``'s names (not the plates' lengths) of these supports."""
+    vs = graph.variables
+    return [n for n in data if n in vs and vs[n].role == "observed" and vs[n].support in supports]
 
 
 def _binary_observed(graph, data: dict) -> tuple:
@@ -209,14 +238,25 @@ def _binary_observed(graph, data: dict) -> tuple:
     return names
 
 
+_NO_GREY = ("data.levels: no observed variable with grey levels (support other than a label's or 'binary') is "
+            "bound to data")
+
+
+def _grey(graph, data) -> list:
+    """The observed variables among ``data``'s names whose values ``levels`` would round."""
+    supports = [s for s in {v.support for v in graph.variables.values()} if s not in _LABELS]
+    names = _observed(graph, data, supports)
+    if not names:
+        raise DataError(_NO_GREY)
+    return names
+
+
 def quantized(graph, data: dict, levels: int) -> dict:
     """``data`` with the grey levels of its observed non-label variables rounded to ``levels``
     evenly spaced values in [0, 1]; raise a DataError for values outside [0, 1]."""
-    supports = [s for s in {v.support for v in graph.variables.values()} if s not in _LABELS]
-    names = [n for n in _observed(graph, data, supports) if torch.is_floating_point(data[n])]
+    names = [n for n in _grey(graph, data) if torch.is_floating_point(data[n])]
     if not names:
-        raise DataError("data.levels: no observed variable with grey levels (support other than a label's or "
-                        "'binary') is bound to data")
+        raise DataError(_NO_GREY)
     out = dict(data)
     for n in names:
         x = data[n]
@@ -238,5 +278,5 @@ def drawn(data: dict, names: tuple, seed: int) -> dict:
     """``data`` with binary pixels drawn once from the grey levels of ``names``, seeded."""
     if not names:
         return data
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed % 2**63)
     return {k: torch.bernoulli(v.cpu(), generator=g).to(v.device) if k in names else v for k, v in data.items()}

@@ -75,8 +75,8 @@ for _k in (
         "free_bits": lambda k, v: None if v is None else opt.check_nonneg(k, v),
         "discrete": lambda k, v: opt.check_option(k, v, DISCRETE_MODES), "temperature": opt.check_positive,
         "semi_supervised": lambda k, v: (opt.check_semi_supervised(k, v), v)[1]}),
-    ObjectiveKind("iwae", lambda g, **o: iwae(g, **_pq(g, o)), {**_PQ, "k": opt.check_positive_int}),
-    ObjectiveKind("renyi", lambda g, **o: renyi(g, **_pq(g, o)), {**_PQ, "alpha": opt.check_number, "k": opt.check_positive_int}),
+    ObjectiveKind("iwae", lambda g, **o: iwae(g, **_pq(g, o)), {**_PQ, "k": opt.check_samples}),
+    ObjectiveKind("renyi", lambda g, **o: renyi(g, **_pq(g, o)), {**_PQ, "alpha": opt.check_number, "k": opt.check_samples}),
     ObjectiveKind("ml", lambda g, model=None, dequantize=None: max_likelihood(
         g, model or opt.model_of(g, "generative", "p"), dequantize),
                   {"model": opt.check_model_name, "dequantize": lambda k, v: v}),

@@ -14,21 +14,49 @@ from .losses import Anneal, Schedule
 
 __all__ = [
     "check_beta", "check_model_name", "check_nonneg", "check_number", "check_option", "check_positive",
-    "check_positive_int", "check_semi_supervised", "fail", "is_number", "model_of",
+    "check_positive_int", "check_samples", "check_semi_supervised", "fail", "is_number", "model_of",
 ]
 
 
+#: the largest magnitude of an objective's number: the losses compute in float32, where a
+#: larger one (``free_bits: 1e308``) overflows inside torch at the first step
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def fail(key, expected, found):
-    raise GraphModelError(f"objective.{key}: expected {expected}, found {found!r}")
+    huge = isinstance(found, (int, float)) and not isinstance(found, bool) and _magnitude(found) > FLOAT32_MAX
+    why = f" (losses compute in float32: at most {FLOAT32_MAX:.3g})" if huge else ""
+    raise GraphModelError(f"objective.{key}: expected {expected}{why}, found {found!r}")
+
+
+def _magnitude(v) -> float:
+    try:
+        return abs(float(v))
+    except OverflowError:  # an integer too large for a float
+        return math.inf
 
 
 def is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite int or float that float32 holds."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and _magnitude(v) <= FLOAT32_MAX
 
 
 def check_positive_int(key, v):
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
         fail(key, "a positive integer", v)
+    return v
+
+
+#: the most samples per example an objective draws (IWAE's and Rényi's k): the step holds
+#: k × batch copies of every latent and activation
+MAX_SAMPLES_PER_EXAMPLE = 10_000
+
+
+def check_samples(key, v):
+    """A number of samples per example in [1, MAX_SAMPLES_PER_EXAMPLE]."""
+    check_positive_int(key, v)
+    if v > MAX_SAMPLES_PER_EXAMPLE:
+        fail(key, f"a positive integer <= {MAX_SAMPLES_PER_EXAMPLE:,}", v)
     return v
 
 

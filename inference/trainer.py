@@ -93,11 +93,28 @@ def _copied(t: torch.Tensor) -> torch.Tensor:
     return t.detach().clone()
 
 
+def available_devices() -> list[str]:
+    """The devices this machine can train on, as ``training.device`` names them."""
+    out = ["cpu"]
+    if torch.cuda.is_available():
+        out += ["cuda", *(f"cuda:{i}" for i in range(torch.cuda.device_count()))]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        out.append("mps")
+    return out
+
+
 def resolve_device(name: str) -> torch.device:
+    """The torch device ``training.device`` names; a :class:`GraphModelError` naming the
+    devices this machine has when it has not that one (checked here, before any tensor
+    moves, so that ``check`` refuses it as ``train`` would)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GraphModelError(f"device {name!r} was asked for, but CUDA is not available on this machine")
+    have = available_devices()
+    if name not in have:
+        what = {"cuda": "CUDA", "mps": "MPS"}.get(name.partition(":")[0]) if len(have) == 1 or name == "mps" else None
+        raise GraphModelError(f"training.device {name!r} was asked for, but {what or 'that device'} is not "
+                              f"available on this machine (available: {', '.join(have)})")
     return torch.device(name)
 
 
@@ -140,6 +157,9 @@ class Trainer:
         self.test_data = {k: v.to(self.device) for k, v in ready.test.items()}
         #: where the test split came from, in words; the variables binarized at every batch
         self.test_source, self._dynamic = ready.source, ready.dynamic
+        #: what was converted in the data given (float64 to the model's dtype), in words;
+        #: each is also reported as a TrainWarning when the run starts
+        self.notes = self._unsaid = ready.notes
         torch.manual_seed(cfg.seed)
         if not graph.problems():  # a step of this batch size must fit before anything is built
             guard(graph, cfg.batch_size, limit_of(graph, cfg.max_memory, self.device),
@@ -263,7 +283,7 @@ class Trainer:
         """The epoch's permutation, on the device: one host-to-device copy per epoch, not per
         step (a blocking copy would wait for the GPU's queue at every step)."""
         if self._order is None or self._order[0] != epoch:
-            g = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+            g = torch.Generator().manual_seed((self.config.seed * 1_000_003 + epoch) % 2**63)
             self._order = (epoch, torch.randperm(self.n_train, generator=g).to(self.device, non_blocking=True))
         return self._order[1]
 
@@ -275,6 +295,9 @@ class Trainer:
         end = self.total_steps if steps is None else min(self.total_steps, self.step + steps)
         self._stop.clear()
         self.emit(ev.Started(self.step, end, str(self.device), self.describe()))
+        for note in self._unsaid:  # once, at the first run
+            self.emit(ev.TrainWarning(self.step, note))
+        self._unsaid = ()
         self._take_snapshot()
         per_step = []
         first_of_interval = self.step
@@ -481,6 +504,11 @@ class Trainer:
         except GraphModelError as e:
             self.emit(ev.TrainWarning(self.step, f"could not sample: {e}"))
             return
+        except (RuntimeError, MemoryError) as e:  # pictures are never worth the run's checkpoint and summary
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            self.emit(ev.TrainWarning(self.step, f"could not sample {self.config.num_samples} examples "
+                                                 f"(training.num_samples): {type(e).__name__}: {first}"))
+            return
         if values:
             self.emit(ev.Samples(self.step, values))
 
@@ -638,4 +666,4 @@ def train(graph, data=None, test_data=None, **config) -> Trainer:
     return t
 
 
-__all__ = ["PARAMETERS", "Player", "Trainer", "load_weights", "sample_observed", "train", "resolve_device", "split"]
+__all__ = ["PARAMETERS", "Player", "Trainer", "load_weights", "sample_observed", "train", "resolve_device", "available_devices", "split"]

@@ -313,7 +313,7 @@ def test_a_missing_file(tmp_path, capsys):
 
 def test_bad_sample_count(moons, tmp_path, capsys):
     _one_line(*run(capsys, "sample", moons, "--checkpoint", tmp_path / "c.pt", "-n", 0, "-o", tmp_path / "s.png")[::2],
-              "-n: expected a positive number of samples, found 0")
+              "-n: expected a number of samples in [1, 10,000], found 0")
 
 
 def test_a_missing_checkpoint(moons, tmp_path, capsys):

@@ -457,7 +457,7 @@ def test_learning_rate_schedules(schedule, expected):
     ({"weight_decay": -0.1}, "training.weight_decay: expected a number >= 0, found -0.1"),
     ({"test_fraction": 1.0}, "training.test_fraction: expected a number in [0, 1), found 1.0"),
     ({"device": "tpu"}, "training.device: expected auto, cpu, cuda, cuda:N or mps, found 'tpu'"),
-    ({"seed": "zero"}, "training.seed: expected an integer, found 'zero'"),
+    ({"seed": "zero"}, "training.seed: expected an integer in [0, 2**63), found 'zero'"),
     ({"max_rollbacks": -1}, "training.max_rollbacks: expected an integer >= 0, found -1"),
     ({"learning_rate": 0.1}, "training.learning_rate: unknown setting; known: batch_size, checkpoint_every"),
 ])

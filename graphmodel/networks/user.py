@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+import torch
+
 from ..errors import GraphModelError, TrustError
 from ..options import Option
 from .base import NETWORKS, NetSpec, NetworkType, UserNetAdapter
@@ -17,12 +19,16 @@ def import_ref(ref: str, trusted: bool):
             "only if you trust where the file came from"
         )
     mod, _, name = ref.partition(":")
+    if not mod or mod.startswith(".") or not name:
+        raise GraphModelError(f"user code {ref!r}: expected an absolute reference 'package.module:Name'")
     try:
         obj = importlib.import_module(mod)
         for part in name.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as e:
-        raise GraphModelError(f"cannot import user code {ref!r}: {e}") from None
+    except Exception as e:  # the user's module may raise anything as it loads (a SyntaxError, say)
+        raise GraphModelError(f"cannot import user code {ref!r}: {type(e).__name__}: {e}") from None
+    if not callable(obj):
+        raise GraphModelError(f"user code {ref!r}: expected a class or function, found {type(obj).__name__}")
     return obj
 
 
@@ -38,7 +44,14 @@ def _check_module(options: dict) -> list:
 
 def _build_module(options, inputs, heads, trusted=False):
     cls = import_ref(options["ref"], trusted)
-    return UserNetAdapter(cls(**options.get("kwargs", {})), heads)
+    try:
+        module = cls(**options.get("kwargs", {}))
+    except Exception as e:  # the user's constructor may raise anything (wrong kwargs, say)
+        raise GraphModelError(f"user code {options['ref']!r} could not be built with kwargs "
+                              f"{options.get('kwargs', {})}: {type(e).__name__}: {e}") from None
+    if not isinstance(module, torch.nn.Module):
+        raise GraphModelError(f"user code {options['ref']!r}: expected an nn.Module, found {type(module).__name__}")
+    return UserNetAdapter(module, heads)
 
 
 #: ``kwargs`` (the class's keyword arguments) is free-form: a default and a check of its own
