@@ -209,12 +209,32 @@ def estimate(graph, trusted: bool = False, exact: bool = True) -> Estimate:
                 params += _network_params(spec, inputs, heads, trusted) if exact else _crude_params(spec, inputs, heads)
             acts = NETWORKS.get(spec.type).activation_count(spec.options, inputs, heads) * _repeats(graph, f)
         label = f"{f.model}({f.label})"
+        if getattr(f, "flow", ()):
+            p, a = _flow_cost(f, var, inputs, label, trusted, exact)
+            params, acts = params + p, acts + a
         est.factors.append((label, params * size, acts * size))
         est.params += params
         est.activation_bytes += acts * size
     est.param_bytes = est.params * size
     est.activation_bytes += _variable_elements(graph) * size
     return est
+
+
+def _flow_cost(f, var, inputs, label, trusted, exact) -> tuple[int, int]:
+    """A flow's steps: their parameters (built on meta, or a crude bound from the widths they
+    name) and what one example keeps (each step's hidden layers, and its output)."""
+    from .flows import build_layers
+
+    widths = [sum(x for x in v if isinstance(x, int) and not isinstance(x, bool))
+              for s in f.flow for v in s.options.values() if isinstance(v, list)]
+    event = math.prod(var.shape)
+    acts = 2 * sum(widths) + event * len(f.flow)
+    if not exact:
+        return sum((event + w + 1) ** 2 for w in widths) + event * event * len(f.flow), acts
+    context = [i for i in inputs if i.name != f.target]
+    with torch.device("meta"):
+        layers = build_layers(f.flow, tuple(var.shape), label, context)
+    return sum(p.numel() for layer in layers for p in layer.parameters()), acts
 
 
 def check_budget(est: Estimate, batch_size: int, limit: int, what: str = "training") -> None:

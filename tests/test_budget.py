@@ -136,3 +136,17 @@ def test_ordinary_examples_are_not_measured_on_build(monkeypatch):
         gm.load(f"examples/{name}.json").build()
     assert calls == []
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_a_flow_with_huge_couplings_is_refused_before_allocating():
+    x = gm.Variable("x", (2,), role="observed")
+    g = gm.Graph("f", p=gm.Normal(x, loc=0.0, scale=1.0, flow=[gm.Coupling(hidden=[1 << 16] * 4)]))
+    before = peak_rss_mb()
+    with pytest.raises(ResourceError, match=r"the largest factor is p\(x\)"):
+        g.build()
+    assert peak_rss_mb() - before < 200
+    small = gm.load("examples/realnvp.json")
+    built = small.build()
+    held = sum(p.numel() for p in built.parameters())
+    held += sum(b.numel() for n, b in built.named_buffers() if "const_" in n)
+    assert estimate(small).params == held
