@@ -332,6 +332,8 @@ class Trainer:
                 self.emit_samples()
             if checkpoint and self.on_checkpoint:
                 self.on_checkpoint(self.step)
+        if per_step:  # a stop that came after the last step's report check: its steps still count
+            self._report(per_step, first_of_interval)
         metrics = self.evaluate()
         self.emit_samples()
         self.emit(ev.Finished(self.step, metrics, stopped=self._stop.is_set()))

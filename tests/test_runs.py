@@ -99,3 +99,33 @@ def test_a_damaged_metrics_record_is_dropped_on_resume_with_a_warning(capsys, tm
     assert "line 2: no integer step; dropped" in err and "line 3: not JSON; dropped" in err
     steps = [r["step"] for r in read_metrics(out / "metrics.jsonl")]
     assert steps == [10, 40, 50, 60]  # steps 20 and 30 were the damaged lines
+
+
+def test_a_stop_between_the_report_check_and_the_loop_still_reports_the_last_steps():
+    """A stop asked for while a step runs, after that step's report check (a signal, the
+    editor's Stop button from its thread), still reports that step: the metrics end where the
+    checkpoint is (a race found by the signal test)."""
+    from inference import events as ev
+
+    t = Trainer(moons_graph(), config={"steps": 1000, "log_every": 10, "checkpoint_every": None})
+    reported = []
+    t.subscribe(lambda e: isinstance(e, ev.StepMetrics) and reported.append(e.step))
+    step = t._train_step
+
+    def train_step(k):
+        out = step(k)
+        if k == 13:  # the stop lands after step 14's report check would have run: simulate it late
+            t.step_hook_stop = True
+        return out
+    t._train_step = train_step
+    original = t._stop.is_set
+    calls = {"n": 0}
+
+    def is_set():  # false at step 14's report check, true at the loop's condition right after it
+        if getattr(t, "step_hook_stop", False):
+            calls["n"] += 1
+            return calls["n"] > 1
+        return original()
+    t._stop.is_set = is_set
+    t.run()
+    assert t.step == 14 and reported[-1] == 14
