@@ -288,9 +288,15 @@ def check_loader(raw: bytes) -> str:
     return "/".join(outcomes)
 
 
-FUZZ = settings(max_examples=CASES, deadline=None, database=None, derandomize=True, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+def fuzz_settings(cases: int) -> settings:
+    """Hypothesis settings of a fuzzer: ``cases`` fixed-seed cases, no deadline (each case has
+    its own time bound), and none of the health checks that large hostile inputs trip."""
+    return settings(max_examples=cases, deadline=None, database=None, derandomize=True, print_blob=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                           HealthCheck.data_too_large, HealthCheck.large_base_example])
+
+
+FUZZ = fuzz_settings(CASES)
 
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="the per-case time bound needs POSIX timers")

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
+from test_fuzz import Hang, fuzz_settings
 
 import graphmodel as gm
 from inference.cli import main
@@ -143,10 +144,6 @@ def hostile_sections(data) -> bytes:
 
 # --- the property ----------------------------------------------------------------------
 
-class Hang(Exception):
-    """A case that ran past CASE_SECONDS."""
-
-
 def _alarm(signum, frame):
     raise Hang(f"one case ran longer than {CASE_SECONDS:.0f} s")
 
@@ -190,9 +187,7 @@ def through_the_users_path(raw: bytes, where: Path) -> str:
     return "trained and saved"
 
 
-FUZZ = settings(max_examples=CASES, deadline=None, database=None, derandomize=True, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                       HealthCheck.data_too_large, HealthCheck.large_base_example])
+FUZZ = fuzz_settings(CASES)
 
 
 @pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="the per-case time bound needs POSIX timers")
