@@ -24,12 +24,12 @@ from torch import distributions as D
 from torch import nn
 
 from .errors import GraphModelError, ShapeError
-from .factors import NET, Const, Learn
-from .families import FAMILIES, log_density, param_function, param_transform
+from .factors import NET
+from .families import FAMILIES, log_density
 from .networks import HeadSpec, InputSpec, build_network
 from .networks.masked import MaskedMLPNet, natural_order, random_order
+from .paramtable import _CONST, _NET, _SCHED, param_table
 
-_NET, _CONST, _LEARN = 0, 1, 2
 _SCALAR = torch.Size()  # one sample
 _FIXED = ((None, None),)  # one fixed order, its masks the network's own
 
@@ -43,7 +43,6 @@ class AutoregressiveModule(nn.Module):
     """
 
     standard = False  # (never a standard Normal prior: the runtime's shortcuts skip it)
-    schedules = ()  # (no parameter on a schedule: Runtime.set_step passes it by)
     deterministic = False
 
     def __init__(self, graph, index: int, trusted: bool = False, shared: dict | None = None):
@@ -65,7 +64,8 @@ class AutoregressiveModule(nn.Module):
             self.net = build_network(f.net, inputs, heads, trusted)
         except GraphModelError as e:
             raise type(e)(f"factor {self.label}: {e}") from None
-        self.table = tuple(self._table(f, var, names))
+        self.table = param_table(self, f, var, names)  # (positive maps and schedules as FactorModule's)
+        self.schedules = tuple((ref, f.params[k]) for k, kind, ref, _ in self.table if kind == _SCHED)
         self.parent_ndims = tuple(len(graph.variables[p.name].shape) for p in f.parents)
         self._masked = isinstance(self.net, MaskedMLPNet)
         self._init_orders()
@@ -89,25 +89,6 @@ class AutoregressiveModule(nn.Module):
         if found != want:
             raise ShapeError(f"factor {self.label}: the network returned outputs shaped {found}, expected {want} "
                              f"({', '.join(h.name for h in heads)}: batch, *shape of the parameter)")
-
-    def _table(self, f, var, names):
-        """``(name, kind, ref, fn)`` per parameter, as ``FactorModule`` keeps them."""
-        head = 0
-        for k in names:
-            src = f.params.get(k, Const(self.family.defaults.get(k)))
-            constraint = self.family.constraint(k)
-            shape = self.family.param_shape(k, var)
-            if src == NET:
-                yield k, _NET, head, param_function(constraint)
-                head += 1
-            elif isinstance(src, Learn):
-                init = torch.as_tensor(src.init, dtype=torch.get_default_dtype()).expand(shape)
-                setattr(self, f"raw_{k}", nn.Parameter(param_transform(constraint).inv(init).clone()))
-                yield k, _LEARN, f"raw_{k}", param_function(constraint)
-            else:
-                value = torch.as_tensor(src.value, dtype=torch.get_default_dtype()).expand(shape).clone()
-                self.register_buffer(f"const_{k}", value)
-                yield k, _CONST, f"const_{k}", None
 
     def _init_orders(self):
         """The fixed orders (and, for an agnostic ensemble, its members' masks) as buffers.
@@ -155,7 +136,7 @@ class AutoregressiveModule(nn.Module):
             raw = self.net(value, *parents)
         out = {}
         for name, kind, ref, fn in self.table:
-            if kind == _CONST:
+            if kind in (_CONST, _SCHED):
                 out[name] = self._buffers[ref]
                 continue
             v = raw[ref] if kind == _NET else self._parameters[ref]

@@ -21,17 +21,16 @@ from .autoregressive import AutoregressiveModule
 from .engine import Last, Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
-from .factors import NET, Annealed, Const, Learn, Tied
-from .families import FAMILIES, draw, draw_plan, log_density, param_function, param_transform
+from .factors import NET, Tied
+from .families import FAMILIES, draw, draw_plan, log_density
 from .flows import build_layers
 from .flows.factor import FlowFactorModule
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
-from .positive import DEFAULT_POSITIVE, POSITIVE_MAPS, is_positive
+from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
 from .variables import length_key
 
-_NET, _CONST, _LEARN, _SCHED = 0, 1, 2, 3
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity"})
 
 
@@ -63,7 +62,7 @@ class FactorModule(nn.Module):
                 self.net = self._network(f, spec, inputs, heads, trusted, {} if shared is None else shared)
             except GraphModelError as e:
                 raise type(e)(f"factor {self.label}: {e}") from None
-        self.table = self._table(f, var, names)
+        self.table = param_table(self, f, var, names)
         # a Normal's scale from exp(raw): the raw value is log σ itself, which its KL and
         # log-density read (one op fewer each way, and exact where exp would overflow)
         self._log_scale = self.family.dist is torch.distributions.Normal and any(
@@ -100,37 +99,6 @@ class FactorModule(nn.Module):
                 f"network '{f.net.name}' is tied to factors {label} and {self.label}, which differ: "
                 f"{label} {_signature(first)}, {self.label} {_signature(sig)}")
         return net
-
-    def _table(self, f, var, names) -> tuple:
-        """One ``(name, kind, ref, fn)`` per parameter: where its value comes from (a head
-        index, a parameter or buffer name) and the map of its raw value (``None``: identity)."""
-        table, head = [], 0
-        for k in names:
-            src = f.params.get(k, Const(self.family.defaults.get(k)))
-            constraint = self.family.constraint(k)
-            shape = self.family.param_shape(k, var)
-            if is_positive(constraint):
-                pmap = POSITIVE_MAPS.get(f.positive.get(k, DEFAULT_POSITIVE))
-                fn, inverse = pmap.forward, pmap.inverse
-            else:
-                fn, inverse = param_function(constraint), param_transform(constraint).inv
-            if src == NET:
-                table.append((k, _NET, head, fn))
-                head += 1
-            elif isinstance(src, Learn):
-                init = torch.as_tensor(src.init, dtype=torch.get_default_dtype()).expand(shape)
-                setattr(self, f"raw_{k}", nn.Parameter(inverse(init).clone()))
-                table.append((k, _LEARN, f"raw_{k}", fn))
-            elif isinstance(src, Annealed):
-                # a buffer the trainer fills at each step (Runtime.set_step): the value
-                # reaches the device without the host waiting, and a checkpoint keeps it
-                self.register_buffer(f"sched_{k}", torch.full(shape, src.value(0)))
-                table.append((k, _SCHED, f"sched_{k}", None))
-            else:
-                value = torch.as_tensor(src.value, dtype=torch.get_default_dtype()).expand(shape).clone()
-                self.register_buffer(f"const_{k}", value)
-                table.append((k, _CONST, f"const_{k}", None))
-        return tuple(table)
 
     def _verify(self, graph, f, heads):
         """Run the network once on zeros so that a wrong output shape is caught at build."""

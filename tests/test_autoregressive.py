@@ -315,3 +315,19 @@ def test_the_command_line_trains_evaluates_and_samples_a_made(tmp_path, capsys):
     assert ll == -nll and 20 < nll < 64 * math.log(2) and bits == pytest.approx(nll / 64 / math.log(2), abs=1e-3)
     assert main(["sample", str(path), "--checkpoint", ckpt, "-n", "16", "-o", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_an_autoregressive_factor_takes_its_positive_map_and_schedules_as_any_factor():
+    """The same parameter table as a parametric factor: a softplus scale is softplus (it was
+    exp whatever the file said), and a scheduled parameter follows the trainer's step."""
+    x = gm.Variable("x", (4,), role="observed")
+    soft = gm.Graph("a", p=gm.Normal(x, net=gm.MaskedMLP(8), autoregressive=True, positive="softplus"))
+    table = dict((name, fn) for name, _, _, fn in soft.build().factor_modules[0].table)
+    assert table["scale"] is not torch.exp and torch.allclose(
+        table["scale"](torch.zeros(1)), torch.nn.functional.softplus(torch.zeros(1)) + 1e-4)
+    annealed = gm.Graph("b", p=gm.Normal(x, net=gm.MaskedMLP(8), autoregressive=True, loc="net",
+                                         scale=gm.Annealed(2.0, 0.5, 10)))
+    runtime = annealed.build()
+    module = runtime.factor_modules[0]
+    runtime.set_step(10)
+    assert torch.allclose(module.params(torch.zeros(3, 4))["scale"], torch.full((4,), 0.5))
