@@ -18,6 +18,7 @@ import graphmodel as gm
 from graphmodel.render.formula import flow_text
 
 from .config import COMPILE_MODES
+from .loggers import LOGGERS
 
 
 def _load(path, trust=False, validate=False):
@@ -184,12 +185,15 @@ def _train(args, g, trainer) -> int:
         print(f"{args.out} holds an earlier run (--resume continues it, --overwrite replaces it); "
               f"writing this one to {out}", file=sys.stderr)
     # Only rank 0 writes the run directory: other ranks would truncate its metrics file.
+    loggers = _loggers(args, out, trainer) if trainer.is_main else []  # (first: a missing package changes nothing)
     writer = RunWriter(out, trainer, resume_step) if trainer.is_main else None
     if writer is not None:
         for d in writer.dropped:
             print(f"graphmodel: warning: {out / 'metrics.jsonl'}: {d}; dropped", file=sys.stderr)
         trainer.subscribe(ProgressBar(disable=args.quiet))
         trainer.subscribe(writer)
+        for lg in loggers:
+            trainer.subscribe(lg)
         print(f"objective: {trainer.describe()}")
         n_test = len(next(iter(trainer.test_data.values())))
         print(f"data: {trainer.n_train} training examples, "
@@ -200,6 +204,8 @@ def _train(args, g, trainer) -> int:
     finally:
         if writer is not None:
             writer.close()
+            for lg in loggers:
+                lg.close()
     if writer is not None:
         for k, v in metrics.items():
             print(f"{k}: {v:.4f}")
@@ -208,6 +214,21 @@ def _train(args, g, trainer) -> int:
         print(f"graphmodel: stopped by {caught[0]} at step {trainer.step}, checkpoint saved; continue with:\n"
               f"  graphmodel train {args.file} --out {out} --resume", file=sys.stderr)
         return 130 if caught[0] == "SIGINT" else 143
+    return 0
+
+
+def _loggers(args, out, trainer) -> list:
+    """The trackers named by ``--logger`` (made before the run directory is touched, so a
+    missing package is reported before anything is written)."""
+    from .loggers import make_logger
+
+    return [make_logger(name, out, trainer) for name in dict.fromkeys(args.logger)]
+
+
+def cmd_plot(args) -> int:
+    from .runplots import plot_runs
+
+    print(f"wrote {plot_runs(args.runs, args.output, args.keys)}")
     return 0
 
 
@@ -374,6 +395,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a run already in OUT (by default a new OUT-2, OUT-3, … is made beside it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--logger", action="append", default=[], choices=LOGGERS,
+                   help="also log to this tracker (repeatable): csv writes OUT/metrics.csv, tensorboard "
+                        "event files in OUT (tensorboard --logdir OUT), mlflow the active MLflow run")
+    p = add("plot", cmd_plot, "redraw the loss curves of finished runs, overlaid for comparison")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (holding metrics.jsonl)")
+    p.add_argument("-o", "--output", default="curves.png", help="OUT.png (default curves.png)")
+    p.add_argument("--keys", nargs="+", metavar="KEY",
+                   help="only these metrics (ASCII keys, as in metrics.jsonl; default: the loss and the terms)")
     p = add("sample", cmd_sample, "draw samples from a trained graph into a picture")
     p.add_argument("file")
     p.add_argument("--checkpoint", required=True)

@@ -1,7 +1,8 @@
 """Turning trainer events into files and a progress bar (used by the CLI and by Python).
 
-A run directory holds ``metrics.jsonl`` (one JSON object per report: ``step``, ``loss``,
-one key per term, ``lr``), ``checkpoint.pt``, ``samples.png``, ``losses.png``, ``density.png`` (a 2-D density
+A run directory holds ``metrics.jsonl`` (one JSON object per report: ``step``, ``epoch``,
+``time`` (Unix seconds), ``loss``, one stable ASCII key per term (:mod:`inference.metric_keys`),
+``lr``), ``terms.json`` (each key's formula), ``checkpoint.pt``, ``samples.png``, ``losses.png``, ``density.png`` (a 2-D density
 model's heat map) and ``summary.json``. Pictures, checkpoints and the summary are written atomically; the
 metrics file is appended line by line and, on resume, cut back to the checkpoint's step.
 While a writer is open it holds a lock on the directory (released by the system when the
@@ -12,13 +13,38 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from graphmodel.atomic import write_text
 from graphmodel.errors import TrainingError
 
 from . import events as ev
+from .metric_keys import metric_keys
 from .plots import save_density, save_losses, save_samples
+
+
+class MetricKeys:
+    """The ASCII keys of one run's terms, made once per set of term names (cheap per report)."""
+
+    def __init__(self):
+        self._names: tuple = ()
+        self.keys: dict[str, str] = {}
+
+    def record(self, e: ev.StepMetrics) -> dict:
+        """``{"step", "epoch", "time", "loss", <key>…, "lr"}`` for one report."""
+        names = tuple(e.terms)
+        if names != self._names:
+            self._names, self.keys = names, metric_keys(names)
+        rec = {"step": e.step, "epoch": e.epoch, "time": round(time.time(), 3), "loss": e.loss}
+        rec.update({self.keys[k]: v for k, v in e.terms.items()})
+        rec["lr"] = e.lr
+        return rec
+
+    @property
+    def formulas(self) -> dict[str, str]:
+        """``{key: formula}``: what each key of the records stands for."""
+        return {k: name for name, k in self.keys.items()}
 
 
 class RunWriter:
@@ -40,11 +66,16 @@ class RunWriter:
         elif self.metrics_path.exists():
             self.metrics_path.unlink()
         self._fh = open(self.metrics_path, "a", encoding="utf-8")
+        self._keys = MetricKeys()
+        self._named: dict = {}
         trainer.on_checkpoint = lambda step: trainer.save(self.dir / "checkpoint.pt")
 
     def __call__(self, e: ev.Event) -> None:
         if isinstance(e, ev.StepMetrics):
-            rec = {"step": e.step, "loss": e.loss, **e.terms, "lr": e.lr}
+            rec = self._keys.record(e)
+            if self._keys.formulas != self._named:  # (once per run, unless the terms change)
+                self._named = self._keys.formulas
+                write_text(self.dir / "terms.json", json.dumps(self._named, indent=1, ensure_ascii=False) + "\n")
             self.history.append(rec)
             self._fh.write(json.dumps(rec) + "\n")
             self._fh.flush()
@@ -53,7 +84,7 @@ class RunWriter:
         elif isinstance(e, ev.Finished):
             self._fh.close()
             self.trainer.save(self.dir / "checkpoint.pt")
-            save_losses(self.history, self.dir / "losses.png")
+            save_losses(self.history, self.dir / "losses.png", self._named)
             # a 2-D density (a flow on two moons): its heat map beside the data
             save_density(self.trainer.runtime, self.trainer.graph, self.dir / "density.png", self.trainer.train_data)
             summary = {"graph": self.trainer.graph.name, "steps": e.step, "stopped": e.stopped,
@@ -69,6 +100,15 @@ class RunWriter:
 
 
 RUN_FILES = ("metrics.jsonl", "checkpoint.pt", "summary.json")
+
+
+def read_terms(run_dir) -> dict[str, str]:
+    """``{key: formula}`` of a run directory's metrics (empty when the run wrote none)."""
+    try:
+        data = json.loads((Path(run_dir) / "terms.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def holds_run(path) -> bool:

@@ -1,6 +1,9 @@
-"""Pictures for a training run: loss curves, sample grids and 2-D scatters (matplotlib, Agg).
+"""Pictures for a training run: loss curves, sample grids and 2-D scatters (matplotlib).
 
-Written atomically (rendered to memory, then renamed into place).
+Figures are made with matplotlib's object API (``matplotlib.figure.Figure``), never through
+``pyplot``: drawing a run's pictures changes neither the user's backend (a notebook's inline
+plots keep working) nor pyplot's list of open figures. Written atomically (rendered to
+memory, then renamed into place).
 """
 
 from __future__ import annotations
@@ -14,20 +17,34 @@ from graphmodel.atomic import write_bytes
 from graphmodel.render.abridge import abridge
 
 
-def _plt():
-    import matplotlib
+class _Figures:
+    """The two pyplot calls the pictures use, made on a bare ``Figure`` (no backend, no global state)."""
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    @staticmethod
+    def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, **kw):
+        from matplotlib.figure import Figure
 
-    return plt
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots(nrows, ncols, **kw)
+
+    @staticmethod
+    def close(fig) -> None:
+        """Nothing to release: the figure was never registered with pyplot."""
+
+
+def _plt() -> _Figures:
+    return _Figures()
+
+
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """The PNG bytes of a figure (rendered by the Agg canvas, whatever backend the user chose)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
 
 
 def _save(fig, path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    write_bytes(path, buf.getvalue())
+    write_bytes(path, figure_png(fig))
 
 
 def image_shape(shape) -> tuple[int, int, int] | None:
@@ -195,16 +212,22 @@ def term_title(name: str, width: int = 70) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
 
 
-def save_losses(history: list[dict], path) -> bool:
+#: the keys of a metrics record that are not terms of the objective
+RECORD_FIELDS = ("step", "loss", "lr", "epoch", "time")
+
+
+def save_losses(history: list[dict], path, formulas: dict | None = None) -> bool:
     """Loss curves, one panel per term, from metrics records (``step``, ``loss``, terms).
 
     At most :data:`MAX_PANELS` panels: the loss and the first terms; the title counts the
-    terms left out (every term is in the metrics file).
+    terms left out (every term is in the metrics file). ``formulas`` (``{key: formula}``)
+    titles each panel with its term's formula rather than its key.
     """
     if not history:
         return False
     plt = _plt()
-    keys = ["loss"] + [k for k in history[-1] if k not in ("step", "loss", "lr", "epoch")]
+    formulas = formulas or {}
+    keys = ["loss"] + [k for k in history[-1] if k not in RECORD_FIELDS]
     left_out = max(0, len(keys) - MAX_PANELS)
     keys = keys[:MAX_PANELS]
     cols = min(3, len(keys))
@@ -216,7 +239,7 @@ def save_losses(history: list[dict], path) -> bool:
     for ax, key in zip(axes.flat, keys):
         ys = [r.get(key, float("nan")) for r in history]
         ax.plot(steps, ys, color="#1f77b4", linewidth=1.4)
-        ax.set_title(term_title(key), fontsize=9)
+        ax.set_title(term_title(formulas.get(key, key)), fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=7)

@@ -22,7 +22,8 @@ import torch
 import graphmodel as gm
 from inference import events as ev
 from inference.cli import main
-from inference.outputs import read_metrics
+from inference.metric_keys import metric_keys
+from inference.outputs import MetricKeys, read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 VAE = ROOT / "examples" / "vae.json"
@@ -175,8 +176,8 @@ class Runs:
         self.results, self.printed, self.summary = {}, {}, {}
         self.whole = Trainer(gm.load(self.graph), config={"steps": 60})
         self.whole_metrics = []
-        self.whole.subscribe(lambda e: isinstance(e, ev.StepMetrics) and self.whole_metrics.append(
-            {"step": e.step, "loss": e.loss, **e.terms, "lr": e.lr}))
+        keys = MetricKeys()  # (what a run directory records of each report)
+        self.whole.subscribe(lambda e: isinstance(e, ev.StepMetrics) and self.whole_metrics.append(keys.record(e)))
         self.whole.run()
         for name, out, args in (("first", self.split, ["--steps", 40]),
                                 ("resumed", self.split, ["--steps", 60, "--resume"])):
@@ -199,14 +200,14 @@ def runs(tmp_path_factory) -> Runs:
 def test_train_writes_the_run_directory(runs):
     code, files, text = runs.results["first"]
     assert code == 0
-    assert files == ["checkpoint.pt", "losses.png", "metrics.jsonl", "samples.png", "summary.json"]
+    assert files == ["checkpoint.pt", "losses.png", "metrics.jsonl", "samples.png", "summary.json", "terms.json"]
     records = [json.loads(line) for line in text.splitlines()]  # one JSON object per line
     assert [r["step"] for r in records] == [10, 20, 30, 40]
     from inference.objectives import training_loss
 
     g = moons_graph()
-    terms = set(training_loss(g)(g.build(), {"x": torch.randn(8, 2)}, 0).terms)
-    assert terms and all(set(r) - {"step", "loss", "lr"} == terms for r in records)
+    terms = set(metric_keys(training_loss(g)(g.build(), {"x": torch.randn(8, 2)}, 0).terms).values())
+    assert terms and all(set(r) - {"step", "epoch", "time", "loss", "lr"} == terms for r in records)
     assert all(isinstance(r["loss"], float) and r["lr"] == 0.01 for r in records)
     for name in ("samples.png", "losses.png"):
         w, h = png_size(runs.split / name)
@@ -229,7 +230,8 @@ def test_resume_continues_the_step_numbering_and_the_run(runs):
     assert runs.results["resumed"][0] == 0
     records = read_metrics(runs.split / "metrics.jsonl")
     assert [r["step"] for r in records] == [10, 20, 30, 40, 50, 60]  # cut back to 40, then continued
-    assert records == runs.whole_metrics  # the very same numbers as 60 steps at once
+    untimed = [[{k: v for k, v in r.items() if k != "time"} for r in rs] for rs in (records, runs.whole_metrics)]
+    assert untimed[0] == untimed[1]  # the very same numbers as 60 steps at once
     state = torch.load(runs.split / "checkpoint.pt", weights_only=True)
     whole = runs.whole.runtime.state_dict()
     assert state["step"] == 60 and all(torch.equal(state["model"][k], whole[k]) for k in whole)

@@ -123,7 +123,7 @@ def test_the_command_line_trains_data_parallel(launched):
     assert json.loads((launched / "cli_rank1.json").read_text()) == 0
     run = launched / "cli"
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint.pt", "losses.png", "metrics.jsonl", "samples.png", "summary.json"]
+        "checkpoint.pt", "losses.png", "metrics.jsonl", "samples.png", "summary.json", "terms.json"]
     # rank 0 alone writes: every report once, none lost or doubled by a second writer; the
     # checkpoint steps (8, 16) are reports on every rank, or the ranks' collectives would part
     assert [r["step"] for r in read_metrics(run / "metrics.jsonl")] == [5, 8, 10, 15, 16, 20]
