@@ -13,6 +13,7 @@ engine derive sampling order and (with ``inference``) the training objective::
     net = vae.build()        # an nn.Module; net.p.sample(16), net.q.log_prob(...)
 """
 
+from . import examples
 from .checkpoint import graph_hash, load_checkpoint, save_checkpoint
 from .engine import Problem, ancestral_order, model_inputs
 from .errors import (
@@ -78,6 +79,7 @@ from .variables import Parent, Plate, Variable, length_key
 __version__ = "0.1.0"
 
 __all__ = [
+    "examples",
     "ActNorm", "Annealed", "Autoregressive", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical",
     "Const", "Conv1x1", "ConvEncoder", "ConvGRU", "ConvLSTM", "Coupling", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",

@@ -225,6 +225,22 @@ def _loggers(args, out, trainer) -> list:
     return [make_logger(name, out, trainer) for name in dict.fromkeys(args.logger)]
 
 
+def cmd_examples(args) -> int:
+    from graphmodel import examples
+
+    if args.action is None:
+        width = max(map(len, examples.names()))
+        for name in examples.names():
+            print(f"{name:<{width}}  {examples.summary(name)}")
+        print(f"\ngraphmodel examples copy NAME DIR  writes NAME.py and NAME.json into DIR (from {examples.folder()})")
+        return 0
+    if args.action != "copy" or len(args.names) != 2:
+        raise gm.GraphModelError("usage: graphmodel examples [copy NAME DIR]")
+    for path in examples.copy(*args.names, overwrite=args.overwrite):
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_plot(args) -> int:
     from .runplots import plot_runs
 
@@ -398,6 +414,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--logger", action="append", default=[], choices=LOGGERS,
                    help="also log to this tracker (repeatable): csv writes OUT/metrics.csv, tensorboard "
                         "event files in OUT (tensorboard --logdir OUT), mlflow the active MLflow run")
+    p = add("examples", cmd_examples, "list the bundled example graphs, or copy one: examples copy NAME DIR")
+    p.add_argument("action", nargs="?", choices=["copy"], help="copy NAME DIR: write NAME.py and NAME.json into DIR")
+    p.add_argument("names", nargs="*", metavar="NAME DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace files already in DIR")
     p = add("plot", cmd_plot, "redraw the loss curves of finished runs, overlaid for comparison")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (holding metrics.jsonl)")
     p.add_argument("-o", "--output", default="curves.png", help="OUT.png (default curves.png)")
