@@ -289,6 +289,12 @@ class Graph:
     def __repr__(self) -> str:
         return f"Graph({self.name!r}, {len(self.variables)} variables, {len(self.factors)} factors)"
 
+    def _repr_svg_(self) -> str:
+        """The plate diagram, for notebooks (Graphviz when installed, else matplotlib)."""
+        from .render.picture import notebook_svg
+
+        return notebook_svg(self)
+
 
 def _rename(f: Factor, old: str, new: str) -> Factor:
     parents = tuple(replace(p, name=new) if p.name == old else p for p in f.parents)

@@ -241,6 +241,19 @@ def cmd_examples(args) -> int:
     return 0
 
 
+def cmd_schema(args) -> int:
+    from graphmodel.atomic import write_text
+
+    from .schema import schema_text
+
+    if args.output:
+        write_text(args.output, schema_text())
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(schema_text())
+    return 0
+
+
 def cmd_plot(args) -> int:
     from .runplots import plot_runs
 
@@ -418,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=["copy"], help="copy NAME DIR: write NAME.py and NAME.json into DIR")
     p.add_argument("names", nargs="*", metavar="NAME DIR")
     p.add_argument("--overwrite", action="store_true", help="replace files already in DIR")
+    p = add("schema", cmd_schema, "print the graph file's JSON Schema (for editors' completion and checks)")
+    p.add_argument("-o", "--output", metavar="OUT.json", help="write it to a file instead")
     p = add("plot", cmd_plot, "redraw the loss curves of finished runs, overlaid for comparison")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (holding metrics.jsonl)")
     p.add_argument("-o", "--output", default="curves.png", help="OUT.png (default curves.png)")

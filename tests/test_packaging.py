@@ -73,3 +73,19 @@ def test_examples_in_python_load_list_and_refuse_to_overwrite(tmp_path):
         gm.examples.copy("vae", tmp_path / "new")
     with pytest.raises(gm.GraphModelError, match="did you mean vae"):
         gm.examples.load("vea")
+
+
+def test_the_published_schema_is_current_and_every_example_follows_it():
+    jsonschema = pytest.importorskip("jsonschema")
+    from inference.schema import file_schema, schema_text
+
+    assert (ROOT / "docs" / "graphmodel.schema.json").read_text(encoding="utf-8") == schema_text(), \
+        "regenerate it: graphmodel schema -o docs/graphmodel.schema.json"
+    validator = jsonschema.Draft202012Validator(file_schema())
+    jsonschema.Draft202012Validator.check_schema(file_schema())
+    for path in sorted(EXAMPLES_DIR.glob("*.json")):
+        assert list(validator.iter_errors(json.loads(path.read_text()))) == [], path.name
+    bad = json.loads((EXAMPLES_DIR / "vae.json").read_text())
+    bad["factors"][0]["family"] = "Bernouli"
+    bad["variables"][0]["shape"] = [0]
+    assert len(list(validator.iter_errors(bad))) == 2
