@@ -36,7 +36,10 @@ class Graph:
         plates: the plates variables may live in.
         kinds: model name → ``"generative"``, ``"inference"`` or ``"auxiliary"``
             (``p`` and ``q`` default to generative and inference).
-        objective, data, training, layout: the file's other sections (plain dicts).
+        objective: the file's objective section (a plain dict), as are the next three.
+        data: the data section.
+        training: the training section.
+        layout: the editor's layout section.
         networks: name → network (a :class:`~graphmodel.networks.NetSpec`, or an
             ``nn.Module`` in code) that factors share by naming it (``net="writer"``):
             the built model holds one module for all of them.
