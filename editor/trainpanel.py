@@ -286,6 +286,12 @@ class TrainPanel(QWidget):
         self._buttons()
         return True
 
+    def clear(self) -> None:
+        """Forget the last run's curves, samples and final numbers (a new graph was opened)."""
+        self.plots.reset(self.document.graph)
+        self.status.setText("Ready.")
+        self.status.setToolTip("")
+
     def toggle_pause(self) -> None:
         if self.run is None:
             return

@@ -1,0 +1,59 @@
+"""What the editor shows when the graph changes hands: Open and New fit the view and forget the
+last model's results; every objective, games included, is typeset with Copy LaTeX in view."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PyQt6")
+pytest.importorskip("pyqtgraph")
+
+from conftest import EXAMPLES_DIR  # noqa: E402
+from PyQt6.QtCore import Qt  # noqa: E402
+from test_editor_support import make_window  # noqa: E402
+
+import graphmodel as gm  # noqa: E402
+
+
+def _all_nodes_in_view(w) -> bool:
+    seen = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    return all(seen.contains(item.sceneBoundingRect()) for item in w.scene.variables.values())
+
+
+@pytest.mark.parametrize("name", ["vrnn", "gqn_toy", "hvae", "dmm"])
+def test_opening_a_file_fits_it_and_clears_the_last_results(qtbot, tmp_path, name):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"))
+    w.view.scale(6.0, 6.0)  # zoomed far in on the last graph
+    w.train.plots.add_metrics(10, 1.5, {"KL[q(z|x)‖p(z)]": 0.5})
+    w.train.status.setText("Finished at step 10; test loss 1.5")
+    assert w.files.open(EXAMPLES_DIR / f"{name}.json")
+    qtbot.wait(50)
+    assert _all_nodes_in_view(w)
+    assert w.train.plots.series == {} and w.train.status.text() == "Ready."
+    assert w.files.new() and w.train.status.text() == "Ready."
+
+
+@pytest.mark.parametrize("name, players", [("gan", ["discriminator", "generator"]), ("avb", ["adversary", "model"]),
+                                           ("vaegan", ["discriminator", "vae"])])
+def test_a_game_shows_each_players_loss_typeset_on_its_own_line(qtbot, tmp_path, name, players):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / f"{name}.json"))
+    panel = w.formulas
+    panel.renderer.wait()
+    qtbot.wait(50)
+    shown = [(t.text(), f) for t, f in panel.objective_rows if f.isVisible()]
+    assert [t.split(" ")[0].lower() for t, _ in shown] == players
+    for _, formula in shown:
+        assert "$" not in formula.tex and ":" not in formula.tex  # one player's loss, not a list
+    qtbot.waitUntil(lambda: all(f.png is not None for _, f in shown), timeout=30_000)  # typeset, not source
+    assert panel.copy_button.isVisible() and panel.copy_button.visibleRegion().boundingRect().height() > 10
+    panel.copy_latex()
+    copied = w.formulas.latex[-len(players):]
+    assert all(c.startswith(f"% {p} minimizes") for c, p in zip(copied, players))
+
+
+def test_copy_latex_stays_in_view_under_a_long_objective(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "m2.json"))
+    w.resizeDocks([w.docks["formulas"]], [160], Qt.Orientation.Vertical)
+    qtbot.wait(50)
+    b = w.formulas.copy_button
+    assert b.isVisible() and b.visibleRegion().boundingRect().height() >= b.height() - 1
