@@ -257,9 +257,16 @@ class ProblemsPanel(QListWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        from .databinding import data_problems
+
         g = self.document.graph
         self.problems = g.problems()
         self.clear()
+        if not self.problems:
+            for variable, message in data_problems(g):
+                self._warn("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
+            if self.count():
+                return
         reason = objective_of(g)[2] if not self.problems and g.factors else None
         if reason:  # a sound graph whose objective cannot be derived yet: say why here too
             item = QListWidgetItem("⚠  objective: " + reason)
@@ -285,6 +292,13 @@ class ProblemsPanel(QListWidget):
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setToolTip(p.message)
             self.addItem(item)
+
+    def _warn(self, text: str, key) -> None:
+        item = QListWidgetItem(text)
+        item.setForeground(QBrush(QColor("#b45309")))
+        item.setToolTip(text)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        self.addItem(item)
 
     def _activate(self, item: QListWidgetItem) -> None:
         key = item.data(Qt.ItemDataRole.UserRole)

@@ -57,3 +57,41 @@ def test_copy_latex_stays_in_view_under_a_long_objective(qtbot, tmp_path):
     qtbot.wait(50)
     b = w.formulas.copy_button
     assert b.isVisible() and b.visibleRegion().boundingRect().height() >= b.height() - 1
+
+
+def _vae_without_data() -> gm.Graph:
+    x = gm.Variable("x", (64,), support="binary", role="observed")
+    z = gm.Variable("z", (2,))
+    return gm.Graph("v", p=gm.Bernoulli(x, given=z, net=gm.MLP(16)) * gm.Normal(z, loc=0.0, scale=1.0),
+                    q=gm.Normal(z, given=x, net=gm.MLP(16)))
+
+
+def _listed(w) -> list[str]:
+    return [w.problems.item(i).text() for i in range(w.problems.count())]
+
+
+def test_choosing_a_dataset_binds_what_the_shapes_make_clear_and_start_says_what_is_missing(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, _vae_without_data())
+    panel = w.train
+    assert not panel.start_button.isEnabled()
+    assert "choose a dataset in the Training panel for x" in panel.start_button.toolTip()
+    assert any("no data yet" in t for t in _listed(w)) and not any("valid" in t for t in _listed(w))
+    panel.dataset.setCurrentIndex(panel.dataset.findData("digits"))
+    panel.dataset.activated.emit(panel.dataset.currentIndex())
+    assert w.document.graph.data == {"dataset": "digits", "bind": {"x": "image"}}  # image is the one (64,) field
+    assert panel.bind.text() == "x: image" and panel.start_button.isEnabled()
+    assert any("valid" in t for t in _listed(w))
+    w.document.undo_stack.undo()  # one step took the dataset and its binding
+    assert w.document.graph.data == {}
+
+
+def test_a_binding_of_the_wrong_shape_is_a_problem_in_the_users_words(qtbot, tmp_path):
+    g = _vae_without_data()
+    g.data = {"dataset": "digits", "bind": {"x": "image2d"}}
+    w = make_window(qtbot, tmp_path, g)
+    text = next(t for t in _listed(w) if t.startswith("⚠  data:"))
+    assert "'x' is bound to image2d (1, 8, 8), which does not fit" in text and "expected (N, 64)" in text
+    assert not w.train.start_button.isEnabled()
+    w.problems.setCurrentRow(_listed(w).index(text))
+    w.problems._activate(w.problems.currentItem())
+    assert w.scene.selected_keys() == [("variable", "x")]
