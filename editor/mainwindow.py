@@ -324,6 +324,11 @@ class MainWindow(QMainWindow):
     # --- closing ----------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
+        if self.train is not None and self.train.running and self.ask(
+                "Training is running", f"Training is at step {self.train.last_step}. Quit, and discard this run?",
+                ("discard", "cancel")) != "discard":
+            event.ignore()
+            return
         if not self.files.maybe_keep_changes():
             event.ignore()
             return

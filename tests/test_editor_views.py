@@ -95,3 +95,30 @@ def test_a_binding_of_the_wrong_shape_is_a_problem_in_the_users_words(qtbot, tmp
     w.problems.setCurrentRow(_listed(w).index(text))
     w.problems._activate(w.problems.currentItem())
     assert w.scene.selected_keys() == [("variable", "x")]
+
+
+def test_factor_labels_and_edges_say_what_they_are_on_hover(qtbot, tmp_path):
+    from editor.captions import factor_tip
+
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "vae.json"))
+    g = w.document.graph
+    tips = [factor_tip(g, i) for i in range(len(g.factors))]
+    assert tips[0].splitlines()[:3] == ["p(x|z)", "family: Bernoulli", "  logits: from the network"]
+    z, hidden, x = 8, 128, 64  # the decoder MLP: z → 128 → the 64 logits, weights and biases
+    assert f"parameters: {(z * hidden + hidden + hidden * x + x) / 1000:.1f} k" in tips[0].splitlines()
+    assert "network: MLP 128" in tips[0]
+    assert "parameters" not in tips[1] and "loc: = 0" in tips[1]  # a fixed prior trains nothing
+    edge = next(e for e in w.scene.edges if e.kind == "inference")
+    assert edge.toolTip().startswith("x → z in model q: a parent of q(z|…)")
+
+
+def test_quitting_during_training_asks_first(qtbot, tmp_path):
+    from test_editor_training import tiny_vae
+
+    w = make_window(qtbot, tmp_path, tiny_vae())
+    assert w.train.start(steps=1_000_000)
+    qtbot.waitUntil(lambda: w.train.last_step > 0, timeout=180_000)
+    w.answers = ["cancel"]
+    assert not w.close() and w.train.running and "Training is at step" in w.asked[-1]
+    w.answers = ["discard"]
+    assert w.close() and not w.train.running
