@@ -61,3 +61,44 @@ def factor_caption(f) -> str:
 def plate_caption(plate) -> str:
     letter = "T" if plate.kind == "sequence" else "N"
     return f"{plate.name}   {letter} = {plate.size}"
+
+
+def _source(v) -> str:
+    if v == NET:
+        return "from the network"
+    if isinstance(v, Learn):
+        return "learned freely"
+    if isinstance(v, Const):
+        return f"= {_number(v.value)}"
+    return str(v)
+
+
+def factor_tip(graph, index: int) -> str:
+    """The hover text of factor ``index``: its formula, family and where each parameter comes
+    from, its network and how many parameters it trains."""
+    from graphmodel.budget import count_text, estimate
+    from graphmodel.render.formula import factor_text
+
+    f = graph.factors[index]
+    try:
+        head = factor_text(graph, f, latex=False)
+    except Exception:  # (a graph mid-edit may not print: the caption still helps)
+        head = f"{f.model}({f.target}|…)"
+    lines = [head, f"family: {f.family}"]
+    lines += [f"  {name}: {_source(v)}" for name, v in f.params.items()]
+    if f.net is not None:
+        lines.append(f"network: {net_caption(f.net)}")
+    if (f.net is not None or any(isinstance(v, Learn) for v in f.params.values())) and not graph.problems():
+        try:
+            size = estimate(graph).factors[index][1] // max(1, estimate_itemsize())
+            lines.append(f"parameters: {count_text(size)}")
+        except Exception:  # user code or an unbuildable network: say nothing rather than guess
+            pass
+    return "\n".join(lines)
+
+
+def estimate_itemsize() -> int:
+    """Bytes per parameter element in the estimates (torch's default float)."""
+    import torch
+
+    return torch.tensor(0.0).element_size()

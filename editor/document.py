@@ -166,10 +166,12 @@ class Document(QObject):
     Signals:
         changed: the graph changed (an edit, undo, redo, or a new graph).
         file_changed: the path or the saved/unsaved state changed.
+        replaced: another graph replaced this one (New, Open, recovery), after ``changed``.
     """
 
     changed = pyqtSignal()
     file_changed = pyqtSignal()
+    replaced = pyqtSignal()
 
     def __init__(self, graph: Graph | None = None, path=None, parent=None):
         super().__init__(parent)
@@ -204,6 +206,7 @@ class Document(QObject):
             self.undo_stack.setClean()
         self.changed.emit()
         self.file_changed.emit()
+        self.replaced.emit()
 
     def mark_saved(self, path) -> None:
         self.path = Path(path)

@@ -114,6 +114,18 @@ class MainWindow(QMainWindow):
         self.problems.problem_activated.connect(self._problem_activated)
         self.document.file_changed.connect(self._update_title)
         self.document.changed.connect(self._update_models)
+        self.document.replaced.connect(self._replaced)
+
+    def _replaced(self) -> None:
+        """Another graph (New, Open, a recovery): show all of it, and forget the last one's
+        results — curves and samples of another model would mislead. A run still going keeps
+        its panel (it trains the graph it started with) and says so."""
+        self.view.fit()
+        if self.train is not None:
+            if self.train.running:
+                self.status("training continues on the graph it started with; Stop it to train this one")
+            else:
+                self.train.clear()
 
     def _moved(self, payload: dict, joins: dict) -> None:
         self.perform(self.ops.move, payload, joins)
@@ -312,6 +324,11 @@ class MainWindow(QMainWindow):
     # --- closing ----------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
+        if self.train is not None and self.train.running and self.ask(
+                "Training is running", f"Training is at step {self.train.last_step}. Quit, and discard this run?",
+                ("discard", "cancel")) != "discard":
+            event.ignore()
+            return
         if not self.files.maybe_keep_changes():
             event.ignore()
             return

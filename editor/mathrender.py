@@ -22,7 +22,8 @@ _TEXT = re.compile(r"\\text\{([^{}]*)\}")
 
 def mathtext(tex: str) -> str:
     """``$tex$`` in the subset mathtext typesets: ``cases`` become one line per case and
-    ``\\text{...}`` becomes upright text."""
+    ``\\text{...}`` becomes upright text; ``\\lVert``/``\\rVert`` (a norm) are ``\\Vert``."""
+    tex = tex.replace(r"\lVert", r"\Vert").replace(r"\rVert", r"\Vert")
     tex = _TEXT.sub(lambda m: r"\mathrm{" + m.group(1).replace(" ", r"\ ") + "}", tex)
     m = re.fullmatch(r"\s*\\begin\{cases\}(.*)\\end\{cases\}\s*", tex, flags=re.S)
     if not m:

@@ -32,16 +32,33 @@ KIND_TITLES = {"generative": "generative model", "inference": "inference model",
 
 def objective_of(graph) -> tuple[str, str, str | None]:
     """``(unicode, latex, None)`` of the derived objective, or ``("", "", reason)``."""
+    loss, reason = derived(graph)
+    return ("", "", reason) if reason else (str(loss), loss.latex(), None)
+
+
+def derived(graph):
+    """``(objective, None)``, or ``(None, reason)`` when it cannot be derived yet."""
     from inference.objectives import derive
 
     if not graph.variables:
-        return "", "", "add variables and factors to see the objective"
+        return None, "add variables and factors to see the objective"
     try:
-        loss = derive(graph)
+        return derive(graph), None
     except GraphModelError as e:
-        first = str(e).split("\n")[0]
-        return "", "", first
-    return str(loss), loss.latex(), None
+        return None, str(e).split("\n")[0]
+
+
+def objective_rows(loss) -> list[tuple[str, str, str]]:
+    """``(title, unicode, latex)`` per formula the objective shows: one for a single
+    objective, one per player for a game (each player's loss, in the order they update)."""
+    players = getattr(loss, "players", None)
+    if not players:
+        return [("objective (maximized)", str(loss), loss.latex())]
+    rows = []
+    for p in players:
+        steps = f", {p.steps} updates a step" if getattr(p, "steps", 1) > 1 else ""
+        rows.append((f"{p.name} minimizes{steps}", str(p.loss), p.loss.latex()))
+    return rows
 
 
 class FormulaLabel(QLabel):
@@ -99,57 +116,79 @@ class FormulaLabel(QLabel):
         self.setPixmap(pm)
 
 
-class FormulaPanel(QScrollArea):
-    """Each model's factorization and the objective the engine derives, updated live."""
+class FormulaPanel(QWidget):
+    """Each model's factorization and the objective the engine derives, updated live: a game
+    shows each player's loss on a line of its own. The formulas scroll; the Copy LaTeX button
+    stays in view below them."""
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
         self.document = document
         ratio = QGuiApplication.primaryScreen().devicePixelRatio() if QGuiApplication.primaryScreen() else 1.0
         self.renderer = MathRenderer(scale=max(1.0, ratio) * 1.25, parent=self)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         body = QWidget()
         self.box = QVBoxLayout(body)
         self.box.setContentsMargins(10, 8, 10, 8)
         self.box.setSpacing(4)
-        self.setWidget(body)
+        self.scroll.setWidget(body)
         self.rows: list[tuple[QLabel, FormulaLabel]] = []
-        self.objective_title = self._title("objective (maximized)")
-        self.objective = FormulaLabel(self.renderer)
+        self.objective_rows: list[tuple[QLabel, FormulaLabel]] = []
         self.reason = QLabel()
         self.reason.setWordWrap(True)
         self.reason.setStyleSheet("color: #b45309;")
-        buttons = QHBoxLayout()
+        self.box.addWidget(self.reason)
+        self.box.addStretch(1)
         self.copy_button = QPushButton("Copy LaTeX")
         self.copy_button.setToolTip("Copy every formula as LaTeX")
         self.copy_button.clicked.connect(self.copy_latex)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(10, 2, 10, 6)
         buttons.addStretch(1)
         buttons.addWidget(self.copy_button)
-        self.tail = [self.objective_title, self.objective, self.reason]
-        for w in self.tail:
-            self.box.addWidget(w)
-        self.box.addLayout(buttons)
-        self.box.addStretch(1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.scroll, 1)
+        outer.addLayout(buttons)
         self._key = None
         self.latex: list[str] = []
         self.texts: list[str] = []
         document.changed.connect(self.refresh)
         self.refresh()
 
+    @property
+    def objective(self) -> FormulaLabel:
+        """The first formula of the objective (the only one unless it is a game)."""
+        return self.objective_rows[0][1]
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit()
 
+    def _width(self) -> float:
+        return self.scroll.viewport().width() - 24
+
     def _fit(self) -> None:
-        width = self.viewport().width() - 24
-        for label in [self.objective] + [f for _, f in self.rows]:
-            label.set_available(width)
+        for _, label in self.rows + self.objective_rows:
+            label.set_available(self._width())
 
     def _title(self, text: str) -> QLabel:
         label = QLabel(text.upper())
         label.setStyleSheet("color: #6b7280; font-size: 8pt; font-weight: bold; letter-spacing: 1px;")
         return label
+
+    def _grow(self, rows: list, n: int, at) -> None:
+        """Make ``rows`` at least ``n`` long, new rows inserted at index ``at(k)`` of the box."""
+        while len(rows) < n:
+            title, formula = self._title(""), FormulaLabel(self.renderer)
+            formula.set_available(self._width())
+            k = at(len(rows))
+            self.box.insertWidget(k, title)
+            self.box.insertWidget(k + 1, formula)
+            rows.append((title, formula))
 
     def refresh(self) -> None:
         g = self.document.graph
@@ -158,13 +197,7 @@ class FormulaPanel(QScrollArea):
             return
         self._key = key
         models = list(g.models)
-        while len(self.rows) < len(models):
-            title, formula = self._title(""), FormulaLabel(self.renderer)
-            formula.set_available(self.viewport().width() - 24)
-            at = 2 * len(self.rows)
-            self.box.insertWidget(at, title)
-            self.box.insertWidget(at + 1, formula)
-            self.rows.append((title, formula))
+        self._grow(self.rows, len(models), lambda k: 2 * k)
         self.texts, self.latex = [], []
         for k, (title, formula) in enumerate(self.rows):
             visible = k < len(models)
@@ -181,16 +214,23 @@ class FormulaPanel(QScrollArea):
             formula.show_formula(text, tex)
             self.texts.append(text)
             self.latex.append(tex)
-        text, tex, reason = objective_of(g)
-        self.objective.setVisible(not reason)
+        loss, reason = derived(g)
+        shown = objective_rows(loss) if loss is not None else []
+        self._grow(self.objective_rows, max(1, len(shown)), lambda k: 2 * (len(self.rows) + k))
+        for k, (title, formula) in enumerate(self.objective_rows):
+            visible = k < len(shown)
+            title.setVisible(visible)
+            formula.setVisible(visible)
+            if visible:
+                title.setText(shown[k][0].upper())
+                formula.show_formula(shown[k][1], shown[k][2])
+                self.latex.append(shown[k][2] if len(shown) == 1 else f"% {shown[k][0]}\n{shown[k][2]}")
         self.reason.setVisible(bool(reason))
         self.reason.setText(reason or "")
-        if not reason:
-            self.objective.show_formula(text, tex)
-            self.texts.append(text)
-            self.latex.append(tex)
-        self.objective_text = text
+        self.objective_text = str(loss) if loss is not None else ""
         self.objective_reason = reason
+        if loss is not None:
+            self.texts.append(self.objective_text)
 
     def copy_latex(self) -> None:
         QApplication.clipboard().setText("\n".join(self.latex))
@@ -217,9 +257,16 @@ class ProblemsPanel(QListWidget):
         self.refresh()
 
     def refresh(self) -> None:
+        from .databinding import data_problems
+
         g = self.document.graph
         self.problems = g.problems()
         self.clear()
+        if not self.problems:
+            for variable, message in data_problems(g):
+                self._warn("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
+            if self.count():
+                return
         reason = objective_of(g)[2] if not self.problems and g.factors else None
         if reason:  # a sound graph whose objective cannot be derived yet: say why here too
             item = QListWidgetItem("⚠  objective: " + reason)
@@ -245,6 +292,13 @@ class ProblemsPanel(QListWidget):
             item.setData(Qt.ItemDataRole.UserRole, key)
             item.setToolTip(p.message)
             self.addItem(item)
+
+    def _warn(self, text: str, key) -> None:
+        item = QListWidgetItem(text)
+        item.setForeground(QBrush(QColor("#b45309")))
+        item.setToolTip(text)
+        item.setData(Qt.ItemDataRole.UserRole, key)
+        self.addItem(item)
 
     def _activate(self, item: QListWidgetItem) -> None:
         key = item.data(Qt.ItemDataRole.UserRole)

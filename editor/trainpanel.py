@@ -104,7 +104,7 @@ class TrainPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         self.dataset = combo([(None, "(none)")] + DATASETS.names())
         self.dataset.activated.connect(lambda _i: self._set_data("dataset", self.dataset.currentData()))
-        self.bind = self._line("x: image", lambda t: self._set_data("bind", parse_pairs(t, "data.bind")))
+        self.bind = self._line("variable: field, …", lambda t: self._set_data("bind", parse_pairs(t, "data.bind")))
         self.test_fraction = self._line("0.1", lambda t: self._set_data(
             "test_fraction", float(parse_value(t, "data.test_fraction")) if t.strip() else None))
         self.objective = combo([(None, "derived from the graph")] + OBJECTIVES.names())
@@ -163,6 +163,7 @@ class TrainPanel(QWidget):
         self.timer.setInterval(1000 // DRAW_HZ)
         self.timer.timeout.connect(self.drain)
         document.changed.connect(self.load)
+        document.changed.connect(self._edited)
         self.load()
         self._buttons()
         QTimer.singleShot(0, warm_up)  # the training process's imports happen while the user draws
@@ -228,7 +229,33 @@ class TrainPanel(QWidget):
             data.pop(key, None)
         else:
             data[key] = value
+        if key == "dataset" and value:  # bind what the fields' names and shapes make clear, in the same step
+            data = self._with_binding(data)
         self.ops.set_section("data", data, f"Data: {key}")
+
+    def _with_binding(self, data: dict) -> dict:
+        from .databinding import _fields, suggest_binding
+
+        g = self.document.graph.copy()
+        g.data = data
+        try:
+            more = suggest_binding(g, _fields(data))
+        except GraphModelError:
+            return data  # (the Problems panel says why the dataset cannot load)
+        return {**data, "bind": {**(data.get("bind") or {}), **more}} if more else data
+
+    def blockers(self) -> list[str]:
+        """Why Start cannot train the graph now (empty when it can)."""
+        from .databinding import data_problems
+
+        g = self.document.graph
+        return [p.message for p in g.problems()] + [m for _, m in data_problems(g)]
+
+    def _edited(self) -> None:
+        if self.run is not None:
+            self.status.setText("Edited while training: this run trains the graph as it was at Start")
+            self.status.setToolTip("Stop and Start again to train the edited graph")
+        self._buttons()
 
     def _set_objective(self) -> None:
         obj = parse_pairs(self.objective_options.text(), "objective", numbers=True)
@@ -267,9 +294,9 @@ class TrainPanel(QWidget):
         if self.run is not None:
             return False
         g = self.document.graph
-        problems = g.problems()
-        if problems:
-            self.message.emit(f"fix the graph first: {problems[0].message}")
+        blockers = self.blockers() if data is None else [p.message for p in g.problems()]
+        if blockers:
+            self.message.emit(f"fix this first: {blockers[0]}")
             return False
         log_every = int(g.training.get("log_every") or 10)
         # samples cost a forward pass there and a redraw here: every fourth report is plenty
@@ -285,6 +312,12 @@ class TrainPanel(QWidget):
         self.timer.start()
         self._buttons()
         return True
+
+    def clear(self) -> None:
+        """Forget the last run's curves, samples and final numbers (a new graph was opened)."""
+        self.plots.reset(self.document.graph)
+        self.status.setText("Ready.")
+        self.status.setToolTip("")
 
     def toggle_pause(self) -> None:
         if self.run is None:
@@ -372,7 +405,10 @@ class TrainPanel(QWidget):
 
     def _buttons(self) -> None:
         running = self.run is not None
-        self.start_button.setEnabled(not running)
+        blockers = [] if running else self.blockers()
+        self.start_button.setEnabled(not running and not blockers)
+        self.start_button.setToolTip(("Start is off until this is fixed: " + blockers[0]) if blockers
+                                     else "train the graph in the background")
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
         if not running:

@@ -17,7 +17,6 @@ pytest.importorskip("PyQt6")
 pytest.importorskip("pyqtgraph")
 
 from conftest import EXAMPLES_DIR  # noqa: E402
-from PyQt6.QtCore import Qt  # noqa: E402
 from test_editor_support import doc, make_window  # noqa: E402
 from test_editor_training import tiny_vae  # noqa: E402
 
@@ -176,8 +175,17 @@ def test_failing_training_runs_show_their_error_and_the_editor_stays_usable(qtbo
     w = make_window(qtbot, tmp_path, g)
     panel = w.train
 
-    # bad data: refused in the training process before the first step
-    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    # bad data: Start is off, and says why, before anything runs
+    assert not panel.start_button.isEnabled()
+    assert "'x' is bound to label (), which does not fit" in panel.start_button.toolTip()
+    listed = [w.problems.item(i).text() for i in range(w.problems.count())]
+    assert any(t.startswith("⚠  data: 'x' is bound to label") for t in listed), listed
+    w.ops.set_section("data", {"dataset": "digits", "bind": {"x": "image"}})
+    assert panel.start_button.isEnabled()
+    # data given in Python is refused in the training process before the first step
+    import torch
+
+    assert panel.start(data={"x": torch.zeros(1797)})
     _wait_ended(qtbot, panel)
     _shows(w, "variable 'x': data has shape (1797,), expected (N, 64)")
     assert panel.last_step == 0

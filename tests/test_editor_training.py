@@ -167,7 +167,9 @@ def test_training_a_graph_with_problems_is_refused(qtbot, tmp_path):
     w = make_window(qtbot, tmp_path, g)
     w.ops.update_variable("x", support="real")  # Bernoulli cannot score real x
     assert not w.train.start()
-    assert w.last_message.startswith("fix the graph first: factor p(x|z): Bernoulli cannot score")
+    assert w.last_message.startswith("fix this first: factor p(x|z): Bernoulli cannot score")
+    assert not w.train.start_button.isEnabled()
+    assert "Bernoulli cannot score" in w.train.start_button.toolTip()
 
 
 def collect(run, until, timeout: float = 120.0) -> list:

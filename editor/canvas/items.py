@@ -248,6 +248,18 @@ class FactorChip(QGraphicsItem):
         self.width = 60.0
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(11)
+        self.setAcceptHoverEvents(True)
+
+    def hoverEnterEvent(self, event) -> None:
+        """The tooltip is made when the pointer arrives (a parameter count builds networks on
+        torch's meta device: not something to redo on every edit)."""
+        from ..captions import factor_tip
+
+        scene = self.scene()
+        graph = getattr(getattr(scene, "document", None), "graph", None)
+        if graph is not None and 0 <= self.index < len(graph.factors):
+            self.setToolTip(factor_tip(graph, self.index))
+        super().hoverEnterEvent(event)
 
     @property
     def key(self):

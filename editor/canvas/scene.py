@@ -187,6 +187,9 @@ class GraphScene(QGraphicsScene):
             else:
                 offset = (n - (same - 1) / 2) * 16.0
             edge.set_ends(self.variables[p.name], self.variables[f.target], offset)
+            edge.setToolTip(f"{p.name}{'[' + p.step + ']' if p.step else ''} → {f.target} in model {f.model}: "
+                            f"a parent of {f.model}({f.target}|…), {factor_caption(f).split('  ', 1)[-1]}"
+                            "\n(right-click: disconnect)")
             self.addItem(edge)
             self.edges.append(edge)
         for i, f in enumerate(g.factors):
