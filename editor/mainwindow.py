@@ -83,8 +83,8 @@ class MainWindow(QMainWindow):
         self.refresh_recent()
         self._update_title()
         self._update_models()
-        self.statusBar().showMessage("Drag from the palette; drag from a variable's rim to another to connect. "
-                                     "F1: shortcuts.")
+        self.statusBar().showMessage("Drag from the palette (or press Tab over the canvas to search and add there); "
+                                     "drag from a variable's rim to another to connect. F1: shortcuts.")
         store = self.files.recent.store
         if restore and store.value("geometry") is not None:
             self.restoreGeometry(store.value("geometry"))
@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         s.palette_dropped.connect(self._dropped)
         s.context_requested.connect(self._context_menu)
         self.palette.activated.connect(self.apply_palette)
+        self.view.quick_add_requested.connect(self.quick_add)
         self.inspector.message.connect(self.refused)
         self.inspector.select.connect(self.select_key)
         self.problems.problem_activated.connect(self._problem_activated)
@@ -243,6 +244,28 @@ class MainWindow(QMainWindow):
         if kind == "plate" or kind == "variable" and (target is None or target[0] != "plate"):
             target = None
         key = self.perform(actions.drop, self.ops, kind, name, pos, target)
+        if key is not None:
+            self.select_key(key)
+        if kind == "template":
+            self.view.fit()
+        return key
+
+    def quick_add(self, at: QPointF):
+        """Search-to-add at ``at`` (scene coordinates): the popup, then the entry placed there
+        (a family or network goes to the selected variable, as from the palette)."""
+        from .quickadd import QuickAdd
+
+        if getattr(self, "_quick", None) is None:
+            self._quick = QuickAdd(self)
+            self._quick.chosen.connect(lambda kind, name: self._quick_chosen(kind, name))
+        self._quick_at = (round(at.x() / 24) * 24.0, round(at.y() / 24) * 24.0)
+        self._quick.open_at(self.view.mapToGlobal(self.view.mapFromScene(at)))
+        return self._quick
+
+    def _quick_chosen(self, kind: str, name: str):
+        keys = self.scene.selected_keys()
+        target = keys[0] if len(keys) == 1 and kind in ("family", "network") else None
+        key = self.perform(actions.drop, self.ops, kind, name, self._quick_at, target)
         if key is not None:
             self.select_key(key)
         if kind == "template":

@@ -122,3 +122,31 @@ def test_quitting_during_training_asks_first(qtbot, tmp_path):
     assert not w.close() and w.train.running and "Training is at step" in w.asked[-1]
     w.answers = ["discard"]
     assert w.close() and not w.train.running
+
+
+def test_tab_over_the_canvas_searches_and_adds_where_the_pointer_is(qtbot, tmp_path):
+    from PyQt6.QtCore import QPointF
+    from PyQt6.QtTest import QTest
+
+    w = make_window(qtbot, tmp_path, gm.Graph("empty"))
+    w.view.setFocus()
+    popups = []
+    w.view.quick_add_requested.connect(lambda at: popups.append(w.quick_add(QPointF(240, 120))))
+    QTest.keyClick(w.view, Qt.Key.Key_Tab)
+    assert popups and popups[0].isVisible()
+    quick = popups[0]
+    QTest.keyClicks(quick.search, "observ")
+    assert quick.list.currentItem().text().startswith("Observed variable")
+    QTest.keyClick(quick.search, Qt.Key.Key_Return)
+    g = w.document.graph
+    (name, v), = g.variables.items()
+    assert v.role == "observed" and not quick.isVisible()
+    assert w.scene.current_positions()[name] == (240.0, 120.0)
+    QTest.keyClick(w.view, Qt.Key.Key_A, Qt.KeyboardModifier.ShiftModifier)
+    assert len(popups) == 2
+    QTest.keyClicks(quick.search, "normal")
+    QTest.keyClick(quick.search, Qt.Key.Key_Return)  # a family goes to the selected variable
+    assert [f.family for f in w.document.graph.factors if f.target == name] == ["Normal"]
+    w.document.undo_stack.undo()
+    w.document.undo_stack.undo()
+    assert w.document.graph.variables == {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QPainter, QPixmap, QTransform
 from PyQt6.QtWidgets import QGraphicsView
 
@@ -12,7 +12,13 @@ MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
 
 
 class GraphView(QGraphicsView):
-    """A view of a :class:`~editor.canvas.scene.GraphScene` with a dotted grid."""
+    """A view of a :class:`~editor.canvas.scene.GraphScene` with a dotted grid.
+
+    Signals:
+        quick_add_requested(scene_pos): Tab or Shift+A over the canvas (search-to-add there).
+    """
+
+    quick_add_requested = pyqtSignal(QPointF)
 
     def __init__(self, scene, parent=None):
         super().__init__(scene, parent)
@@ -73,7 +79,24 @@ class GraphView(QGraphicsView):
 
     # --- pan --------------------------------------------------------------------------
 
+    def event(self, event):
+        # Tab reaches keyPressEvent only if focus traversal does not take it first
+        if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab \
+                and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            self._request_quick_add()
+            return True
+        return super().event(event)
+
+    def _request_quick_add(self) -> None:
+        at = self.viewport().mapFromGlobal(self.cursor().pos())
+        if not self.viewport().rect().contains(at):
+            at = self.viewport().rect().center()
+        self.quick_add_requested.emit(self.mapToScene(at))
+
     def keyPressEvent(self, event):
+        if event.key() == Qt.Key.Key_A and event.modifiers() == Qt.KeyboardModifier.ShiftModifier:
+            self._request_quick_add()
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
