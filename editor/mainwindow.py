@@ -62,11 +62,19 @@ class MainWindow(QMainWindow):
         if training:
             from .trainpanel import TrainPanel
 
-            self.train = TrainPanel(self.document, self.ops)
+            self.train = TrainPanel(self.document, self.ops, state_dir=self.files.state_dir)
             self._dock("training", "Training", self.train, Qt.DockWidgetArea.BottomDockWidgetArea)
             self.splitDockWidget(self.docks["formulas"], self.docks["training"], Qt.Orientation.Horizontal)
             self.resizeDocks([self.docks["formulas"], self.docks["training"]], [520, 1080], Qt.Orientation.Horizontal)
             self.train.message.connect(self.refused)
+            from .runspanel import RunsPanel
+
+            self.runs = RunsPanel(self.train)
+            self._dock("runs", "Runs", self.runs, Qt.DockWidgetArea.RightDockWidgetArea)
+            self.tabifyDockWidget(self.docks["problems"], self.docks["runs"])
+            self.docks["problems"].raise_()
+            self.runs.message.connect(self.refused)
+            self.runs.resume_requested.connect(lambda path: self.train.start(resume=path))
         # the bottom row (formulas, training) spans the whole width: long formulas and plots need it
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)

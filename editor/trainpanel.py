@@ -85,9 +85,13 @@ class TrainPanel(QWidget):
 
     message = pyqtSignal(str)
 
-    def __init__(self, document, ops, parent=None):
+    #: a run ended and its directory holds the checkpoint (the runs panel lists it)
+    run_saved = pyqtSignal(str)
+
+    def __init__(self, document, ops, parent=None, state_dir=None):
         super().__init__(parent)
         self.document, self.ops = document, ops
+        self.state_dir = state_dir
         self.run: TrainingRun | None = None
         self.events_seen = 0
         self.last_step = 0
@@ -289,8 +293,22 @@ class TrainPanel(QWidget):
     def running(self) -> bool:
         return self.run is not None
 
-    def start(self, steps: int | None = None, data: dict | None = None) -> bool:
-        """Train the document's graph in the background (``steps`` overrides the length)."""
+    def runs_root(self):
+        """Where this graph's runs are kept: the editor's state folder, under the graph's file
+        name (or the graph's name while unsaved) — never beside the file, which may sit in a
+        read-only or shared folder."""
+        from pathlib import Path
+
+        from . import files
+
+        path = self.document.path
+        name = Path(path).stem if path is not None else self.document.graph.name
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "untitled"
+        return Path(self.state_dir or files.state_dir()) / "runs" / safe
+
+    def start(self, steps: int | None = None, data: dict | None = None, resume=None) -> bool:
+        """Train the document's graph in the background (``steps`` overrides the length);
+        ``resume`` (a run directory) continues that run from its checkpoint."""
         if self.run is not None:
             return False
         g = self.document.graph
@@ -303,8 +321,17 @@ class TrainPanel(QWidget):
         config = {"sample_every": SAMPLE_EVERY_REPORTS * log_every, "checkpoint_every": None}
         if steps:
             config.update(steps=steps, epochs=None)
+        from pathlib import Path
+
+        from inference.outputs import fresh_run_dir
+
+        if resume is not None:
+            run_dir, checkpoint = Path(resume), Path(resume) / "checkpoint.pt"
+        else:
+            self.runs_root().mkdir(parents=True, exist_ok=True)
+            run_dir, checkpoint = fresh_run_dir(self.runs_root() / "run"), None
         self.plots.reset(g)
-        self.run = TrainingRun(g, config, data)
+        self.run = TrainingRun(g, config, data, run_dir=run_dir, resume=checkpoint)
         self.events_seen, self.last_step, self.total_steps, self.samples_step = 0, 0, steps or 0, -1
         self._last_report = time.monotonic()
         self.status.setText("Starting the training process: loading data, building networks…")
@@ -360,6 +387,8 @@ class TrainPanel(QWidget):
             run.join(0)  # never wait on the GUI thread; the ended process exits by itself
             self.run = None
             self._buttons()
+            if getattr(run, "run_dir", None) is not None:
+                self.run_saved.emit(str(run.run_dir))
 
     def flush(self) -> None:
         """Draw everything that has arrived (screenshots, tests)."""
@@ -397,7 +426,9 @@ class TrainPanel(QWidget):
             loss = e.metrics.get(f"{part} loss")
             test = f" · {part} loss {loss:.4g}" if isinstance(loss, float) else ""
             self.status.setText(f"{'Stopped' if e.stopped else 'Finished'} at step {e.step}{test}")
-            self.status.setToolTip("\n".join(f"{k}: {v:.4g}" for k, v in e.metrics.items()))
+            kept = getattr(self.run, "run_dir", None)
+            self.status.setToolTip("\n".join([f"{k}: {v:.4g}" for k, v in e.metrics.items()]
+                                             + ([f"kept in {kept} (checkpoint.pt, metrics, pictures)"] if kept else [])))
             self.progress.setValue(e.step)
         elif isinstance(e, Ended):
             return True

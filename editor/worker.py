@@ -91,10 +91,15 @@ def reconstruct(graph, runtime, data: dict, n: int = 8) -> tuple[dict, dict]:
 
 
 class _Runner:
-    """Builds the trainer and runs it, putting every event (and the editor's own) into ``put``."""
+    """Builds the trainer and runs it, putting every event (and the editor's own) into ``put``.
 
-    def __init__(self, graph, config: dict, data, put):
+    With ``run_dir`` the run is kept there as ``graphmodel train`` keeps one (metrics,
+    ``checkpoint.pt`` — also when stopped — pictures, summary, and the graph as ``graph.json``);
+    with ``resume`` it continues from that checkpoint."""
+
+    def __init__(self, graph, config: dict, data, put, run_dir=None, resume=None):
         self.graph, self.config, self.data, self.put = graph, config, data, put
+        self.run_dir, self.resume = run_dir, resume
         self.trainer = None
         self.stopped = False
         self.paused = False
@@ -116,12 +121,19 @@ class _Runner:
         try:
             trainer = Trainer(self.graph, data=self.data, config=self.config)
             self.trainer = trainer
+            if self.resume is not None:
+                trainer.resume(self.resume)
             trainer.pause(self.paused)
             if self.stopped:
                 return
             self._preview(trainer)
+            writer = self._writer(trainer)
             trainer.subscribe(self._listen)
-            trainer.run()
+            try:
+                trainer.run()
+            finally:
+                if writer is not None:
+                    writer.close()
         except GraphModelError as e:
             self.put(ev.Failed(getattr(self.trainer, "step", 0), str(e)))
         except Exception as e:  # noqa: BLE001 - a bug in training must reach the user, not vanish
@@ -129,6 +141,19 @@ class _Runner:
             self.put(ev.Failed(getattr(self.trainer, "step", 0), f"training failed: {detail}"))
         finally:
             self.put(Ended(getattr(self.trainer, "step", 0)))
+
+    def _writer(self, trainer):
+        if self.run_dir is None:
+            return None
+        from pathlib import Path
+
+        from graphmodel.fileio import save
+        from inference.outputs import RunWriter
+
+        writer = RunWriter(self.run_dir, trainer, trainer.step if self.resume is not None else None)
+        save(self.graph, Path(self.run_dir) / "graph.json")
+        trainer.subscribe(writer)
+        return writer
 
     def _listen(self, event) -> None:
         self.put(event)
@@ -196,14 +221,15 @@ def background() -> None:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), (os.cpu_count() or 2) - 1)))
 
 
-def _child(graph_data: dict, trusted: bool, config: dict, data, out, stop, pause) -> None:
+def _child(graph_data: dict, trusted: bool, config: dict, data, out, stop, pause, run_dir=None,
+           resume=None) -> None:
     """The training process: rebuild the graph from its file data and train it."""
     from graphmodel.fileio import graph_from_dict
 
     background()
     graph = graph_from_dict(graph_data, validate=False)
     graph.trusted = trusted
-    runner = _Runner(graph, config, data, lambda e: out.put(to_wire(e)))
+    runner = _Runner(graph, config, data, lambda e: out.put(to_wire(e)), run_dir, resume)
     done = threading.Event()
 
     def watch():  # the parent's stop and pause requests, seen between steps
@@ -265,9 +291,11 @@ class TrainingRun:
         graph: the document's graph (a copy is trained; editing goes on meanwhile).
         config: overrides of the graph's training section (steps, sample_every, ...).
         data: variable → tensor, or None to load the graph's data section.
+        run_dir: keep the run there (metrics, checkpoint, pictures), as the command line does.
+        resume: a checkpoint to continue from.
     """
 
-    def __init__(self, graph, config: dict | None = None, data: dict | None = None):
+    def __init__(self, graph, config: dict | None = None, data: dict | None = None, run_dir=None, resume=None):
         ctx = _context()
         self.queue = ctx.Queue()
         self._stop = ctx.Event()
@@ -275,7 +303,10 @@ class TrainingRun:
         self.paused = False
         self.process = ctx.Process(target=_child, name="graphmodel-training", daemon=True,
                                    args=(graph.to_dict(), graph.trusted, dict(config or {}), data,
-                                         self.queue, self._stop, self._pause))
+                                         self.queue, self._stop, self._pause,
+                                         None if run_dir is None else str(run_dir),
+                                         None if resume is None else str(resume)))
+        self.run_dir = run_dir
         self._launcher = threading.Thread(target=self._launch, name="graphmodel-training-start", daemon=True)
         self._launch_error: str | None = None
 

@@ -1,0 +1,252 @@
+"""The runs of this graph, and a look inside a trained one.
+
+Every Start keeps its run in a directory (metrics, ``checkpoint.pt`` — also when stopped —
+pictures, and the graph as trained), as ``graphmodel train`` does. This panel lists them with
+their final numbers; **Resume** continues one, **Compare** overlays the curves of the selected
+runs, and **Explore** loads one into the latent explorer: a slider per latent dimension (the
+decoded picture follows as you drag) and the path between two encoded data examples.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtGui import QImage, QPixmap
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graphmodel import GraphModelError
+
+#: how many dimensions of a latent get a slider (the first ones)
+MAX_SLIDERS = 8
+SLIDER_RANGE = 3.0  # ± this many prior standard deviations (a standard Normal's units)
+
+
+def run_summary(run_dir: Path) -> str:
+    """``run-2 · finished at step 600 · test loss 41.2 · 14:03`` from a run directory."""
+    try:
+        s = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{run_dir.name} · no summary (still running, or killed)"
+    part = "test" if "test loss" in s else "train"
+    loss = s.get(f"{part} loss")
+    when = time.strftime("%H:%M", time.localtime((run_dir / "summary.json").stat().st_mtime))
+    state = "stopped" if s.get("stopped") else "finished"
+    return f"{run_dir.name} · {state} at step {s.get('steps')}" + (
+        f" · {part} loss {loss:.4g}" if isinstance(loss, (int, float)) else "") + f" · {when}"
+
+
+def _pixmap(images: torch.Tensor, shape, ncol: int, scale: int = 4) -> QPixmap:
+    from inference.plots import grid
+
+    a = (grid(images.detach().float().cpu(), shape, ncol).numpy() * 255).round().astype(np.uint8)
+    a = np.ascontiguousarray(a if a.ndim == 3 else np.repeat(a[:, :, None], 3, axis=2))
+    h, w, _ = a.shape
+    img = QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(img).scaled(w * scale, h * scale, Qt.AspectRatioMode.KeepAspectRatio,
+                                         Qt.TransformationMode.FastTransformation)
+
+
+class RunsPanel(QWidget):
+    """Signals: ``message(str)`` (a refusal to show), ``resume_requested(path)``."""
+
+    message = pyqtSignal(str)
+    resume_requested = pyqtSignal(str)
+
+    def __init__(self, train_panel, parent=None):
+        super().__init__(parent)
+        self.train = train_panel
+        self.explorer = None
+        self.sliders: list[QSlider] = []
+        box = QVBoxLayout(self)
+        box.setContentsMargins(6, 4, 6, 4)
+        self.list = QListWidget()
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.list.itemDoubleClicked.connect(lambda _i: self.explore())
+        box.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.buttons = {}
+        for key, label, fn, tip in (
+                ("explore", "Explore", self.explore, "load the selected run's weights into the latent explorer"),
+                ("resume", "Resume", self.resume, "continue the selected run from its checkpoint"),
+                ("compare", "Compare", self.compare, "overlay the curves of the selected runs"),
+                ("refresh", "Refresh", self.refresh, "list the runs again")):
+            b = QPushButton(label)
+            b.setToolTip(tip)
+            b.clicked.connect(fn)
+            row.addWidget(b)
+            self.buttons[key] = b
+        box.addLayout(row)
+        self.latent = QComboBox()
+        self.latent.activated.connect(lambda _i: self._build_sliders())
+        self.slider_box = QVBoxLayout()
+        self.picture = QLabel("Train, then Explore a run: drag the sliders to move through its latent space.")
+        self.picture.setWordWrap(True)
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.interpolate_button = QPushButton("Path between two examples")
+        self.interpolate_button.setToolTip("encode two training examples and decode the straight line between them")
+        self.interpolate_button.clicked.connect(self.interpolate)
+        box.addWidget(self.latent)
+        box.addLayout(self.slider_box)
+        box.addWidget(self.picture, 2)
+        box.addWidget(self.interpolate_button)
+        self.interpolate_button.setEnabled(False)
+        self.latent.setEnabled(False)
+        train_panel.run_saved.connect(lambda _p: self.refresh())
+        train_panel.document.replaced.connect(self.refresh)
+        self.refresh()
+
+    # --- the list ---------------------------------------------------------------------
+
+    def runs(self) -> list[Path]:
+        root = self.train.runs_root()
+        if not root.is_dir():
+            return []
+        found = [d for d in root.iterdir() if d.is_dir() and (d / "metrics.jsonl").exists()]
+        return sorted(found, key=lambda d: (d / "metrics.jsonl").stat().st_mtime, reverse=True)
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for d in self.runs():
+            item = QListWidgetItem(run_summary(d))
+            item.setData(Qt.ItemDataRole.UserRole, str(d))
+            item.setToolTip(str(d))
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+
+    def _selected(self) -> list[Path]:
+        return [Path(i.data(Qt.ItemDataRole.UserRole)) for i in self.list.selectedItems()]
+
+    def resume(self) -> None:
+        chosen = self._selected()
+        if len(chosen) != 1 or not (chosen[0] / "checkpoint.pt").exists():
+            self.message.emit("choose one run with a checkpoint to resume")
+            return
+        self.resume_requested.emit(str(chosen[0]))
+
+    def compare(self) -> QDialog | None:
+        from inference.runplots import plot_runs
+
+        chosen = self._selected() or self.runs()[:2]
+        if not chosen:
+            self.message.emit("no runs of this graph yet: Start one in the Training panel")
+            return None
+        out = Path(tempfile.mkdtemp(prefix="graphmodel-compare-")) / "compare.png"
+        try:
+            plot_runs(chosen, out)
+        except GraphModelError as e:
+            self.message.emit(str(e))
+            return None
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Runs compared: " + ", ".join(d.name for d in chosen))
+        label = QLabel()
+        label.setPixmap(QPixmap(str(out)))
+        QVBoxLayout(dialog).addWidget(label)
+        dialog.show()
+        self.compared = dialog
+        return dialog
+
+    # --- the explorer -----------------------------------------------------------------
+
+    def explore(self) -> bool:
+        from .explore import Explorer
+
+        chosen = self._selected()
+        if len(chosen) != 1:
+            self.message.emit("choose one run to explore")
+            return False
+        try:
+            self.explorer = Explorer(chosen[0])
+        except (GraphModelError, OSError) as e:
+            self.message.emit(f"cannot explore {chosen[0].name}: {e}")
+            return False
+        self.latent.clear()
+        for name in self.explorer.latents():
+            self.latent.addItem(name, name)
+        self.latent.setEnabled(self.latent.count() > 0)
+        self.interpolate_button.setEnabled(self.explorer.q is not None and self.latent.count() > 0)
+        if not self.latent.count():
+            self.picture.setText("this model has no latent with a prior of its own to move along")
+            return True
+        self._build_sliders()
+        return True
+
+    def _build_sliders(self) -> None:
+        for s in self.sliders:
+            s.setParent(None)
+        self.sliders = []
+        name = self.latent.currentData()
+        if name is None:
+            return
+        dims = self.explorer.graph.variables[name].shape[0]
+        for k in range(min(dims, MAX_SLIDERS)):
+            s = QSlider(Qt.Orientation.Horizontal)
+            s.setAccessibleName(f"{name}[{k}]")
+            s.setRange(-100, 100)
+            s.setValue(0)
+            s.setToolTip(f"{name}[{k}]: from −{SLIDER_RANGE:g} to {SLIDER_RANGE:g}")
+            s.valueChanged.connect(lambda _v: self.redraw())
+            self.slider_box.addWidget(s)
+            self.sliders.append(s)
+        self.redraw()
+
+    def point(self) -> torch.Tensor:
+        """The latent point the sliders show (the other dimensions at 0), ``(1, dims)``."""
+        name = self.latent.currentData()
+        z = torch.zeros(1, self.explorer.graph.variables[name].shape[0])
+        for k, s in enumerate(self.sliders):
+            z[0, k] = s.value() / 100 * SLIDER_RANGE
+        return z
+
+    def _show(self, values: dict, ncol: int) -> bool:
+        from inference.plots import image_shape
+
+        for name, x in values.items():
+            shape = image_shape(self.explorer.graph.variables[name].shape)
+            if shape is not None:
+                side = max(shape[1], shape[2])
+                scale = max(2, min(24, (150 if ncol == 1 else 40) // side))
+                self.picture.setPixmap(_pixmap(x, shape, ncol, scale=scale))
+                self.shown = x
+                return True
+        self.picture.setText("the decoded variable is not an image: " + ", ".join(values))
+        return False
+
+    def redraw(self) -> bool:
+        if self.explorer is None or self.latent.currentData() is None:
+            return False
+        return self._show(self.explorer.decode({self.latent.currentData(): self.point()}), 1)
+
+    def interpolate(self) -> bool:
+        """Decode the path between the encodings of the first two training examples."""
+        from .databinding import _fields
+
+        g = self.explorer.graph
+        try:
+            from inference.data import bind
+
+            data = bind(g, _fields(g.data))
+        except GraphModelError as e:
+            self.message.emit(f"no data to encode: {e}")
+            return False
+        name = self.latent.currentData()
+        pair = {k: v[:2].float() for k, v in data.items()}
+        z = self.explorer.encode(pair, name)
+        return self._show(self.explorer.decode({name: self.explorer.path(z[0], z[1], 8)}), 8)
