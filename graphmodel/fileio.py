@@ -24,6 +24,7 @@ from .families import FAMILIES
 from .flows import MAX_STEPS, FlowStep, step_problems
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
+from .objective_syntax import check_section as check_objective
 from .plates import nesting_problem
 from .positive import POSITIVE_MAPS, positive_params
 from .supports import declarable
@@ -486,6 +487,7 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
     networks = _networks(d.get("networks", {}), factors)
     sections = {s: _finite_tree(_obj(d.get(s, {}), s), s) for s in SECTIONS}
     _layout(sections["layout"])
+    check_objective(sections["objective"])  # a formula's syntax; its terms are checked where derived
     g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):
         _wrap(f"plates[{k}]", g.add_plate, p)

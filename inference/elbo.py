@@ -623,10 +623,11 @@ def _importance(g, plan: ElboPlan, k: int, alpha: float) -> Loss:
         u = f"1/{k} Σₖ log {ratio_u}"
         la = rf"\frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} \log {ratio_l}"
     else:
-        a = f"{alpha:g}"
+        a = f"{alpha:g}" if alpha >= 0 else f"(−{-alpha:g})"  # 1−(−1), not 1−-1
+        al = f"{alpha:g}" if alpha >= 0 else f"(-{-alpha:g})"
         u = f"1/(1−{a}) log 1/{k} Σₖ ({ratio_u})^(1−{a})"
-        la = (rf"\frac{{1}}{{1-{a}}} \log \frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} "
-              rf"\left({ratio_l}\right)^{{1-{a}}}")
+        la = (rf"\frac{{1}}{{1-{al}}} \log \frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} "
+              rf"\left({ratio_l}\right)^{{1-{al}}}")
     text = (f"E_{sub[0]}[{u}]", rf"\mathbb{{E}}_{{{sub[1]}}}\left[{la}\right]") if sub else (u, la)
     return ImportanceBound(Sampling(plan.q, plan.p, k, plan.shared), alpha, p_labels, q_labels, text)
 

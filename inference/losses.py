@@ -279,6 +279,11 @@ def _operand(v):
         Constant(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
 
 
+def _unit(v) -> bool:
+    """A plain number 1 (a named constant of value 1, ``α``, still prints as itself)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == 1
+
+
 class Loss:
     """A node of an objective's expression tree.
 
@@ -366,10 +371,14 @@ class Loss:
         return NotImplemented if o is None else Sum.of(o, self, -1)
 
     def __mul__(self, o):
+        if _unit(o):  # 1·x is x (it would print as "1·(…)")
+            return self
         o = _operand(o)
         return NotImplemented if o is None else Mul(self, o)
 
     def __rmul__(self, o):
+        if _unit(o):
+            return self
         o = _operand(o)
         return NotImplemented if o is None else Mul(o, self)
 

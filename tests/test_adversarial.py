@@ -17,7 +17,8 @@ from conftest import EXAMPLES_DIR, load_example
 
 import graphmodel as gm
 from inference import cli
-from inference.adversarial import Critic, Game, derive_game
+from inference.adversarial import Critic, Game
+from inference.objectives import derive_game
 from inference.data import digits, four_points, ring8
 from inference.evaluate import prior_log_likelihood
 from inference.objectives import choose_objective, derive, elbo, training_loss, training_objective
@@ -232,7 +233,7 @@ def test_a_checkpoint_restores_the_discriminator_and_resumes_exactly(tmp_path):
 
 @pytest.mark.parametrize("objective, message", [
     ({"kind": "gan", "d_steps": 0}, "objective.d_steps: expected a positive integer, found 0"),
-    ({"kind": "gan", "loss": "hinge"}, "objective.loss: expected one of nonsaturating, minimax, wgan-gp, found 'hinge'"),
+    ({"kind": "gan", "loss": "hinge"}, "objective.loss: expected one of nonsaturating, minimax, wgan-gp, wgan, found 'hinge'"),
     ({"kind": "gan", "discriminator": {"hidden": [-3]}},
      "objective.discriminator.hidden: expected a list of integers ≥ 1, found -3"),
     ({"kind": "gan", "discriminator": {"type": "Transformer"}}, "objective.discriminator.type: unknown network"),

@@ -1,0 +1,265 @@
+"""Objectives written as formulas: the grammar, its errors, the terms and their values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.distributions import kl_divergence
+
+import graphmodel as gm
+import inference
+from graphmodel.objective_syntax import FormulaError, parse, unparse
+from inference.objectives import TERMS, compile_formula, derive, elbo, formula_of, kl, nll, unused_models
+
+B = 8
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def jmvae(classifier: bool = False) -> gm.Graph:
+    """JMVAE's models: p(x|z)p(w|z)p(z), the joint q(z|x,w) and the unimodal qx(z|x), qw(z|w)."""
+    x = gm.Variable("x", (6,), role="observed")
+    w = gm.Variable("w", (4,), role="observed")
+    z = gm.Variable("z", (2,))
+    models = dict(
+        p=gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(w, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
+        q=gm.Normal(z, given=[x, w], net=gm.MLP(8)),
+        qx=gm.Normal(z, given=x, net=gm.MLP(8)),
+        qw=gm.Normal(z, given=w, net=gm.MLP(8)))
+    if classifier:
+        label = gm.Variable("label", (), support="categorical", classes=2, role="observed")
+        models["classifier"] = gm.Categorical(label, given=x, net=gm.MLP(8))
+    return gm.Graph("jmvae", kinds={"qx": "inference", "qw": "inference"}, **models)
+
+
+def batch(n: int = B) -> dict:
+    return {"x": torch.randn(n, 6), "w": torch.randn(n, 4)}
+
+
+def value(loss, rt, data, seed=1):
+    torch.manual_seed(seed)
+    return loss(rt, data).total
+
+
+# --- the grammar -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, canonical", [
+    ("elbo(p,q)-alpha*(kl(q,qx)+kl(q,qw))", "elbo(p, q) - alpha * (kl(q, qx) + kl(q, qw))"),
+    ("  iwae( p , q , k = 5 )", "iwae(p, q, k=5)"),
+    ("-(a + b) * 2", "-(a + b) * 2"),
+    ("a - (b - c) / 2.0", "a - (b - c) / 2.0"),
+    ("a - -1", "a - -1"),
+    ("gan(p, discriminator={'type': 'MLP', \"hidden\": [64, 64]}, betas=[0.5, 0.999])",
+     "gan(p, discriminator={'type': 'MLP', 'hidden': [64, 64]}, betas=[0.5, 0.999])"),
+])
+def test_formulas_print_back_canonically_and_printing_is_stable(text, canonical):
+    assert unparse(parse(text)) == canonical
+    assert unparse(parse(canonical)) == canonical
+
+
+@pytest.mark.parametrize("text, message", [
+    ("elbo(p, q) ** 2", "column 12: '**' is not allowed"),
+    ("elbo(p, q).mean", "column 1: attribute access"),
+    ("elbo(p, q) + x[0]", "column 14: indexing"),
+    ("__import__('os')", None),  # parses, and is an unknown term (never called)
+    ("elbo(p, q) +", "not a formula"),
+    ("lambda: 1", "column 1: a lambda is not allowed"),
+    ("elbo(*args)", "* and ** arguments are not allowed"),
+    ("a if b else c", "column 1: IfExp is not allowed"),
+])
+def test_syntax_errors_name_the_column(text, message):
+    if message is None:
+        parse(text)
+        with pytest.raises(FormulaError, match="unknown function '__import__'"):
+            compile_formula(jmvae(), text)
+        return
+    with pytest.raises(FormulaError) as e:
+        parse(text)
+    assert message in str(e.value) and str(e.value).startswith("objective.formula: ")
+
+
+def test_an_unknown_function_names_its_column_and_the_known_terms():
+    with pytest.raises(gm.GraphModelError) as e:
+        compile_formula(jmvae(), "elbo(p, q) - kll(q, qx)")
+    assert str(e.value).startswith("objective.formula: column 14: unknown function 'kll'; known: adversarial, anneal")
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("elbo(p, q) - kl(q, qz)", "column 20: unknown name 'qz'; models, variables and constants: p, q, qx, qw, x, z, w"),
+    ("elbo(q, p)", "column 6: elbo\\(\\): 'p' expects a generative model, found 'q' \\(inference\\)"),
+    ("elbo(p, q, bta=1)", "column 16: elbo\\(\\) has no option 'bta'; options: p, q, kl, beta"),
+    ("iwae(p, q, k=0)", "column 14: iwae\\(\\): k: expected a positive integer, found 0"),
+    ("elbo(p, q) * q", "column 14: 'q' is a model"),
+    ("2 * 3", "the formula is a number"),
+    ("kl(q)", "kl\\(\\) needs 'b'"),
+    ("elbo(p, q, p)", "column 12: elbo\\(\\) takes|'kl' expects"),
+])
+def test_meaning_errors_name_the_column(formula, message):
+    with pytest.raises(gm.GraphModelError, match=message):
+        compile_formula(jmvae(), formula)
+
+
+def test_the_file_loader_checks_the_formula_and_keeps_its_bytes(tmp_path):
+    g = jmvae()
+    g.objective = {"formula": "elbo(p, q) - alpha * (kl(q, qx) + kl(q, qw))", "constants": {"alpha": 1.0}}
+    text = gm.dumps(g)
+    again = gm.dumps(gm.loads(text))
+    assert again == text
+    bad = text.replace("kl(q, qx)", "kl(q, qx) ** 2")
+    with pytest.raises(gm.GraphFileError, match=r"^objective.formula: column 33: '\*\*' is not allowed"):
+        gm.loads(bad)
+    with pytest.raises(gm.GraphFileError, match="objective.beta: not allowed beside 'formula'"):
+        gm.loads(text.replace('"constants"', '"beta": 1, "constants"'))
+
+
+def test_constants_print_as_symbols_and_must_be_used():
+    g = jmvae()
+    loss = compile_formula(g, "elbo(p, q) - alpha * (kl(q, qx) + kl(q, qw))", {"alpha": 0.5})
+    assert str(loss) == ("E_q(z|x,w)[log p(w|z) + log p(x|z)] − KL[q(z|x,w)‖p(z)] − "
+                         "α·(KL[q(z|x,w)‖qx(z|x)] + KL[q(z|x,w)‖qw(z|w)])")
+    assert r"\alpha" in loss.latex()
+    with pytest.raises(gm.GraphModelError, match="objective.constants.beta: not used by the formula"):
+        compile_formula(g, "elbo(p, q)", {"beta": 1.0})
+    with pytest.raises(gm.GraphModelError, match="objective.constants.x: the name of a variable too"):
+        compile_formula(g, "elbo(p, q)", {"x": 1.0})
+
+
+# --- the terms ---------------------------------------------------------------------------------
+
+def test_kl_between_two_inference_models_is_the_closed_form():
+    g = jmvae()
+    rt = g.build()
+    data = batch()
+    got = kl(g, "q", "qx").evaluate(rt, data)
+    dq = rt.factor_modules[g.factors.index(g.factors_of("q")[0])](data["x"], data["w"])
+    dqx = rt.factor_modules[g.factors.index(g.factors_of("qx")[0])](data["x"])
+    assert torch.allclose(got, kl_divergence(dq, dqx), atol=1e-5)
+    # and the Monte Carlo KL where the families have none in closed form agrees on average
+    mc = compile_formula(g, "expect(q, q, z) - expect(q, qx, z)")
+    torch.manual_seed(3)
+    big = {k: v[:1].expand(4000, *v.shape[1:]) for k, v in data.items()}
+    assert torch.allclose(mc.evaluate(rt, big).mean(), got[0], atol=0.08)
+
+
+def test_entropy_is_the_closed_form_and_expect_plus_entropy_is_the_elbo():
+    g = jmvae()
+    rt = g.build()
+    data = {k: v[:1].expand(6000, *v.shape[1:]) for k, v in batch().items()}
+    h = compile_formula(g, "entropy(q)").evaluate(rt, data)
+    d = rt.factor_modules[g.factors.index(g.factors_of("q")[0])](data["x"], data["w"])
+    assert torch.allclose(h, d.entropy(), atol=1e-5)
+    torch.manual_seed(0)
+    a = compile_formula(g, "expect(q, p) + entropy(q)").evaluate(rt, data).mean()
+    torch.manual_seed(1)
+    b = elbo(g, "p", "q").evaluate(rt, data).mean()
+    assert abs((a - b).item()) < 0.05 * abs(b.item()) + 0.05
+
+
+def test_mmd_is_small_for_the_prior_itself_and_large_for_a_shifted_posterior():
+    x = gm.Variable("x", (3,), role="observed")
+    z = gm.Variable("z", (2,))
+    g = gm.Graph("mmd", p=gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
+                 q=gm.Normal(z, loc=0.0, scale=1.0, given=x))
+    rt = g.build()
+    same = compile_formula(g, "mmd(q, p, z)")(rt, {"x": torch.randn(400, 3)}).total
+    g2 = gm.Graph("mmd", p=gm.Normal(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
+                  q=gm.Normal(z, loc=3.0, scale=1.0, given=x))
+    far = compile_formula(g2, "mmd(q, p, z)")(g2.build(), {"x": torch.randn(400, 3)}).total
+    assert float(same) < 0.02 < 0.3 < float(far)
+
+
+def test_a_formula_and_the_python_terms_make_the_same_object():
+    g = jmvae(classifier=True)
+    rt = g.build()
+    data = {**batch(), "label": torch.randint(0, 2, (B,))}
+    py = inference.elbo(g) - 0.1 * nll(g, "classifier")
+    file = compile_formula(g, "elbo(p, q) - 0.1 * nll(classifier)")
+    assert type(py) is type(file) and str(py) == str(file) and py.latex() == file.latex()
+    assert torch.equal(value(py, rt, data), value(file, rt, data))
+
+
+def test_every_registered_term_has_help_and_declared_parameters():
+    for name, term in TERMS.items():
+        assert term.help, name
+        assert all(p.kind for p in term.params), name
+
+
+# --- kinds are sugar for formulas ----------------------------------------------------------------
+
+@pytest.mark.parametrize("objective, formula", [
+    ({}, "elbo(p, q)"),
+    ({"kind": "elbo", "beta": 0.5, "kl": "mc"}, "elbo(p, q, beta=0.5, kl='mc')"),
+    ({"kind": "elbo", "beta": {"schedule": "anneal", "start": 0.0, "end": 1.0, "steps": 100}},
+     "elbo(p, q, beta=anneal(0.0, 1.0, 100))"),
+    ({"kind": "iwae", "k": 3}, "iwae(p, q, k=3)"),
+    ({"kind": "renyi", "alpha": -1, "k": 3}, "renyi(p, q, alpha=-1.0, k=3)"),
+])
+def test_each_kind_prints_as_its_formula_and_builds_the_same_objective(objective, formula):
+    g = jmvae()
+    g.models.pop("qx"), g.models.pop("qw")
+    g.factors[:] = [f for f in g.factors if f.model in g.models]
+    g.objective = objective
+    assert formula_of(g) == formula
+    rt = g.build()
+    data = batch()
+    a, b = derive(g), derive(g, {"formula": formula})
+    assert str(a) == str(b)
+    assert torch.equal(value(a, rt, data), value(b, rt, data))
+
+
+def test_a_model_the_objective_never_uses_is_reported():
+    g = jmvae()
+    lines = unused_models(g)
+    assert [line.split(":")[0] for line in lines] == [
+        "model 'qx' is not used by the objective elbo(p, q)", "model 'qw' is not used by the objective elbo(p, q)"]
+    g.objective = {"formula": "elbo(p, q) - alpha * (kl(q, qx) + kl(q, qw))", "constants": {"alpha": 1.0}}
+    assert unused_models(g) == []
+
+
+def test_renyi_with_a_negative_alpha_prints_its_exponent_readably():
+    g = jmvae()
+    text = str(compile_formula(g, "renyi(p, q, alpha=-1, k=3)"))
+    assert "−-" not in text and "1/(1−(−1))" in text
+    assert "1-(-1)" in compile_formula(g, "renyi(p, q, alpha=-1, k=3)").latex()
+
+
+def test_a_coefficient_of_one_is_not_printed():
+    g = jmvae()
+    assert str(compile_formula(g, "elbo(p, q) - 1.0 * (kl(q, qx) + kl(q, qw))")).endswith(
+        "− (KL[q(z|x,w)‖qx(z|x)] + KL[q(z|x,w)‖qw(z|w)])")
+    assert "1·" not in str(inference.elbo(g) - 1.0 * (kl(g, "q", "qx") + kl(g, "q", "qw")))
+
+
+def test_anneal_is_a_weight_that_follows_the_step():
+    g = jmvae()
+    loss = compile_formula(g, "elbo(p, q) - anneal(0, 1, 10) * kl(q, qx)")
+    rt, data = g.build(), batch()
+    torch.manual_seed(0)
+    at0 = loss(rt, data, step=0).total
+    torch.manual_seed(0)
+    base = elbo(g, "p", "q")(rt, data).total
+    assert torch.allclose(at0, base)
+    torch.manual_seed(0)
+    at10 = loss(rt, data, step=10).total
+    assert at10.item() < at0.item() and math.isfinite(at10.item())
+
+
+def test_kl_trains_both_of_its_models():
+    g = jmvae()
+    rt = g.build()
+    loss = compile_formula(g, "elbo(p, q) - kl(q, qx) - kl(q, qw)")
+    (-loss(rt, batch()).total).backward()
+    for m in ("p", "q", "qx", "qw"):
+        assert all(p.grad is not None for p in rt.parameters_of(m)), m
+
+
+def test_kl_needs_a_shared_latent():
+    g = jmvae()
+    with pytest.raises(gm.GraphModelError, match=r"column 1: kl\(\): kl\(p, q\): '\w+' is not|no latent"):
+        compile_formula(g, "kl(p, q, x)")
