@@ -263,3 +263,31 @@ def test_kl_needs_a_shared_latent():
     g = jmvae()
     with pytest.raises(gm.GraphModelError, match=r"column 1: kl\(\): kl\(p, q\): '\w+' is not|no latent"):
         compile_formula(g, "kl(p, q, x)")
+
+
+def _example_batch(g, net, make_value, n=4):
+    sizes = {k: p.size for k, p in g.plates.items()}
+    inputs = {v: make_value(g.variables[v], (n,), sizes) for v in gm.model_inputs(g, "p")}
+    values = net.p.sample(None if inputs else n, given=inputs or None)
+    return {k: v for k, v in {**values, **inputs}.items() if g.variables[k].role in ("observed", "input")}
+
+
+def _losses(objective) -> list:
+    return [p.loss for p in objective.players] if isinstance(objective, inference.Game) else [objective]
+
+
+def test_each_example_objective_equals_its_formula(example_graph, make_value):
+    g = example_graph
+    formula = formula_of(g)
+    assert formula is not None
+    net = g.build().eval()
+    data = _example_batch(g, net, make_value)
+    torch.manual_seed(5)
+    kind = derive(g)
+    torch.manual_seed(5)
+    written = derive(g, {"formula": formula})
+    assert [str(a) for a in _losses(kind)] == [str(b) for b in _losses(written)]
+    for a, b in zip(_losses(kind), _losses(written)):
+        va, vb = value(a, net, data, seed=7), value(b, net, data, seed=7)
+        assert torch.equal(va, vb), (formula, str(a))
+    assert unused_models(g) == []

@@ -203,10 +203,12 @@ def formula_of(graph, objective: dict | None = None) -> str | None:
         from graphmodel.objective_syntax import parse
 
         return unparse(parse(obj["formula"]))
-    entry, checked = _kind(graph, obj)
-    args = [Name(checked.pop(key)) for key in entry.positional]
+    entry, checked = _kind(graph, obj)  # (checked: a typo is refused as derive refuses it)
+    args = [Name(checked[key]) for key in entry.positional]
     kwargs = []
-    for key, value in checked.items():
+    for key, value in obj.items():  # as written: a network spec stays plain data
+        if key == "kind" or key in entry.positional:
+            continue
         node = _literal(value)
         if node is None:
             return None
