@@ -506,6 +506,12 @@ class Derived(Loss):
         self._by_names: dict = {}  # the batch's names (in order) → expansion, for the hot path
         self.expand()  # derive now, so that a graph error surfaces where the objective is made
 
+    def assume(self, variable: str, present: bool) -> None:
+        """Print (and expand by default) as if the batch gave ``variable`` or not (a branch
+        of :func:`inference.objectives.if_given`); evaluation still reads the batch."""
+        default = self._default | {variable} if present else self._default - {variable}
+        self._default = frozenset(default) & self._variables
+
     def expand(self, observed=None) -> Loss:
         """The concrete expression when ``observed`` variables are given (default: by role)."""
         key = self._default if observed is None else frozenset(observed) & self._variables

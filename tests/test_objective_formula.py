@@ -285,9 +285,39 @@ def test_each_example_objective_equals_its_formula(example_graph, make_value):
     torch.manual_seed(5)
     kind = derive(g)
     torch.manual_seed(5)
-    written = derive(g, {"formula": formula})
+    written = derive(g, {"formula": formula, **{k: v for k, v in g.objective.items() if k == "constants"}})
     assert [str(a) for a in _losses(kind)] == [str(b) for b in _losses(written)]
     for a, b in zip(_losses(kind), _losses(written)):
         va, vb = value(a, net, data, seed=7), value(b, net, data, seed=7)
         assert torch.equal(va, vb), (formula, str(a))
     assert unused_models(g) == []
+
+
+def _load_example(name):
+    from conftest import load_example
+
+    return load_example(name).build()
+
+
+def test_m2_written_as_its_formula_equals_the_derived_semi_supervised_elbo():
+    g = _load_example("m2")
+    assert g.objective["formula"] == "if_given(y, elbo(p, q) + alpha * log_prob(q, y), elbo(p, q))"
+    rt = g.build()
+    x = torch.bernoulli(torch.full((8, 64), 0.5)) if g.variables["x"].support == "binary" else torch.rand(8, 64)
+    y = torch.nn.functional.one_hot(torch.randint(0, 10, (8,)), 10).float()
+    y[::2] = float("nan")  # half of the examples unlabeled
+    data = {"x": x, "y": y}
+    written = derive(g)
+    kind = derive(g, {"kind": "elbo", "semi_supervised": {"label": "y", "alpha": 50.0}})
+    for seed in (0, 1):
+        a, b = value(written, rt, data, seed), value(kind, rt, data, seed)
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-5)
+    text = str(written)
+    assert "α·log q(y|x)  if y given;  Σ_y q(y|x)[" in text, text
+
+
+def test_the_autoencoder_is_its_reconstruction():
+    g = _load_example("autoencoder")
+    assert str(derive(g)) == "E_q(z|x)[log p(x|z)]"
+    rt, data = g.build(), {"x": torch.bernoulli(torch.full((4, 64), 0.5))}
+    assert torch.equal(value(derive(g), rt, data), value(derive(g, {}), rt, data))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from graphmodel import GraphModelError
 
 from .. import options as opt
-from ..elbo import DISCRETE_MODES, KL_MODES, Partial, elbo, iwae, max_likelihood, nll, renyi
+from ..elbo import DISCRETE_MODES, KL_MODES, Derived, Partial, elbo, iwae, max_likelihood, nll, renyi
 from ..losses import Anneal, anneal
 from .terms import Param, Term, register
 
@@ -32,7 +32,17 @@ Q = Param("q", "inference", _q, help="the inference model (default: q, or the fi
 
 def if_given(graph, variable: str, given, missing=None) -> Partial:
     """``given`` on the examples whose ``variable`` the batch gives, ``missing`` on the others
-    (a NaN or a negative class index marks a missing value): M2's labeled and unlabeled terms."""
+    (a NaN or a negative class index marks a missing value): M2's labeled and unlabeled terms.
+
+    Each bound derived from the graph inside a branch prints as that branch reads it: with
+    ``variable`` as data in ``given`` and latent (summed over, for a class) in ``missing``
+    (its value is read from the batch either way).
+    """
+    both = {id(n) for n in given.walk()} if given is not None else set()
+    for branch, present in ((given, True), (missing, False)):
+        for node in (branch.walk() if branch is not None else ()):
+            if isinstance(node, Derived) and (present or id(node) not in both):
+                node.assume(variable, present)
     return Partial(variable, given, missing)
 
 

@@ -166,16 +166,23 @@ def entropy(graph, q: str, variables=None) -> Entropy:
 
 
 class LogProb(Expectation):
-    """``log m(v|pa)`` of one factor whose variable the batch must give."""
+    """``log m(v|pa)`` of one factor whose variable the batch must give. When the batch gives
+    its parents too (a classifier ``q(y|x)``), the factor is called on them alone: nothing
+    else of the model is traced or sampled."""
 
-    def __init__(self, sampling, items, variable: str):
+    def __init__(self, sampling, items, variable: str, factor: int | None, parents: tuple):
         super().__init__(sampling, items, None)
-        self.variable = variable
+        self.variable, self.factor, self.parents = variable, factor, tuple(parents)
 
     def _value(self, ctx):
-        if self.variable not in ctx.observed:
+        have = ctx.observed
+        if self.variable not in have:
             raise DataError(f"{self.name}: the batch has no '{self.variable}'")
-        return super()._value(ctx)
+        if self.factor is None or any(p not in have for p in self.parents):
+            return super()._value(ctx)
+        data = ctx.data()
+        d = ctx.runtime.factor_modules[self.factor](*(data[p] for p in self.parents))
+        return d.log_prob(data[self.variable])
 
 
 def log_prob(graph, model: str, variable: str) -> LogProb:
@@ -187,7 +194,9 @@ def log_prob(graph, model: str, variable: str) -> LogProb:
         raise GraphModelError(f"log_prob({model}, {variable}): model '{model}' must have one stochastic factor "
                               f"for '{variable}', found {len(fs)}")
     f = graph.factors[fs[0]]
-    return LogProb(Sampling(model, None, None), (Density(1, "q", factor_label(f), log_text(graph, fs[0])),), variable)
+    direct = None if graph.variables[variable].plate or f.init or any(pa.lag for pa in f.parents) else fs[0]
+    return LogProb(Sampling(model, None, None), (Density(1, "q", factor_label(f), log_text(graph, fs[0])),), variable,
+                   direct, tuple(pa.name for pa in f.parents))
 
 
 class MMD(Leaf):
