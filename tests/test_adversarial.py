@@ -415,3 +415,22 @@ def test_vaegan_reconstructions_improve_and_its_discriminator_learns():
     d_loss = -(last["discriminator: E_data[log D(x)]"] + last["discriminator: E_q(z|x)[log(1 − D(G(z)))]"]
                + last["discriminator: E_p(z)[log(1 − D(G(z)))]"])
     assert d_loss < 3 * math.log(2), "the discriminator tells digits from the VAE's outputs better than chance"
+
+
+def test_the_weight_clipped_wgan_example_covers_the_ring():
+    """examples/wgan.json, its objective one line of formula, at CI size: the critic's weights
+    stay clipped and the generator's samples reach the ring's modes."""
+    from conftest import load_example
+
+    g = load_example("wgan").build()
+    t = Trainer(g, data={"x": ring8()["point"]}, config={**CPU, "steps": 500})
+    critic = t.players[0]
+    assert critic.name == "critic" and critic.steps == 5 and critic.after_step is not None
+    torch.manual_seed(1)
+    before = ring_coverage(t.sample(2000)["x"], radius=0.5)
+    t.run()
+    assert max(w.abs().max().item() for w in critic.extra_params) <= 0.1 + 1e-7
+    torch.manual_seed(1)
+    modes, near = ring_coverage(t.sample(2000)["x"], radius=0.5)
+    assert before[0] <= 2
+    assert modes >= 6 and near > 0.4, (modes, near)
