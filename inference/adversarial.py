@@ -44,8 +44,8 @@ from .adversarial_terms import Critic, GradientPenalty, Source
 from .elbo import elbo, factor_label, log_text
 from .estimators import Density, Expectation
 from .losses import Constant, Sampling
-from .options import check_nonneg, check_option, fail, model_of
 from .objectives.game import Game, Player
+from .options import check_nonneg, check_option, fail, model_of
 
 __all__ = ["GAN_LOSSES", "Critic", "Game", "GradientPenalty", "Source", "avb_game", "gan_game", "vaegan_game"]  # the terms live in inference.adversarial_terms
 

@@ -18,10 +18,9 @@ from conftest import EXAMPLES_DIR, load_example
 import graphmodel as gm
 from inference import cli
 from inference.adversarial import Critic, Game
-from inference.objectives import derive_game
 from inference.data import digits, four_points, ring8
 from inference.evaluate import prior_log_likelihood
-from inference.objectives import choose_objective, derive, elbo, training_loss, training_objective
+from inference.objectives import choose_objective, derive, derive_game, elbo, training_loss, training_objective
 from inference.trainer import Trainer
 
 CPU = {"device": "cpu", "checkpoint_every": None, "log_every": 50, "test_fraction": 0.0}

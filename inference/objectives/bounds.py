@@ -8,8 +8,6 @@ these terms.
 
 from __future__ import annotations
 
-from graphmodel import GraphModelError
-
 from .. import options as opt
 from ..elbo import DISCRETE_MODES, KL_MODES, Derived, Partial, elbo, iwae, max_likelihood, nll, renyi
 from ..losses import Anneal, anneal

@@ -20,9 +20,19 @@ import torch
 from graphmodel import DataError, GraphModelError, ancestral_order, model_inputs
 from graphmodel.render.formula import factor_text
 
-from ..elbo import _analytic, _by_target, _in_iid_plate, _kl_text, _parents, _q_subscript, _stochastic, \
-    data_variables, factor_label, log_text
-from ..elbo import LatentPlan
+from ..elbo import (
+    LatentPlan,
+    _analytic,
+    _by_target,
+    _in_iid_plate,
+    _kl_text,
+    _parents,
+    _q_subscript,
+    _stochastic,
+    data_variables,
+    factor_label,
+    log_text,
+)
 from ..estimators import Density, Expectation, KLDivergence, Leaf, _steps
 from ..losses import Sampling, Sum
 from .terms import Param, Term, register
