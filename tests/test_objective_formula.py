@@ -91,7 +91,7 @@ def test_an_unknown_function_names_its_column_and_the_known_terms():
 
 
 @pytest.mark.parametrize("formula, message", [
-    ("elbo(p, q) - kl(q, qz)", "column 20: unknown name 'qz'; models, variables and constants: p, q, qx, qw, x, z, w"),
+    ("elbo(p, q) - kl(q, qz)", "column 20: unknown name 'qz'; models, variables, plates and constants: p, q, qx, qw, x, z, w"),
     ("elbo(q, p)", "column 6: elbo\\(\\): 'p' expects a generative model, found 'q' \\(inference\\)"),
     ("elbo(p, q, bta=1)", "column 16: elbo\\(\\) has no option 'bta'; options: p, q, kl, beta"),
     ("iwae(p, q, k=0)", "column 14: iwae\\(\\): k: expected a positive integer, found 0"),
@@ -321,3 +321,25 @@ def test_the_autoencoder_is_its_reconstruction():
     assert str(derive(g)) == "E_q(z|x)[log p(x|z)]"
     rt, data = g.build(), {"x": torch.bernoulli(torch.full((4, 64), 0.5))}
     assert torch.equal(value(derive(g), rt, data), value(derive(g, {}), rt, data))
+
+
+def test_sum_t_is_the_sum_over_a_sequence_plate_and_refuses_a_term_outside_it():
+    g = _load_example("dmm")
+    rt = g.build()
+    x = torch.randn(4, g.plates["time"].size, 2)
+    plain, summed = compile_formula(g, "kl(q, p)"), compile_formula(g, "sum_t(kl(q, p), time)")
+    assert str(plain) == str(summed) == "E_q(z|x)[Σₜ KL[q(zₜ|zₜ₋₁,xₜ)‖p(zₜ|zₜ₋₁)]]"
+    assert torch.equal(value(plain, rt, {"x": x}), value(summed, rt, {"x": x}))
+    # the sum is over the steps: each step's closed-form KL given the steps before
+    torch.manual_seed(2)
+    qt, pt = rt.model("q").trace({"x": x}), None
+    pt = rt.model("p").trace({"x": x, "z": qt.values["z"]})
+    label_q = [k for k in qt.dists if k.startswith("q(z")]
+    label_p = [k for k in pt.dists if k.startswith("p(z")]
+    by_step = sum(kl_divergence(a, b) for lq, lp in zip(label_q, label_p)
+                  for a, b in zip(qt.dists[lq] if isinstance(qt.dists[lq], list) else [qt.dists[lq]],
+                                  pt.dists[lp] if isinstance(pt.dists[lp], list) else [pt.dists[lp]]))
+    torch.manual_seed(2)
+    assert torch.allclose(summed.evaluate(rt, {"x": x}), by_step, atol=1e-5)
+    with pytest.raises(gm.GraphModelError, match="column 1: sum_t\\(\\): sum_t: name the sequence plate"):
+        compile_formula(jmvae(), "sum_t(kl(q, qx))")

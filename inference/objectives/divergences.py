@@ -37,7 +37,7 @@ from ..estimators import Density, Expectation, KLDivergence, Leaf, _steps
 from ..losses import Sampling, Sum
 from .terms import Param, Term, register
 
-__all__ = ["MMD", "Entropy", "LogProb", "entropy", "expect", "kl", "log_prob", "mmd"]
+__all__ = ["MMD", "Entropy", "LogProb", "entropy", "expect", "kl", "log_prob", "mmd", "sum_t"]
 
 
 def _latents(graph, a: str, b: str | None, variables, term: str) -> list:
@@ -267,3 +267,48 @@ for _t in (
          "MMD between a latent's aggregate posterior and prior samples (InfoVAE)"),
 ):
     register(_t)
+
+
+def _labels(node) -> list:
+    """The factor labels a leaf reads (KLs, expectations, entropies, log-densities)."""
+    if isinstance(node, KLDivergence):
+        return [*node.q_labels, *node.p_labels]
+    if isinstance(node, Expectation):
+        return [d.label for d in node.items]
+    if isinstance(node, Entropy):
+        return list(node.labels)
+    return []
+
+
+def sum_t(graph, term, plate: str | None = None):
+    """``Σₜ term``: a term over the latents of a sequence plate, summed over its steps.
+
+    A KL, an expectation or an entropy of a sequence variable is a sum over the steps already
+    (each step's KL given the sample of the steps before, masked past a sequence's length), and
+    prints with its ``Σₜ``; ``sum_t`` states it in the formula and checks it: every factor the
+    term reads lies in the sequence plate (``plate``: the graph's only one by default), so
+    that a term outside the plate is not summed by mistake. Jumps of random length between
+    steps (TD-VAE's ``t₁ → t₂``) need factors whose lag varies per example, which plates do
+    not have; this term does not offer them.
+    """
+    seqs = [n for n, p in graph.plates.items() if p.kind == "sequence"]
+    if plate is None:
+        if len(seqs) != 1:
+            raise GraphModelError(f"sum_t: name the sequence plate (plate=...); the graph has {len(seqs)}: "
+                                  f"{', '.join(seqs) or 'none'}")
+        plate = seqs[0]
+    if plate not in seqs:
+        raise GraphModelError(f"sum_t: expected a sequence plate ({', '.join(seqs) or 'none'}), found '{plate}'")
+    by_label = {factor_label(f): f for f in graph.factors}
+    labels = [lab for node in term.walk() for lab in _labels(node)]
+    if not labels:
+        raise GraphModelError(f"sum_t: {term} reads no factor of a sequence")
+    for lab in labels:
+        f = by_label.get(lab)
+        if f is not None and graph.variables[f.target].plate != plate:
+            raise GraphModelError(f"sum_t: {lab} is not in the sequence plate '{plate}'")
+    return term
+
+
+register(Term("sum_t", sum_t, (Param("term", "loss"), Param("plate", "plate", None)),
+              "Σₜ term: a term over a sequence plate's latents, summed over its steps", trains=()))

@@ -59,9 +59,9 @@ class _Scope:
         self.graph, self.constants, self.where = graph, dict(constants or {}), where
         self.used: set = set()
         for k in self.constants:
-            if k in graph.models or k in graph.variables:
-                raise GraphModelError(f"{where}.constants.{k}: the name of a "
-                                      f"{'model' if k in graph.models else 'variable'} too; rename the constant")
+            if k in graph.models or k in graph.variables or k in graph.plates:
+                what = "model" if k in graph.models else "variable" if k in graph.variables else "plate"
+                raise GraphModelError(f"{where}.constants.{k}: the name of a {what} too; rename the constant")
 
     def err(self, col: int, message: str) -> GraphModelError:
         return fail(col, message, f"{self.where}.formula")
@@ -76,8 +76,11 @@ class _Scope:
             return Ref("model", n.id, n.col)
         if n.id in g.variables:
             return Ref("variable", n.id, n.col)
-        known = [*g.models, *g.variables, *self.constants]
-        raise self.err(n.col, f"unknown name '{n.id}'; models, variables and constants: {', '.join(known) or 'none'}")
+        if n.id in g.plates:
+            return Ref("plate", n.id, n.col)
+        known = [*g.models, *g.variables, *g.plates, *self.constants]
+        raise self.err(n.col, f"unknown name '{n.id}'; models, variables, plates and constants: "
+                       f"{', '.join(known) or 'none'}")
 
 
 def _term(scope: _Scope, call: Call) -> Term:
@@ -141,6 +144,11 @@ def _convert(scope: _Scope, call: Call, p, node, value):
             raise scope.err(node.col, f"{what} {'a variable' if p.kind == 'variable' else 'variables'} "
                             f"({', '.join(scope.graph.variables)}), found {unparse(node)}")
         return names[0] if p.kind == "variable" else tuple(names)
+    if p.kind == "plate":
+        name = v.name if isinstance(v, Ref) and v.kind == "plate" else v.value if isinstance(v, Str) else None
+        if name not in scope.graph.plates:
+            raise scope.err(node.col, f"{what} a plate ({', '.join(scope.graph.plates) or 'none'}), found {unparse(node)}")
+        return name
     if p.kind == "loss":
         if isinstance(v, (Loss, int, float)) and not isinstance(v, bool):
             return as_loss(v)

@@ -10,7 +10,7 @@ A term declares its parameters in order (:class:`Param`); a call may give each p
 or by keyword. The kinds of argument:
 
 - ``"model"`` / ``"generative"`` / ``"inference"``: a model's name (of that kind);
-- ``"variable"``: a variable's name; ``"variables"``: one or a list of them;
+- ``"variable"``: a variable's name; ``"variables"``: one or a list of them; ``"plate"``: a plate's;
 - ``"loss"``: a sub-formula (a term, a number, a sum …);
 - ``"number"``, ``"int"``, ``"str"``, ``"data"`` (a JSON-like value: a network spec);
 - ``"weight"``: a number or a schedule (``anneal(…)``).
@@ -25,8 +25,8 @@ from graphmodel.registry import Registry
 
 __all__ = ["KINDS", "REQUIRED", "TERMS", "Param", "Term", "register"]
 
-KINDS = ("model", "generative", "inference", "variable", "variables", "loss", "number", "int", "str", "data",
-         "weight")
+KINDS = ("model", "generative", "inference", "variable", "variables", "plate", "loss", "number", "int", "str",
+         "data", "weight")
 
 
 class _Required:
