@@ -198,7 +198,7 @@ def test_every_registered_term_has_help_and_declared_parameters():
     ({"kind": "elbo", "beta": {"schedule": "anneal", "start": 0.0, "end": 1.0, "steps": 100}},
      "elbo(p, q, beta=anneal(0.0, 1.0, 100))"),
     ({"kind": "iwae", "k": 3}, "iwae(p, q, k=3)"),
-    ({"kind": "renyi", "alpha": -1, "k": 3}, "renyi(p, q, alpha=-1.0, k=3)"),
+    ({"kind": "renyi", "alpha": -1, "k": 3}, "renyi(p, q, alpha=-1, k=3)"),
 ])
 def test_each_kind_prints_as_its_formula_and_builds_the_same_objective(objective, formula):
     g = jmvae()
