@@ -38,7 +38,7 @@ from graphmodel import GraphModelError, ancestral_order, model_inputs
 from graphmodel.budget import guard_network
 from graphmodel.families import FAMILIES
 from graphmodel.networks import HeadSpec, InputSpec, NetSpec, build_network, check_options
-from graphmodel.render.formula import variable_text
+from graphmodel.render.formula import critic_text, expect_pair, variable_text
 
 from .adversarial_terms import Critic, GradientPenalty, Source
 from .elbo import elbo, factor_label, log_text
@@ -146,22 +146,12 @@ def _args(names, latex):
     return (", " if latex else ",").join(variable_text(n, None, latex) for n in names)
 
 
-def _ex(sub, body) -> tuple:
-    """``E_sub[body]`` from ``(unicode, latex)`` pieces."""
-    return f"E_{sub[0]}[{body[0]}]", rf"\mathbb{{E}}_{{{sub[1]}}}\left[{body[1]}\right]"
-
+_ex = expect_pair  # (the formula text is written in graphmodel.render.formula)
 
 _DATA = ("data", r"\mathrm{data}")
 
 
-def _texts(name: str, of: tuple, link: str) -> tuple:
-    """``log D(...)``, ``log(1 − D(...))`` or ``D(...)`` around the call ``of``."""
-    call = (f"{name}({of[0]})", f"{name}({of[1]})")
-    if link == "log_sigmoid":
-        return f"log {call[0]}", rf"\log {call[1]}"
-    if link == "log1m_sigmoid":
-        return f"log(1 − {call[0]})", rf"\log\left(1 - {call[1]}\right)"
-    return call
+_texts = critic_text
 
 
 # --- GAN ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from graphmodel import DataError, GraphModelError, ancestral_order, model_inputs
-from graphmodel.render.formula import factor_text
+from graphmodel.render.formula import entropy_text, mmd_text, pick
 
 from ..elbo import (
     LatentPlan,
@@ -159,7 +159,7 @@ class Entropy(Leaf):
         return out
 
     def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
+        return pick(self.text, latex)
 
 
 def entropy(graph, q: str, variables=None) -> Entropy:
@@ -170,9 +170,7 @@ def entropy(graph, q: str, variables=None) -> Entropy:
     idx = [i for v in latents for i in reversed(_stochastic(graph, qf[v]))]
     labels = tuple(factor_label(graph.factors[i]) for i in idx)
     plates = tuple(int(_in_iid_plate(graph, graph.factors[i].target)) for i in idx)
-    u = ", ".join(factor_text(graph, graph.factors[i], False) for i in idx)
-    la = r",\, ".join(factor_text(graph, graph.factors[i], True) for i in idx)
-    return Entropy(Sampling(q, None, None), labels, plates, (f"H[{u}]", rf"\mathbb{{H}}\left[{la}\right]"))
+    return Entropy(Sampling(q, None, None), labels, plates, entropy_text(graph, [graph.factors[i] for i in idx]))
 
 
 class LogProb(Expectation):
@@ -232,7 +230,7 @@ class MMD(Leaf):
         return k(a, a) + k(b, b) - 2 * k(a, b)
 
     def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
+        return pick(self.text, latex)
 
 
 def mmd(graph, q: str, p: str, variable: str, scale: float = 1.0) -> MMD:
@@ -243,8 +241,7 @@ def mmd(graph, q: str, p: str, variable: str, scale: float = 1.0) -> MMD:
             raise GraphModelError(f"mmd({q}, {p}, {variable}): model '{m}' has no factor for '{variable}'")
     if graph.variables[variable].plate is not None:
         raise GraphModelError(f"mmd({q}, {p}, {variable}): '{variable}' lives in a plate; not supported")
-    return MMD(q, p, variable, scale, (f"MMD[{q}({variable})‖{p}({variable})]",
-                                       rf"\mathrm{{MMD}}\left[{q}({variable}) \,\middle\|\, {p}({variable})\right]"))
+    return MMD(q, p, variable, scale, mmd_text(q, p, variable))
 
 
 def _positive(key, v):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from graphmodel import GraphModelError
 from graphmodel.objective_syntax import Bin, Call, Data, Name, Neg, Num, Str, fail, parse, unparse
+from graphmodel.render.formula import constant_symbol
 
 from ..losses import Constant, Loss, Schedule, as_loss
 from ..options import is_number
@@ -26,16 +27,6 @@ from .game import Game, combine
 from .terms import REQUIRED, TERMS, Term
 
 __all__ = ["Ref", "bind", "compile_formula", "constant_symbol", "models_used"]
-
-#: constant names printed as their Greek letter (``lambda`` is Python's keyword: ``lam``)
-_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eps": "ε", "eta": "η",
-          "kappa": "κ", "lam": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "omega": "ω"}
-
-
-def constant_symbol(name: str) -> str:
-    """How a named constant prints: ``alpha`` → ``α``, ``w`` → ``w``."""
-    return _GREEK.get(name, name)
-
 
 @dataclass(frozen=True)
 class Ref:
