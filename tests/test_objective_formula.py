@@ -343,3 +343,32 @@ def test_sum_t_is_the_sum_over_a_sequence_plate_and_refuses_a_term_outside_it():
     assert torch.allclose(summed.evaluate(rt, {"x": x}), by_step, atol=1e-5)
     with pytest.raises(gm.GraphModelError, match="column 1: sum_t\\(\\): sum_t: name the sequence plate"):
         compile_formula(jmvae(), "sum_t(kl(q, qx))")
+
+
+def test_check_prints_the_formula_and_warns_of_an_unused_model(tmp_path, capsys):
+    from inference.cli import main
+
+    g = jmvae()
+    path = tmp_path / "jmvae.json"
+    gm.save(g, path)
+    main(["check", str(path)])
+    out = capsys.readouterr().out.splitlines()
+    assert "  formula: elbo(p, q)" in out
+    assert [line.split(":")[0] for line in out if "warning" in line] == ["  warning"] * 2
+    assert any("model 'qx' is not used by the objective elbo(p, q): training never updates it" in line
+               for line in out)
+    g.objective = {"formula": "elbo(p, q) - kll(q, qx)"}
+    gm.save(g, path)
+    assert main(["check", str(path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "objective.formula: column 14: unknown function 'kll'; known:" in err[0]
+
+
+def test_a_conditional_vaegan_names_the_label_in_q():
+    x = gm.Variable("x", (4,), support="binary", role="observed")
+    y = gm.Variable("y", (), support="categorical", classes=3, role="input")
+    z = gm.Variable("z", (2,))
+    g = gm.Graph("cvaegan", p=gm.Bernoulli(x, given=[z, y], net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
+                 q=gm.Normal(z, given=[x, y], net=gm.MLP(8)))
+    game = compile_formula(g, "vaegan(p, q, discriminator={'hidden': [8]})")
+    assert "E_q(z|x,y)[log(1 − D(G(z),y))]" in str(game.players[0].loss)
