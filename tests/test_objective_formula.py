@@ -372,3 +372,64 @@ def test_a_conditional_vaegan_names_the_label_in_q():
                  q=gm.Normal(z, given=[x, y], net=gm.MLP(8)))
     game = compile_formula(g, "vaegan(p, q, discriminator={'hidden': [8]})")
     assert "E_q(z|x,y)[log(1 − D(G(z),y))]" in str(game.players[0].loss)
+
+
+def _aae() -> gm.Graph:
+    x = gm.Variable("x", (4,), support="binary", role="observed")
+    z = gm.Variable("z", (2,))
+    return gm.Graph("aae", p=gm.Bernoulli(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
+                    q=gm.Normal(z, given=x, net=gm.MLP(8)))
+
+
+def test_an_adversarial_term_on_a_latent_makes_one_game_with_the_terms_beside_it():
+    from inference.trainer import Trainer
+
+    g = _aae()
+    game = compile_formula(g, "expect(q, p, x) + 0.5 * adversarial(q, p, z, discriminator={'hidden': [8]})")
+    assert isinstance(game, inference.Game) and [p.name for p in game.players] == ["discriminator", "model"]
+    assert str(game.players[1].loss) == "−E_q(z|x)[log p(x|z)] + 0.5·(−E_q(z|x)[log D(z)])"
+    rt = g.build()
+    before = {m: [w.detach().clone() for w in rt.parameters_of(m)] for m in ("p", "q")}
+    d_before = [w.detach().clone() for w in game.nets.parameters()]
+    t = Trainer(g, data={"x": torch.bernoulli(torch.full((64, 4), 0.5))}, objective=game,
+                config={"steps": 2, "batch_size": 16, "device": "cpu", "checkpoint_every": None, "test_fraction": 0})
+    t.run()
+    assert any(not torch.equal(a, b) for a, b in zip(d_before, game.nets.parameters()))
+    for m in ("p", "q"):
+        assert any(not torch.equal(a, b) for a, b in zip(before[m], t.runtime.parameters_of(m))), m
+    with pytest.raises(gm.GraphModelError, match="a game enters an objective with a positive weight"):
+        compile_formula(g, "expect(q, p, x) - adversarial(q, p, z)")
+    with pytest.raises(gm.GraphModelError, match="may be weighted by a number or a constant"):
+        compile_formula(g, "expect(q, p, x) * adversarial(q, p, z)")
+
+
+def test_wgan_terms_are_the_gan_games_they_name():
+    x, z = gm.Variable("x", (2,), role="observed"), gm.Variable("z", (2,))
+    g = gm.Graph("g", p=gm.Deterministic(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0))
+    torch.manual_seed(0)
+    gp = compile_formula(g, "wgan(p, gp=10, d_steps=5)")
+    torch.manual_seed(0)
+    kind = derive(g, {"kind": "gan", "loss": "wgan-gp", "gp_weight": 10, "d_steps": 5})
+    assert str(gp) == str(kind)
+    clipped = compile_formula(g, "wgan(p)")
+    assert clipped.players[0].after_step is not None and "clipped to ±0.01" in clipped.title
+    with pytest.raises(gm.GraphModelError, match="give clip .* or gp"):
+        compile_formula(g, "wgan(p, clip=0.1, gp=10)")
+
+
+def test_old_import_paths_still_work():
+    from inference.adversarial import Game as AdvGame
+    from inference.trainer import Player as TrainerPlayer
+
+    assert AdvGame is inference.Game and TrainerPlayer is inference.Player
+
+
+def test_likelihood_terms():
+    x = gm.Variable("x", (3,), role="observed")
+    y = gm.Variable("y", (), support="categorical", classes=2, role="observed")
+    g = gm.Graph("c", p=gm.Normal(x, loc=0.0, scale=1.0), classifier=gm.Categorical(y, given=x, net=gm.MLP(8)))
+    rt, data = g.build(), {"x": torch.randn(5, 3), "y": torch.randint(0, 2, (5,))}
+    ll = compile_formula(g, "log_likelihood(p)").evaluate(rt, data)
+    assert torch.allclose(ll, torch.distributions.Normal(0.0, 1.0).log_prob(data["x"]).sum(-1))
+    assert torch.allclose(compile_formula(g, "-nll(classifier)").evaluate(rt, data),
+                          compile_formula(g, "log_prob(classifier, y)").evaluate(rt, data))
