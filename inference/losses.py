@@ -140,17 +140,23 @@ class Context:
         return out
 
     def traces(self, s: Sampling):
-        """``(q_trace, p_trace)`` for a sampling; cached, so one sample serves many terms."""
+        """``(q_trace, p_trace)`` for a sampling; cached, so one sample serves many terms (and
+        one trace of q serves every sampling of the same q, ``n`` and relaxations)."""
         key = (s, tuple(f.variable for f in self._frames)) if self._frames else s
         hit = self._cache.get(key)
         if hit is not None:
             return hit
         rt, data = self.runtime, self.data()
-        qm = rt.model(s.q)
-        given = _take(data, qm.variables, s.n)
-        for r in s.relax:
-            given[r.variable] = _relaxed(rt, r, given)
-        qt = qm.trace(given, n=None if given else s.n)
+        # one sample of q serves every term over it, whichever model each scores on it (JMVAE's
+        # KL[q‖qx] and KL[q‖qw] beside its ELBO read the ELBO's z)
+        qkey = ("q", s.q, s.n, s.relax, tuple(f.variable for f in self._frames))
+        qt = self._cache.get(qkey)
+        if qt is None:
+            qm = rt.model(s.q)
+            given = _take(data, qm.variables, s.n)
+            for r in s.relax:
+                given[r.variable] = _relaxed(rt, r, given)
+            qt = self._cache[qkey] = qm.trace(given, n=None if given else s.n)
         pt = None
         if s.p is not None:
             pm = rt.model(s.p)

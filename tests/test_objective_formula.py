@@ -433,3 +433,20 @@ def test_likelihood_terms():
     assert torch.allclose(ll, torch.distributions.Normal(0.0, 1.0).log_prob(data["x"]).sum(-1))
     assert torch.allclose(compile_formula(g, "-nll(classifier)").evaluate(rt, data),
                           compile_formula(g, "log_prob(classifier, y)").evaluate(rt, data))
+
+
+def test_terms_over_one_inference_model_share_its_sample():
+    g = jmvae()
+    rt, data = g.build(), batch()
+    loss = compile_formula(g, "expect(q, p) - expect(q, qx, z) + entropy(q)")
+    calls = []
+    model = rt.model("q")
+    original = model.trace
+
+    def counting(*a, **k):
+        calls.append(1)
+        return original(*a, **k)
+
+    model.trace = counting
+    loss(rt, data)
+    assert len(calls) == 1
