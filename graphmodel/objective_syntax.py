@@ -114,8 +114,8 @@ def parse(text, where: str = "objective.formula"):
         raise FormulaError(f"{where}: expected at most {MAX_DEPTH} nested parentheses, found {depth}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as e:
-        col = (e.offset or 1) + (len(text) - len(text.lstrip()))
+    except SyntaxError as e:  # (no offset: the formula ended too soon, as in 'elbo(p, q) +')
+        col = (e.offset or len(text.strip()) + 1) + (len(text) - len(text.lstrip()))
         raise fail(col, f"not a formula ({e.msg})", where) from None
     return _Convert(text.strip(), where, len(text) - len(text.lstrip())).node(tree.body)
 

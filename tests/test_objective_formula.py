@@ -67,7 +67,8 @@ def test_formulas_print_back_canonically_and_printing_is_stable(text, canonical)
     ("elbo(p, q).mean", "column 1: attribute access"),
     ("elbo(p, q) + x[0]", "column 14: indexing"),
     ("__import__('os')", None),  # parses, and is an unknown term (never called)
-    ("elbo(p, q) +", "not a formula"),
+    ("elbo(p, q) +", "column 13: not a formula (invalid syntax)"),
+    ("elbo(p q)", "column 6: not a formula (invalid syntax. Perhaps you forgot a comma?)"),
     ("lambda: 1", "column 1: a lambda is not allowed"),
     ("elbo(*args)", "* and ** arguments are not allowed"),
     ("a if b else c", "column 1: IfExp is not allowed"),
