@@ -58,6 +58,8 @@ TEMPLATES = (
              "(Kingma et al. 2016)"),
     Template("dmm_smooth", "DMM (smoothing)", "a deep Markov model whose posterior reads the future through "
              "a backward state"),
+    Template("wgan", "WGAN (clipping)", "a Wasserstein GAN whose critic's weights are clipped, written as one "
+             "line of formula (Arjovsky et al. 2017)"),
 )
 
 

@@ -14,6 +14,7 @@ engine derive sampling order and (with ``inference``) the training objective::
 """
 
 from . import examples
+from . import field_families as _field_families  # noqa: F401,I001  (registers the field's families)
 from .checkpoint import graph_hash, load_checkpoint, save_checkpoint
 from .engine import Problem, ancestral_order, model_inputs
 from .errors import (

@@ -304,5 +304,5 @@ for _f in (
 ):
     FAMILIES.register(_f.name, _f)
 
-# the field's families (mixtures, quantized intensities) register themselves on FAMILIES
-from . import field_families  # noqa: E402,F401
+# the field's families (mixtures, quantized intensities) register themselves on FAMILIES when
+# the package is imported (graphmodel/__init__.py imports graphmodel.field_families)

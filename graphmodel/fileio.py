@@ -15,105 +15,25 @@ import os
 import stat
 from pathlib import Path
 
-from torch import nn
-
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
 from .factors import NET, Annealed, Autoregressive, Const, Factor, Learn, Tied
 from .families import FAMILIES
+from .filedict import FORMAT_VERSION, SECTIONS, graph_to_dict
 from .flows import MAX_STEPS, FlowStep, step_problems
 from .graph import MODEL_KINDS, Graph
 from .networks import NetSpec, check_options
+from .objective_syntax import check_section as check_objective
 from .plates import nesting_problem
 from .positive import POSITIVE_MAPS, positive_params
 from .supports import declarable
 from .variables import PLATE_KINDS, ROLES, Parent, Plate, Variable, check_name
 
-FORMAT_VERSION = 1
 MAX_DIM = 1 << 24  # no dimension or size in a file may exceed this
 MAX_BYTES = 64 << 20
 MAX_DEPTH = 64  # lists and objects nested deeper are refused
 MAX_LAYERS = 64  # entries of a network's list option (hidden widths, channels)
-SECTIONS = ("objective", "data", "training", "layout")
 _TOP = ("format_version", "name", "variables", "plates", "models", "networks", "factors", *SECTIONS)
-
-
-# --- writing ---------------------------------------------------------------------------
-
-def _param_json(src):
-    return src if src == NET else src.to_json()
-
-
-def _net_json(f: Factor, i: int):
-    if f.net is None:
-        return None
-    if isinstance(f.net, nn.Module):
-        raise GraphFileError(
-            f"factors[{i}].net: factor {f.model}({f.label}) holds a Python module object, which a file "
-            "cannot store; give it as gm.UserNet('package.module:Class', **kwargs)")
-    return f.net.to_json() if isinstance(f.net, Tied) else f.net.to_dict()
-
-
-def _networks_json(graph: Graph) -> dict:
-    out = {}
-    for name, spec in graph.networks.items():
-        if isinstance(spec, nn.Module):
-            raise GraphFileError(
-                f"networks.{name}: a Python module object, which a file cannot store; give it as "
-                "gm.UserNet('package.module:Class', **kwargs)")
-        out[name] = spec.to_dict()
-    return out
-
-
-def _plate_json(p: Plate) -> dict:
-    d = {"name": p.name, "kind": p.kind, "size": p.size}
-    if p.inside is not None:  # (only when nested: files without nesting keep their bytes)
-        d["inside"] = p.inside
-    return d
-
-
-def graph_to_dict(graph: Graph) -> dict:
-    """The plain-data form of ``graph``, in the file's key order."""
-    variables = []
-    for v in graph.variables.values():
-        d = {"name": v.name, "shape": list(v.shape), "support": v.support, "role": v.role}
-        if v.classes is not None:
-            d["classes"] = v.classes
-        if v.plate is not None:
-            d["plate"] = v.plate
-        variables.append(d)
-    factors = []
-    for i, f in enumerate(graph.factors):
-        d = {"model": f.model, "target": f.target, "family": f.family,
-             "parents": [str(p) for p in f.parents],
-             "params": {k: _param_json(s) for k, s in f.params.items()}}
-        net = _net_json(f, i)
-        if net is not None:
-            d["net"] = net
-        if f.init:
-            d["init"] = True
-        if f.reduce:
-            d["reduce"] = f.reduce
-        if f.family_options:
-            d["family_options"] = dict(f.family_options)
-        if f.positive:
-            d["positive"] = dict(f.positive)
-        if f.autoregressive is not None:
-            d["autoregressive"] = f.autoregressive.to_json()
-        if f.flow:
-            d["flow"] = [s.to_dict() for s in f.flow]
-        factors.append(d)
-    networks = {"networks": _networks_json(graph)} if graph.networks else {}  # (only when used)
-    return {
-        "format_version": FORMAT_VERSION,
-        "name": graph.name,
-        "variables": variables,
-        "plates": [_plate_json(p) for p in graph.plates.values()],
-        "models": dict(graph.models),
-        **networks,
-        "factors": factors,
-        **{s: getattr(graph, s) for s in SECTIONS},
-    }
 
 
 def _is_leaf(v) -> bool:
@@ -486,6 +406,7 @@ def graph_from_dict(d, validate: bool = True) -> Graph:
     networks = _networks(d.get("networks", {}), factors)
     sections = {s: _finite_tree(_obj(d.get(s, {}), s), s) for s in SECTIONS}
     _layout(sections["layout"])
+    check_objective(sections["objective"])  # a formula's syntax; its terms are checked where derived
     g = _wrap("file", Graph, name, networks=networks, **sections)
     for k, p in enumerate(plates):
         _wrap(f"plates[{k}]", g.add_plate, p)

@@ -267,7 +267,7 @@ class Graph:
         return Runtime(self, trusted=trusted)
 
     def to_dict(self) -> dict:
-        from .fileio import graph_to_dict
+        from .filedict import graph_to_dict
 
         return graph_to_dict(self)
 

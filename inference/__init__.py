@@ -9,31 +9,47 @@ torch, never Qt.
     E_q(z|x)[log p(x|z)] − KL[q(z|x)‖p(z)]
 """
 
-from .adversarial import Game, derive_game
 from .config import TrainConfig
 from .data import DATASETS, bind, check_fields, load_dataset
 from .evaluate import bound, log_likelihood
 from .losses import Anneal, Constant, Loss, LossValue, Schedule, anneal
 from .objectives import (
     OBJECTIVES,
+    TERMS,
+    Game,
     ObjectiveKind,
+    Player,
     adversarial_reason,
+    adversarial_term,
     choose_objective,
+    compile_formula,
     derive,
+    derive_game,
     elbo,
     elbo_terms,
+    entropy,
+    expect,
+    formula_of,
+    if_given,
     iwae,
+    kl,
+    log_prob,
     max_likelihood,
+    mmd,
     nll,
     renyi,
     training_loss,
     training_objective,
+    unused_models,
+    wgan,
 )
-from .trainer import Player, Trainer, sample_observed, train
+from .trainer import Trainer, sample_observed, train
 
 __all__ = [
-    "Anneal", "Constant", "DATASETS", "Loss", "LossValue", "OBJECTIVES", "ObjectiveKind", "Player",
-    "Schedule", "TrainConfig", "Trainer", "adversarial_reason", "anneal", "bind", "bound", "check_fields",
-    "choose_objective", "derive", "derive_game", "elbo", "Game", "elbo_terms", "iwae", "load_dataset", "log_likelihood",
-    "max_likelihood", "nll", "renyi", "sample_observed", "train", "training_loss", "training_objective",
+    "Anneal", "Constant", "DATASETS", "Loss", "LossValue", "OBJECTIVES", "ObjectiveKind", "Player", "TERMS",
+    "Schedule", "TrainConfig", "Trainer", "adversarial_term", "adversarial_reason", "anneal", "bind", "bound",
+    "check_fields", "choose_objective", "compile_formula", "derive", "derive_game", "elbo", "Game", "elbo_terms",
+    "entropy", "expect", "formula_of", "if_given", "iwae", "kl", "load_dataset", "log_likelihood", "log_prob",
+    "max_likelihood", "mmd", "nll", "renyi", "sample_observed", "train", "training_loss", "training_objective",
+    "unused_models", "wgan",
 ]

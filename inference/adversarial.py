@@ -38,53 +38,19 @@ from graphmodel import GraphModelError, ancestral_order, model_inputs
 from graphmodel.budget import guard_network
 from graphmodel.families import FAMILIES
 from graphmodel.networks import HeadSpec, InputSpec, NetSpec, build_network, check_options
-from graphmodel.render.formula import variable_text
+from graphmodel.render.formula import critic_text, expect_pair, variable_text
 
 from .adversarial_terms import Critic, GradientPenalty, Source
 from .elbo import elbo, factor_label, log_text
 from .estimators import Density, Expectation
 from .losses import Constant, Sampling
-from .objectives import OBJECTIVES, ObjectiveKind
+from .objectives.game import Game, Player
 from .options import check_nonneg, check_option, fail, model_of
-from .trainer import Player
 
-__all__ = ["GAN_LOSSES", "Critic", "Game", "GradientPenalty", "Source", "avb_game", "derive_game", "gan_game",
-           "vaegan_game"]  # the terms live in inference.adversarial_terms
+__all__ = ["GAN_LOSSES", "Critic", "Game", "GradientPenalty", "Source", "avb_game", "gan_game", "vaegan_game"]  # the terms live in inference.adversarial_terms
 
-GAN_LOSSES = ("nonsaturating", "minimax", "wgan-gp")
+GAN_LOSSES = ("nonsaturating", "minimax", "wgan-gp", "wgan")
 _DEFAULT_NET = {"type": "MLP", "hidden": [128, 128], "activation": "leaky_relu"}
-
-
-# --- the game ----------------------------------------------------------------------------
-
-class Game(nn.Module):
-    """An adversarial game: its players, in update order, and the networks it adds.
-
-    ``players`` are :class:`inference.trainer.Player` s; the trainer runs them
-    (``Trainer(graph, objective=game)``). ``nets`` (name → module) are the networks outside
-    the graph; their parameters are the players' ``extra_params``.
-    """
-
-    def __init__(self, kind: str, title: str, nets: dict, players: list):
-        super().__init__()
-        self.kind, self.title = kind, title
-        self.nets = nn.ModuleDict(nets)
-        self.players = list(players)
-
-    def _lines(self, latex: bool) -> list:
-        out = []
-        for p in self.players:
-            steps = f" ×{p.steps}" if p.steps > 1 else ""
-            lr = f" (lr {p.lr:g})" if p.lr else ""
-            out.append(f"{p.name}{steps}{lr}: {p.loss.latex() if latex else p.loss}")
-        return out
-
-    def __str__(self) -> str:
-        return "\n".join([f"{self.title}; each step updates, in turn:", *("  " + s for s in self._lines(False))])
-
-    def latex(self) -> str:
-        """Each player's loss in LaTeX, one line each."""
-        return "\n".join(self._lines(True))
 
 
 # --- options --------------------------------------------------------------------------------
@@ -180,31 +146,23 @@ def _args(names, latex):
     return (", " if latex else ",").join(variable_text(n, None, latex) for n in names)
 
 
-def _ex(sub, body) -> tuple:
-    """``E_sub[body]`` from ``(unicode, latex)`` pieces."""
-    return f"E_{sub[0]}[{body[0]}]", rf"\mathbb{{E}}_{{{sub[1]}}}\left[{body[1]}\right]"
-
+_ex = expect_pair  # (the formula text is written in graphmodel.render.formula)
 
 _DATA = ("data", r"\mathrm{data}")
 
 
-def _texts(name: str, of: tuple, link: str) -> tuple:
-    """``log D(...)``, ``log(1 − D(...))`` or ``D(...)`` around the call ``of``."""
-    call = (f"{name}({of[0]})", f"{name}({of[1]})")
-    if link == "log_sigmoid":
-        return f"log {call[0]}", rf"\log {call[1]}"
-    if link == "log1m_sigmoid":
-        return f"log(1 − {call[0]})", rf"\log\left(1 - {call[1]}\right)"
-    return call
+_texts = critic_text
 
 
 # --- GAN ---------------------------------------------------------------------------------------
 
-def _gan_generator(graph, p, loss, gp_weight, r1_weight) -> dict:
+def _gan_generator(graph, p, loss, gp_weight, r1_weight, clip=None) -> dict:
     check_option("loss", loss, GAN_LOSSES)
+    if (clip is not None) != (loss == "wgan"):
+        fail("clip", "a number > 0 with loss 'wgan' (weight clipping) and no value otherwise", clip)
     if gp_weight is not None and loss != "wgan-gp":
         fail("gp_weight", "no value unless loss is 'wgan-gp'", gp_weight)
-    if r1_weight and loss == "wgan-gp":
+    if r1_weight and loss in ("wgan-gp", "wgan"):
         fail("r1_weight", "no value with loss 'wgan-gp' (its penalty is gp_weight)", r1_weight)
     gen = _generator(graph, "gan", p)
     for n in gen["outputs"]:
@@ -227,13 +185,14 @@ def _gan_text(gen, p) -> tuple:
 
 def gan_game(graph, loss: str = "nonsaturating", discriminator=None, d_steps: int = 1, g_steps: int = 1,
              d_lr: float | None = None, g_lr: float | None = None, gp_weight: float | None = None,
-             r1_weight: float = 0.0, betas=None, p: str | None = None) -> Game:
+             r1_weight: float = 0.0, betas=None, p: str | None = None, clip: float | None = None) -> Game:
     """A GAN game for a generative model (Goodfellow et al. 2014).
 
     Args:
         loss: ``"nonsaturating"`` (the generator maximizes ``log D(G(z))``), ``"minimax"``
-            (it minimizes ``log(1 − D(G(z)))``) or ``"wgan-gp"`` (a critic with a gradient
-            penalty, Gulrajani et al. 2017).
+            (it minimizes ``log(1 − D(G(z)))``), ``"wgan-gp"`` (a critic with a gradient
+            penalty, Gulrajani et al. 2017) or ``"wgan"`` (a critic whose weights are clipped
+            to ``[−clip, clip]`` after each of its updates, Arjovsky et al. 2017).
         discriminator: a network spec (plain data); it reads the observed variables and the
             model's inputs (labels: a conditional GAN). Default: MLP 128-128, leaky ReLU.
         d_steps, g_steps: updates of each player per training step.
@@ -244,9 +203,10 @@ def gan_game(graph, loss: str = "nonsaturating", discriminator=None, d_steps: in
         r1_weight: γ of the R1 penalty ``γ·E_data[‖∇D(x)‖²]`` on the discriminator's logit
             (Mescheder et al. 2018; their γ/2), which steadies the non-saturating and minimax
             games; default 0 (none).
+        clip: the bound of the critic's weights (``"wgan"`` only; the paper's 0.01).
     """
     p = p or model_of(graph, "generative", "p")
-    gen = _gan_generator(graph, p, loss, gp_weight, r1_weight)
+    gen = _gan_generator(graph, p, loss, gp_weight, r1_weight, clip)
     outputs, inputs = gen["outputs"], gen["inputs"]
     D = _build(graph, "discriminator", _net("discriminator", discriminator or _DEFAULT_NET), outputs + inputs)
     real = Source("data", tuple((n, "batch") for n in outputs + inputs))
@@ -263,6 +223,10 @@ def gan_game(graph, loss: str = "nonsaturating", discriminator=None, d_steps: in
                   + lam * GradientPenalty(D, real, fake, tuple(outputs), 1.0, gp_text))
         g_loss = -term(fake, "raw", "inputs", d_fake, noise)
         title = "GAN game (WGAN-GP critic)"
+    elif loss == "wgan":
+        d_loss = term(fake, "raw", "net", d_fake, noise) - term(real, "raw", "net", d_real, _DATA)
+        g_loss = -term(fake, "raw", "inputs", d_fake, noise)
+        title = f"GAN game (WGAN critic, weights clipped to ±{clip:g})"
     else:
         d_loss = -term(real, "log_sigmoid", "net", d_real, _DATA) - term(fake, "log1m_sigmoid", "net", d_fake, noise)
         if r1_weight:
@@ -271,10 +235,22 @@ def gan_game(graph, loss: str = "nonsaturating", discriminator=None, d_steps: in
         g_loss = (-term(fake, "log_sigmoid", "inputs", d_fake, noise) if loss == "nonsaturating"
                   else term(fake, "log1m_sigmoid", "inputs", d_fake, noise))
         title = f"GAN game ({'non-saturating' if loss == 'nonsaturating' else 'minimax'})"
-    players = [Player("critic" if loss == "wgan-gp" else "discriminator", d_loss, models=(),
-                      extra_params=list(D.parameters()), steps=d_steps, lr=d_lr, betas=betas),
+    players = [Player("critic" if loss.startswith("wgan") else "discriminator", d_loss, models=(),
+                      extra_params=list(D.parameters()), steps=d_steps, lr=d_lr, betas=betas,
+                      after_step=_clipper(D, clip) if loss == "wgan" else None),
                Player("generator", g_loss, models=(p,), steps=g_steps, lr=g_lr, betas=betas)]
     return Game("gan", title, {"discriminator": D}, players)
+
+
+def _clipper(net: nn.Module, clip: float):
+    """Clamp every weight of ``net`` to ``[−clip, clip]`` (WGAN's Lipschitz constraint)."""
+    params = list(net.parameters())
+
+    def after_step():
+        for w in params:
+            w.clamp_(-clip, clip)
+
+    return after_step
 
 
 # --- AVB -----------------------------------------------------------------------------------------
@@ -369,8 +345,9 @@ def vaegan_game(graph, gamma: float = 1.0, discriminator=None, d_steps: int = 1,
     take = tuple([(n, labels[n]) for n in outputs] + [(n, "batch") for n in inputs])
     recon = Source("posterior", take, p=p, q=q, shared=latents, stop=latents)
     fake = Source("prior", take, p=p)
-    qsub = (f"{q}({_args(latents, False)}|{_args(outputs, False)})",
-            rf"{q}({_args(latents, True)} \mid {_args(outputs, True)})")
+    reads = list(model_inputs(graph, q))  # what q conditions on: x, and y in a conditional VAE-GAN
+    qsub = (f"{q}({_args(latents, False)}|{_args(reads, False)})",
+            rf"{q}({_args(latents, True)} \mid {_args(reads, True)})")
     psub = (f"{p}({_args(gen['noise'], False)})", f"{p}({_args(gen['noise'], True)})")
     g_of = (f"G({_args(gen['noise'], False)})", f"G({_args(gen['noise'], True)})")
     if inputs:
@@ -389,29 +366,3 @@ def vaegan_game(graph, gamma: float = 1.0, discriminator=None, d_steps: int = 1,
                Player("vae", v_loss, models=(p, q), steps=g_steps, lr=g_lr, betas=betas)]
     return Game("vaegan", "VAE-GAN game (a discriminator on reconstructions and prior samples)",
                 {"discriminator": D}, players)
-
-
-# --- registration -------------------------------------------------------------------------------
-
-def derive_game(graph, objective: dict | None = None) -> Game:
-    """The game that ``graph.objective`` (or ``objective``) describes, or the graph calls for.
-
-    Raises a :class:`GraphModelError` when the objective is not a game (an ELBO, say).
-    """
-    from .objectives import derive
-
-    game = derive(graph, objective)
-    if not isinstance(game, Game):
-        raise GraphModelError(f"the objective is not a game: {game}")
-    return game
-
-
-for _k in (
-    ObjectiveKind("gan", gan_game, {
-        **_COMMON, "loss": lambda k, v: check_option(k, v, GAN_LOSSES), "discriminator": _net,
-        "gp_weight": check_nonneg, "r1_weight": check_nonneg, "p": _model}),
-    ObjectiveKind("avb", avb_game, {**_COMMON, "adversary": _net, "p": _model, "q": _model}),
-    ObjectiveKind("vaegan", vaegan_game, {**_COMMON, "gamma": check_nonneg, "discriminator": _net, "p": _model,
-                                          "q": _model}),
-):
-    OBJECTIVES.register(_k.name, _k)

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphmodel import GraphModelError
+from graphmodel.render.formula import pick
 
 from .estimators import Leaf
 from .losses import Sampling
@@ -147,7 +148,7 @@ class Critic(Leaf):
         return _LINKS[self.link](_run(self.net, xs, frozen=self.trains == "inputs"))
 
     def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
+        return pick(self.text, latex)
 
 
 class GradientPenalty(Leaf):
@@ -185,4 +186,4 @@ class GradientPenalty(Leaf):
         return out if outer else out.detach()
 
     def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
+        return pick(self.text, latex)

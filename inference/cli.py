@@ -115,10 +115,12 @@ def _objective_text(g) -> list[str] | None:
     """The derived objective as a formula and notes on it, or None when the objective stage
     is absent."""
     try:
-        from .objectives import derive, point_posterior
+        from .objectives import derive, formula_of, point_posterior, unused_models
     except ImportError:
         return None
-    return [str(derive(g)), *point_posterior(g)]
+    formula = formula_of(g)
+    notes = [f"formula: {formula}"] if formula else []
+    return [str(derive(g)), *notes, *point_posterior(g), *(f"warning: {w}" for w in unused_models(g))]
 
 
 def cmd_render(args) -> int:

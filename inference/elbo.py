@@ -30,7 +30,7 @@ from torch.distributions import kl_divergence
 from graphmodel import GraphModelError, ancestral_order, model_inputs
 from graphmodel.engine import analyze
 from graphmodel.families import FAMILIES, param_transform
-from graphmodel.render.formula import factor_text, factorization, variable_text
+from graphmodel.render.formula import factor_text, factorization, importance_text, joint, kl_text, log_text
 
 from .data import missing_rows
 from .estimators import (
@@ -368,31 +368,8 @@ def _enumerable(graph, label, var, qs, observed, fam, what="enumerate") -> None:
 
 # --- formula text ----------------------------------------------------------------------
 
-def _plate_sum(graph, f) -> tuple[str, str]:
-    plate = graph.plates.get(graph.variables[f.target].plate or "")
-    outer = graph.plates.get(plate.inside or "") if plate is not None else None
-    if outer is not None:  # a sequence nested in views: Σᵢ Σₜ (a boundary factor: Σᵢ)
-        return ("Σᵢ ", r"\sum_{i} ") if f.init else ("Σᵢ Σₜ ", r"\sum_{i} \sum_{t} ")
-    if plate is None or f.init:
-        return "", ""
-    i = "t" if plate.kind == "sequence" else "i"
-    return ("Σₜ " if i == "t" else "Σᵢ "), rf"\sum_{{{i}}} "
-
-
-def log_text(graph, i) -> tuple[str, str]:
-    """``log p(x|z)`` for factor ``i`` (with its plate's sum), in Unicode and LaTeX."""
-    f = graph.factors[i]
-    su, sl = _plate_sum(graph, f)
-    return f"{su}log {factor_text(graph, f, False)}", rf"{sl}\log {factor_text(graph, f, True)}"
-
-
 def _lhs(graph, model: str, targets, given, latex: bool, k: set = frozenset()) -> str:
-    def nm(n):
-        return variable_text(n, "k" if n in k else None, latex)
-
-    comma, bar = (", ", r" \mid ") if latex else (",", "|")
-    s = comma.join(nm(n) for n in targets)
-    return f"{model}({s}{bar + comma.join(nm(n) for n in given) if given else ''})"
+    return joint(model, targets, given, latex, k)
 
 
 def _q_subscript(graph, q: str, observed, k: set = frozenset()) -> tuple[str, str] | None:
@@ -409,10 +386,7 @@ def _q_subscript(graph, q: str, observed, k: set = frozenset()) -> tuple[str, st
 
 
 def _kl_text(graph, lat: LatentPlan) -> tuple[str, str]:
-    fq, fp = graph.factors[lat.q_factors[-1]], graph.factors[lat.p_factors[-1]]
-    su, sl = _plate_sum(graph, fq)
-    return (f"{su}KL[{factor_text(graph, fq, False)}‖{factor_text(graph, fp, False)}]",
-            rf"{sl}\mathrm{{KL}}\left[{factor_text(graph, fq, True)} \,\middle\|\, {factor_text(graph, fp, True)}\right]")
+    return kl_text(graph, graph.factors[lat.q_factors[-1]], graph.factors[lat.p_factors[-1]])
 
 
 # --- assembling the ELBO -----------------------------------------------------------------
@@ -505,6 +479,12 @@ class Derived(Loss):
         self._expansions: dict = {}
         self._by_names: dict = {}  # the batch's names (in order) → expansion, for the hot path
         self.expand()  # derive now, so that a graph error surfaces where the objective is made
+
+    def assume(self, variable: str, present: bool) -> None:
+        """Print (and expand by default) as if the batch gave ``variable`` or not (a branch
+        of :func:`inference.objectives.if_given`); evaluation still reads the batch."""
+        default = self._default | {variable} if present else self._default - {variable}
+        self._default = frozenset(default) & self._variables
 
     def expand(self, observed=None) -> Loss:
         """The concrete expression when ``observed`` variables are given (default: by role)."""
@@ -615,19 +595,7 @@ def _importance(g, plan: ElboPlan, k: int, alpha: float) -> Loss:
     sub = _q_subscript(g, plan.q, plan.observed)
     qsub = _q_subscript(g, plan.q, plan.observed, kk)
     pu, pl = _lhs(g, plan.p, targets, given, False, kk), _lhs(g, plan.p, targets, given, True, kk)
-    ratio_u, ratio_l = f"{pu}/{qsub[0]}", rf"\frac{{{pl}}}{{{qsub[1]}}}"
-    if alpha == 0.0:
-        u = f"log 1/{k} Σₖ {ratio_u}"
-        la = rf"\log \frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} {ratio_l}"
-    elif alpha == 1.0:
-        u = f"1/{k} Σₖ log {ratio_u}"
-        la = rf"\frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} \log {ratio_l}"
-    else:
-        a = f"{alpha:g}"
-        u = f"1/(1−{a}) log 1/{k} Σₖ ({ratio_u})^(1−{a})"
-        la = (rf"\frac{{1}}{{1-{a}}} \log \frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} "
-              rf"\left({ratio_l}\right)^{{1-{a}}}")
-    text = (f"E_{sub[0]}[{u}]", rf"\mathbb{{E}}_{{{sub[1]}}}\left[{la}\right]") if sub else (u, la)
+    text = importance_text(k, alpha, (f"{pu}/{qsub[0]}", rf"\frac{{{pl}}}{{{qsub[1]}}}"), sub)
     return ImportanceBound(Sampling(plan.q, plan.p, k, plan.shared), alpha, p_labels, q_labels, text)
 
 

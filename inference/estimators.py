@@ -24,10 +24,11 @@ from torch.distributions import kl_divergence
 
 from graphmodel import DataError, GraphModelError
 from graphmodel.families import closed_form_kl
+from graphmodel.render import formula as text
 from graphmodel.shapes import broadcast
 
 from .data import missing_rows
-from .losses import ADD, ATOM, MUL, NEG, Context, Loss, Sampling, Wrapper, cached, parenthesized
+from .losses import ADD, ATOM, NEG, Context, Loss, Sampling, Wrapper, cached
 
 __all__ = [
     "Density", "Enumerate", "Expectation", "FreeBits", "ImportanceBound", "KLDivergence", "Leaf", "LogLikelihood",
@@ -70,18 +71,6 @@ class Density:
     text: Text
 
 
-def _signed(items, latex: bool) -> str:
-    out = ""
-    for k, d in enumerate(items):
-        t = d.text[1] if latex else d.text[0]
-        minus = "-" if latex else "−"
-        if k == 0:
-            out = t if d.sign > 0 else f"{minus}{t}"
-        else:
-            out += f" + {t}" if d.sign > 0 else f" {minus} {t}"
-    return out
-
-
 def _per_example(sampling: Sampling, out):
     """A leaf's value per example: 0 when it had no term, averaged over ``n`` samples per example."""
     if out is None:
@@ -89,12 +78,6 @@ def _per_example(sampling: Sampling, out):
     if sampling.n is not None and isinstance(out, torch.Tensor):
         out = out.mean(0)
     return out
-
-
-def _expect(sub: Text | None, body: str, latex: bool) -> str:
-    if sub is None:
-        return body
-    return rf"\mathbb{{E}}_{{{sub[1]}}}\left[{body}\right]" if latex else f"E_{sub[0]}[{body}]"
 
 
 class Expectation(Leaf):
@@ -123,7 +106,7 @@ class Expectation(Leaf):
         return _per_example(self.sampling, out)
 
     def _fmt(self, latex):
-        return _expect(self.subscript, _signed(self.items, latex), latex)
+        return text.expectation(self.subscript, text.signed_densities(self.items, latex), latex)
 
 
 def _steps(trace, labels) -> tuple[list, list | None]:
@@ -187,8 +170,7 @@ class KLDivergence(Leaf):
         return _per_example(self.sampling, out)
 
     def _fmt(self, latex):
-        t = self.text[1] if latex else self.text[0]
-        return _expect(self.subscript, t, latex) if self.subscript else t
+        return text.expectation(self.subscript, text.pick(self.text, latex), latex)
 
 
 class ImportanceBound(Leaf):
@@ -218,7 +200,7 @@ class ImportanceBound(Leaf):
         return (torch.logsumexp(a * lw, 0) - math.log(k)) / a
 
     def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
+        return text.pick(self.text, latex)
 
 
 class LogLikelihood(Leaf):
@@ -263,7 +245,7 @@ class LogLikelihood(Leaf):
         return sum(lp[lab] for lab in self.labels) - const
 
     def _fmt(self, latex):
-        return self.text[1] if latex else self.text[0]
+        return text.pick(self.text, latex)
 
 
 class Enumerate(Loss):
@@ -315,17 +297,11 @@ class Enumerate(Loss):
         else:
             inner = inner * w.sum(0)
         ent = -(w * logw).sum(0)
-        ctx.record(self._entropy(False), ent)
+        ctx.record(text.entropy_of(self.weight, False), ent)
         return inner + ent
 
-    def _entropy(self, latex):
-        return rf"\mathbb{{H}}\left[{self.weight[1]}\right]" if latex else f"H[{self.weight[0]}]"
-
     def _fmt(self, latex):
-        if latex:
-            return (rf"\sum_{{{self.variable}}} {self.weight[1]}\left[{self.inner._fmt(True)}\right]"
-                    f" + {self._entropy(True)}")
-        return f"Σ_{self.variable} {self.weight[0]}[{self.inner._fmt(False)}] + {self._entropy(False)}"
+        return text.enumeration(self.variable, self.weight, self.inner, latex)
 
 
 class Partial(Loss):
@@ -349,17 +325,7 @@ class Partial(Loss):
         return split_rows(ctx, self.variable, self.given, self.missing)
 
     def _fmt(self, latex):
-        v = self.variable
-        if latex:
-            given = self.given._fmt(True) if self.given else "0"
-            if self.missing is None:
-                return rf"[{v} \text{{ given}}] \cdot \left({given}\right)"
-            return (rf"\begin{{cases}} {given} & {v} \text{{ given}} \\ "
-                    rf"{self.missing._fmt(True)} & \text{{otherwise}} \end{{cases}}")
-        given = self.given._fmt(False) if self.given else "0"
-        if self.missing is None:
-            return f"[{v} given]·{parenthesized(self.given, False, self.given.prec >= MUL)}" if self.given else "0"
-        return f"{{{given}  if {v} given;  {self.missing._fmt(False)}  otherwise}}"
+        return text.partial(self.variable, self.given, self.missing, latex)
 
 
 def split_rows(ctx: Context, variable: str, given: Loss | None, missing: Loss | None, gone=None):
@@ -416,9 +382,7 @@ class FreeBits(Loss):
         return torch.clamp(m, min=float(lam))
 
     def _fmt(self, latex):
-        if latex:
-            return rf"\max\left({self.lam._fmt(True)}, {self.kl._fmt(True)}\right)"
-        return f"max({self.lam._fmt(False)}, {self.kl._fmt(False)})"
+        return text.free_bits(self.lam, self.kl, latex)
 
 
 class ScoreFunction(Wrapper):

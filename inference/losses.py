@@ -27,28 +27,16 @@ from dataclasses import dataclass, field
 import torch
 
 from graphmodel import FAMILIES, DataError, GraphModelError
+from graphmodel.render import formula as text
+from graphmodel.render.formula import ADD, ATOM, MUL, NEG, parenthesized
 
 __all__ = [
     "Anneal", "BatchMean", "BatchSum", "Constant", "Context", "Loss", "LossValue", "Named", "Relax", "Sampling",
     "Schedule", "Sum", "Wrapper", "anneal", "as_loss", "parenthesized",
 ]
 
-# printing precedence: a child binding weaker than its parent is put in parentheses
-ADD, NEG, MUL, ATOM = 1, 1.5, 2, 4
-_GREEK = {"α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "λ": r"\lambda", "τ": r"\tau", "ε": r"\epsilon"}
-
-
-def _num(v: float, latex: bool) -> str:
-    s = f"{v:g}"
-    return s if latex or v >= 0 else "−" + s[1:]
-
-
-def parenthesized(node: Loss, latex: bool, bare: bool) -> str:
-    """``node`` printed, in parentheses unless ``bare``."""
-    s = node._fmt(latex)
-    if bare:
-        return s
-    return rf"\left({s}\right)" if latex else f"({s})"
+# the formula text lives in graphmodel.render.formula (one module for every formula's notation)
+__all__ += ["ADD", "ATOM", "MUL", "NEG"]
 
 
 # --- evaluation --------------------------------------------------------------------------
@@ -152,17 +140,23 @@ class Context:
         return out
 
     def traces(self, s: Sampling):
-        """``(q_trace, p_trace)`` for a sampling; cached, so one sample serves many terms."""
+        """``(q_trace, p_trace)`` for a sampling; cached, so one sample serves many terms (and
+        one trace of q serves every sampling of the same q, ``n`` and relaxations)."""
         key = (s, tuple(f.variable for f in self._frames)) if self._frames else s
         hit = self._cache.get(key)
         if hit is not None:
             return hit
         rt, data = self.runtime, self.data()
-        qm = rt.model(s.q)
-        given = _take(data, qm.variables, s.n)
-        for r in s.relax:
-            given[r.variable] = _relaxed(rt, r, given)
-        qt = qm.trace(given, n=None if given else s.n)
+        # one sample of q serves every term over it, whichever model each scores on it (JMVAE's
+        # KL[q‖qx] and KL[q‖qw] beside its ELBO read the ELBO's z)
+        qkey = ("q", s.q, s.n, s.relax, tuple(f.variable for f in self._frames))
+        qt = self._cache.get(qkey)
+        if qt is None:
+            qm = rt.model(s.q)
+            given = _take(data, qm.variables, s.n)
+            for r in s.relax:
+                given[r.variable] = _relaxed(rt, r, given)
+            qt = self._cache[qkey] = qm.trace(given, n=None if given else s.n)
         pt = None
         if s.p is not None:
             pm = rt.model(s.p)
@@ -279,6 +273,11 @@ def _operand(v):
         Constant(float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else None)
 
 
+def _unit(v) -> bool:
+    """A plain number 1 (a named constant of value 1, ``α``, still prints as itself)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == 1
+
+
 class Loss:
     """A node of an objective's expression tree.
 
@@ -366,10 +365,14 @@ class Loss:
         return NotImplemented if o is None else Sum.of(o, self, -1)
 
     def __mul__(self, o):
+        if _unit(o):  # 1·x is x (it would print as "1·(…)")
+            return self
         o = _operand(o)
         return NotImplemented if o is None else Mul(self, o)
 
     def __rmul__(self, o):
+        if _unit(o):
+            return self
         o = _operand(o)
         return NotImplemented if o is None else Mul(o, self)
 
@@ -399,9 +402,7 @@ class Constant(Loss):
         return self.value
 
     def _fmt(self, latex):
-        if self.symbol is not None:
-            return _GREEK.get(self.symbol, self.symbol) if latex else self.symbol
-        return _num(self.value, latex)
+        return text.symbol(self.symbol, latex) if self.symbol is not None else text.number(self.value, latex)
 
 
 class Schedule(Loss):
@@ -416,7 +417,7 @@ class Schedule(Loss):
         return float(self.value(ctx.step))
 
     def _fmt(self, latex):
-        return _GREEK.get(self.symbol, self.symbol) if latex else self.symbol
+        return text.symbol(self.symbol, latex)
 
 
 class Anneal(Schedule):
@@ -496,14 +497,7 @@ class Sum(Loss):
         return out
 
     def _fmt(self, latex):
-        minus = " - " if latex else " − "
-        sign, t = self.terms[0]
-        parts = [parenthesized(t, latex, t.prec >= ADD) if sign > 0 else
-                 ("-" if latex else "−") + parenthesized(t, latex, t.prec >= MUL)]
-        for sign, t in self.terms[1:]:
-            parts.append(" + " + parenthesized(t, latex, t.prec > ADD) if sign > 0 else
-                         minus + parenthesized(t, latex, t.prec > NEG))
-        return "".join(parts)
+        return text.signed_sum(self.terms, latex)
 
 
 class Mul(_Binary):
@@ -513,8 +507,7 @@ class Mul(_Binary):
         return self.a._eval(ctx) * self.b._eval(ctx)
 
     def _fmt(self, latex):
-        dot = r" \cdot " if latex else "·"
-        return parenthesized(self.a, latex, self.a.prec >= MUL) + dot + parenthesized(self.b, latex, self.b.prec > MUL)
+        return text.product(self.a, self.b, latex)
 
 
 class Div(_Binary):
@@ -524,9 +517,7 @@ class Div(_Binary):
         return self.a._eval(ctx) / self.b._eval(ctx)
 
     def _fmt(self, latex):
-        if latex:
-            return rf"\frac{{{self.a._fmt(True)}}}{{{self.b._fmt(True)}}}"
-        return parenthesized(self.a, False, self.a.prec >= MUL) + "/" + parenthesized(self.b, False, self.b.prec > MUL)
+        return text.quotient(self.a, self.b, latex)
 
 
 class Neg(Loss):
@@ -542,7 +533,7 @@ class Neg(Loss):
         return -self.a._eval(ctx)
 
     def _fmt(self, latex):
-        return ("-" if latex else "−") + parenthesized(self.a, latex, self.a.prec >= MUL)
+        return text.negation(self.a, latex)
 
 
 class Wrapper(Loss):
@@ -584,7 +575,7 @@ class BatchSum(Loss):
         return ctx.batch_mean(v) * v.shape[-1]
 
     def _fmt(self, latex):
-        return rf"\sum_{{n}} \left({self.a._fmt(True)}\right)" if latex else f"Σₙ({self.a._fmt(False)})"
+        return text.batch_sum(self.a, latex)
 
 
 class Named(Wrapper):

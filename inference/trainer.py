@@ -17,7 +17,6 @@ import copy
 import json
 import math
 import threading
-from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -30,32 +29,10 @@ from . import distributed
 from . import events as ev
 from .config import CUDA_GRAPH_MODES, TrainConfig
 from .datasection import check_section, for_scoring, prepare, split
+from .objectives.game import Player
 
 #: The name a Diverged event gives when the loss stayed finite but the parameters did not.
 PARAMETERS = "parameters"
-
-
-@dataclass
-class Player:
-    """One participant of a game: a loss to minimize over some parameters.
-
-    Args:
-        name: shown in metrics (``"generator"``, ``"discriminator"``).
-        loss: called as ``loss(runtime, batch, step)`` → value with ``.total`` and ``.terms``.
-        models: graph models whose parameters this player updates (``None``: all).
-        extra_params: parameters outside the graph (e.g. a discriminator network).
-        steps: updates of this player per training step.
-        lr: learning rate override.
-        betas: Adam's ``(β1, β2)`` for this player (adam/adamw), e.g. ``(0.5, 0.999)`` for a GAN.
-    """
-
-    name: str
-    loss: Callable
-    models: tuple[str, ...] | None = None
-    extra_params: list = field(default_factory=list)
-    steps: int = 1
-    lr: float | None = None
-    betas: tuple[float, float] | None = None
 
 
 class _Losses(torch.nn.Module):
@@ -360,6 +337,9 @@ class Trainer:
                     torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]],
                                                    cfg.grad_clip)
                 opt.step()
+                if player.after_step is not None:
+                    with torch.no_grad():
+                        player.after_step()
             if sched is not None:
                 sched.step()
             keep = _copied if self._graphs else torch.Tensor.detach  # (kept until the report)

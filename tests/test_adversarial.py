@@ -17,10 +17,10 @@ from conftest import EXAMPLES_DIR, load_example
 
 import graphmodel as gm
 from inference import cli
-from inference.adversarial import Critic, Game, derive_game
+from inference.adversarial import Critic, Game
 from inference.data import digits, four_points, ring8
 from inference.evaluate import prior_log_likelihood
-from inference.objectives import choose_objective, derive, elbo, training_loss, training_objective
+from inference.objectives import choose_objective, derive, derive_game, elbo, training_loss, training_objective
 from inference.trainer import Trainer
 
 CPU = {"device": "cpu", "checkpoint_every": None, "log_every": 50, "test_fraction": 0.0}
@@ -232,7 +232,7 @@ def test_a_checkpoint_restores_the_discriminator_and_resumes_exactly(tmp_path):
 
 @pytest.mark.parametrize("objective, message", [
     ({"kind": "gan", "d_steps": 0}, "objective.d_steps: expected a positive integer, found 0"),
-    ({"kind": "gan", "loss": "hinge"}, "objective.loss: expected one of nonsaturating, minimax, wgan-gp, found 'hinge'"),
+    ({"kind": "gan", "loss": "hinge"}, "objective.loss: expected one of nonsaturating, minimax, wgan-gp, wgan, found 'hinge'"),
     ({"kind": "gan", "discriminator": {"hidden": [-3]}},
      "objective.discriminator.hidden: expected a list of integers ≥ 1, found -3"),
     ({"kind": "gan", "discriminator": {"type": "Transformer"}}, "objective.discriminator.type: unknown network"),
@@ -414,3 +414,22 @@ def test_vaegan_reconstructions_improve_and_its_discriminator_learns():
     d_loss = -(last["discriminator: E_data[log D(x)]"] + last["discriminator: E_q(z|x)[log(1 − D(G(z)))]"]
                + last["discriminator: E_p(z)[log(1 − D(G(z)))]"])
     assert d_loss < 3 * math.log(2), "the discriminator tells digits from the VAE's outputs better than chance"
+
+
+def test_the_weight_clipped_wgan_example_covers_the_ring():
+    """examples/wgan.json, its objective one line of formula, at CI size: the critic's weights
+    stay clipped and the generator's samples reach the ring's modes."""
+    from conftest import load_example
+
+    g = load_example("wgan").build()
+    t = Trainer(g, data={"x": ring8()["point"]}, config={**CPU, "steps": 500})
+    critic = t.players[0]
+    assert critic.name == "critic" and critic.steps == 5 and critic.after_step is not None
+    torch.manual_seed(1)
+    before = ring_coverage(t.sample(2000)["x"], radius=0.5)
+    t.run()
+    assert max(w.abs().max().item() for w in critic.extra_params) <= 0.1 + 1e-7
+    torch.manual_seed(1)
+    modes, near = ring_coverage(t.sample(2000)["x"], radius=0.5)
+    assert before[0] <= 2
+    assert modes >= 6 and near > 0.4, (modes, near)

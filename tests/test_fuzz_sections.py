@@ -56,11 +56,12 @@ KEYS = {
     "training": [f.name for f in fields(TrainConfig)],
     "data": [o.name for o in SETTINGS] + list(OBJECTS),
     "objective": ["kind", "beta", "free_bits", "kl", "temperature", "discrete", "semi_supervised", "k", "loss",
-                  "r1_weight", "betas", "discriminator", "adversary", "gamma", "dequantize", "p", "q"],
+                  "r1_weight", "betas", "discriminator", "adversary", "gamma", "dequantize", "p", "q", "formula",
+                  "constants", "clip"],
     "layout": ["nodes", "plates"],
 }
 NESTED = {"data": ["options", "test_options", "bind", "labels_per_class", "lengths"], "layout": ["nodes", "plates"],
-          "objective": ["semi_supervised", "discriminator", "dequantize"]}
+          "objective": ["semi_supervised", "discriminator", "dequantize", "constants"]}
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=8),
@@ -71,7 +72,9 @@ HUGE = st.sampled_from([0, -1, 1, 2, -(2**31), 2**31, 2**53 + 1, 2**63 - 1, 2**6
 WORDS = st.sampled_from(["cpu", "cuda", "cuda:0", "cuda:7", "mps", "tpu", "auto", "adam", "sgd", "cosine", "step",
                          "dynamic", "fixed", "rollback", "stop", "elbo", "iwae", "gan", "avb", "vaegan", "ml",
                          "digits", "two_moons", "ring8", "sines", "rooms", "four_points", "x", "z", "y", "8GB",
-                         "1KB", "reduce-overhead", "", "é", "n", "seed", "noise"])
+                         "1KB", "reduce-overhead", "", "é", "n", "seed", "noise", "elbo(p, q)", "kl(q, p)",
+                         "elbo(p, q) - alpha * kl(q, p)", "expect(q, p, x) + entropy(q)", "iwae(p, q, k=n)",
+                         "gan(p, clip=0.5)", "wgan(p, clip=0)", "elbo(p,", "sum_t(elbo(p, q))", "nll(p) ** 2"])
 VALUES = HUGE | WORDS | JSON
 
 

@@ -113,3 +113,99 @@ def test_the_one_exemption_is_still_needed():
 ])
 def test_imports_by_name_are_seen(source, expected):
     assert [name for _, name in _imports(source)] == expected
+
+
+# --- no import cycle between modules --------------------------------------------------------------
+
+PACKAGES = ("graphmodel", "inference", "editor")
+
+
+def _module_name(path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _resolve(module: str, is_package: bool, node, known: set) -> list[str]:
+    """The modules an import statement names (``from pkg import sub`` → ``pkg.sub`` when
+    that is a module, else ``pkg``), relative imports resolved; only our own modules."""
+    if isinstance(node, ast.Import):
+        names = [a.name for a in node.names]
+    else:
+        base = module if is_package else module.rpartition(".")[0]
+        for _ in range(max(node.level - 1, 0)):
+            base = base.rpartition(".")[0]
+        head = node.module if node.level == 0 else ".".join(x for x in (base, node.module) if x)
+        names = [f"{head}.{a.name}" if f"{head}.{a.name}" in known else head for a in node.names]
+    return [n for n in names if n in known]
+
+
+def import_graph() -> dict:
+    """Module → the modules it imports (at the top or inside a function), for our packages."""
+    files = {_module_name(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+    known = set(files)
+    graph = {}
+    for name, path in files.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        is_package = path.name == "__init__.py"
+        graph[name] = {t for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                       for t in _resolve(name, is_package, node, known) if t != name}
+    return graph
+
+
+def cycles(graph: dict) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's, iteratively)."""
+    index, low, on, stack, out, counter = {}, {}, set(), [], [], [0]
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter[0]
+        counter[0] += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = counter[0]
+                    counter[0] += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+#: a package's ``__init__`` re-exports its modules, and a module may import a sibling through
+#: the package (``from graphmodel import GraphModelError``): such a cycle through an
+#: ``__init__`` is how Python packages are built, not a dependency between two modules
+def _without_package_inits(graph: dict) -> dict:
+    inits = {m for m in graph if (ROOT / m.replace(".", "/") / "__init__.py").exists()}
+    return {m: {t for t in ts if t not in inits} for m, ts in graph.items() if m not in inits}
+
+
+def test_no_import_cycle_between_modules():
+    found = cycles(_without_package_inits(import_graph()))
+    assert found == [], "import cycles: " + "; ".join(" ↔ ".join(c) for c in found)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []

@@ -169,3 +169,208 @@ def flow_text(graph, f) -> str:
     """A flow factor in one line: ``p(x): Normal → coupling → permute → coupling``."""
     steps = " → ".join(str(getattr(s, "type", s)) for s in f.flow)
     return f"{factor_text(graph, f, False)}: {f.family} → {steps}"
+
+
+# --- objectives: the notation of the loss algebra and its terms --------------------------------
+# Every objective's formula text, Unicode and LaTeX, is written here; the loss classes of
+# ``inference`` hold plain data and call these (``inference.losses.Sum._fmt`` → :func:`signed_sum`).
+
+#: printing precedence: a child binding weaker than its parent is put in parentheses
+ADD, NEG, MUL, ATOM = 1, 1.5, 2, 4
+GREEK_LATEX = {"α": r"\alpha", "β": r"\beta", "γ": r"\gamma", "δ": r"\delta", "ε": r"\epsilon", "η": r"\eta",
+               "κ": r"\kappa", "λ": r"\lambda", "μ": r"\mu", "ν": r"\nu", "ρ": r"\rho", "σ": r"\sigma",
+               "τ": r"\tau", "ω": r"\omega"}
+#: a formula's constant names printed as their letter (``lambda`` is Python's keyword: ``lam``)
+_CONSTANT_LETTERS = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eps": "ε",
+                     "eta": "η", "kappa": "κ", "lam": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ",
+                     "tau": "τ", "omega": "ω"}
+
+
+def constant_symbol(name: str) -> str:
+    """How a formula's named constant prints: ``alpha`` → ``α``, ``w`` → ``w``."""
+    return _CONSTANT_LETTERS.get(name, name)
+
+
+def pick(text: tuple, latex: bool) -> str:
+    """The LaTeX or the Unicode half of a ``(unicode, latex)`` pair."""
+    return text[1] if latex else text[0]
+
+
+def number(v: float, latex: bool) -> str:
+    s = f"{v:g}"
+    return s if latex or v >= 0 else "−" + s[1:]
+
+
+def symbol(s: str, latex: bool) -> str:
+    return GREEK_LATEX.get(s, s) if latex else s
+
+
+def parenthesized(node, latex: bool, bare: bool) -> str:
+    """``node`` printed, in parentheses unless ``bare``."""
+    s = node._fmt(latex)
+    if bare:
+        return s
+    return rf"\left({s}\right)" if latex else f"({s})"
+
+
+def signed_sum(terms, latex: bool) -> str:
+    """``t₀ ± t₁ ± …`` from ``(sign, node)`` pairs."""
+    minus = " - " if latex else " − "
+    sign, t = terms[0]
+    parts = [parenthesized(t, latex, t.prec >= ADD) if sign > 0 else
+             ("-" if latex else "−") + parenthesized(t, latex, t.prec >= MUL)]
+    for sign, t in terms[1:]:
+        parts.append(" + " + parenthesized(t, latex, t.prec > ADD) if sign > 0 else
+                     minus + parenthesized(t, latex, t.prec > NEG))
+    return "".join(parts)
+
+
+def product(a, b, latex: bool) -> str:
+    dot = r" \cdot " if latex else "·"
+    return parenthesized(a, latex, a.prec >= MUL) + dot + parenthesized(b, latex, b.prec > MUL)
+
+
+def quotient(a, b, latex: bool) -> str:
+    if latex:
+        return rf"\frac{{{a._fmt(True)}}}{{{b._fmt(True)}}}"
+    return parenthesized(a, False, a.prec >= MUL) + "/" + parenthesized(b, False, b.prec > MUL)
+
+
+def negation(a, latex: bool) -> str:
+    return ("-" if latex else "−") + parenthesized(a, latex, a.prec >= MUL)
+
+
+def batch_sum(a, latex: bool) -> str:
+    return rf"\sum_{{n}} \left({a._fmt(True)}\right)" if latex else f"Σₙ({a._fmt(False)})"
+
+
+def expectation(sub: tuple | None, body: str, latex: bool) -> str:
+    """``E_sub[body]``, or the bare body when nothing is sampled (``sub`` None)."""
+    if sub is None:
+        return body
+    return rf"\mathbb{{E}}_{{{sub[1]}}}\left[{body}\right]" if latex else f"E_{sub[0]}[{body}]"
+
+
+def signed_densities(items, latex: bool) -> str:
+    """``log p(x|z) + log p(z) − log q(z|x)`` from items with ``sign`` and ``text``."""
+    out, minus = "", "-" if latex else "−"
+    for k, d in enumerate(items):
+        t = pick(d.text, latex)
+        if k == 0:
+            out = t if d.sign > 0 else f"{minus}{t}"
+        else:
+            out += f" + {t}" if d.sign > 0 else f" {minus} {t}"
+    return out
+
+
+def entropy_of(weight: tuple, latex: bool) -> str:
+    return rf"\mathbb{{H}}\left[{weight[1]}\right]" if latex else f"H[{weight[0]}]"
+
+
+def enumeration(variable: str, weight: tuple, inner, latex: bool) -> str:
+    """``Σ_y q(y|x)[inner] + H[q(y|x)]``."""
+    if latex:
+        return rf"\sum_{{{variable}}} {weight[1]}\left[{inner._fmt(True)}\right] + {entropy_of(weight, True)}"
+    return f"Σ_{variable} {weight[0]}[{inner._fmt(False)}] + {entropy_of(weight, False)}"
+
+
+def partial(v: str, given, missing, latex: bool) -> str:
+    """``{given  if v given;  missing  otherwise}`` (M2's labeled and unlabeled terms)."""
+    g = given._fmt(latex) if given else "0"
+    if latex:
+        if missing is None:
+            return rf"[{v} \text{{ given}}] \cdot \left({g}\right)"
+        return rf"\begin{{cases}} {g} & {v} \text{{ given}} \\ {missing._fmt(True)} & \text{{otherwise}} \end{{cases}}"
+    if missing is None:
+        return f"[{v} given]·{parenthesized(given, False, given.prec >= MUL)}" if given else "0"
+    return f"{{{g}  if {v} given;  {missing._fmt(False)}  otherwise}}"
+
+
+def free_bits(lam, kl, latex: bool) -> str:
+    if latex:
+        return rf"\max\left({lam._fmt(True)}, {kl._fmt(True)}\right)"
+    return f"max({lam._fmt(False)}, {kl._fmt(False)})"
+
+
+def plate_sum(graph, f) -> tuple[str, str]:
+    """The sum over a factor's plate that its log-density or KL carries: ``Σₜ``, ``Σᵢ Σₜ``."""
+    plate = graph.plates.get(graph.variables[f.target].plate or "")
+    outer = graph.plates.get(plate.inside or "") if plate is not None else None
+    if outer is not None:  # a sequence nested in views: Σᵢ Σₜ (a boundary factor: Σᵢ)
+        return ("Σᵢ ", r"\sum_{i} ") if f.init else ("Σᵢ Σₜ ", r"\sum_{i} \sum_{t} ")
+    if plate is None or f.init:
+        return "", ""
+    i = "t" if plate.kind == "sequence" else "i"
+    return ("Σₜ " if i == "t" else "Σᵢ "), rf"\sum_{{{i}}} "
+
+
+def log_text(graph, i) -> tuple[str, str]:
+    """``log p(x|z)`` for factor ``i`` (with its plate's sum), in Unicode and LaTeX."""
+    f = graph.factors[i]
+    su, sl = plate_sum(graph, f)
+    return f"{su}log {factor_text(graph, f, False)}", rf"{sl}\log {factor_text(graph, f, True)}"
+
+
+def kl_text(graph, fq, fp) -> tuple[str, str]:
+    """``KL[q(z|x)‖p(z)]`` between two factors of one variable (with its plate's sum)."""
+    su, sl = plate_sum(graph, fq)
+    return (f"{su}KL[{factor_text(graph, fq, False)}‖{factor_text(graph, fp, False)}]",
+            rf"{sl}\mathrm{{KL}}\left[{factor_text(graph, fq, True)} \,\middle\|\, {factor_text(graph, fp, True)}\right]")
+
+
+def joint(model: str, targets, given, latex: bool, k: set = frozenset()) -> str:
+    """``p(x,z|y)`` over ``targets`` given ``given``; names in ``k`` carry the sample index ``ₖ``."""
+    def nm(n):
+        return variable_text(n, "k" if n in k else None, latex)
+
+    comma, bar = (", ", r" \mid ") if latex else (",", "|")
+    s = comma.join(nm(n) for n in targets)
+    return f"{model}({s}{bar + comma.join(nm(n) for n in given) if given else ''})"
+
+
+def importance_text(k: int, alpha: float, ratio: tuple, sub: tuple | None) -> tuple[str, str]:
+    """The Rényi-α bound over ``k`` samples of ``ratio`` (``p/q``): α = 0 is IWAE's
+    ``log 1/k Σₖ p/q``, α = 1 the ELBO's ``1/k Σₖ log p/q``; a negative α is parenthesized
+    (``1/(1−(−1))``)."""
+    ru, rl = ratio
+    if alpha == 0.0:
+        u, la = f"log 1/{k} Σₖ {ru}", rf"\log \frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} {rl}"
+    elif alpha == 1.0:
+        u, la = f"1/{k} Σₖ log {ru}", rf"\frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} \log {rl}"
+    else:
+        a = f"{alpha:g}" if alpha >= 0 else f"(−{-alpha:g})"
+        al = f"{alpha:g}" if alpha >= 0 else f"(-{-alpha:g})"
+        u = f"1/(1−{a}) log 1/{k} Σₖ ({ru})^(1−{a})"
+        la = (rf"\frac{{1}}{{1-{al}}} \log \frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} "
+              rf"\left({rl}\right)^{{1-{al}}}")
+    if sub:
+        return f"E_{sub[0]}[{u}]", rf"\mathbb{{E}}_{{{sub[1]}}}\left[{la}\right]"
+    return u, la
+
+
+def expect_pair(sub: tuple, body: tuple) -> tuple[str, str]:
+    """``E_sub[body]`` from ``(unicode, latex)`` pieces."""
+    return f"E_{sub[0]}[{body[0]}]", rf"\mathbb{{E}}_{{{sub[1]}}}\left[{body[1]}\right]"
+
+
+def critic_text(name: str, of: tuple, link: str) -> tuple[str, str]:
+    """``log D(…)``, ``log(1 − D(…))`` or ``D(…)`` around the call ``of`` of a game's network."""
+    call = (f"{name}({of[0]})", f"{name}({of[1]})")
+    if link == "log_sigmoid":
+        return f"log {call[0]}", rf"\log {call[1]}"
+    if link == "log1m_sigmoid":
+        return f"log(1 − {call[0]})", rf"\log\left(1 - {call[1]}\right)"
+    return call
+
+
+def entropy_text(graph, factors) -> tuple[str, str]:
+    """``H[q(z|x)]`` of one or more factors."""
+    u = ", ".join(factor_text(graph, f, False) for f in factors)
+    la = r",\, ".join(factor_text(graph, f, True) for f in factors)
+    return f"H[{u}]", rf"\mathbb{{H}}\left[{la}\right]"
+
+
+def mmd_text(q: str, p: str, variable: str) -> tuple[str, str]:
+    """``MMD[q(z)‖p(z)]``: the aggregate posterior against the prior."""
+    u, la = variable_text(variable, None, False), variable_text(variable, None, True)
+    return f"MMD[{q}({u})‖{p}({u})]", rf"\mathrm{{MMD}}\left[{q}({la}) \,\middle\|\, {p}({la})\right]"
