@@ -72,14 +72,15 @@ def test_the_file_reference_names_every_key_the_loader_accepts():
     from inference.config import TrainConfig
     from inference.data import DATASETS
     from inference.datasection import OBJECTS, SETTINGS
-    from inference.objectives import OBJECTIVES
+    from inference.objectives import OBJECTIVES, TERMS
 
     text = (DOCS / "reference" / "file-format.md").read_text(encoding="utf-8")
-    named = set(re.findall(r"`([A-Za-z_0-9]+)`", text))
+    named = set(re.findall(r"`([A-Za-z_0-9]+)[`(:]", text))
     wanted = {f.name for f in fields(TrainConfig) if not f.name.startswith("_")}
     wanted |= {o.name for o in SETTINGS} | set(OBJECTS) | set(_FACTOR_KEYS) | set(DATASETS)
     for kind in OBJECTIVES:
         wanted |= {kind, *OBJECTIVES.get(kind).options}
+    wanted |= {"formula", "constants", *TERMS}
     assert sorted(wanted - named) == []
 
 
