@@ -191,9 +191,7 @@ def _train(args, g, trainer) -> int:
         trainer.subscribe(ProgressBar(disable=args.quiet))
         trainer.subscribe(writer)
         print(f"objective: {trainer.describe()}")
-        n_test = len(next(iter(trainer.test_data.values())))
-        print(f"data: {trainer.n_train} training examples, "
-              + (f"{n_test} test ({trainer.test_source})" if n_test else "no test split (test_fraction is 0)"))
+        print(f"data: {trainer.describe_data()}")
     try:
         with _stop_on_signals(trainer) as caught:
             metrics = trainer.run()

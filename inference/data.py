@@ -268,6 +268,8 @@ def binding_of(graph, fields, binding: dict | None = None) -> dict:
         raise DataError(f"data.bind: expected an object variable → field, found {binding!r}")
     out = {}
     for var, field in binding.items():
+        if isinstance(field, int) and not isinstance(field, bool):  # a tuple's position (inference.sources)
+            field = str(field)
         if var not in graph.variables:
             raise DataError(f"data.bind: '{var}' is not a variable of the graph; variables: "
                             f"{', '.join(graph.variables)}")
