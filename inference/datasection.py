@@ -96,6 +96,9 @@ def check_section(graph) -> None:
 def _check_dataset(graph, section: dict) -> None:
     name, options = section["dataset"], section.get("options", {})
     check_dataset_options(name, options)
+    look = getattr(DATASETS.get(name), "check", None)
+    if look is not None:  # a file's dataset: its path (and options) looked at without reading it
+        look(options)
     check_dataset_options(name, {**options, **section.get("test_options", {})}, "data.test_options")
     if has_split(name):  # (an unknown name raises here, listing the known ones)
         if "split" in options:

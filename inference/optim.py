@@ -53,8 +53,11 @@ def path_problem(key: str, name, options, words: tuple) -> str | None:
             return f"{key}_options: only a class named by its import path takes options; {name!r} takes none"
         return None
     if not is_path(name):
-        return (f"{key}: expected one of {', '.join(words)}, 'torch.optim{'.lr_scheduler' * (key != 'optimizer')}"
-                f".NAME' or a trusted 'package.module:Name', found {name!r}")
+        home = "torch.optim" + ".lr_scheduler" * (key != "optimizer")
+        near = [n for n in dir(torch.optim.lr_scheduler if key != "optimizer" else torch.optim)
+                if isinstance(name, str) and n.lower() == name.lower().replace("_", "")]
+        return (f"{key}: expected one of {', '.join(words)}, found {name!r} (a class is named by its import path: "
+                f"'{home}.{near[0] if near else 'NAME'}', or a trusted 'package.module:Name')")
     if options is not None and not isinstance(options, dict):
         return f"{key}_options: expected an object of keyword arguments, found {options!r}"
     for k in (options or {}):

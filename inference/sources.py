@@ -158,6 +158,8 @@ class Stream:
                                 "known; set training.steps")
             self._it = iter(self.loader)
             first = self._pending = self._next_raw()
+        self._plans: dict = {}
+        self._kinds: dict = {}
         self._plan_binding(first)
         self.preview = self._bound(first, check=True, dynamic=False)
         held = self.exact and test_data is not None and test_data is held_out
@@ -259,9 +261,12 @@ class Stream:
 
     # --- binding and checks -------------------------------------------------------------
 
-    def _plan_binding(self, raw) -> None:
-        """Which field of a batch binds which variable, read once from the first batch."""
+    def _plan_binding(self, raw) -> list:
+        """Which field of a batch binds which variable: ``[(variable, key or position)]``, read
+        once per kind of batch (the test split's items may differ from the training items)."""
         fields, section = _fields(raw), self.graph.data
+        if fields in self._plans:
+            return self._plans[fields]
         observed = [v.name for v in self.graph.variables.values() if v.role == "observed"]
         binding = None
         if fields == ("0",) and not section.get("bind") and len(observed) == 1:
@@ -270,17 +275,18 @@ class Stream:
             raise DataError(f"the data's items are tuples of {len(fields)} fields; bind their positions to "
                             f"variables in data.bind, e.g. {{\"{(observed or ['x'])[0]}\": 0}}")
         names = binding_of(self.graph, fields, binding)
-        self._binding = [(var, _getter(raw, field)) for var, field in names.items()]
-        self.grey = _binary_observed(self.graph, names) if section.get("binarize") else ()
-        self.dynamic = self.grey if section.get("binarize") == "dynamic" else ()
-        self._kinds: dict = {}
+        plan = self._plans[fields] = [(var, _getter(raw, field)) for var, field in names.items()]
+        if not hasattr(self, "grey"):  # (the first batch's)
+            self.grey = _binary_observed(self.graph, names) if section.get("binarize") else ()
+            self.dynamic = self.grey if section.get("binarize") == "dynamic" else ()
+        return plan
 
     def _bound(self, raw, check: bool = False, dynamic: bool = True) -> dict:
         """A collated batch as variable → tensor on the device: float64 in the model's dtype,
         ``data.levels`` applied, binary pixels drawn where ``binarize`` is dynamic (training
         batches; a scored batch's are drawn once, seeded, by :func:`for_scoring_batch`)."""
         out = {}
-        for var, key in self._binding:
+        for var, key in self._plans.get(_fields(raw)) or self._plan_binding(raw):
             x = raw if key is None else raw[key]
             if not isinstance(x, torch.Tensor):  # numpy from a collate of the user's
                 x = torch.as_tensor(x)
