@@ -137,7 +137,7 @@ def _check_keywords(maker, options: dict, where: str) -> None:
 
 
 def _name(maker) -> str:
-    return getattr(maker, "__qualname__", None) or type(maker).__name__
+    return getattr(maker, "__name__", None) or type(maker).__name__
 
 
 def custom_optimizer(maker, params: list, lr: float, config, betas=None, trusted: bool = False):
