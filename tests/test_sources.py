@@ -148,3 +148,34 @@ def test_two_players_of_one_step_read_the_same_batch():
     t = Trainer(vae(), Items(pixels()), SETTINGS)
     assert t.batch_at(3) is t.batch_at(3)
     assert torch.equal(t.batch_at(5)["x"], Trainer(vae(), {"x": pixels()}, SETTINGS).batch_at(5)["x"])
+
+
+def test_a_game_whose_players_update_unequally_reads_what_tensors_give_it():
+    from conftest import load_example
+
+    from inference.data import bind, load_dataset
+    from inference.objectives import training_objective
+
+    g = load_example("gan").build()
+    fields = bind(g, load_dataset({**g.data, "options": {"n": 600}}))
+    g.data = {}
+
+    class Points(Dataset):
+        def __len__(self):
+            return len(fields["x"])
+
+        def __getitem__(self, i):
+            return {"x": fields["x"][i]}
+
+    def game():
+        torch.manual_seed(0)
+        made = training_objective(g)
+        for p in made.players:
+            p.steps = 1 if p.name == "generator" else 3  # the critic: three batches per step
+        return made
+
+    config = {"steps": 12, "batch_size": 32, "log_every": 4}
+    a = Trainer(g, fields, config, objective=game())
+    b = Trainer(g, Points(), config, objective=game())
+    assert a.run() == b.run()
+    assert all(torch.equal(p, q) for p, q in zip(a._losses.parameters(), b._losses.parameters(), strict=True))
