@@ -8,6 +8,7 @@ import types
 
 import pytest
 import torch
+from test_sources import vae as small_vae
 
 import graphmodel as gm
 from inference import events as ev
@@ -18,10 +19,9 @@ SETTINGS = {"steps": 30, "batch_size": 16, "log_every": 10, "lr": 0.01}
 
 
 def vae(**training) -> gm.Graph:
-    x = gm.Variable("x", (6,), support="binary", role="observed")
-    z = gm.Variable("z", (2,))
-    return gm.Graph("g", p=gm.Bernoulli(x, given=z, net=gm.MLP(8)) * gm.Normal(z, loc=0.0, scale=1.0),
-                    q=gm.Normal(z, given=x, net=gm.MLP(8)), training=training)
+    g = small_vae()
+    g.training = training
+    return g
 
 
 def data(n=200):
