@@ -299,6 +299,8 @@ class Stream:
             out = quantized(self.graph, out, self.graph.data["levels"])
         if self.shard and not self.exact:
             out = {k: v.chunk(self.shard[1])[self.shard[0]] for k, v in out.items()}
+        if self.pin:  # a copy from pageable memory would wait for the GPU's queue at every step
+            out = {k: v if v.is_pinned() else v.pin_memory() for k, v in out.items()}
         out = {k: v.to(self.device, dtype=self._kinds[k][1], non_blocking=self.pin) for k, v in out.items()}
         for k in self.dynamic if dynamic else ():  # as Trainer.batch_at draws them: on the trainer's stream
             p = out[k]
