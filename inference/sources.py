@@ -211,11 +211,12 @@ class Stream:
 
     def batch(self, k: int) -> dict:
         """Batch number ``k`` (the trainer's ``batch_at``), bound and on the device."""
-        if k == self._last_k:  # another player of the same step
-            return self._last
-        raw = self._exact_raw(k) if self.exact else self._next_raw()
-        self._last_k, self._last = k, self._bound(raw)
-        return self._last
+        if k != self._last_k:
+            self._last = self._exact_raw(k) if self.exact else self._next_raw()
+            self._last_k = k
+        # (another player of the same step reads it again: bound afresh, binary pixels drawn
+        # anew, as the tensors' batch_at draws them at each call)
+        return self._bound(self._last)
 
     def _exact_raw(self, k: int):
         """Batch ``k`` from the reader when it comes next (it does, step after step), else fetched
