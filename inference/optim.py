@@ -58,6 +58,11 @@ def path_problem(key: str, name, options, words: tuple) -> str | None:
                 if isinstance(name, str) and n.lower() == name.lower().replace("_", "")]
         return (f"{key}: expected one of {', '.join(words)}, found {name!r} (a class is named by its import path: "
                 f"'{home}.{near[0] if near else 'NAME'}', or a trusted 'package.module:Name')")
+    if _TORCH.match(name):  # torch's own: looked up now (an attribute, no import), so check refuses a typo
+        try:
+            resolve(key, name, trusted=False)
+        except TrainingError as e:
+            return str(e).removeprefix("training.")
     if options is not None and not isinstance(options, dict):
         return f"{key}_options: expected an object of keyword arguments, found {options!r}"
     for k in (options or {}):

@@ -151,3 +151,14 @@ def test_callbacks_see_every_report_and_may_stop_the_run():
     assert t.step == 20 and seen[0] == "Started" and seen[-1] == "Finished"
     assert [r["step"] for r in result.history] == [5, 10, 15, 20] == [r["step"] for r in t.history]
     assert set(result.history[0]) == {"step", "loss", "E_q(z|x)[log p(x|z)]", "KL[q(z|x)‖p(z)]", "lr", "epoch"}
+
+
+def test_graphmodel_check_refuses_a_torch_class_that_does_not_exist(tmp_path, capsys):
+    from inference.cli import main
+
+    gm.save(vae(optimizer="torch.optim.RAdamm"), tmp_path / "g.json")
+    assert main(["check", str(tmp_path / "g.json")]) == 1
+    assert "training.optimizer: torch has no optimizer 'RAdamm'; known: " in capsys.readouterr().err
+    gm.save(vae(optimizer="torch.optim.RAdam", lr_schedule="torch.optim.lr_scheduler.OneCycleLR",
+                lr_schedule_options={"max_lr": 0.1}), tmp_path / "g.json")
+    assert main(["check", str(tmp_path / "g.json")]) == 0

@@ -179,3 +179,12 @@ def test_a_game_whose_players_update_unequally_reads_what_tensors_give_it():
     b = Trainer(g, Points(), config, objective=game())
     assert a.run() == b.run()
     assert all(torch.equal(p, q) for p, q in zip(a._losses.parameters(), b._losses.parameters(), strict=True))
+
+
+def test_worker_processes_read_the_same_batches_and_only_a_batch_is_held_on_the_device():
+    data = pixels()
+    by_tensors = Trainer(vae(), {"x": data}, {**SETTINGS, "steps": 12})
+    by_workers = Trainer(vae(workers=2), Items(data), {**SETTINGS, "steps": 12})
+    assert len(by_workers.train_data["x"]) == SETTINGS["batch_size"]  # a preview, not the data
+    assert by_tensors.run() == by_workers.run()
+    assert same_parameters(by_tensors, by_workers)
