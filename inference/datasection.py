@@ -61,6 +61,8 @@ SETTINGS = (
            "or 'fixed' (once); absent or false: grey levels", choices=BINARIZE, nullable=True),
     Option("levels", "int", None, "round grey levels in [0, 1] to this many evenly spaced values",
            minimum=2, maximum=256, nullable=True),
+    Option("stream", "bool", False, "keep the examples in host memory and move each batch to the device at its "
+           "step (data larger than the device's memory; inference.sources)"),
     Option("workers", "int", None, "processes that read a Dataset's items (inference.sources); absent: "
            "none for data in memory or a machine of two cores, else up to 4", minimum=0, maximum=64, nullable=True),
 )

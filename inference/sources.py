@@ -45,6 +45,25 @@ TRAIN_EVAL_BATCHES = 100
 EVAL_BATCH = 1024
 
 
+class TensorItems(Dataset):
+    """Prepared tensors (variable → tensor, on the host) as a map-style dataset whose batches
+    are gathered whole (``index_select``), not item by item: the data section's ``stream``."""
+
+    def __init__(self, tensors: dict):
+        self.tensors = tensors
+
+    def __len__(self):
+        return len(next(iter(self.tensors.values())))
+
+    def __getitems__(self, indices: list) -> dict:
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        return {k: v.index_select(0, idx) for k, v in self.tensors.items()}
+
+    @staticmethod
+    def collate(batch: dict) -> dict:
+        return batch
+
+
 def is_stream(data) -> bool:
     """Whether ``data`` is a ``Dataset`` or a ``DataLoader`` (read per step), not tensors."""
     return isinstance(data, (Dataset, DataLoader))
@@ -129,9 +148,11 @@ class Stream:
         dist: the data-parallel group (``inference.distributed.current()``) or None.
     """
 
-    def __init__(self, graph, config, data, test_data, device, dist=None):
+    def __init__(self, graph, config, data, test_data, device, dist=None, prepared: bool = False):
         section = graph.data
-        _refuse_whole_data_settings(section)
+        if not prepared:  # (prepared tensors had them applied already: inference.datasection.prepare)
+            _refuse_whole_data_settings(section)
+        self._levels, self._prepared = (None if prepared else section.get("levels")), prepared
         self.graph, self.config, self.device = graph, config, device
         self.pin = device.type == "cuda"
         self.shard = (dist.rank, dist.world) if dist else None
@@ -168,6 +189,18 @@ class Stream:
                             f"test_fraction {config.test_fraction:g} of the items, held out" if held else
                             "the test data given")
 
+    @classmethod
+    def of_prepared(cls, graph, config, ready, device, dist=None) -> Stream:
+        """The data section's ``stream``: the splits :func:`inference.datasection.prepare`
+        made (bound, checked, split, quantized; labels hidden), kept in host memory and read
+        batch by batch — the same batches as the tensors held on the device would give."""
+        test = ready.test if len(next(iter(ready.test.values()))) else None
+        out = cls(graph, config, TensorItems({k: v.cpu() for k, v in ready.train.items()}), test, device, dist,
+                  prepared=True)
+        out.test_source = ready.source if test is not None else "no test split"
+        out.notes = [*ready.notes, *out.notes]
+        return out
+
     # --- the training split -------------------------------------------------------------
 
     def _held_out(self, data, test_data):
@@ -177,7 +210,7 @@ class Stream:
 
         if len(data) == 0:
             raise DataError("the dataset is empty: it has 0 items; expected at least one")
-        if test_data is not None or self.config.test_fraction == 0:
+        if test_data is not None or self.config.test_fraction == 0 or self._prepared:
             return data, None
         train_idx, test_idx = split_indices(len(data), self.config.test_fraction, self.config.seed)
         return Subset(data, train_idx.tolist()), Subset(data, test_idx.tolist())
@@ -187,11 +220,10 @@ class Stream:
 
     def _collate(self, indices: list):
         """One batch fetched here (the first, to check; or one asked for out of sequence)."""
-        from torch.utils.data import default_collate
-
+        collate = _collate_of(self.dataset)
         if hasattr(self.dataset, "__getitems__"):
-            return default_collate(self.dataset.__getitems__(indices))
-        return default_collate([self.dataset[i] for i in indices])
+            return collate(self.dataset.__getitems__(indices))
+        return collate([self.dataset[i] for i in indices])
 
     def _restart(self, k: int) -> None:
         """A fresh reader whose batches begin with the training step that asks for batch ``k``."""
@@ -205,9 +237,9 @@ class Stream:
         the trainer's random stream, which stays the latents' and the binary pixels'."""
         gen = torch.Generator().manual_seed((self.config.seed * 1_000_003 + seed + 17) % 2**63)
         workers = self.workers if self.exact else 0
-        if sampler is not None:
-            return DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=self.pin, generator=gen)
-        return DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=self.pin, generator=gen)
+        how = {"batch_sampler": sampler} if sampler is not None else {"batch_size": batch_size}
+        return DataLoader(dataset, **how, num_workers=workers, pin_memory=self.pin, generator=gen,
+                          collate_fn=_collate_of(dataset))
 
     def batch(self, k: int) -> dict:
         """Batch number ``k`` (the trainer's ``batch_at``), bound and on the device."""
@@ -270,7 +302,9 @@ class Stream:
             return self._plans[fields]
         observed = [v.name for v in self.graph.variables.values() if v.role == "observed"]
         binding = None
-        if fields == ("0",) and not section.get("bind") and len(observed) == 1:
+        if self._prepared:
+            binding = {}  # (prepared tensors are keyed by variable already)
+        elif fields == ("0",) and not section.get("bind") and len(observed) == 1:
             binding = {observed[0]: "0"}  # one field, one observed variable
         elif not isinstance(raw, dict) and not section.get("bind"):
             raise DataError(f"the data's items are tuples of {len(fields)} fields; bind their positions to "
@@ -296,8 +330,8 @@ class Stream:
             self._first_checks(out)
         else:
             self._same_kinds(out)
-        if self.graph.data.get("levels") is not None:
-            out = quantized(self.graph, out, self.graph.data["levels"])
+        if self._levels is not None:
+            out = quantized(self.graph, out, self._levels)
         if self.shard and not self.exact:
             out = {k: v.chunk(self.shard[1])[self.shard[0]] for k, v in out.items()}
         if self.pin:  # a copy from pageable memory would wait for the GPU's queue at every step
@@ -388,6 +422,14 @@ def for_scoring_batch(batch: dict, names: tuple, seed: int, i: int) -> dict:
     """A test batch's binary pixels drawn once from its grey levels, as a whole split's are
     (:func:`inference.datasection.for_scoring`), seeded per batch."""
     return drawn(batch, names, seed + 104_729 + 7_919 * i)
+
+
+def _collate_of(dataset):
+    """How a batch of ``dataset``'s items is put together: its own ``collate`` (batches gathered
+    whole, :class:`TensorItems`) or torch's default."""
+    from torch.utils.data import default_collate
+
+    return getattr(dataset, "collate", default_collate)
 
 
 def _length(thing):

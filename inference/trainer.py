@@ -183,6 +183,9 @@ class Trainer:
             #: what was converted in the data given (float64 to the model's dtype), in words;
             #: each is also reported as a TrainWarning when the run starts
             self.notes = self._unsaid = ready.notes
+            if graph.data.get("stream"):  # the examples stay on the host; batches move per step
+                self._source = Stream.of_prepared(graph, cfg, ready, self.device, self.dist)
+                self._streamed(self._source)
         self._trusted, self._makers = trust or graph.trusted, (optimizer, scheduler)
         self.batches_per_epoch = self._source.batches_per_epoch if self._source else max(1, self.n_train // cfg.batch_size)
         torch.manual_seed(cfg.seed)

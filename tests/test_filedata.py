@@ -149,3 +149,11 @@ def test_torchvision_offline_or_missing_is_one_clear_line(vision, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision.datasets", None)
     with pytest.raises(gm.DataError, match="the fashion_mnist dataset needs torchvision: pip install torchvision"):
         load_dataset({"dataset": "fashion_mnist"})
+
+
+def test_a_file_s_data_streamed_from_host_memory_trains_as_it_does_held_on_the_device(arrays):
+    section = {"dataset": "npz", "options": {"path": "d.npz"}, "bind": {"x": "images"}}
+    held = Trainer(vae(**section), config=SETTINGS)
+    streamed = Trainer(vae(**section, stream=True), config=SETTINGS)
+    assert held.run() == streamed.run()
+    assert all(torch.equal(a, b) for a, b in zip(held.runtime.parameters(), streamed.runtime.parameters()))

@@ -188,3 +188,13 @@ def test_worker_processes_read_the_same_batches_and_only_a_batch_is_held_on_the_
     assert len(by_workers.train_data["x"]) == SETTINGS["batch_size"]  # a preview, not the data
     assert by_tensors.run() == by_workers.run()
     assert same_parameters(by_tensors, by_workers)
+
+
+def test_the_data_section_s_stream_keeps_the_examples_on_the_host_and_trains_as_the_tensors_do():
+    data = {"x": pixels().double() * 0.8 + 0.1}  # float64 grey levels: converted, drawn afresh per batch
+    held = Trainer(vae(binarize="dynamic"), data, SETTINGS)
+    streamed = Trainer(vae(binarize="dynamic", stream=True), data, SETTINGS)
+    assert len(streamed.train_data["x"]) == SETTINGS["batch_size"] and streamed.n_train == held.n_train
+    assert streamed.notes == held.notes and "held out" in streamed.describe_data()
+    assert held.run() == streamed.run()
+    assert same_parameters(held, streamed)
