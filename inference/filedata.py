@@ -202,9 +202,13 @@ def with_source(graph, text: str | None, binds: list | None = None) -> None:
     ``--bind VAR=FIELD`` pairs (a digit is a tuple's position)."""
     section = dict(graph.data)
     if text:
+        from .data import DATASETS, has_split  # (at call time: data imports this module)
+
         for key in ("dataset", "options", "test_options"):
             section.pop(key, None)
         section.update(source_of(text))
+        if section["dataset"] in DATASETS.names() and has_split(section["dataset"]):
+            section.pop("test_fraction", None)  # (the file's share was for its own dataset)
     for pair in binds or ():
         var, eq, field = pair.partition("=")
         if not eq or not var or not field:

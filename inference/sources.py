@@ -376,10 +376,9 @@ class Stream:
             tensors, notes = to_model_dtype(bind(self.graph, test_data, binding={}))
             self.notes += [f"test_data: {n}" for n in notes]
             check_fields(self.graph, tensors, self.grey)
-            n = len(next(iter(tensors.values())))
-            chunks = [{k: v[i:i + EVAL_BATCH].to(self.device) for k, v in tensors.items()}
-                      for i in range(0, n, EVAL_BATCH)]
-            return lambda: iter(chunks)
+            n = len(next(iter(tensors.values())))  # (kept on the host: moved chunk by chunk when scored)
+            return lambda: ({k: v[i:i + EVAL_BATCH].to(self.device) for k, v in tensors.items()}
+                            for i in range(0, n, EVAL_BATCH))
         loader = test_data if isinstance(test_data, DataLoader) else self._reader(test_data, EVAL_BATCH)
         if _length(loader) == 0:
             raise DataError("test_data: the test split is empty; expected at least one example")

@@ -68,6 +68,8 @@ def test_data_and_bind_on_the_command_line_train_on_a_file(arrays, capsys):
     assert "data: 90 training examples, 10 test" in out and "test loss" in out
     assert main(["check", "g.json", "--bind", "x"]) == 1
     assert "--bind: expected VAR=FIELD, found 'x'" in capsys.readouterr().err
+    gm.save(vae(dataset="digits", test_fraction=0.2), "g.json")  # a share for digits, not for mnist5k
+    assert main(["check", "g.json", "--data", "mnist5k", "--bind", "x=image"]) == 0
 
 
 def write_images(root, classes=("cat", "dog"), n=3, size=(12, 10)):
