@@ -173,6 +173,10 @@ class Trainer:
             is_stream(data) or is_stream(test_data)) else None
         if self._source is not None:  # (the first batch of each split: previews for the pictures)
             self._streamed(self._source)
+        elif graph.data.get("stream"):  # the examples stay on the host; batches move per step
+            self._source = Stream.of_prepared(graph, cfg, prepare(graph, cfg, data, test_data), self.device,
+                                              self.dist)
+            self._streamed(self._source)
         else:
             ready = prepare(graph, cfg, data, test_data)
             self.n_train = len(next(iter(ready.train.values())))
@@ -183,9 +187,6 @@ class Trainer:
             #: what was converted in the data given (float64 to the model's dtype), in words;
             #: each is also reported as a TrainWarning when the run starts
             self.notes = self._unsaid = ready.notes
-            if graph.data.get("stream"):  # the examples stay on the host; batches move per step
-                self._source = Stream.of_prepared(graph, cfg, ready, self.device, self.dist)
-                self._streamed(self._source)
         self._trusted, self._makers = trust or graph.trusted, (optimizer, scheduler)
         self.batches_per_epoch = self._source.batches_per_epoch if self._source else max(1, self.n_train // cfg.batch_size)
         torch.manual_seed(cfg.seed)
