@@ -28,13 +28,13 @@ dtypes (checked on the host, no device sync).
 from __future__ import annotations
 
 import itertools
-import os
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler, Subset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
 from graphmodel.errors import DataError
 
+from .batches import StepSampler, TensorItems, collate_of, fields_of, getter, length_of, workers_for
 from .data import binding_of, check_fields
 from .datacheck import check_tensor
 from .datasection import _binary_observed, drawn, quantized
@@ -45,94 +45,9 @@ TRAIN_EVAL_BATCHES = 100
 EVAL_BATCH = 1024
 
 
-class TensorItems(Dataset):
-    """Prepared tensors (variable → tensor, on the host) as a map-style dataset whose batches
-    are gathered whole (``index_select``), not item by item: the data section's ``stream``."""
-
-    def __init__(self, tensors: dict):
-        self.tensors = tensors
-
-    def __len__(self):
-        return len(next(iter(self.tensors.values())))
-
-    def __getitems__(self, indices: list) -> dict:
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return {k: v.index_select(0, idx) for k, v in self.tensors.items()}
-
-    @staticmethod
-    def collate(batch: dict) -> dict:
-        return batch
-
-
 def is_stream(data) -> bool:
     """Whether ``data`` is a ``Dataset`` or a ``DataLoader`` (read per step), not tensors."""
     return isinstance(data, (Dataset, DataLoader))
-
-
-def _fields(raw) -> tuple:
-    """The field names of a collated batch: a dict's keys, a tuple's positions as ``"0"``, ``"1"``…"""
-    if isinstance(raw, dict):
-        return tuple(raw)
-    if isinstance(raw, (tuple, list)):
-        return tuple(str(i) for i in range(len(raw)))
-    return ("0",)
-
-
-def _getter(raw, field: str):
-    """How to read one field from a batch shaped like ``raw``: a key or a position."""
-    if isinstance(raw, dict):
-        return field
-    return int(field) if isinstance(raw, (tuple, list)) else None
-
-
-class StepSampler(Sampler):
-    """The index lists of the batches a trainer asks for, from one training step on.
-
-    Batch ``k`` is the k-th slice of epoch ``k // per_epoch``'s permutation, seeded as the
-    tensor path seeds it; each training step asks for one batch per update of each player
-    (``plan``: the players' updates per step), so the sampler yields exactly that sequence.
-    """
-
-    def __init__(self, n: int, batch_size: int, seed: int, plan: tuple, start: int, shard=None):
-        self.n, self.bs, self.seed, self.plan, self.start, self.shard = n, batch_size, seed, plan, start, shard
-        self.per_epoch = max(1, n // batch_size)
-        self._order = None
-
-    def keys(self):
-        """The batch numbers, in the order the trainer asks for them."""
-        for step in itertools.count(self.start):
-            for steps in self.plan:
-                yield from range(step * steps, step * steps + steps)
-
-    def indices(self, k: int) -> list:
-        epoch, pos = divmod(k, self.per_epoch)
-        if self._order is None or self._order[0] != epoch:
-            g = torch.Generator().manual_seed((self.seed * 1_000_003 + epoch) % 2**63)
-            self._order = (epoch, torch.randperm(self.n, generator=g))
-        perm = self._order[1]
-        idx = perm[pos * self.bs: pos * self.bs + self.bs] if self.n >= self.bs else perm
-        if self.shard:  # (rank, world): each rank reads its equal shard of the global batch
-            idx = idx.chunk(self.shard[1])[self.shard[0]]
-        return idx.tolist()
-
-    def __iter__(self):
-        return (self.indices(k) for k in self.keys())
-
-    def __len__(self):  # endless; DataLoader asks only when told to
-        return 2**62
-
-
-def _workers(section: dict, dataset) -> int:
-    """``data.workers``, else 0 for data already in memory (a ``TensorDataset``, a ``Subset``
-    of one), an iterable dataset or a small machine, else up to 4 processes while keeping
-    two cores free."""
-    if section.get("workers") is not None:
-        return section["workers"]
-    base = dataset.dataset if isinstance(dataset, Subset) else dataset
-    # (an iterable dataset would be read whole by every worker unless it shards itself)
-    if isinstance(base, (torch.utils.data.TensorDataset, IterableDataset)) or (os.cpu_count() or 1) <= 2:
-        return 0
-    return min(4, (os.cpu_count() or 1) - 2)
 
 
 class Stream:
@@ -165,15 +80,15 @@ class Stream:
         if self.exact:
             data, held_out = self._held_out(data, test_data)
             test_data = held_out if test_data is None else test_data
-            self.dataset, self.workers = data, _workers(section, data)
+            self.dataset, self.workers = data, workers_for(section, data)
             self.n_train, self.batches_per_epoch = len(data), max(1, len(data) // config.batch_size)
             first = self._collate(self._sampler(0).indices(0))
         else:
-            self.workers = _workers(section, data)
+            self.workers = workers_for(section, data)
             self.loader = data if isinstance(data, DataLoader) else DataLoader(
                 data, batch_size=config.batch_size, num_workers=self.workers, pin_memory=self.pin)
-            self.n_train = _length(getattr(self.loader, "dataset", None))
-            self.batches_per_epoch = _length(self.loader)
+            self.n_train = length_of(getattr(self.loader, "dataset", None))
+            self.batches_per_epoch = length_of(self.loader)
             if self.batches_per_epoch is None and config.epochs and not config.steps:
                 raise DataError("training.epochs: the data has no length (an iterable Dataset), so an epoch is not "
                                 "known; set training.steps")
@@ -220,7 +135,7 @@ class Stream:
 
     def _collate(self, indices: list):
         """One batch fetched here (the first, to check; or one asked for out of sequence)."""
-        collate = _collate_of(self.dataset)
+        collate = collate_of(self.dataset)
         if hasattr(self.dataset, "__getitems__"):
             return collate(self.dataset.__getitems__(indices))
         return collate([self.dataset[i] for i in indices])
@@ -239,7 +154,7 @@ class Stream:
         workers = self.workers if self.exact else 0
         how = {"batch_sampler": sampler} if sampler is not None else {"batch_size": batch_size}
         return DataLoader(dataset, **how, num_workers=workers, pin_memory=self.pin, generator=gen,
-                          collate_fn=_collate_of(dataset))
+                          collate_fn=collate_of(dataset))
 
     def batch(self, k: int) -> dict:
         """Batch number ``k`` (the trainer's ``batch_at``), bound and on the device."""
@@ -297,7 +212,7 @@ class Stream:
     def _plan_binding(self, raw) -> list:
         """Which field of a batch binds which variable: ``[(variable, key or position)]``, read
         once per kind of batch (the test split's items may differ from the training items)."""
-        fields, section = _fields(raw), self.graph.data
+        fields, section = fields_of(raw), self.graph.data
         if fields in self._plans:
             return self._plans[fields]
         observed = [v.name for v in self.graph.variables.values() if v.role == "observed"]
@@ -310,7 +225,7 @@ class Stream:
             raise DataError(f"the data's items are tuples of {len(fields)} fields; bind their positions to "
                             f"variables in data.bind, e.g. {{\"{(observed or ['x'])[0]}\": 0}}")
         names = binding_of(self.graph, fields, binding)
-        plan = self._plans[fields] = [(var, _getter(raw, field)) for var, field in names.items()]
+        plan = self._plans[fields] = [(var, getter(raw, field)) for var, field in names.items()]
         if not hasattr(self, "grey"):  # (the first batch's)
             self.grey = _binary_observed(self.graph, names) if section.get("binarize") else ()
             self.dynamic = self.grey if section.get("binarize") == "dynamic" else ()
@@ -321,7 +236,7 @@ class Stream:
         ``data.levels`` applied, binary pixels drawn where ``binarize`` is dynamic (training
         batches; a scored batch's are drawn once, seeded, by :func:`for_scoring_batch`)."""
         out = {}
-        for var, key in self._plans.get(_fields(raw)) or self._plan_binding(raw):
+        for var, key in self._plans.get(fields_of(raw)) or self._plan_binding(raw):
             x = raw if key is None else raw[key]
             if not isinstance(x, torch.Tensor):  # numpy from a collate of the user's
                 x = torch.as_tensor(x)
@@ -380,7 +295,7 @@ class Stream:
             return lambda: ({k: v[i:i + EVAL_BATCH].to(self.device) for k, v in tensors.items()}
                             for i in range(0, n, EVAL_BATCH))
         loader = test_data if isinstance(test_data, DataLoader) else self._reader(test_data, EVAL_BATCH)
-        if _length(loader) == 0:
+        if length_of(loader) == 0:
             raise DataError("test_data: the test split is empty; expected at least one example")
         return lambda: (self._bound(raw, dynamic=False) for raw in loader)
 
@@ -421,22 +336,6 @@ def for_scoring_batch(batch: dict, names: tuple, seed: int, i: int) -> dict:
     """A test batch's binary pixels drawn once from its grey levels, as a whole split's are
     (:func:`inference.datasection.for_scoring`), seeded per batch."""
     return drawn(batch, names, seed + 104_729 + 7_919 * i)
-
-
-def _collate_of(dataset):
-    """How a batch of ``dataset``'s items is put together: its own ``collate`` (batches gathered
-    whole, :class:`TensorItems`) or torch's default."""
-    from torch.utils.data import default_collate
-
-    return getattr(dataset, "collate", default_collate)
-
-
-def _length(thing):
-    """``len(thing)``, or None when it has none (an iterable dataset)."""
-    try:
-        return len(thing)
-    except TypeError:
-        return None
 
 
 def _refuse_whole_data_settings(section: dict) -> None:

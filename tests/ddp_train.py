@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from test_adversarial import gan_graph
 from test_learning import q_accuracy
+from test_sources import Items
 from test_trainer import MaxLikelihood, MonteCarloElbo, regression_data, regression_graph, vae_graph
 
 import graphmodel as gm
@@ -48,17 +49,6 @@ def regression():
 
 def vae():
     return vae_graph(), {"x": regression_data()["x"]}
-
-
-class Items(torch.utils.data.Dataset):
-    def __init__(self, x):
-        self.x = x
-
-    def __len__(self):
-        return len(self.x)
-
-    def __getitem__(self, i):
-        return {"x": self.x[i]}
 
 
 def vae_items():
