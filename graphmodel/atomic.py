@@ -8,6 +8,7 @@ target: the link stays a link.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -20,7 +21,10 @@ def atomic_open(path, mode: str = "w", encoding: str | None = "utf-8"):
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically."""
     path = Path(path)
     if path.is_symlink():  # write the link's target, keep the link
-        path = Path(os.path.realpath(path))
+        target = Path(os.path.realpath(path))
+        if target.is_symlink():  # realpath stops at a loop of links: replacing it would break the loop silently
+            raise OSError(errno.ELOOP, "Too many levels of symbolic links (a loop of links)", str(path))
+        path = target
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -21,9 +21,14 @@ from .config import COMPILE_MODES
 from .loggers import LOGGERS
 
 
-def _load(path, trust=False, validate=False):
+def _load(path, trust=False, validate=False, args=None):
     try:
-        return gm.load(path, validate=validate, trust=trust)
+        g = gm.load(path, validate=validate, trust=trust)
+        if args is not None and (getattr(args, "data", None) or getattr(args, "bind", None)):
+            from .filedata import with_source
+
+            with_source(g, args.data, args.bind)  # --data, --bind: the data section from the command line
+        return g
     except gm.GraphFileError as e:  # name the file, as the problem lines of `check` do
         msg = str(e)
         if msg.startswith(str(path)):
@@ -59,7 +64,7 @@ def _check_settings(g) -> None:
 
 
 def cmd_check(args) -> int:
-    g = _load(args.file, trust=args.trust)
+    g = _load(args.file, trust=args.trust, args=args)
     problems = g.problems()
     if problems:
         for p in problems:
@@ -153,7 +158,7 @@ def cmd_train(args) -> int:
     from . import distributed
     from .trainer import Trainer
 
-    g = _load(args.file, trust=args.trust, validate=True)
+    g = _load(args.file, trust=args.trust, validate=True, args=args)
     if args.threads is not None:
         if args.threads < 1:
             raise gm.GraphModelError(f"--threads: expected a positive number of threads, found {args.threads}")
@@ -197,9 +202,7 @@ def _train(args, g, trainer) -> int:
         for lg in loggers:
             trainer.subscribe(lg)
         print(f"objective: {trainer.describe()}")
-        n_test = len(next(iter(trainer.test_data.values())))
-        print(f"data: {trainer.n_train} training examples, "
-              + (f"{n_test} test ({trainer.test_source})" if n_test else "no test split (test_fraction is 0)"))
+        print(f"data: {trainer.describe_data()}")
     try:
         with _stop_on_signals(trainer) as caught:
             metrics = trainer.run()
@@ -295,7 +298,7 @@ def _trained(args):
     """The graph, its runtime with the checkpoint's weights (in eval mode), and the checkpoint."""
     from .trainer import load_weights
 
-    g = _load(args.file, trust=args.trust, validate=True)
+    g = _load(args.file, trust=args.trust, validate=True, args=args)
     runtime = g.build(trust=args.trust)
     state = load_weights(args.checkpoint, g, runtime)
     runtime.eval()
@@ -395,6 +398,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="import this module first, registering its families and networks (repeatable; "
                             "needs --trust)")
         p.set_defaults(fn=fn)
+        if name in ("check", "train", "sample", "evaluate"):
+            p.add_argument("--data", metavar="SOURCE", help="the data instead of the file's dataset: a .npz or .npy "
+                           "file, a folder of images, or a dataset by name (mnist5k, cifar10, …)")
+            p.add_argument("--bind", action="append", default=[], metavar="VAR=FIELD",
+                           help="bind a variable to a field of the data (repeatable; a number is a tuple's position)")
         return p
 
     p = add("check", cmd_check, "validate a graph file; print its factorization, order, memory and objective")

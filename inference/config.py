@@ -36,6 +36,9 @@ def number(v) -> bool:
 class TrainConfig:
     """How to train. Every field can be set in the file's ``training`` section.
 
+    ``optimizer`` and ``lr_schedule`` are a built-in word or any class by its import path
+    (``"torch.optim.RAdam"``; a user's ``"package.module:Name"`` needs trust), with its keyword
+    arguments in ``optimizer_options`` / ``lr_schedule_options`` (:mod:`inference.optim`).
     ``steps`` wins over ``epochs``; with neither, training runs 1000 steps. Metrics are
     reported every ``log_every`` steps as means over those steps. ``compile`` runs the
     objective through ``torch.compile`` (the first steps compile; later ones run fused code):
@@ -54,6 +57,8 @@ class TrainConfig:
     lr_schedule: str = "constant"
     lr_step: int = 1000  # for "step": multiply by lr_gamma every lr_step steps
     lr_gamma: float = 0.5
+    optimizer_options: dict | None = None  # keyword arguments of an optimizer named by import path
+    lr_schedule_options: dict | None = None  # keyword arguments of a schedule named by import path
     seed: int = 0
     device: str = "auto"
     log_every: int = 50
@@ -117,9 +122,14 @@ class TrainConfig:
             bad("compile", "true, false or a torch.compile mode (" + ", ".join(map(repr, COMPILE_MODES)) + ")")
         if not isinstance(self.max_rollbacks, int) or isinstance(self.max_rollbacks, bool) or self.max_rollbacks < 0:
             bad("max_rollbacks", "an integer >= 0")
-        for key, choices in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES), ("on_nan", NAN_POLICIES)):
-            if getattr(self, key) not in choices:
-                bad(key, "one of " + ", ".join(choices))
+        if self.on_nan not in NAN_POLICIES:
+            bad("on_nan", "one of " + ", ".join(NAN_POLICIES))
+        from .optim import path_problem  # (lazily: the command line starts without torch)
+
+        for key, words in (("optimizer", OPTIMIZERS), ("lr_schedule", SCHEDULES)):
+            msg = path_problem(key, getattr(self, key), getattr(self, f"{key}_options"), words)
+            if msg:
+                raise GraphModelError(f"{where}.{msg}")
         if self.max_memory is not None:
             from graphmodel.budget import parse_size
 

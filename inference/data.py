@@ -39,6 +39,8 @@ from graphmodel.registry import Registry
 from graphmodel.variables import length_key
 
 from .datacheck import check_loader_options, check_tensor
+from .filedata import FIELDS as _FILE_FIELDS
+from .filedata import LOADERS as _FILE_LOADERS
 
 DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
 
@@ -189,10 +191,12 @@ def mnist5k(split: str = "train") -> dict:
 #: them without loading the data)
 FIELDS = {**dict.fromkeys(("four_points", "ring8", "two_moons"), ("point", "label")),
           "sines": ("sequence", "frequency"), "rooms": ("context", "context_view", "query", "query_view", "walls"),
-          **dict.fromkeys(("digits", "mnist", "mnist5k"), ("image", "image2d", "label", "label_onehot"))}
+          **dict.fromkeys(("digits", "mnist", "mnist5k"), ("image", "image2d", "label", "label_onehot")),
+          **_FILE_FIELDS}
 
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
-                   ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k)):
+                   ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k),
+                   *_FILE_LOADERS.items()):  # the user's files and torchvision (inference.filedata)
     DATASETS.register(_name, _fn)
 
 
@@ -268,6 +272,8 @@ def binding_of(graph, fields, binding: dict | None = None) -> dict:
         raise DataError(f"data.bind: expected an object variable → field, found {binding!r}")
     out = {}
     for var, field in binding.items():
+        if isinstance(field, int) and not isinstance(field, bool):  # a tuple's position (inference.sources)
+            field = str(field)
         if var not in graph.variables:
             raise DataError(f"data.bind: '{var}' is not a variable of the graph; variables: "
                             f"{', '.join(graph.variables)}")

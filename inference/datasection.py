@@ -61,6 +61,10 @@ SETTINGS = (
            "or 'fixed' (once); absent or false: grey levels", choices=BINARIZE, nullable=True),
     Option("levels", "int", None, "round grey levels in [0, 1] to this many evenly spaced values",
            minimum=2, maximum=256, nullable=True),
+    Option("stream", "bool", False, "keep the examples in host memory and move each batch to the device at its "
+           "step (data larger than the device's memory; inference.sources)"),
+    Option("workers", "int", None, "processes that read a Dataset's items (inference.sources); absent: "
+           "none for data in memory or a machine of two cores, else up to 4", minimum=0, maximum=64, nullable=True),
 )
 OBJECTS = ("options", "test_options", "bind", "labels_per_class", "lengths")
 _BY_NAME = {o.name: o for o in SETTINGS}
@@ -94,6 +98,9 @@ def check_section(graph) -> None:
 def _check_dataset(graph, section: dict) -> None:
     name, options = section["dataset"], section.get("options", {})
     check_dataset_options(name, options)
+    look = getattr(DATASETS.get(name), "check", None)
+    if look is not None:  # a file's dataset: its path (and options) looked at without reading it
+        look(options)
     check_dataset_options(name, {**options, **section.get("test_options", {})}, "data.test_options")
     if has_split(name):  # (an unknown name raises here, listing the known ones)
         if "split" in options:
@@ -133,11 +140,16 @@ def _load(section: dict, **extra) -> dict:
 def split(data: dict, test_fraction: float, seed: int) -> tuple[dict, dict]:
     """A deterministic train/test split of bound data: ``test_fraction`` of the examples
     (rounded; none of a single example) held out by a permutation seeded by ``seed``."""
-    n = len(next(iter(data.values())))
+    train_idx, test_idx = split_indices(len(next(iter(data.values()))), test_fraction, seed)
+    return {k: v[train_idx] for k, v in data.items()}, {k: v[test_idx] for k, v in data.items()}
+
+
+def split_indices(n: int, test_fraction: float, seed: int) -> tuple:
+    """``(training indices, test indices)`` of :func:`split` for ``n`` examples (a map-style
+    ``Dataset``'s items are held out by the same split)."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed((seed + 7919) % 2**63))
     n_test = int(round(n * test_fraction)) if n > 1 else 0
-    test_idx, train_idx = perm[:n_test], perm[n_test:]
-    return {k: v[train_idx] for k, v in data.items()}, {k: v[test_idx] for k, v in data.items()}
+    return perm[n_test:], perm[:n_test]
 
 
 @dataclass

@@ -25,11 +25,13 @@ from graphmodel.budget import guard, limit_of
 from graphmodel.checkpoint import _STRUCTURE, load_checkpoint, save_checkpoint
 from graphmodel.errors import GraphModelError, TrainingError
 
-from . import distributed
+from . import distributed, rngstate
 from . import events as ev
 from .config import CUDA_GRAPH_MODES, TrainConfig
 from .datasection import check_section, for_scoring, prepare, split
 from .objectives.game import Player
+from .optim import OPTIMIZER_WORDS, SCHEDULE_WORDS, custom_optimizer, custom_scheduler
+from .sources import Stream, is_stream
 
 #: The name a Diverged event gives when the loss stayed finite but the parameters did not.
 PARAMETERS = "parameters"
@@ -100,24 +102,39 @@ class Trainer:
 
     Args:
         graph: the graph document (its ``training`` section gives defaults).
-        data: variable name → tensor; if ``None``, the graph's ``data`` section is loaded.
+        data: variable name → tensor (held on the device whole); or a ``torch.utils.data``
+            ``Dataset`` (map-style or iterable) or ``DataLoader``, read batch by batch
+            (:mod:`inference.sources`); if ``None``, the graph's ``data`` section is loaded.
             Unless ``test_data`` is given or the dataset has a split of its own, **10 % of
             the examples are held out** as the test split (seeded; ``test_fraction`` in the
-            config, the training or the data section sets the share, 0 for none).
+            config, the training or the data section sets the share, 0 for none; an
+            iterable dataset or a DataLoader has none).
         config: a :class:`TrainConfig` or dict overriding the graph's training section.
         objective: a loss (``loss(runtime, batch, step)``), a list of :class:`Player` or a
             game (:class:`inference.adversarial.Game`); by default the objective derived from
             the graph.
         trust: allow user-code networks to be imported.
-        test_data: variable name → tensor, the test split: all of ``data`` is then trained on.
+        test_data: variable name → tensor (or a Dataset / DataLoader beside a streamed ``data``),
+            the test split: all of ``data`` is then trained on.
+        optimizer: the optimizer in Python, overriding ``training.optimizer``: a
+            ``torch.optim.Optimizer`` class or any callable ``(params, lr=…) → Optimizer``.
+        scheduler: the learning-rate schedule in Python: any callable ``(optimizer) → scheduler``
+            (a class from ``torch.optim.lr_scheduler``), stepped once per training step.
+
+    Listeners (:meth:`subscribe`) receive every :mod:`inference.events` event; ``run()``
+    returns the final metrics with the reported metrics of the run as ``.history``
+    (:class:`RunResult`). Creating and running a trainer leaves torch's global random
+    stream as it was: the trainer's own, seeded by ``training.seed``, is swapped in only
+    while it works (:mod:`inference.rngstate`).
 
     The data section's ``levels`` and ``binarize`` apply to either data
     (:mod:`inference.datasection`); with ``binarize: "dynamic"`` each batch's binary pixels
     are drawn afresh from its grey levels, with the trainer's random stream.
     """
 
-    def __init__(self, graph, data: dict | None = None, config=None, objective=None, trust: bool = False,
-                 test_data: dict | None = None):
+    @rngstate.keeps_global_rng
+    def __init__(self, graph, data=None, config=None, objective=None, trust: bool = False,
+                 test_data=None, optimizer=None, scheduler=None):
         self.graph = graph
         check_section(graph)  # before the config, which reads data.test_fraction
         self.config = cfg = TrainConfig.for_graph(graph, config)
@@ -128,15 +145,27 @@ class Trainer:
         if self.dist and cfg.batch_size % self.dist.world:
             raise GraphModelError(f"training.batch_size: {cfg.batch_size} does not split evenly over "
                                   f"{self.dist.world} processes")
-        ready = prepare(graph, cfg, data, test_data)
-        self.n_train = len(next(iter(ready.train.values())))
-        self.train_data = {k: v.to(self.device) for k, v in ready.train.items()}
-        self.test_data = {k: v.to(self.device) for k, v in ready.test.items()}
-        #: where the test split came from, in words; the variables binarized at every batch
-        self.test_source, self._dynamic = ready.source, ready.dynamic
-        #: what was converted in the data given (float64 to the model's dtype), in words;
-        #: each is also reported as a TrainWarning when the run starts
-        self.notes = self._unsaid = ready.notes
+        #: a Dataset or DataLoader read per step (inference.sources), or None for tensors
+        self._source = Stream(graph, cfg, data, test_data, self.device, self.dist) if (
+            is_stream(data) or is_stream(test_data)) else None
+        if self._source is not None:  # (the first batch of each split: previews for the pictures)
+            self._streamed(self._source)
+        elif graph.data.get("stream"):  # the examples stay on the host; batches move per step
+            self._source = Stream.of_prepared(graph, cfg, prepare(graph, cfg, data, test_data), self.device,
+                                              self.dist)
+            self._streamed(self._source)
+        else:
+            ready = prepare(graph, cfg, data, test_data)
+            self.n_train = len(next(iter(ready.train.values())))
+            self.train_data = {k: v.to(self.device) for k, v in ready.train.items()}
+            self.test_data = {k: v.to(self.device) for k, v in ready.test.items()}
+            #: where the test split came from, in words; the variables binarized at every batch
+            self.test_source, self._dynamic = ready.source, ready.dynamic
+            #: what was converted in the data given (float64 to the model's dtype), in words;
+            #: each is also reported as a TrainWarning when the run starts
+            self.notes = self._unsaid = ready.notes
+        self._trusted, self._makers = trust or graph.trusted, (optimizer, scheduler)
+        self.batches_per_epoch = self._source.batches_per_epoch if self._source else max(1, self.n_train // cfg.batch_size)
         torch.manual_seed(cfg.seed)
         if not graph.problems():  # a step of this batch size must fit before anything is built
             guard(graph, cfg.batch_size, limit_of(graph, cfg.max_memory, self.device),
@@ -165,17 +194,21 @@ class Trainer:
         #: the compiled step replays CUDA graphs: each call begins a new replay, and the
         #: outputs it returns live in the graphs' memory, overwritten by the next replay
         self._graphs = mode in CUDA_GRAPH_MODES and self.device.type == "cuda"
+        if self._source is not None:
+            self._source.set_plan([p.steps for p in self.players])
         self.optimizers = [self._optimizer(p) for p in self.players]
         self.schedulers = [self._scheduler(o) for o in self.optimizers]
         self.step = 0
         self.listeners: list[Callable] = []
+        #: the reported metrics of this trainer's runs, one record per report (as metrics.jsonl's)
+        self.history: list[dict] = []
         self._stop = threading.Event()
         self._pause = threading.Event()
         self._snapshot = None
         self._order = None  # (epoch, permutation on the device)
         self._rollbacks = 0
         self.on_checkpoint: Callable[[int], None] | None = None  # set by callers that write checkpoints
-        self.batches_per_epoch = max(1, self.n_train // cfg.batch_size)
+        self.batches_per_epoch = self.batches_per_epoch or 2**62  # (a stream of unknown length: one endless epoch)
         self.total_steps = cfg.steps or (cfg.epochs * self.batches_per_epoch if cfg.epochs else 1000)
 
     # --- setup ------------------------------------------------------------------------
@@ -187,6 +220,8 @@ class Trainer:
         if not params:
             raise TrainingError(f"player '{player.name}' has no parameters to train")
         lr = player.lr or cfg.lr
+        if self._makers[0] is not None or cfg.optimizer not in OPTIMIZER_WORDS:  # a class by path, or in Python
+            return custom_optimizer(self._makers[0], params, lr, cfg, player.betas, self._trusted)
         betas = {"betas": tuple(player.betas)} if player.betas else {}
         if betas and cfg.optimizer not in ("adam", "adamw"):
             raise TrainingError(f"player '{player.name}' sets Adam's betas, but training.optimizer is "
@@ -200,6 +235,8 @@ class Trainer:
 
     def _scheduler(self, opt):
         cfg = self.config
+        if self._makers[1] is not None or cfg.lr_schedule not in SCHEDULE_WORDS:  # a class by path, or in Python
+            return custom_scheduler(self._makers[1], opt, cfg, self._planned_steps(), self._trusted)
         if cfg.lr_schedule == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self._planned_steps()))
         if cfg.lr_schedule == "step":
@@ -208,12 +245,25 @@ class Trainer:
 
     def _planned_steps(self) -> int:
         cfg = self.config
-        per_epoch = max(1, (len(next(iter(self.train_data.values()))) // cfg.batch_size))
+        per_epoch = self.batches_per_epoch or 2**62
         return cfg.steps or (cfg.epochs * per_epoch if cfg.epochs else 1000)
 
     # --- events -----------------------------------------------------------------------
 
     def subscribe(self, fn: Callable[[ev.Event], None]) -> None:
+        """Call ``fn(event)`` with every event of :mod:`inference.events` from now on.
+
+        Events come on the training thread, in order: ``Started``; ``StepMetrics`` every
+        ``log_every`` steps (means since the last); ``EpochEnd``; ``Samples`` every
+        ``sample_every``; ``CheckpointSaved``; ``TrainWarning``; ``Diverged``; ``Finished``
+        with the final metrics. A listener may call :meth:`stop` (early stopping)::
+
+            def stop_when_good(e):
+                if isinstance(e, ev.StepMetrics) and e.loss < 60:
+                    trainer.stop()
+
+            trainer.subscribe(stop_when_good)
+        """
         self.listeners.append(fn)
 
     @property
@@ -224,6 +274,9 @@ class Trainer:
     def emit(self, event: ev.Event) -> None:
         if not self.is_main:
             return
+        if type(event) is ev.StepMetrics:
+            self.history.append({"step": event.step, "loss": event.loss, **event.terms, "lr": event.lr,
+                                 "epoch": event.epoch})
         for fn in self.listeners:
             fn(event)
 
@@ -235,6 +288,23 @@ class Trainer:
         (self._pause.set if paused else self._pause.clear)()
 
     # --- data -------------------------------------------------------------------------
+
+    def _streamed(self, source: Stream) -> None:
+        """Read batches from a Dataset or DataLoader: ``batch_at`` becomes the stream's (the
+        tensors' own method is left as it is: their step pays nothing for streams)."""
+        self.batch_at = source.batch
+        self.n_train, self.train_data = source.n_train, source.preview
+        self.test_data = {k: v[:0] for k, v in source.preview.items()}  # (scored batch by batch)
+        self.test_source, self._dynamic = source.test_source, ()
+        self.notes = self._unsaid = tuple(source.notes)
+
+    def describe_data(self) -> str:
+        """The training and test data in words (the command line's ``data:`` line)."""
+        if self._source is not None:
+            return self._source.describe()
+        n_test = len(next(iter(self.test_data.values())))
+        return f"{self.n_train} training examples, " + (
+            f"{n_test} test ({self.test_source})" if n_test else "no test split (test_fraction is 0)")
 
     def batch_at(self, step: int) -> dict:
         """The batch of a given step: epoch-wise permutations seeded by (seed, epoch)."""
@@ -266,8 +336,20 @@ class Trainer:
 
     # --- the loop ---------------------------------------------------------------------
 
-    def run(self, steps: int | None = None) -> dict:
-        """Train until ``total_steps`` (or ``steps`` more); returns the final metrics."""
+    def run(self, steps: int | None = None) -> RunResult:
+        """Train until ``total_steps`` (or ``steps`` more).
+
+        Returns:
+            the final metrics (``{"test loss": …, "test <term>": …}``), with the metrics
+            reported during this run as ``.history`` (a list of records ``{"step", "loss",
+            <term>…, "lr", "epoch"}``; every run's are in :attr:`history`).
+        """
+        first = len(self.history)
+        with rngstate.active(self):
+            metrics = self._run(steps)
+        return RunResult(metrics, self.history[first:])
+
+    def _run(self, steps: int | None) -> dict:
         cfg = self.config
         end = self.total_steps if steps is None else min(self.total_steps, self.step + steps)
         self._stop.clear()
@@ -453,6 +535,8 @@ class Trainer:
 
         Without a test split (``test_fraction`` 0) they are on the training split, named
         ``"train loss"`` etc., and a :class:`~inference.events.TrainWarning` says so."""
+        if self._source is not None:
+            return self._source.evaluate(self)
         part = "test" if len(next(iter(self.test_data.values()))) else "train"
         if part == "test":
             data = self.test_data
@@ -460,6 +544,11 @@ class Trainer:
             self.emit(ev.TrainWarning(self.step, "no test split (test_fraction is 0): the final metrics are on "
                                                  "the training data"))
             data = for_scoring(self.train_data, self._dynamic, self.config.seed)  # grey levels drawn once
+        return {f"{part} {k}": v for k, v in self._score(data).items()}
+
+    @torch.no_grad()
+    def _score(self, data: dict) -> dict:
+        """Each player's loss and terms on one batch, in eval mode, on a forked random stream."""
         out: dict = {}
         self.runtime.eval()
         try:
@@ -471,7 +560,7 @@ class Trainer:
                     out.update({prefix + k: float(v) for k, v in val.terms.items()})
         finally:
             self.runtime.train()
-        return {f"{part} {k}": v for k, v in out.items()}
+        return out
 
     def sample(self, n: int | None = None) -> dict:
         """Samples of the generative model's observed variables (CPU tensors)."""
@@ -504,8 +593,8 @@ class Trainer:
             path, self.runtime, self.graph, step=self.step,
             optimizers=[o.state_dict() for o in self.optimizers],
             schedulers=[s.state_dict() if s else None for s in self.schedulers],
-            rng=torch.get_rng_state(),
-            cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            rng=rngstate.current(self)[0],
+            cuda_rng=rngstate.current(self)[1],
             config=self.config.to_dict(),
             structure=_structure(self.graph),
             extra=self._losses.extra.state_dict(),  # players' networks outside the graph (discriminators)
@@ -529,12 +618,22 @@ class Trainer:
             for sch, s in zip(self.schedulers, state.get("schedulers", [])):
                 if sch is not None and s is not None:
                     sch.load_state_dict(s)
-            torch.set_rng_state(state["rng"])
-            if torch.cuda.is_available() and state.get("cuda_rng"):
-                torch.cuda.set_rng_state_all(state["cuda_rng"])
+            cuda = list(state.get("cuda_rng") or []) if torch.cuda.is_available() else []
+            rngstate.set_current(self, (state["rng"], cuda))
             self.step = int(state["step"])
+            if self._source is not None:
+                self._unsaid = (*self._unsaid, *self._source.resume_note(self.step))
         except (KeyError, ValueError, RuntimeError, TypeError) as e:
             raise GraphModelError(f"{path}: the checkpoint's training state does not fit ({e})") from None
+
+
+class RunResult(dict):
+    """The final metrics of :meth:`Trainer.run` (a dict), with ``.history``: the records of
+    the metrics reported during the run."""
+
+    def __init__(self, metrics: dict, history: list):
+        super().__init__(metrics)
+        self.history = history
 
 
 def _structure(graph) -> dict:
@@ -648,4 +747,4 @@ def train(graph, data=None, test_data=None, **config) -> Trainer:
     return t
 
 
-__all__ = ["PARAMETERS", "Player", "Trainer", "load_weights", "sample_observed", "train", "resolve_device", "available_devices", "split"]
+__all__ = ["PARAMETERS", "Player", "RunResult", "Trainer", "load_weights", "sample_observed", "train", "resolve_device", "available_devices", "split"]

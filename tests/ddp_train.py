@@ -7,6 +7,8 @@ Every rank trains the same runs and writes what it ended with to ``OUT``:
 - ``mle``: a fully observed regression by maximum likelihood (a deterministic objective),
   global batch 32; its result must equal a single process's run with the same batch.
 - ``elbo``: a small VAE with a one-sample Monte Carlo ELBO; the ranks must stay in sync.
+- ``stream``: the same VAE fed by a map-style ``Dataset`` of the same examples (each rank
+  reads its shard of the global batch); it must end with the ``elbo`` run's weights.
 - ``gan``: the ring-of-eight GAN game (a discriminator outside the graph, two players); the
   ranks must stay in sync, draw their own noise, and the generator must cover the ring.
 - ``m2``: semi-supervised training with labels for two examples per class, so most shards
@@ -28,10 +30,11 @@ import torch
 import torch.nn.functional as F
 from test_adversarial import gan_graph
 from test_learning import q_accuracy
+from test_sources import Items
 from test_trainer import MaxLikelihood, MonteCarloElbo, regression_data, regression_graph, vae_graph
 
 import graphmodel as gm
-from inference import distributed
+from inference import distributed, rngstate
 from inference import events as ev
 from inference.data import ring8
 from inference.trainer import Trainer
@@ -46,6 +49,10 @@ def regression():
 
 def vae():
     return vae_graph(), {"x": regression_data()["x"]}
+
+
+def vae_items():
+    return vae_graph(), Items(regression_data()["x"])
 
 
 def gan():
@@ -69,7 +76,8 @@ def m2():
     return g, {"x": torch.bernoulli(0.05 + 0.85 * on, generator=gen), "y": F.one_hot(label, 4).float()}
 
 
-RUNS = {"mle": (regression, MaxLikelihood), "elbo": (vae, MonteCarloElbo), "gan": (gan, None), "m2": (m2, None)}
+RUNS = {"mle": (regression, MaxLikelihood), "elbo": (vae, MonteCarloElbo), "stream": (vae_items, MonteCarloElbo),
+        "gan": (gan, None), "m2": (m2, None)}
 CONFIGS = {"gan": {"steps": 600, "batch_size": 128, "log_every": 100, "lr": 1e-3, "test_fraction": 0.0},
            "m2": {"steps": 300, "batch_size": 32, "log_every": 100, "lr": 3e-3}}
 
@@ -88,8 +96,9 @@ def train(name: str) -> tuple[dict, list, Trainer]:
 
 def measures(name: str, trainer: Trainer) -> dict:
     """What the test checks beyond the weights: the generator's samples, the classifier's
-    test accuracy, and a draw from the rank's random stream after training."""
-    out = {"draw": torch.rand(4)}
+    test accuracy, and a draw from the rank's random stream (the trainer's own) after training."""
+    with rngstate.active(trainer):
+        out = {"draw": torch.rand(4)}
     torch.manual_seed(1)
     if name == "gan":
         out["samples"] = trainer.sample(2000)["x"]

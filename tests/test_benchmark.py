@@ -59,3 +59,26 @@ def test_cpu_rounds_are_two_steps_and_cheap_settings_take_twice_the_steps(vae_st
     assert vae_step.round_plan((10, 2000), args, cuda) == (15, 10)  # a sync per 2 steps would drain the queue
     fixed = argparse.Namespace(rounds=3, steps=4, fixed_rounds=True)
     assert vae_step.round_plan((10, 2000), fixed, cpu) == (3, 4)
+
+
+def test_the_data_path_benchmark_runs_every_source_and_the_code_before(monkeypatch, tmp_path):
+    """A tiny run of ``benchmarks/data_path.py``, with this checkout standing in for the
+    one before a change (``--before``: its ``inference`` loaded beside this one)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    import data_path
+
+    try:
+        md = tmp_path / "table.md"
+        assert data_path.main(["--before", str(BENCH.parent), "--rounds", "2", "--steps", "1", "--settings", "2x8",
+                               "--markdown", str(md)]) == 0
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop("data_path", None)
+        for name in [m for m in sys.modules if m == "inference_before" or m.startswith("inference_before.")]:
+            sys.modules.pop(name)
+    rows = [line.split(" | ") for line in md.read_text().splitlines()[2:]]
+    assert [r[2] for r in rows] == ["pytorch (Adam fused)", "trainer, tensors (before)", "trainer, tensors",
+                                    "trainer, map-style Dataset", "trainer, DataLoader (TensorDataset, shuffle)",
+                                    "pytorch (Adam fused), DataLoader"]
+    assert all(float(r[3]) > 0 for r in rows) and rows[0][5].startswith("1.000")

@@ -99,6 +99,13 @@ def test_a_stochastic_objective_keeps_the_ranks_in_sync(launched):
     assert all(torch.isfinite(v).all() for v in w0.values())
 
 
+def test_a_dataset_read_per_step_trains_data_parallel_as_the_same_tensors(launched):
+    w0, reports0 = _rank(launched, "stream", 0)
+    w1, _ = _rank(launched, "stream", 1)
+    assert _in_sync(w0, w1), "the ranks' parameters differ"
+    assert _in_sync(w0, _rank(launched, "elbo", 0)[0]) and reports0 == _rank(launched, "elbo", 0)[1]
+
+
 def test_an_adversarial_game_trains_data_parallel(launched):
     (w0, reports0), (w1, _) = _rank(launched, "gan", 0), _rank(launched, "gan", 1)
     assert any(k.startswith("extra.") for k in w0), "the discriminator is not among the trained weights"

@@ -124,3 +124,30 @@ def test_a_graph_near_the_size_limit_saves_as_a_file_that_loads(tmp_path, monkey
     with pytest.raises(GraphFileError, match="more than the 0 MiB a graph file may hold"):
         gm.save(too_big, path)
     assert path.read_text() == "kept"
+
+
+@posix
+def test_a_relative_dangling_link_and_a_chain_of_links_write_the_final_target(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "real").mkdir()
+    os.symlink("real/g.json", "dangling.json")  # relative, and its target does not exist yet
+    os.symlink("dangling.json", "chain.json")
+    gm.save(small_graph(), "chain.json")
+    assert os.path.islink("chain.json") and os.path.islink("dangling.json")
+    assert gm.load(tmp_path / "real" / "g.json").name == "g"
+    assert mode(tmp_path / "real" / "g.json") == 0o666 & ~_current_umask()
+
+
+@posix
+def test_a_loop_of_links_is_refused_and_left_as_it_was(tmp_path):
+    os.symlink(tmp_path / "b.json", tmp_path / "a.json")
+    os.symlink(tmp_path / "a.json", tmp_path / "b.json")
+    with pytest.raises(OSError, match="loop of links"):
+        write_text(tmp_path / "a.json", "{}")
+    assert os.path.islink(tmp_path / "a.json") and os.path.islink(tmp_path / "b.json")
+
+
+def _current_umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
