@@ -59,3 +59,21 @@ def test_cpu_rounds_are_two_steps_and_cheap_settings_take_twice_the_steps(vae_st
     assert vae_step.round_plan((10, 2000), args, cuda) == (15, 10)  # a sync per 2 steps would drain the queue
     fixed = argparse.Namespace(rounds=3, steps=4, fixed_rounds=True)
     assert vae_step.round_plan((10, 2000), fixed, cpu) == (3, 4)
+
+
+def test_the_evaluation_benchmark_scores_both_loops_alike(monkeypatch):
+    """``benchmarks/eval_is.py`` at toy size: graphmodel's importance-sampled evaluation and the
+    hand-written loop, on the same weights and the same seed, give the same estimates."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    import eval_is
+
+    try:
+        r = eval_is.run(argparse.Namespace(z=3, h=16, k=10, examples=20, chunk=4, rounds=2, train_steps=5,
+                                           threads=threads))
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop("eval_is", None)
+    (gb, gl), (hb, hl) = r["values"]["graphmodel"], r["values"]["pytorch"]
+    assert gb == pytest.approx(hb, abs=1e-4) and gl == pytest.approx(hl, abs=1e-4) and gb < gl
+    assert r["ratio"] > 0 and len(r["times"]["graphmodel"]) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import GraphModelError
-from ._fastcall import run_sequential
+from ._fastcall import rowwise
 from .base import (
     ACTIVATION,
     BIAS,
@@ -37,7 +37,7 @@ class MLPNet(nn.Module):
 
     def forward(self, *xs):
         mods = self._modules  # (read directly: nn.Module.__getattr__ is a Python call per name)
-        return mods["heads"].forward(run_sequential(mods["body"], _flatten_inputs(self.inputs, xs)))
+        return mods["heads"].forward(rowwise(mods["body"], _flatten_inputs(self.inputs, xs)))
 
 
 def _build_mlp(options, inputs, heads, trusted=False):
