@@ -12,7 +12,7 @@ torch, never Qt.
 from .adversarial import Game, derive_game
 from .config import TrainConfig
 from .data import DATASETS, bind, check_fields, load_dataset
-from .evaluate import bound, log_likelihood
+from .evaluate import Estimate, bound, importance_sampled, log_likelihood
 from .losses import Anneal, Constant, Loss, LossValue, Schedule, anneal
 from .objectives import (
     OBJECTIVES,
@@ -32,8 +32,8 @@ from .objectives import (
 from .trainer import Player, Trainer, sample_observed, train
 
 __all__ = [
-    "Anneal", "Constant", "DATASETS", "Loss", "LossValue", "OBJECTIVES", "ObjectiveKind", "Player",
+    "Anneal", "Constant", "DATASETS", "Estimate", "Loss", "LossValue", "OBJECTIVES", "ObjectiveKind", "Player",
     "Schedule", "TrainConfig", "Trainer", "adversarial_reason", "anneal", "bind", "bound", "check_fields",
-    "choose_objective", "derive", "derive_game", "elbo", "Game", "elbo_terms", "iwae", "load_dataset", "log_likelihood",
+    "choose_objective", "derive", "derive_game", "elbo", "Game", "elbo_terms", "importance_sampled", "iwae", "load_dataset", "log_likelihood",
     "max_likelihood", "nll", "renyi", "sample_observed", "train", "training_loss", "training_objective",
 ]
