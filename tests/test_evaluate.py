@@ -1,5 +1,7 @@
-"""Evaluation of trained graphs: the likelihood with the prior as proposal, and what
-``graphmodel evaluate`` prints for graphs whose objective is a game (GAN, AVB)."""
+"""Evaluation of trained graphs: the likelihood with the prior as proposal, what
+``graphmodel evaluate`` prints for graphs whose objective is a game (GAN, AVB), the bound and
+the log-likelihood from the same samples (the bound never above), every estimate with its
+standard error, bits/dim with its convention, and a VAE with an autoregressive decoder."""
 
 from __future__ import annotations
 
