@@ -11,7 +11,7 @@ torch, never Qt.
 
 from .config import TrainConfig
 from .data import DATASETS, bind, check_fields, load_dataset
-from .evaluate import bound, log_likelihood
+from .evaluate import Estimate, bound, importance_sampled, log_likelihood
 from .losses import Anneal, Constant, Loss, LossValue, Schedule, anneal
 from .objectives import (
     OBJECTIVES,
@@ -46,10 +46,10 @@ from .objectives import (
 from .trainer import Trainer, sample_observed, train
 
 __all__ = [
-    "Anneal", "Constant", "DATASETS", "Loss", "LossValue", "OBJECTIVES", "ObjectiveKind", "Player", "TERMS",
-    "Schedule", "TrainConfig", "Trainer", "adversarial_term", "adversarial_reason", "anneal", "bind", "bound",
-    "check_fields", "choose_objective", "compile_formula", "derive", "derive_game", "elbo", "Game", "elbo_terms",
-    "entropy", "expect", "formula_of", "if_given", "iwae", "kl", "load_dataset", "log_likelihood", "log_prob",
-    "max_likelihood", "mmd", "nll", "renyi", "sample_observed", "train", "training_loss", "training_objective",
-    "unused_models", "wgan",
+    "adversarial_reason", "adversarial_term", "Anneal", "anneal", "bind", "bound", "check_fields",
+    "choose_objective", "compile_formula", "Constant", "DATASETS", "derive", "derive_game", "elbo", "elbo_terms",
+    "entropy", "Estimate", "expect", "formula_of", "Game", "if_given", "importance_sampled", "iwae", "kl",
+    "load_dataset", "log_likelihood", "log_prob", "Loss", "LossValue", "max_likelihood", "mmd", "nll",
+    "ObjectiveKind", "OBJECTIVES", "Player", "renyi", "sample_observed", "Schedule", "TERMS", "train",
+    "TrainConfig", "Trainer", "training_loss", "training_objective", "unused_models", "wgan",
 ]

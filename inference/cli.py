@@ -347,7 +347,7 @@ def cmd_evaluate(args) -> int:
     import torch
 
     from .config import MAX_EVAL_K, TrainConfig
-    from .evaluate import report
+    from .evaluate import Estimate, report
 
     if args.k is not None and not 1 <= args.k <= MAX_EVAL_K:  # (the file's eval_k is checked with the file)
         raise gm.GraphModelError(f"--k: expected a number of importance samples in [1, {MAX_EVAL_K:,}], "
@@ -359,9 +359,12 @@ def cmd_evaluate(args) -> int:
     cfg = TrainConfig.for_graph(g)
     torch.manual_seed(cfg.seed)
     k = args.k or cfg.eval_k
-    for label, value, unit in report(runtime, g, test, k, extra=state.get("extra"), step=int(state.get("step", 0)),
-                                     split=split):
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+    lines = report(runtime, g, test, k, extra=state.get("extra"), step=int(state.get("step", 0)), split=split)
+    if any(isinstance(v, Estimate) for _, v, _ in lines):
+        print(f"(± is one standard error of the mean over the {len(next(iter(test.values())))} {split} examples)",
+              file=sys.stderr)
+    for label, value, unit in lines:
+        shown = f"{value:.4f}" if isinstance(value, float) and not isinstance(value, Estimate) else str(value)
         print(f"{label}: {shown} {unit}".rstrip())
     return 0
 
@@ -456,10 +459,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0, metavar="TAU",
                    help="sample each factor from p^(1/TAU): a Normal's σ·√TAU, logits ÷ TAU (default 1)")
-    p = add("evaluate", cmd_evaluate, "print the test bound and the importance-sampled log-likelihood")
+    p = add("evaluate", cmd_evaluate, "print the test bound and the importance-sampled log-likelihood "
+                                      "(each ± its standard error over the test examples)")
     p.add_argument("file")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--k", type=int, default=None, help="importance samples per example")
+    p.add_argument("--k", type=int, default=None,
+                   help="importance samples per example, for both the bound and the log-likelihood "
+                        "(default: the file's training.eval_k)")
     p = add("edit", cmd_edit, "open the graph editor (or render it to a picture with --screenshot)")
     p.add_argument("file", nargs="?")
     p.add_argument("--screenshot", metavar="OUT.png", help="render the window offscreen to OUT.png and exit")

@@ -309,9 +309,9 @@ def test_the_command_line_trains_evaluates_and_samples_a_made(tmp_path, capsys):
     ckpt = str(tmp_path / "run" / "checkpoint.pt")
     assert main(["evaluate", str(path), "--checkpoint", ckpt]) == 0
     values = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
-    ll = float(values["test log-likelihood (exact)"].removesuffix(" nats"))
-    nll = float(values["test NLL"].removesuffix(" nats"))
-    bits = float(values["test NLL per dimension"].removesuffix(" bits/dim"))
+    ll, nll, bits = (float(values[key].split(" ± ")[0]) for key in ("test log-likelihood (exact)", "test NLL",
+                                                                     "test NLL per dimension"))
+    assert values["test bits/dim convention"] == "−log₂ P of the discrete values per dimension (x: discrete, binary)"
     assert ll == -nll and 20 < nll < 64 * math.log(2) and bits == pytest.approx(nll / 64 / math.log(2), abs=1e-3)
     assert main(["sample", str(path), "--checkpoint", ckpt, "-n", "16", "-o", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"

@@ -82,3 +82,21 @@ def test_the_data_path_benchmark_runs_every_source_and_the_code_before(monkeypat
                                     "trainer, map-style Dataset", "trainer, DataLoader (TensorDataset, shuffle)",
                                     "pytorch (Adam fused), DataLoader"]
     assert all(float(r[3]) > 0 for r in rows) and rows[0][5].startswith("1.000")
+
+
+def test_the_evaluation_benchmark_scores_both_loops_alike(monkeypatch):
+    """``benchmarks/eval_is.py`` at toy size: graphmodel's importance-sampled evaluation and the
+    hand-written loop, on the same weights and the same seed, give the same estimates."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    import eval_is
+
+    try:
+        r = eval_is.run(argparse.Namespace(z=3, h=16, k=10, examples=20, chunk=4, rounds=2, train_steps=5,
+                                           threads=threads))
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop("eval_is", None)
+    (gb, gl), (hb, hl) = r["values"]["graphmodel"], r["values"]["pytorch"]
+    assert gb == pytest.approx(hb, abs=1e-4) and gl == pytest.approx(hl, abs=1e-4) and gb < gl
+    assert r["ratio"] > 0 and len(r["times"]["graphmodel"]) == 2

@@ -78,6 +78,8 @@ CASES = {
                     recurrent=True),
     "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
                      recurrent=True),
+    "ResidualMLP": Case(gm.ResidualMLP(16, 2), (3,), (("vector",), ("categorical",), ("image",),
+                                                     ("vector", "categorical", "image"))),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
     "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),

@@ -59,3 +59,14 @@ def run_sequential(seq: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
             x = m.forward(x)
     return x
 
+
+
+def rowwise(body, h: torch.Tensor) -> torch.Tensor:
+    """``run_sequential(body, h)`` for a body that maps each row on its own (linear layers and
+    elementwise nonlinearities). Where ``h`` repeats one input along its leading dimension
+    (an expanded view, stride 0: the data given to each of k importance samples), the body
+    runs once on that input and its output is expanded: the same values, without k-fold work."""
+    if h.dim() > 2 and h.stride(0) == 0:
+        y = run_sequential(body, h[0])
+        return y.expand(h.shape[0], *y.shape)
+    return run_sequential(body, h)

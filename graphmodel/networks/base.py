@@ -155,6 +155,32 @@ ACTIVATION = Option("activation", "str", "relu", "the nonlinearity after each hi
 BIAS = Option("bias", "bool", True, "learn an additive bias in every layer")
 
 
+#: how the weights start: PyTorch's own (Kaiming-uniform with a = √5 and a uniform bias),
+#: Glorot/Xavier-uniform with zero biases (TensorFlow's and Keras's default), or He/Kaiming-
+#: normal for ReLU with zero biases
+INIT = Option("init", "str", "default", "the weights' initialization: PyTorch's default, Glorot (Xavier) "
+              "uniform, or He (Kaiming) normal; the last two with zero biases",
+              choices=("default", "glorot", "he"))
+
+
+def initialize(module: nn.Module, how: str) -> nn.Module:
+    """Re-initialize every ``nn.Linear`` in ``module`` as :data:`INIT` says (in place).
+
+    A layer flagged ``_gm_zero`` (a residual branch's last layer) keeps its zero weights.
+    """
+    if how == "default":
+        return module
+    for m in module.modules():
+        if isinstance(m, nn.Linear) and not getattr(m, "_gm_zero", False):
+            if how == "glorot":
+                nn.init.xavier_uniform_(m.weight)
+            else:
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
 def off_default(*pairs: tuple[Option, object]) -> dict:
     """``{name: value}`` for each ``(option, value)`` whose value is not the option's default:
     what a Python constructor writes for an option that files written before it lack."""

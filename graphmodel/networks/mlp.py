@@ -5,10 +5,11 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import GraphModelError
-from ._fastcall import run_sequential
+from ._fastcall import rowwise
 from .base import (
     ACTIVATION,
     BIAS,
+    INIT,
     NETWORKS,
     Heads,
     NetSpec,
@@ -17,6 +18,7 @@ from .base import (
     _mlp_layers,
     _total,
     hidden_option,
+    initialize,
     mlp_activations,
     off_default,
 )
@@ -37,11 +39,12 @@ class MLPNet(nn.Module):
 
     def forward(self, *xs):
         mods = self._modules  # (read directly: nn.Module.__getattr__ is a Python call per name)
-        return mods["heads"].forward(run_sequential(mods["body"], _flatten_inputs(self.inputs, xs)))
+        return mods["heads"].forward(rowwise(mods["body"], _flatten_inputs(self.inputs, xs)))
 
 
 def _build_mlp(options, inputs, heads, trusted=False):
-    return MLPNet(inputs, heads, options["hidden"], options["activation"], options["bias"])
+    return initialize(MLPNet(inputs, heads, options["hidden"], options["activation"], options["bias"]),
+                      options["init"])
 
 
 def _describe_mlp(o):
@@ -49,13 +52,15 @@ def _describe_mlp(o):
 
 
 NETWORKS.register("MLP", NetworkType("MLP", build=_build_mlp, describe=_describe_mlp,
-                                     options=(hidden_option([400]), ACTIVATION, BIAS),
+                                     options=(hidden_option([400]), ACTIVATION, BIAS, INIT),
                                      activations=lambda o, inputs, heads: mlp_activations(o["hidden"], heads)))
 
 
-def MLP(*hidden: int, activation: str = "relu", bias: bool = True) -> NetSpec:
+def MLP(*hidden: int, activation: str = "relu", bias: bool = True, init: str = "default") -> NetSpec:
     """An MLP with the given hidden widths: ``MLP(400)``, ``MLP(256, 256, activation="tanh")``.
 
-    ``bias=False`` drops every layer's bias (written to the file only when off).
+    ``bias=False`` drops every layer's bias; ``init="glorot"`` or ``"he"`` chooses the
+    weights' initialization (each written to the file only when not the default).
     """
-    return NetSpec("MLP", {"hidden": list(hidden), "activation": activation, **off_default((BIAS, bias))})
+    return NetSpec("MLP", {"hidden": list(hidden), "activation": activation,
+                           **off_default((BIAS, bias), (INIT, init))})
