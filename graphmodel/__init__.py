@@ -68,6 +68,8 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .networks.gqn import GQNPool, GQNTower
+from .networks.maps import ConvMap, ConvWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
@@ -91,3 +93,4 @@ __all__ = [
     "save",
     "save_checkpoint",
 ]
+__all__ += ["ConvMap", "ConvWrite", "GQNPool", "GQNTower"]  # GQN's networks (issue 16)
