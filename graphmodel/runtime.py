@@ -22,7 +22,7 @@ from .engine import Last, Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Tied
-from .families import FAMILIES, draw, draw_plan, log_density
+from .families import FAMILIES, Delta, draw, draw_plan, log_density
 from .flows import build_layers
 from .flows.factor import FlowFactorModule
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
@@ -393,6 +393,10 @@ class ModelRuntime:
         # nn.Module.__call__'s hook handling is a measurable share of a small step
         mod = self._modules[step.factor]
         value = vals[step.target]
+        if value is not None and step.deterministic:  # given (q's value of what p computes alike)
+            if keep:
+                dists[step.factor] = Delta(value, mod.event_ndim)
+            return
         if value is None:
             if not sample:
                 raise GraphModelError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from .errors import GraphModelError
-from .families import draw
+from .families import Delta, draw
 from .shapes import broadcast
 from .variables import length_key
 
@@ -186,6 +186,11 @@ def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None
     else:
         xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
     full = vals[s.target]
+    if full is not None and s.deterministic:  # given: nothing to compute or score
+        v = full.select(-(plan.event_ndims[s.target] + 1), t)
+        hist[s.target][t] = v
+        dists[fi].append(Delta(v, plan.event_ndims[s.target]))
+        return fi, v
     d = m._modules[fi].forward(*xs) if tau is None or full is not None else tempered(m._modules[fi], xs, tau)
     if full is not None:
         v = full.select(-(plan.event_ndims[s.target] + 1), t)

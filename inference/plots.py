@@ -159,7 +159,16 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
     for ax, (kind, name, x, shape) in zip(axes[0], panels):
         title = f"samples of {name}"
-        if kind == "image":
+        if kind == "image" and not classes and data is not None and name in data and _conditioned(values, graph):
+            # drawn given inputs from the data, row for row: each example's data beside it (a
+            # scene model's true query view beside the one predicted from its context)
+            n = min(32, len(x), len(data[name]))
+            pairs = torch.stack((data[name][:n].float().cpu().reshape(x[:n].shape), x[:n]), 1)
+            img = grid(pairs.flatten(0, 1), shape, 8)
+            ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_axis_off()
+            title += " (pairs: data, then drawn given its inputs)"
+        elif kind == "image":
             ncol = classes[1] if classes else None
             img = grid(x[: ncol * 10] if ncol else x[:64], shape, ncol)
             ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
