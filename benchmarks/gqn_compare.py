@@ -208,12 +208,15 @@ def main(argv=None) -> int:
     ap.add_argument("--per-round", type=int, default=2, help="time: steps of each model per round")
     ap.add_argument("--compile", action="store_true", help="time: both losses through torch.compile")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=("pytorch", "graphmodel"), help="train: one of the two (run both at once)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if args.what == "time":
         print(time_steps(args.rounds, args.per_round, args.compile))
         return 0
     for name, fn in (("pytorch", train_hand), ("graphmodel", train_graphmodel)):
+        if args.only not in (None, name):
+            continue
         print(name, {k: round(v, 4) for k, v in fn(args.steps, args.seed).items()}, flush=True)
     return 0
 

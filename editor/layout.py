@@ -85,25 +85,49 @@ def ranks(graph) -> dict[str, int]:
 
 
 def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
-    """Layers top to bottom, each row centred, variables of one plate side by side."""
+    """Layers top to bottom; each top-level plate's variables (a nested plate's with its outer
+    one's) in a column band of their own, side by side within a layer, so that no plate's box
+    overlaps another's or encloses a variable outside it (GQN: views | outside | steps)."""
     rank = ranks(graph)
     order = list(graph.variables)
-    rows: dict[int, list[str]] = {}
-    for n in sorted(order, key=lambda n: (graph.variables[n].plate or "", order.index(n))):
-        rows.setdefault(rank[n], []).append(n)
-    out = {}
-    y = 0.0
-    for r in sorted(rows):
-        names = rows[r]
-        width = sum(sizes[n][0] for n in names) + H_GAP * (len(names) - 1)
-        x = -width / 2
-        height = max(sizes[n][1] for n in names)
-        for n in names:
-            w, _h, dx = sizes[n]
-            out[n] = (x + dx, y)
-            x += w + H_GAP
-        y += height + V_GAP
-    return out
+
+    def band(n):
+        plate = graph.variables[n].plate
+        p = graph.plates.get(plate)
+        return (p.inside or plate, plate != (p.inside or plate)) if p is not None else ("", False)
+
+    bands: dict = {}
+    for n in order:  # a nested plate's variables after its outer plate's own
+        bands.setdefault(band(n)[0], {}).setdefault(band(n)[1], []).append(n)
+
+    def mean_rank(parts):  # bands that feed others (context views) to the left of those they feed
+        names = [n for names in parts.values() for n in names]
+        return sum(rank[n] for n in names) / len(names)
+
+    out: dict = {}
+    left = 0.0
+    for parts in sorted(bands.values(), key=mean_rank):
+        width = 0.0
+        for names in (parts[k] for k in sorted(parts)):
+            rows: dict[int, list[str]] = {}
+            for n in names:
+                rows.setdefault(rank[n], []).append(n)
+            sub = max(sum(sizes[n][0] for n in row) + H_GAP * (len(row) - 1) for row in rows.values())
+            for r, row in rows.items():
+                x = left + width
+                for n in row:
+                    out[n] = (x + sizes[n][2], float(r))
+                    x += sizes[n][0] + H_GAP
+            width += sub + H_GAP
+        left += width + H_GAP
+    heights: dict[int, float] = {}
+    for n, (_x, r) in out.items():
+        heights[int(r)] = max(heights.get(int(r), 0.0), sizes[n][1])
+    top, y = {}, 0.0
+    for r in sorted(heights):
+        top[r] = y
+        y += heights[r] + V_GAP
+    return {n: (x, top[int(r)]) for n, (x, r) in out.items()}
 
 
 def _dot_text(graph, sizes: dict[str, Size]) -> str:
