@@ -95,8 +95,8 @@ def hand_predict(model):
 
 
 def train_graphmodel(steps: int, seed: int):
-    from inference.trainer import Trainer
     from inference.evaluate import bound
+    from inference.trainer import Trainer
 
     graph = gqn.build(train_steps=steps)
     t = Trainer(graph, config={"steps": steps, "device": "cpu", "checkpoint_every": None, "seed": seed})

@@ -102,6 +102,7 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
     if block.outer is not None:  # views × steps: the views are one more batch dim of the sweep
         batch = batch + (sizes[block.outer],)
         vals = _per_view(plan, block, vals, sizes[block.outer])
+    _unbind_given(plan, block, vals, hist)
     masks = dists.setdefault("masks", {}) if lengths is not None else None
     times = dists.setdefault("times", {})
     for s in block.steps:
@@ -141,6 +142,15 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
         if s.init is not None and not dists[s.factor]:
             del dists[s.factor]
             del times[s.factor]
+
+
+def _unbind_given(plan, block, vals, hist) -> None:
+    """Split each value of the plate that the sweep reads whole (given, or from an earlier
+    sweep) into its steps once: one ``unbind`` whose backward is one ``stack``, where a
+    ``select`` per step would make a zero tensor of the whole sequence per step in backward."""
+    for k in {k for s in block.steps for k in (s.target, *s.parents, *s.init_parents)}:
+        if plan.plates[k] == block.plate and vals[k] is not None:
+            hist[k] = list(vals[k].unbind(-(plan.event_ndims[k] + 1)))
 
 
 def _per_view(plan, block, vals, n: int) -> list:
@@ -187,13 +197,12 @@ def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None
         xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
     full = vals[s.target]
     if full is not None and s.deterministic:  # given: nothing to compute or score
-        v = full.select(-(plan.event_ndims[s.target] + 1), t)
-        hist[s.target][t] = v
+        v = hist[s.target][t]  # (split into steps by _unbind_given)
         dists[fi].append(Delta(v, plan.event_ndims[s.target]))
         return fi, v
     d = m._modules[fi].forward(*xs) if tau is None or full is not None else tempered(m._modules[fi], xs, tau)
     if full is not None:
-        v = full.select(-(plan.event_ndims[s.target] + 1), t)
+        v = hist[s.target][t]
     elif sample:
         if d.batch_shape != batch:
             d = expanded(m._modules[fi], d, batch)

@@ -156,10 +156,14 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
     if not panels:
         return False
     classes = _class_columns(values, graph)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
-    for ax, (kind, name, x, shape) in zip(axes[0], panels):
+    paired = [kind == "image" and not classes and data is not None and name in data and _conditioned(values, graph)
+              for kind, name, _x, _s in panels]
+    widths = [8.4 if p else 4.2 for p in paired]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 4.6), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    for ax, pair, (kind, name, x, shape) in zip(axes[0], paired, panels):
         title = f"samples of {name}"
-        if kind == "image" and not classes and data is not None and name in data and _conditioned(values, graph):
+        if pair:
             # drawn given inputs from the data, row for row: each example's data beside it (a
             # scene model's true query view beside the one predicted from its context)
             n = min(32, len(x), len(data[name]))

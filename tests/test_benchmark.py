@@ -59,3 +59,18 @@ def test_cpu_rounds_are_two_steps_and_cheap_settings_take_twice_the_steps(vae_st
     assert vae_step.round_plan((10, 2000), args, cuda) == (15, 10)  # a sync per 2 steps would drain the queue
     fixed = argparse.Namespace(rounds=3, steps=4, fixed_rounds=True)
     assert vae_step.round_plan((10, 2000), fixed, cpu) == (3, 4)
+
+
+def test_the_gqn_step_timing_runs_both_models(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("GRAPHMODEL_CACHE", str(tmp_path))
+    threads = torch.get_num_threads()
+    import gqn_compare
+
+    try:
+        r = gqn_compare.time_steps(rounds=2, steps=1, compile=False, batch_size=4)
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop("gqn_compare", None)
+    assert set(r["ms"]) == {"graphmodel", "pytorch"} and all(v > 0 for v in r["ms"].values())
+    assert r["ratio"] > 0
