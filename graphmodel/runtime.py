@@ -22,7 +22,7 @@ from .engine import Last, Plan, SeqBlock, compile_plan
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Tied
-from .families import FAMILIES, Delta, draw, draw_plan, log_density
+from .families import FAMILIES, draw, draw_plan, log_density
 from .flows import build_layers
 from .flows.factor import FlowFactorModule
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
@@ -393,10 +393,6 @@ class ModelRuntime:
         # nn.Module.__call__'s hook handling is a measurable share of a small step
         mod = self._modules[step.factor]
         value = vals[step.target]
-        if value is not None and step.deterministic:  # given (q's value of what p computes alike)
-            if keep:
-                dists[step.factor] = Delta(value, mod.event_ndim)
-            return
         if value is None:
             if not sample:
                 raise GraphModelError(
@@ -410,6 +406,8 @@ class ModelRuntime:
                 shape = broadcast(loc.shape[:k], want) + loc.shape[k:]
                 vals[step.target] = torch.randn(shape, dtype=loc.dtype, device=loc.device)
                 return
+        if value is not None and step.deterministic:
+            return  # a given deterministic value (q's, lent to p by the ELBO) is taken as it is
         xs = [vals[k] for k in step.parents] if step.plate is None else self._parents(step, vals, sizes)
         d = mod.forward(*xs) if tau is None or value is not None else tempered(mod, xs, tau)
         if value is None:

@@ -165,6 +165,15 @@ class ElboPlan:
     shared: tuple[str, ...]  # q values given to p
 
 
+def _lent_states(graph, p: str, q: str) -> list[str]:
+    """p's deterministic variables that q computes with p's own factors (borrowed: DRAW's canvas
+    and decoder state): from q's values of the latents p's factors give exactly what p would
+    compute again, so p is given them and its sweep does not run those networks a second time."""
+    return list(dict.fromkeys(
+        graph.factors[i].target for i in analyze(graph).members.get(q, ())
+        if graph.factors[i].model == p and graph.factors[i].deterministic))
+
+
 def _closed_form(qfam: str, pfam: str, var) -> bool:
     """Whether torch computes KL[qfam‖pfam] for ``var`` in closed form (and finitely)."""
     if pfam not in FAMILIES.get(qfam).kl_partners():
@@ -319,29 +328,8 @@ def elbo_terms(graph, p: str = "p", q: str = "q", observed=None, kl: str = "auto
         raise GraphModelError("ELBO: enumerating several discrete latents at once is not supported; "
                               "use discrete='relax' or 'score'")
     shared = [lat.variable for lat in latents] + [
-        n for n in model_inputs(graph, p) if n not in observed and n in qf]
-    shared += _computed_alike(graph, p, q, observed, shared)
+        n for n in model_inputs(graph, p) if n not in observed and n in qf] + _lent_states(graph, p, q)
     return ElboPlan(p, q, observed, tuple(data), tuple(latents), tuple(shared))
-
-
-def _computed_alike(graph, p: str, q: str, observed, shared) -> list[str]:
-    """The deterministic variables that q borrows from p and computes from what p is given
-    too (data, the shared latents, other such variables): p would compute the very same
-    values again (GQN's tower over every context view, its generator core), so q's values
-    are given to p instead of being computed twice."""
-    by_target: dict = {}
-    for i in analyze(graph).members[q]:
-        by_target.setdefault(graph.factors[i].target, []).append(graph.factors[i])
-    borrowed = [t for t, fs in by_target.items() if all(f.model == p and f.deterministic for f in fs)]
-    same, out, grew = set(observed) | set(shared), [], True
-    while grew:  # (a fixpoint: a variable qualifies once all it reads does; a state reads itself)
-        grew = False
-        for t in borrowed:
-            if t not in same and all(x.name in same or x.name == t for f in by_target[t] for x in f.parents):
-                same.add(t)
-                out.append(t)
-                grew = True
-    return out
 
 
 def _latent(graph, args, v, qs, ps, kl, discrete) -> LatentPlan:
