@@ -7,8 +7,8 @@ a convolution of the previous ``g`` (a learned constant at the first step); an i
 ConvLSTM ``e`` reading the query image folded onto the cores' grid by space-to-depth, its
 pose, ``r`` and the previous ``g``; the canvas ``u`` adding a transposed convolution of each
 ``g``; the query view Normal around a 1×1 convolution of the last canvas, σ given. As in
-the graph, the first step has modules of its own (the cores from a zero state, the first
-write onto a blank canvas), and positive parameters are ``exp`` of raw values.
+the graph, the cores' states and the canvas start from zero before the first step (so the
+first prior is the prior convolution's bias), and positive parameters are ``exp`` of raw values.
 """
 
 from __future__ import annotations
@@ -42,22 +42,16 @@ class Tower(nn.Module):
 
 
 class ConvLSTM(nn.Module):
-    """A ConvLSTM cell over ``(h, c)``; ``forward(x, None)`` starts from zeros."""
+    """A ConvLSTM cell over ``(h, c)``."""
 
     def __init__(self, inputs: int, hidden: int, kernel: int):
         super().__init__()
-        self.hidden = hidden
         self.gates = nn.Conv2d(inputs + hidden, 4 * hidden, kernel, padding=kernel // 2)
 
     def forward(self, x, state):
-        if state is None:
-            h = x.new_zeros(x.shape[0], self.hidden, *x.shape[-2:])
-            i, f, o, g = self.gates(torch.cat((x, h), 1)).chunk(4, 1)
-            c = torch.sigmoid(i) * torch.tanh(g)
-        else:
-            h, c = state
-            i, f, o, g = self.gates(torch.cat((x, h), 1)).chunk(4, 1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h, c = state
+        i, f, o, g = self.gates(torch.cat((x, h), 1)).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         return torch.sigmoid(o) * torch.tanh(c), c
 
 
@@ -66,49 +60,41 @@ class HandGQN(nn.Module):
 
     def __init__(self, steps=4, hidden=32, latent=4, rep=32, canvas=8, tower=32, kernel=3, side=32):
         super().__init__()
-        self.steps, self.grid = steps, side // 4
+        self.steps, self.grid, self.hidden, self.canvas, self.side = steps, side // 4, hidden, canvas, side
         self.tower = Tower(rep, tower)
-        g_in, e_in = latent + 7 + rep, 3 * 16 + 7 + rep
-        self.core_g0, self.core_g = ConvLSTM(g_in, hidden, kernel), ConvLSTM(g_in, hidden, kernel)
-        self.core_e0, self.core_e = ConvLSTM(e_in, hidden, kernel), ConvLSTM(e_in + hidden, hidden, kernel)
+        self.core_g = ConvLSTM(latent + 7 + rep, hidden, kernel)
+        self.core_e = ConvLSTM(3 * 16 + 7 + rep + hidden, hidden, kernel)
         self.prior = nn.Conv2d(hidden, 2 * latent, kernel, padding=kernel // 2)
-        self.prior0_loc = nn.Parameter(torch.zeros(latent, self.grid, self.grid))
-        self.prior0_raw = nn.Parameter(torch.zeros(latent, self.grid, self.grid))
         self.posterior = nn.Conv2d(hidden, 2 * latent, kernel, padding=kernel // 2)
-        self.write0, self.write = nn.ConvTranspose2d(hidden, canvas, 4, stride=4), nn.ConvTranspose2d(hidden, canvas, 4, stride=4)
+        self.write = nn.ConvTranspose2d(hidden, canvas, 4, stride=4)
         self.observe = nn.Conv2d(canvas, 3, 1)
 
     def representation(self, x_c, v_c):
         n, k = x_c.shape[:2]
         return self.tower(x_c.flatten(0, 1), v_c.flatten(0, 1)).unflatten(0, (n, k)).sum(1)
 
-    def _broadcast(self, v):
-        return v[:, :, None, None].expand(-1, -1, self.grid, self.grid)
-
     def _canvas(self, batch, posterior: bool):
         """Run the generator (and the inference core): the last canvas and the summed KL."""
         r = self.representation(batch["x_c"], batch["v_c"])
-        vq = self._broadcast(batch["v"])
+        n = len(r)
+        vq = batch["v"][:, :, None, None].expand(-1, -1, self.grid, self.grid)
+        zero = r.new_zeros(n, self.hidden, self.grid, self.grid)
+        g = e = (zero, zero)
+        u = r.new_zeros(n, self.canvas, self.side, self.side)
         kl = 0.0
-        g = e = u = None
         xq = F.pixel_unshuffle(batch["x"], 4) if posterior else None
-        for t in range(self.steps):
-            if t == 0:
-                p_loc, p_raw = self.prior0_loc.expand(len(r), -1, -1, -1), self.prior0_raw.expand(len(r), -1, -1, -1)
-            else:
-                p_loc, p_raw = self.prior(g[0]).chunk(2, 1)
+        for _ in range(self.steps):
+            p_loc, p_raw = self.prior(g[0]).chunk(2, 1)
             if posterior:
-                e = self.core_e0(torch.cat((xq, r, vq), 1), None) if t == 0 else \
-                    self.core_e(torch.cat((xq, r, g[0], vq), 1), e)
+                e = self.core_e(torch.cat((xq, r, g[0], vq), 1), e)
                 q_loc, q_raw = self.posterior(e[0]).chunk(2, 1)
                 z = q_loc + q_raw.exp() * torch.randn_like(q_loc)
-                kl = kl + (p_raw - q_raw + ((q_raw.exp()) ** 2 + (q_loc - p_loc) ** 2) / (2 * (2 * p_raw).exp())
+                kl = kl + (p_raw - q_raw + ((2 * q_raw).exp() + (q_loc - p_loc) ** 2) / (2 * (2 * p_raw).exp())
                            - 0.5).flatten(1).sum(1)
             else:
                 z = p_loc + p_raw.exp() * torch.randn_like(p_loc)
-            inp = torch.cat((z, r, vq), 1)
-            g = self.core_g0(inp, None) if t == 0 else self.core_g(inp, g)
-            u = self.write0(g[0]) if t == 0 else u + self.write(g[0])
+            g = self.core_g(torch.cat((z, r, vq), 1), g)
+            u = u + self.write(g[0])
         return u, kl
 
     def loss(self, batch, sigma: float):

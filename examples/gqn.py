@@ -1,8 +1,7 @@
 """A generative query network (Eslami et al. 2018) on rendered scenes of cubes in a room.
 
-    p(x,z,g,u,r|v,x_c,v_c) = p(x|u_last)∏ₜ[p(uₜ|uₜ₋₁,gₜ)p(gₜ|gₜ₋₁,zₜ,v,r)p(zₜ|gₜ₋₁)]p(u₀|g₀)p(g₀|z₀,v,r)p(z₀)
-                             ·p(r|x_c,v_c)
-    q(z,e|x,v,r) = ∏ₜ[q(zₜ|eₜ)p(eₜ|eₜ₋₁,x,v,r,gₜ₋₁)]q(z₀|e₀)p(e₀|x,v,r)
+    p(x,u,g,z,r|v,x_c,v_c) = p(x|u_last)∏ₜ[p(uₜ|uₜ₋₁,gₜ)]p(u₋₁)∏ₜ[p(gₜ|gₜ₋₁,zₜ,v,r)]p(g₋₁)∏ₜ[p(zₜ|gₜ₋₁)]p(r|x_c,v_c)
+    q(z,e|x,v,x_c,v_c) = ∏ₜ[q(zₜ|eₜ)q(eₜ|eₜ₋₁,x,v,r,gₜ₋₁)]q(e₋₁)        (u₋₁ = g₋₁ = e₋₁ = 0)
 
 The representation ``r = Σᵢ tower(x_cᵢ, v_cᵢ)`` sums the context views of the plate ``views``
 (a map a quarter of the image's side). The generator is a conditional DRAW over the sequence
@@ -15,9 +14,10 @@ itself (folded onto the cores' grid by space-to-depth), its pose, ``r`` and ``g�
 generator's own state, computed by p's core (one set of weights); ``q(zₜ|eₜ)`` is a 3×3
 convolution. The ELBO's KL is summed over the steps (closed form, step by step).
 
-The cores are shared across steps (one factor of the sequence plate); the first step is the
-boundary factor (``init``): the cores start from a zero state, and ``p(z₀)`` is learned (a
-convolution of the zero state is its bias). The data are the built-in ``scenes``: 3 context
+The cores, the canvas and their states start from zero before the first step
+(``init="before"``: ``g[-1] = e[-1] = 0``, ``u[-1] = 0``), so one factor of each runs at every
+step: the cores are shared across the steps, and the first prior is the prior convolution of
+a zero state (its bias), as in the paper. The data are the built-in ``scenes``: 3 context
 views and a query view of Shepard–Metzler-like objects at 32×32, rendered offline and cached.
 Train it with ``graphmodel train examples/gqn.json --out run``; run ``python examples/gqn.py``
 to print the factorizations; ``gqn.json`` is ``gm.save(build())``.
@@ -54,15 +54,14 @@ def build(steps: int = STEPS, hidden: int = 32, latent: int = 4, rep: int = 32, 
     p = (gm.Normal(x, given=gm.Parent("u", last=True), net=gm.ConvMap(1),
                    scale=gm.Annealed(2.0, 0.7, train_steps))
          * gm.Deterministic(u, given=(u.prev, g), net=gm.ConvWrite())
-         * gm.Deterministic(u, given=g, net=gm.ConvWrite(), init=True)
+         * gm.Deterministic(u, value=0.0, init="before")
          * gm.Deterministic(g, given=(g.prev, z, v, r), net=gm.ConvLSTM(KERNEL))
-         * gm.Deterministic(g, given=(z, v, r), net=gm.ConvLSTM(KERNEL), init=True)
+         * gm.Deterministic(g, value=0.0, init="before")
          * gm.Normal(z, given=g.prev, net=gm.ConvMap(KERNEL))
-         * gm.Normal(z, loc=gm.Learn(0.0), scale=gm.Learn(1.0), init=True)
          * gm.Deterministic(r, given=(x_c, v_c), net=net, reduce="sum"))
     q = (gm.Normal(z, given=e, net=gm.ConvMap(KERNEL))
          * gm.Deterministic(e, given=(e.prev, x, v, r, g.prev), net=gm.ConvLSTM(KERNEL))
-         * gm.Deterministic(e, given=(x, v, r), net=gm.ConvLSTM(KERNEL), init=True))
+         * gm.Deterministic(e, value=0.0, init="before"))
     return gm.Graph(
         "gqn", plates=[views, time], p=p, q=q,
         data={"dataset": "scenes", "options": {"n_scenes": 2000, "views": 8, "context": CONTEXT},

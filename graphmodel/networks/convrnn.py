@@ -6,8 +6,7 @@ The other parents are read onto the state's grid as ``maps.MapReader`` reads the
 the state's height and width (or an integer multiple of it, folded by space-to-depth) and
 other cells' states (their h) concatenated on channels, anything else (vectors, classes)
 flattened and broadcast over every pixel. Each gate is one convolution with "same" padding
-over ``[inputs, state]``, so the kernel size is odd. A cell without its previous step among
-its parents starts from a zero state (a boundary factor at t = 0).
+over ``[inputs, state]``, so the kernel size is odd.
 """
 
 from __future__ import annotations
@@ -27,38 +26,24 @@ KERNEL = Option("kernel_size", "int", 3, "side of each gate's square kernel (odd
 
 
 class _ConvCell(nn.Module):
-    """The common part: gather the other parents into ``(batch, C_in, H, W)`` beside the state.
-
-    Without its own previous step among the parents a cell starts from a zero state: the
-    boundary factor at t = 0 of DRAW's and GQN's cores, whose first step reads no earlier one.
-    """
+    """The common part: gather the other parents into ``(batch, C_in, H, W)`` beside the state."""
 
     def __init__(self, inputs, heads, kind: str, state_nd: int):
         super().__init__()
         words = "(C, H, W)" if state_nd == 3 else "(2, C, H, W)"
-        states = [k for k, i in enumerate(inputs) if i.is_state]
-        if states:
-            self.state_index, _ = split_state(inputs, heads, f"a {kind}", words)
-        else:
-            self.state_index = None
-            if not inputs:
-                raise GraphModelError(f"a {kind} needs at least one parent besides its previous state")
+        self.state_index, _ = split_state(inputs, heads, f"a {kind}", words)
         shape = heads[0].shape
         if len(shape) != state_nd or (state_nd == 4 and shape[0] != 2):
             raise GraphModelError(f"a {kind}'s target must be shaped {words}, found {list(shape)}")
         self.state_shape, (self.H, self.W) = shape, shape[-2:]
-        self.reader = MapReader(inputs, self.H, self.W, skip=states)
+        self.reader = MapReader(inputs, self.H, self.W, skip=(self.state_index,))
         self.in_channels = self.reader.channels
 
     def _inputs(self, xs):
-        """``(x, state, batch)``: x ``(n, C_in, H, W)`` and the state ``(n, *state)`` (None: zeros)."""
-        feats = self.reader.feats(xs)
-        if self.state_index is None:
-            x, batch = gather(feats)
-            return x, None, batch
+        """``(x, state, batch)``: x ``(n, C_in, H, W)`` and the state ``(n, *state)``."""
         s = xs[self.state_index]
         batch = s.shape[: s.dim() - len(self.state_shape)]
-        x, batch = gather(feats, batch)
+        x, batch = gather(self.reader.feats(xs), batch)
         return x, s.expand(*batch, *self.state_shape).reshape(-1, *self.state_shape), batch
 
 
@@ -73,8 +58,6 @@ class ConvGRUNet(_ConvCell):
 
     def forward(self, *xs):
         x, h, batch = self._inputs(xs)
-        if h is None:
-            h = x.new_zeros(x.shape[0], *self.state_shape)
         r, z = torch.sigmoid(self.gates(torch.cat((x, h), dim=1))).chunk(2, dim=1)
         n = torch.tanh(self.candidate(torch.cat((x, r * h), dim=1)))
         return (((1 - z) * n + z * h).reshape(*batch, *self.state_shape),)
@@ -90,14 +73,9 @@ class ConvLSTMNet(_ConvCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        if s is None:  # the first step: h and c are zero, so only the input's half of the gates acts
-            i, f, o, g = call(self.gates, torch.cat((x, x.new_zeros(x.shape[0], self.state_shape[1], self.H, self.W)),
-                                                     dim=1)).chunk(4, dim=1)
-            c = torch.sigmoid(i) * torch.tanh(g)
-        else:
-            h, c = s[:, 0], s[:, 1]
-            i, f, o, g = call(self.gates, torch.cat((x, h), dim=1)).chunk(4, dim=1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h, c = s[:, 0], s[:, 1]
+        i, f, o, g = call(self.gates, torch.cat((x, h), dim=1)).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         return (torch.stack((h, c), dim=1).reshape(*batch, *self.state_shape),)
 
