@@ -1,5 +1,5 @@
-"""GQN (examples/gqn.py) and the pieces it needs: the feature-map networks, cells that start
-from zeros, and p reading q's values of the variables it would compute alike."""
+"""GQN (examples/gqn.py) and the pieces it needs: the feature-map networks, and p reading q's
+values of the deterministic variables q computes with p's own factors."""
 
 from __future__ import annotations
 
@@ -35,16 +35,6 @@ def scenes(n_scenes: int, seed: int) -> dict:
     return {"x_c": f["context"], "v_c": f["context_view"], "x": f["query"], "v": f["query_view"]}
 
 
-def test_a_conv_lstm_without_its_previous_step_starts_from_zeros():
-    x = InputSpec("x", (3, 4, 4))
-    state = HeadSpec("value", (2, 5, 4, 4))
-    first = build_network(gm.ConvLSTM(), [x], [state])
-    cell = build_network(gm.ConvLSTM(), [InputSpec("h", (2, 5, 4, 4), is_state=True), x], [state])
-    cell.load_state_dict(first.state_dict())  # (the same gates: the zero state's channels are kept)
-    xs = torch.randn(2, 3, 4, 4)
-    assert torch.allclose(first(xs)[0], cell(torch.zeros(2, 2, 5, 4, 4), xs)[0], atol=1e-6)
-
-
 def test_maps_read_an_lstm_state_as_h_and_fold_a_larger_image():
     net = build_network(gm.ConvMap(1, bias=False), [InputSpec("g", (2, 3, 4, 4)), InputSpec("x", (1, 8, 8))],
                         [HeadSpec("loc", (2, 4, 4))])
@@ -67,7 +57,7 @@ def test_a_canvas_write_adds_onto_the_previous_canvas():
         build_network(gm.ConvWrite(), [InputSpec("g", (3, 5, 5))], [canvas])
 
 
-def test_p_reads_qs_values_of_what_it_computes_alike(monkeypatch, cache):
+def test_p_reads_qs_values_of_what_q_computes_with_ps_factors(monkeypatch, cache):
     graph = gqn.build(**TINY)
     plan = elbo.elbo_terms(graph)
     assert {"r", "g"} <= set(plan.shared) and "u" not in plan.shared and "e" not in plan.shared
@@ -79,7 +69,7 @@ def test_p_reads_qs_values_of_what_it_computes_alike(monkeypatch, cache):
     torch.manual_seed(0)
     once = training_loss(graph)(rt, batch).total
     assert len(calls) == 1  # the context views go through the tower once, in q
-    monkeypatch.setattr(elbo, "_computed_alike", lambda *a: [])
+    monkeypatch.setattr(elbo, "_lent_states", lambda *a: [])
     torch.manual_seed(0)
     twice = training_loss(gm.loads(gm.dumps(graph)))(rt, batch).total
     assert len(calls) == 3 and torch.allclose(once, twice)
