@@ -94,7 +94,7 @@ def hand_predict(model):
     return predict
 
 
-def train_graphmodel(steps: int, seed: int):
+def train_graphmodel(steps: int, seed: int, png: str | None = None):
     from inference.evaluate import bound
     from inference.trainer import Trainer
 
@@ -111,6 +111,11 @@ def train_graphmodel(steps: int, seed: int):
                           for a in range(0, len(test["x"]), 100)]).mean().item()
     torch.manual_seed(0)
     mean = t.train_data["x"].mean(0)
+    if png:  # the training run's picture: test query views beside those predicted from their context
+        from inference.plots import save_samples
+        from inference.trainer import sample_observed
+
+        save_samples(sample_observed(graph, t.runtime, 32, test), graph, png, test)
     return {"ELBO": elbo, **errors(graphmodel_predict(t.runtime, graph), test, mean), "cpu s": seconds}
 
 
@@ -208,6 +213,7 @@ def main(argv=None) -> int:
     ap.add_argument("--per-round", type=int, default=2, help="time: steps of each model per round")
     ap.add_argument("--compile", action="store_true", help="time: both losses through torch.compile")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--png", help="train: write graphmodel's predicted query views here")
     ap.add_argument("--only", choices=("pytorch", "graphmodel"), help="train: one of the two (run both at once)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -217,7 +223,8 @@ def main(argv=None) -> int:
     for name, fn in (("pytorch", train_hand), ("graphmodel", train_graphmodel)):
         if args.only not in (None, name):
             continue
-        print(name, {k: round(v, 4) for k, v in fn(args.steps, args.seed).items()}, flush=True)
+        extra = {"png": args.png} if name == "graphmodel" else {}
+        print(name, {k: round(v, 4) for k, v in fn(args.steps, args.seed, **extra).items()}, flush=True)
     return 0
 
 

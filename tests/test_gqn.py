@@ -95,3 +95,13 @@ def test_gqn_learns_to_render_a_query_view(cache):
     print(f"\ngqn: prediction error {before:.4f} → {after:.4f}; the mean image's {mean_image:.4f}")
     assert after < 0.5 * before
     assert after < 1.05 * mean_image  # (at this size it learns the room and the pose, not yet the object)
+
+
+def test_the_pool_representation_is_a_vector_that_the_cores_broadcast(cache):
+    graph = gm.loads(gm.dumps(gqn.build(**TINY, representation="GQNPool")))
+    assert graph.variables["r"].shape == (TINY["rep"],) and not graph.problems()
+    rt = graph.build()
+    batch = {k: v[:3] for k, v in scenes(3, 0).items()}
+    value = training_loss(graph)(rt, batch).total
+    value.backward()
+    assert torch.isfinite(value) and all(p.grad is not None for p in rt.parameters())
