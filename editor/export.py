@@ -26,7 +26,7 @@ CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategori
                 "DiscretizedLogisticMixture", "BivariateNormalMixture", "QuantizedCategorical")
 #: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
 NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity",
-                    "MaskedMLP", "ResidualMLP")
+                    "MaskedMLP", "ResidualMLP", "ConvMap", "ConvWrite", "GQNTower", "GQNPool")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -108,7 +108,7 @@ def factor_code(f, names: dict) -> str:
         if not (omit_net and s == NET):
             args.append(f"{k}={_param(s)}")
     if f.init:
-        args.append("init=True")
+        args.append(f"init={f.init!r}")
     if f.reduce:
         args.append(f"reduce={f.reduce!r}")
     args += [f"{k}={v!r}" for k, v in f.family_options.items()]  # make_factor reads them as options

@@ -103,7 +103,26 @@ def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
             out[n] = (x + dx, y)
             x += w + H_GAP
         y += height + V_GAP
+    _out_of_plates(graph, sizes, out)
     return out
+
+
+def _out_of_plates(graph, sizes: dict[str, Size], pos: dict) -> None:
+    """Move a variable that a plate's column would enclose without holding it (DRAW's ``x``,
+    ranked between the canvas and q's glimpse) beside that plate, so its box does not claim it."""
+    for plate in graph.plates:
+        inside = [n for n, v in graph.variables.items() if v.plate == plate or (
+            v.plate in graph.plates and graph.plates[v.plate].inside == plate)]
+        if not inside:
+            continue
+        top, bottom = min(pos[n][1] for n in inside), max(pos[n][1] for n in inside)
+        left = min(pos[n][0] - sizes[n][2] for n in inside)
+        right = max(pos[n][0] - sizes[n][2] + sizes[n][0] for n in inside)
+        for n in graph.variables:
+            x, y = pos[n]
+            w, _h, dx = sizes[n]
+            if n not in inside and top < y < bottom and x - dx < right and x - dx + w > left:
+                pos[n] = (right + 2 * H_GAP + dx, y)
 
 
 def _dot_text(graph, sizes: dict[str, Size]) -> str:
@@ -161,11 +180,36 @@ def graphviz(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]] | 
     return out
 
 
+def _plates_apart(graph, sizes: dict[str, Size], pos: dict) -> None:
+    """Move a top-level plate whose box would overlap an earlier one's (GQN's views beside its
+    steps) to the right of everything placed, with the variables it holds."""
+    boxes = []
+    for plate, p in graph.plates.items():
+        if p.inside:
+            continue  # (drawn inside its outer plate's box)
+        inside = [n for n, v in graph.variables.items() if n in pos and (v.plate == plate or (
+            v.plate in graph.plates and graph.plates[v.plate].inside == plate))]
+        if not inside:
+            continue
+        box = [min(pos[n][0] - sizes[n][2] for n in inside), min(pos[n][1] for n in inside),
+               max(pos[n][0] - sizes[n][2] + sizes[n][0] for n in inside),
+               max(pos[n][1] + sizes[n][1] for n in inside)]
+        if any(box[0] < b[2] + H_GAP and b[0] < box[2] + H_GAP and box[1] < b[3] + V_GAP and b[1] < box[3] + V_GAP
+               for b in boxes):
+            dx = max(x - sizes[n][2] + sizes[n][0] for n, (x, _y) in pos.items()) + 2 * H_GAP - box[0]
+            for n in inside:
+                pos[n] = (pos[n][0] + dx, pos[n][1])
+            box[0] += dx
+            box[2] += dx
+        boxes.append(box)
+
+
 def auto_layout(graph, sizes: dict[str, Size], use_graphviz: bool = True) -> dict[str, tuple[float, float]]:
     """Positions for every variable, centred on (0, 0)."""
     pos = (graphviz(graph, sizes) if use_graphviz else None) or layered(graph, sizes)
     if not pos:
         return {}
+    _plates_apart(graph, sizes, pos)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2

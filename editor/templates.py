@@ -39,6 +39,8 @@ TEMPLATES = (
     Template("vrnn", "VRNN", "variational RNN over a sequence plate (Chung et al. 2015)"),
     Template("hvae", "Hierarchical VAE", "two latent layers z2 → z1 → x"),
     Template("gqn_toy", "GQN (toy)", "iid plate of context views with a sum reduction"),
+    Template("gqn", "GQN", "scenes from new viewpoints: a tower over the context views, a conditional ConvDRAW "
+             "over L steps (Eslami et al. 2018)"),
     Template("iwae", "IWAE", "the VAE trained on the k = 5 importance-weighted bound (Burda et al. 2016)"),
     Template("vaegan", "VAE-GAN", "a VAE with a discriminator on its reconstructions (Larsen et al. 2016)"),
     Template("dmm", "DMM", "deep Markov model: latent transition p(zₜ|zₜ₋₁), filter q(zₜ|zₜ₋₁,xₜ) "

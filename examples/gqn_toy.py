@@ -1,4 +1,8 @@
-"""A toy generative query network (Eslami et al. 2018): a scene seen from a few viewpoints.
+"""A toy of the views plate (after Eslami et al. 2018's GQN): a scene seen from a few viewpoints.
+
+Not GQN's architecture — one small latent, MLPs, 8-pixel views, no steps and no canvas; it
+teaches the iid plate of context views and the sum over it in a model that trains in
+seconds. The real architecture, on rendered 3-D scenes, is ``examples/gqn.py``.
 
     p(x,z,r|v,x_c,v_c) = p(x|z,v)p(z|r,v)p(r|x_c,v_c)
     q(z|x,v,x_c,v_c) = q(z|r,x,v)

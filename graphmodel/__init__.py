@@ -70,6 +70,8 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .networks.gqn import GQNPool, GQNTower
+from .networks.maps import ConvMap, ConvWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks.residual import ResidualMLP
 from .plugins import load_plugins
@@ -95,3 +97,4 @@ __all__ = [
     "save",
     "save_checkpoint",
 ]
+__all__ += ["ConvMap", "ConvWrite", "GQNPool", "GQNTower"]  # GQN's networks (issue 16)

@@ -69,7 +69,7 @@ def graph_to_dict(graph) -> dict:
         if net is not None:
             d["net"] = net
         if f.init:
-            d["init"] = True
+            d["init"] = f.init
         if f.reduce:
             d["reduce"] = f.reduce
         if f.family_options:

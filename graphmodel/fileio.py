@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
-from .factors import NET, Annealed, Autoregressive, Const, Factor, Learn, Tied
+from .factors import BEFORE, NET, Annealed, Autoregressive, Const, Factor, Learn, Tied
 from .families import FAMILIES
 from .filedict import FORMAT_VERSION, SECTIONS, graph_to_dict
 from .flows import MAX_STEPS, FlowStep, step_problems
@@ -325,8 +325,8 @@ def _factor(d, path) -> Factor:
               for k, v in _obj(d.get("params", {}), f"{path}.params").items()}
     net = _factor_net(d["net"], f"{path}.net") if d.get("net") is not None else None
     init = d.get("init", False)
-    if not isinstance(init, bool):
-        raise _fail(f"{path}.init", "true or false", init)
+    if not isinstance(init, bool) and init != BEFORE:
+        raise _fail(f"{path}.init", f"true, false or {BEFORE!r}", init)
     reduce = d.get("reduce")
     if reduce is not None:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))

@@ -41,6 +41,7 @@ from graphmodel.variables import length_key
 from .datacheck import check_loader_options, check_tensor
 from .filedata import FIELDS as _FILE_FIELDS
 from .filedata import LOADERS as _FILE_LOADERS
+from .scenes import scenes
 
 DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
 
@@ -192,10 +193,10 @@ def mnist5k(split: str = "train") -> dict:
 FIELDS = {**dict.fromkeys(("four_points", "ring8", "two_moons"), ("point", "label")),
           "sines": ("sequence", "frequency"), "rooms": ("context", "context_view", "query", "query_view", "walls"),
           **dict.fromkeys(("digits", "mnist", "mnist5k"), ("image", "image2d", "label", "label_onehot")),
-          **_FILE_FIELDS}
+          "scenes": ("context", "context_view", "query", "query_view", "scene"), **_FILE_FIELDS}
 
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
-                   ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k),
+                   ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k), ("scenes", scenes),
                    *_FILE_LOADERS.items()):  # the user's files and torchvision (inference.filedata)
     DATASETS.register(_name, _fn)
 

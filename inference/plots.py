@@ -173,10 +173,23 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
     if not panels:
         return False
     classes = _class_columns(values, graph)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.2), squeeze=False)
-    for ax, (kind, name, x, shape) in zip(axes[0], panels):
+    paired = [kind == "image" and not classes and data is not None and name in data and _conditioned(values, graph)
+              for kind, name, _x, _s in panels]
+    widths = [8.4 if p else 4.2 for p in paired]
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths), 4.6), squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    for ax, pair, (kind, name, x, shape) in zip(axes[0], paired, panels):
         title = f"samples of {name}"
-        if kind == "image":
+        if pair:
+            # drawn given inputs from the data, row for row: each example's data beside it (a
+            # scene model's true query view beside the one predicted from its context)
+            n = min(32, len(x), len(data[name]))
+            pairs = torch.stack((data[name][:n].float().cpu().reshape(x[:n].shape), x[:n]), 1)
+            img = grid(pairs.flatten(0, 1), shape, 8)
+            ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_axis_off()
+            title += " (pairs: data, then drawn given its inputs)"
+        elif kind == "image":
             ncol = classes[1] if classes else None
             img = grid(x[: ncol * 10] if ncol else x[:64], shape, ncol)
             ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")

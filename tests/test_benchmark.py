@@ -100,3 +100,16 @@ def test_the_evaluation_benchmark_scores_both_loops_alike(monkeypatch):
     (gb, gl), (hb, hl) = r["values"]["graphmodel"], r["values"]["pytorch"]
     assert gb == pytest.approx(hb, abs=1e-4) and gl == pytest.approx(hl, abs=1e-4) and gb < gl
     assert r["ratio"] > 0 and len(r["times"]["graphmodel"]) == 2
+def test_the_gqn_step_timing_runs_both_models(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("GRAPHMODEL_CACHE", str(tmp_path))
+    threads = torch.get_num_threads()
+    import gqn_compare
+
+    try:
+        r = gqn_compare.time_steps(rounds=2, steps=1, compile=False, batch_size=4)
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop("gqn_compare", None)
+    assert set(r["ms"]) == {"graphmodel", "pytorch"} and all(v > 0 for v in r["ms"].values())
+    assert r["ratio"] > 0

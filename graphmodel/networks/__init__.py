@@ -7,7 +7,7 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``masked``, ``identity``, ``user``);
+One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``maps``, ``gqn``, ``masked``, ``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
@@ -32,7 +32,9 @@ from .base import _mlp_layers as _mlp_layers
 from .base import _one_hot as _one_hot
 from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
 from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
+from .gqn import GQNPool, GQNPoolNet, GQNTower, GQNTowerNet
 from .identity import Identity, IdentityNet
+from .maps import ConvMap, ConvMapNet, ConvWrite, ConvWriteNet
 from .masked import MASKED_MLP_OPTIONS, MaskedMLP, MaskedMLPNet
 from .mlp import MLP, MLPNet
 from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
@@ -43,6 +45,7 @@ __all__ = [
     "ACTIVATIONS", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
     "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
     "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
-    "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "ResidualMLP",
-    "ResidualMLPNet", "run_sequential", "UserNet", "UserNetAdapter",
+    "ConvMap", "ConvMapNet", "ConvWrite", "ConvWriteNet", "GQNPool", "GQNPoolNet", "GQNTower", "GQNTowerNet",
+    "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType",
+    "ResidualMLP", "ResidualMLPNet", "run_sequential", "UserNet", "UserNetAdapter",
 ]

@@ -2,9 +2,11 @@
 
 A ConvGRU's state is a feature map ``(C, H, W)``; a ConvLSTM's is h and c stacked,
 ``(2, C, H, W)`` — the same one-variable design as the vector cells (``recurrent.py``).
-The other parents are images of the state's height and width, concatenated on channels, and
-anything else (vectors, classes), flattened and broadcast over every pixel. Each gate is one
-convolution with "same" padding over ``[inputs, state]``, so the kernel size is odd.
+The other parents are read onto the state's grid as ``maps.MapReader`` reads them: images of
+the state's height and width (or an integer multiple of it, folded by space-to-depth) and
+other cells' states (their h) concatenated on channels, anything else (vectors, classes)
+flattened and broadcast over every pixel. Each gate is one convolution with "same" padding
+over ``[inputs, state]``, so the kernel size is odd.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from torch import nn
 
 from ..errors import GraphModelError
 from ..options import Option
-from ..shapes import broadcast
-from .base import BIAS, NETWORKS, NetSpec, NetworkType, _flatten_inputs, off_default
+from ._fastcall import call
+from .base import BIAS, NETWORKS, NetSpec, NetworkType, off_default
+from .maps import MapReader, gather
 from .recurrent import split_state
 
 KERNEL = Option("kernel_size", "int", 3, "side of each gate's square kernel (odd: 'same' padding)",
@@ -33,26 +36,14 @@ class _ConvCell(nn.Module):
         if len(shape) != state_nd or (state_nd == 4 and shape[0] != 2):
             raise GraphModelError(f"a {kind}'s target must be shaped {words}, found {list(shape)}")
         self.state_shape, (self.H, self.W) = shape, shape[-2:]
-        self.images = [k for k, i in enumerate(inputs) if not i.is_state and not i.classes and len(i.shape) == 3
-                       and i.shape[1:] == (self.H, self.W)]
-        self.vectors = [k for k, i in enumerate(inputs) if not i.is_state and k not in self.images]
-        self.vector_specs = [inputs[k] for k in self.vectors]
-        self.in_channels = sum(inputs[k].shape[0] for k in self.images) + sum(i.width for i in self.vector_specs)
+        self.reader = MapReader(inputs, self.H, self.W, skip=(self.state_index,))
+        self.in_channels = self.reader.channels
 
     def _inputs(self, xs):
         """``(x, state, batch)``: x ``(n, C_in, H, W)`` and the state ``(n, *state)``."""
         s = xs[self.state_index]
-        nd = len(self.state_shape)
-        feats = [xs[k] if torch.is_floating_point(xs[k]) else xs[k].to(s.dtype) for k in self.images]
-        if self.vectors:
-            v = _flatten_inputs(self.vector_specs, tuple(xs[k] for k in self.vectors))
-            feats.append(v[..., None, None].expand(*v.shape, self.H, self.W))
-        batches = [s.shape[: s.dim() - nd], *(f.shape[:-3] for f in feats)]
-        batch = batches[0]
-        if any(b != batch for b in batches[1:]):
-            batch = broadcast(*batches)
-        x = torch.cat([f.expand(*batch, *f.shape[-3:]) for f in feats], dim=-3)
-        x = x.reshape(-1, *x.shape[-3:])
+        batch = s.shape[: s.dim() - len(self.state_shape)]
+        x, batch = gather(self.reader.feats(xs), batch)
         return x, s.expand(*batch, *self.state_shape).reshape(-1, *self.state_shape), batch
 
 
@@ -83,7 +74,7 @@ class ConvLSTMNet(_ConvCell):
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
         h, c = s[:, 0], s[:, 1]
-        i, f, o, g = self.gates(torch.cat((x, h), dim=1)).chunk(4, dim=1)
+        i, f, o, g = call(self.gates, torch.cat((x, h), dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         return (torch.stack((h, c), dim=1).reshape(*batch, *self.state_shape),)
