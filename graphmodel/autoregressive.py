@@ -23,6 +23,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
+from . import fastgen
 from .errors import GraphModelError, ShapeError
 from .factors import NET
 from .families import FAMILIES, log_density
@@ -64,6 +65,7 @@ class AutoregressiveModule(nn.Module):
             self.net = build_network(f.net, inputs, heads, trusted)
         except GraphModelError as e:
             raise type(e)(f"factor {self.label}: {e}") from None
+        self.param_shapes = {k: tuple(fam.param_shape(k, var)) for k in names}
         self.table = param_table(self, f, var, names)  # (positive maps and schedules as FactorModule's)
         self.schedules = tuple((ref, f.params[k]) for k, kind, ref, _ in self.table if kind == _SCHED)
         self.parent_ndims = tuple(len(graph.variables[p.name].shape) for p in f.parents)
@@ -140,6 +142,28 @@ class AutoregressiveModule(nn.Module):
                 out[name] = self._buffers[ref]
                 continue
             v = raw[ref] if kind == _NET else self._parameters[ref]
+            out[name] = v if fn is None else fn(v)
+        return out
+
+    def raw_at(self, value: torch.Tensor, parents, masks, d: int) -> tuple[torch.Tensor, ...]:
+        """The network's raw outputs of dimension ``d`` alone, from one full pass."""
+        raw = self.net(value, *parents, masks=masks) if self._masked else self.net(value, *parents)
+        lead = value.dim() - self.event_ndim
+        return tuple(r.reshape(*r.shape[:lead], self.dim, *r.shape[lead + self.event_ndim:]).select(lead, d)
+                     for r in raw)
+
+    def params_at(self, raw: tuple, d: int) -> dict:
+        """The constrained parameters of dimension ``d`` from its raw outputs ``raw``
+        (constants and learned parameters taken at ``d``)."""
+        out = {}
+        for name, kind, ref, fn in self.table:
+            if kind == _NET:
+                v = raw[ref]
+            else:
+                v = self._buffers[ref] if kind in (_CONST, _SCHED) else self._parameters[ref]
+                shape = self.param_shapes[name]
+                if v.dim() and len(shape) >= self.event_ndim:  # (a scalar is every dimension's)
+                    v = v.expand(shape).reshape(self.dim, *shape[self.event_ndim:])[d]
             out[name] = v if fn is None else fn(v)
         return out
 
@@ -231,17 +255,27 @@ class AutoregressiveDistribution(D.Distribution):
         return x
 
     def _fill(self, x, known, order, masks, parents):
-        """Fill ``x`` in ``order`` given ``parents``: one network pass per dimension."""
+        """Fill ``x`` in ``order`` given ``parents``, one dimension at a time.
+
+        Where the network has a cache (:mod:`graphmodel.fastgen`) each step computes only
+        the new dimension's outputs; otherwise each step is a full pass. Both draw each
+        dimension from the same distribution of that dimension alone, so under one seed
+        they draw the same sample.
+        """
         mod = self.module
         lead = x.shape[: x.dim() - mod.event_ndim]
         flat = x.view(*lead, mod.dim)  # (writes go to x)
         known_flat = None if known is None else known.reshape(*lead, mod.dim)
-        for d in (mod.orders[0] if order is None else order).tolist():
-            base = mod.family.make(mod.params(x, *parents, masks=masks), 0)
-            new = base.sample().reshape(*lead, mod.dim)[..., d]
+        order = mod.orders[0] if order is None else order
+        cache = fastgen.cache_for(mod.net, x, tuple(parents), masks, order)
+        for d in order.tolist():
+            raw = cache.next(d) if cache is not None else mod.raw_at(x, parents, masks, d)
+            new = mod.family.make(mod.params_at(raw, d), 0).sample()
             if known_flat is not None:
                 new = torch.where(known_flat[..., d], flat[..., d], new)
             flat[..., d] = new
+            if cache is not None:
+                cache.push(d, flat[..., d])
         return x
 
 
