@@ -88,7 +88,7 @@ def test_bad_uses_are_refused_by_name():
         "give order 'natural', found 'random'"]
     d = json.loads(gm.dumps(gm.Graph("g", p=gm.Bernoulli(x, net=gm.PixelCNN(4), autoregressive=True))))
     d["factors"][0]["net"]["kernel_size"] = 4
-    with pytest.raises(gm.GraphFileError, match=r"factors\[0\]\.net\.kernel_size: expected an odd number, found 4"):
+    with pytest.raises(gm.GraphFileError, match=r"factors\[0\]\.net\.kernel_size: expected one of 3, 5, 7, 9, 11, found 4"):
         gm.loads(json.dumps(d))
 
 

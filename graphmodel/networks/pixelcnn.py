@@ -50,7 +50,7 @@ PIXELCNN_OPTIONS = (
            minimum=1, maximum=4096),
     Option("layers", "int", 5, "gated layers (vertical and horizontal stack each)", minimum=1, maximum=256),
     Option("kernel_size", "int", 5, "an odd kernel width k: the vertical stack reads k columns and k//2 "
-           "rows above, the horizontal stack k//2 pixels to the left", minimum=3, maximum=31),
+           "rows above, the horizontal stack k//2 pixels to the left", choices=(3, 5, 7, 9, 11)),
     Option("head", "int", 64, "width of the 1×1 output head's hidden layer", minimum=1, maximum=4096),
 )
 
@@ -198,11 +198,6 @@ def _build(options: dict, inputs: list[InputSpec], heads: list[HeadSpec], truste
                        options["kernel_size"], options["head"])
 
 
-def _check(options: dict) -> list:
-    k = options.get("kernel_size")
-    return [("kernel_size", f"expected an odd number, found {k}")] if isinstance(k, int) and k % 2 == 0 else []
-
-
 def _describe(options: dict) -> str:
     o = {**_DEFAULTS, **options}
     return f"PixelCNN {o['layers']}×{o['channels']} k{o['kernel_size']}"
@@ -217,7 +212,7 @@ def _activations(options: dict, inputs: list, heads: list) -> int:
 
 
 NETWORKS.register("PixelCNN", NetworkType(
-    "PixelCNN", build=_build, describe=_describe, options=PIXELCNN_OPTIONS, check=_check,
+    "PixelCNN", build=_build, describe=_describe, options=PIXELCNN_OPTIONS,
     activations=_activations, reads_target="natural",
     target_problem=_target_problem))
 
