@@ -59,3 +59,20 @@ def test_cpu_rounds_are_two_steps_and_cheap_settings_take_twice_the_steps(vae_st
     assert vae_step.round_plan((10, 2000), args, cuda) == (15, 10)  # a sync per 2 steps would drain the queue
     fixed = argparse.Namespace(rounds=3, steps=4, fixed_rounds=True)
     assert vae_step.round_plan((10, 2000), fixed, cpu) == (3, 4)
+
+
+def test_a_tiny_fast_generation_run_prints_every_row_with_the_same_samples(monkeypatch, capsys):
+    """``benchmarks/fastgen.py`` on 6×6 images: a row per network and batch, each checking
+    that the cached samples are the naive ones (the speed-up itself is measured at full size)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    import fastgen as bench
+
+    try:
+        bench.main(["--side", "6", "--batches", "2", "400", "--prefix", "10"])
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop("fastgen", None)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "×" in line]
+    assert len(rows) == 4 and all(row.endswith("| yes |") for row in rows)
+    assert "first 10 pixels × 3.6" in rows[1] and "all pixels" in rows[0]
