@@ -33,7 +33,6 @@ import graphmodel as gm  # noqa: E402
 from inference.evaluate import bound  # noqa: E402
 from inference.trainer import Trainer  # noqa: E402
 
-
 # --- the hand-written gated PixelCNN -------------------------------------------------------
 
 class HandGated(nn.Module):

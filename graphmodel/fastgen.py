@@ -33,6 +33,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import GraphModelError
+from .networks.base import _flatten_inputs
 from .networks.masked import MaskedMLPNet
 from .networks.pixelcnn import PixelCNNNet, gate
 
@@ -93,14 +94,14 @@ class MADECache:
 
     def __init__(self, net: MaskedMLPNet, x, context, masks, order):
         layers = list(net.layers)
-        masks = [l.mask for l in layers] if masks is None else list(masks)
+        masks = [lay.mask for lay in layers] if masks is None else list(masks)
         self.net, self.K = net, net.in_per_dim
         lead = x.shape[: x.dim() - net.target_nd]
         if net.context_specs:
             lead = torch.broadcast_shapes(lead, *(c.shape[: c.dim() - len(s.shape)]
                                                   for c, s in zip(context, net.context_specs)))
         self.lead, n = lead, max(1, lead.numel())
-        self.weights = [l.weight * m for l, m in zip(layers, masks)]
+        self.weights = [lay.weight * m for lay, m in zip(layers, masks)]
         D = order.numel()
         ranks = torch.empty_like(order)
         ranks[order] = torch.arange(D, device=order.device)
@@ -109,9 +110,8 @@ class MADECache:
         # from them to the layer above
         self.steps = [[None if g is None else (g, self.weights[k + 1][:, g]) for g in _groups(ready[k], D)]
                       for k in range(len(layers) - 1)]
-        self.a = [l.bias.expand(n, -1).clone() for l in layers]  # every layer's pre-activations
+        self.a = [lay.bias.expand(n, -1).clone() for lay in layers]  # every layer's pre-activations
         if net.context_specs:
-            from .networks.base import _flatten_inputs
             c = _flatten_inputs(net.context_specs, context)
             c = c.expand(*lead, c.shape[-1]).reshape(n, -1)
             self.a[0] += F.linear(c, net.context_in.weight)
@@ -167,8 +167,8 @@ class PixelCNNCache:
         self.vb = [ref.new_zeros(n, C, self.H + r, self.W + 2 * r) for _ in net.layers[:-1]]
         self.hb = [ref.new_zeros(n, C, self.W + r) for _ in net.layers]  # this row of each horizontal stack
         self.link: list[torch.Tensor] = []  # per layer, (W, n, 2C): the vertical stack's link into this row
-        self.hw = [(l.h.weight.reshape(l.h.weight.shape[0], -1), l.h.bias) for l in net.layers]
-        self.rw = [(l.res.weight[:, :, 0, 0], l.res.bias) for l in net.layers]
+        self.hw = [(lay.h.weight.flatten(1), lay.h.bias) for lay in net.layers]
+        self.rw = [(lay.res.weight[:, :, 0, 0], lay.res.bias) for lay in net.layers]
         self.head = (net.head_in.weight[:, :, 0, 0], net.head_in.bias,
                      net.head_out.weight[:, :, 0, 0], net.head_out.bias)
         self.extras = [s[net.target_nd:] for s in net.head_shapes]
@@ -200,7 +200,7 @@ class PixelCNNCache:
         if j == 0:
             self._row(i)
         r, h = self.r, None
-        for k, layer in enumerate(self.net.layers):
+        for k in range(len(self.hw)):
             src = self.xb[:, :, i + r, j:j + r] if k == 0 else self.hb[k - 1][:, :, j:j + r + 1]
             w, b = self.hw[k]
             hp = F.linear(src.reshape(src.shape[0], -1), w, b) + self.link[k][j]

@@ -97,16 +97,16 @@ def test_completion_on_the_cached_path_keeps_the_given_pixels_and_matches_the_na
     assert torch.equal(cached, naive) and torch.equal(cached[:, known], values[:, known])
 
 
-def test_the_cache_runs_no_full_pass_and_the_naive_path_one_per_dimension():
-    for name in ("pixelcnn", "made"):
-        rt = runtime(name)
-        passes: list = []
-        hook = rt.factor_modules[0].net.register_forward_hook(lambda *_: passes.append(1))
-        draw(rt, False)
-        assert passes == []
-        draw(rt, True)
-        hook.remove()
-        assert len(passes) == rt.factor_modules[0].dim
+@pytest.mark.parametrize("name", ["pixelcnn", "made"])
+def test_the_cache_runs_no_full_pass_and_the_naive_path_one_per_dimension(name):
+    rt = runtime(name)
+    passes: list = []
+    hook = rt.factor_modules[0].net.register_forward_hook(lambda *_: passes.append(1))
+    draw(rt, False)
+    assert passes == []
+    draw(rt, True)
+    hook.remove()
+    assert len(passes) == rt.factor_modules[0].dim
 
 
 def test_a_pixelcnn_cache_refuses_another_order():
