@@ -81,6 +81,18 @@ class HandMADE(nn.Module):
         return F.binary_cross_entropy_with_logits(self(x), x, reduction="none").sum(-1)
 
 
+def trainer_batches(train: torch.Tensor, steps: int, batch: int, seed: int, dynamic: bool):
+    """The batches the trainer draws: each epoch a permutation seeded by ``seed · 1,000,003 +
+    epoch``; with ``dynamic``, binary pixels drawn from the grey levels (u < p, on the global
+    stream, as the trainer draws them)."""
+    per_epoch = max(1, len(train) // batch)
+    for step in range(steps):
+        epoch, pos = divmod(step, per_epoch)
+        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        x = train.index_select(0, perm[pos * batch: (pos + 1) * batch])
+        yield (torch.rand_like(x) < x).to(x.dtype) if dynamic else x
+
+
 def train_by_hand(train: torch.Tensor, steps: int, hidden: int, batch: int, lr: float, seed: int = 0,
                   dynamic: bool = False):
     """Train :class:`HandMADE`; ``dynamic``: ``train`` holds grey levels and each batch's
@@ -88,14 +100,8 @@ def train_by_hand(train: torch.Tensor, steps: int, hidden: int, batch: int, lr: 
     torch.manual_seed(seed)
     model = HandMADE(train.shape[1], hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    per_epoch = max(1, len(train) // batch)
     start = time.perf_counter()
-    for step in range(steps):
-        epoch, pos = divmod(step, per_epoch)
-        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-        x = train.index_select(0, perm[pos * batch: (pos + 1) * batch])
-        if dynamic:
-            x = (torch.rand_like(x) < x).to(x.dtype)
+    for x in trainer_batches(train, steps, batch, seed, dynamic):
         loss = model.nll(x).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

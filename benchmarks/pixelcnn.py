@@ -29,6 +29,8 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from made import trainer_batches  # noqa: E402
+
 import graphmodel as gm  # noqa: E402
 from inference.evaluate import bound  # noqa: E402
 from inference.trainer import Trainer  # noqa: E402
@@ -91,14 +93,8 @@ def train_by_hand(graph: gm.Graph, train: torch.Tensor, steps: int, batch: int, 
     o, levels = graph.factors[0].net.options, graph.factors[0].family_options.get("levels")
     model = HandPixelCNN(o["channels"], o["layers"], o["kernel_size"], o["head"], levels or 1)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    per_epoch = max(1, len(train) // batch)
     start = time.perf_counter()
-    for step in range(steps):
-        epoch, pos = divmod(step, per_epoch)
-        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-        x = train.index_select(0, perm[pos * batch: (pos + 1) * batch])
-        if dynamic:
-            x = (torch.rand_like(x) < x).to(x.dtype)
+    for x in trainer_batches(train, steps, batch, seed, dynamic):
         loss = model.nll(x, levels).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
