@@ -90,7 +90,12 @@ def _groups(ready: torch.Tensor, ranks: int) -> list[torch.Tensor | None]:
 
 
 class MADECache:
-    """Incremental sampling of a :class:`~graphmodel.networks.masked.MaskedMLPNet`."""
+    """Incremental sampling of a :class:`~graphmodel.networks.masked.MaskedMLPNet`.
+
+    The hidden layers' pre-activations are accumulated (a unit passes its activation up
+    once it is final); the outputs of a dimension are computed when it is asked for, from
+    the top hidden layer's final units (its mask reads no other).
+    """
 
     def __init__(self, net: MaskedMLPNet, x, context, masks, order):
         layers = list(net.layers)
@@ -101,21 +106,24 @@ class MADECache:
             lead = torch.broadcast_shapes(lead, *(c.shape[: c.dim() - len(s.shape)]
                                                   for c, s in zip(context, net.context_specs)))
         self.lead, n = lead, max(1, lead.numel())
-        self.weights = [lay.weight * m for lay, m in zip(layers, masks)]
+        weights = [lay.weight * m for lay, m in zip(layers, masks)]
+        self.first, self.out_w = weights[0], weights[-1]
         D = order.numel()
         ranks = torch.empty_like(order)
         ranks[order] = torch.arange(D, device=order.device)
-        ready = _readiness(masks, ranks.repeat_interleave(self.K) if self.K > 1 else ranks)
-        # the units of each layer (but the output) final after each rank, with the weights
-        # from them to the layer above
-        self.steps = [[None if g is None else (g, self.weights[k + 1][:, g]) for g in _groups(ready[k], D)]
-                      for k in range(len(layers) - 1)]
-        self.a = [lay.bias.expand(n, -1).clone() for lay in layers]  # every layer's pre-activations
+        ready = _readiness(masks[:-1], ranks.repeat_interleave(self.K) if self.K > 1 else ranks)
+        # the hidden units of each layer final after each rank, with the weights from them
+        # to the layer above (none for the top layer: its units are read row by row)
+        self.steps = [[None if g is None else (g, weights[k + 1][:, g] if k + 1 < len(ready) else None)
+                       for g in _groups(ready[k], D)] for k in range(len(ready))]
+        self.a = [lay.bias.expand(n, -1).clone() for lay in layers[:-1]]  # hidden pre-activations
+        self.top = self.a[-1].new_zeros(self.a[-1].shape)  # the top layer's final activations
+        self.out_b = layers[-1].bias
         if net.context_specs:
             c = _flatten_inputs(net.context_specs, context)
             c = c.expand(*lead, c.shape[-1]).reshape(n, -1)
             self.a[0] += F.linear(c, net.context_in.weight)
-            self.a[-1] += F.linear(c, net.context_out.weight)
+            self.out_b = self.out_b + F.linear(c, net.context_out.weight)
         self.offsets = [0]
         for size in net.head_sizes:
             self.offsets.append(self.offsets[-1] + size)
@@ -124,28 +132,34 @@ class MADECache:
         self._propagate(0)  # the units that read no target dimension
 
     def _propagate(self, group: int) -> None:
-        act = self.net.act
+        act, last = self.net.act, len(self.steps) - 1
         for k, steps in enumerate(self.steps):
             step = steps[group]
-            if step is not None:
-                units, w = step
-                self.a[k + 1] += F.linear(act(self.a[k][:, units]), w)
+            if step is None:
+                continue
+            units, w = step
+            h = act(self.a[k][:, units])
+            if k < last:
+                self.a[k + 1] += F.linear(h, w)
+            else:
+                self.top[:, units] = h
 
     def next(self, d: int) -> tuple[torch.Tensor, ...]:
         out = []
         for k, extra in enumerate(self.extras):
             per = (self.offsets[k + 1] - self.offsets[k]) // self.net.dim
-            start = self.offsets[k] + d * per
-            out.append(self.a[-1][:, start:start + per].reshape(*self.lead, *extra))
+            rows = slice(self.offsets[k] + d * per, self.offsets[k] + (d + 1) * per)
+            y = F.linear(self.top, self.out_w[rows], self.out_b[..., rows])
+            out.append(y.reshape(*self.lead, *extra))
         return tuple(out)
 
     def push(self, d: int, value: torch.Tensor) -> None:
         v = value.reshape(-1)
         if self.K > 1:
-            cols = self.weights[0][:, d * self.K:(d + 1) * self.K]
+            cols = self.first[:, d * self.K:(d + 1) * self.K]
             self.a[0] += cols.t()[v.long()]
         else:
-            self.a[0] += v.to(self.a[0].dtype)[:, None] * self.weights[0][:, d]
+            self.a[0] += v.to(self.a[0].dtype)[:, None] * self.first[:, d]
         self.rank += 1
         self._propagate(self.rank)
 
