@@ -104,27 +104,27 @@ def _trained(name: str, steps: int):
 
 
 def test_pixelcnn_learns_the_28x28_digits_far_better_than_independent_pixels():
-    """The ``pixelcnn`` example at CI size (150 steps of 32 dynamically binarized mnist5k
+    """The ``pixelcnn`` example at CI size (100 steps of 32 dynamically binarized mnist5k
     digits; the file's own run is in docs/RESULTS.md): its exact test NLL over the 500 test
     digits falls far below the independent pixels'."""
-    t, nll = _trained("pixelcnn", 150)
+    t, nll = _trained("pixelcnn", 100)
     train, test = t.train_data["x"], t.test_data["x"]
     p = train.mean(0).clamp(1e-3, 1 - 1e-3)
     independent = -(test * p.log() + (1 - test) * (1 - p).log()).flatten(1).sum(-1).mean().item()
-    print(f"\npixelcnn, 150 steps: test NLL {nll:.2f} nats, independent pixels {independent:.2f}")
+    print(f"\npixelcnn, 100 steps: test NLL {nll:.2f} nats, independent pixels {independent:.2f}")
     assert nll < independent - 40
 
 
 def test_pixelcnn_learns_8_grey_levels_of_the_8x8_digits():
-    """``pixelcnn_digits`` at CI size: an 8-way softmax per pixel beats independent pixels
+    """``pixelcnn_digits`` at CI size (200 steps): an 8-way softmax per pixel beats independent pixels
     (each with its training frequencies of the 8 levels), and samples are grey levels."""
-    t, nll = _trained("pixelcnn_digits", 300)
+    t, nll = _trained("pixelcnn_digits", 200)
     k = torch.round(t.train_data["x"] * 7).long()
     freq = torch.nn.functional.one_hot(k, 8).sum(0).double() + 1
     logp = (freq / freq.sum(-1, keepdim=True)).log()
     test = torch.round(t.test_data["x"] * 7).long()
     independent = -logp.expand(len(test), *logp.shape).gather(-1, test.unsqueeze(-1)).flatten(1).sum(1).mean().item()
-    print(f"\npixelcnn_digits, 300 steps: test NLL {nll:.2f} nats, independent pixels {independent:.2f}")
+    print(f"\npixelcnn_digits, 200 steps: test NLL {nll:.2f} nats, independent pixels {independent:.2f}")
     assert nll < independent - 10
     with torch.no_grad():
         s = t.runtime.p.sample(3)["x"]
