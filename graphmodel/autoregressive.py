@@ -1,12 +1,15 @@
 """Autoregressive factors: ``p(x | parents) = ∏ᵢ p(x_{oᵢ} | x_{o<ᵢ}, parents)`` in one network.
 
 A factor with ``autoregressive=...`` is built as an :class:`AutoregressiveModule` instead of
-a ``FactorModule``: its network (a masked MLP, :mod:`graphmodel.networks.masked`) reads the target
+a ``FactorModule``: its network (a masked MLP, :mod:`graphmodel.networks.masked`, or a gated
+PixelCNN, :mod:`graphmodel.networks.pixelcnn`) reads the target
 itself besides the parents, and ``forward(*parents)`` returns an
 :class:`AutoregressiveDistribution`. Scoring is one masked pass (the parameters of every
 dimension at once, then the family's elementwise log-density summed over the event);
-sampling fills the target one dimension per pass in its order, optionally keeping given
-dimensions (:meth:`AutoregressiveDistribution.complete`).
+sampling fills the target one dimension at a time in its order, optionally keeping given
+dimensions (:meth:`AutoregressiveDistribution.complete`) — each step from the network's
+cache (:mod:`graphmodel.fastgen`: only what the new dimension adds) where it has one, else
+one full pass per dimension.
 
 Orders (the factor's :class:`graphmodel.factors.Autoregressive` spec): ``natural``,
 ``random`` (one permutation fixed by the seed) or ``agnostic``: in training mode every call
@@ -178,7 +181,8 @@ class AutoregressiveDistribution(D.Distribution):
 
     ``log_prob`` is one masked pass per order (one in training; the average density over
     an agnostic ensemble's orders in eval mode); ``sample`` and :meth:`complete` fill the
-    target one dimension per pass, in order. There is no reparameterized sample.
+    target one dimension at a time, in order (cached where the network allows, see
+    :meth:`_fill`). There is no reparameterized sample.
 
     Args:
         module: the factor's :class:`AutoregressiveModule`.
