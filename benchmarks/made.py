@@ -169,13 +169,18 @@ def main(argv=None) -> None:
     print(f"(batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}; {len(t.train_data['x'])} training and "
           f"{len(t.test_data['x'])} test examples)")
     if args.png:
-        from inference.plots import save_samples
+        save_grid(t.runtime, t.graph, args.png)
 
-        torch.manual_seed(0)
-        with torch.no_grad():
-            samples = t.runtime.p.sample(64)
-        save_samples({"x": samples["x"]}, t.graph, args.png, None)
-        print(f"wrote {args.png}")
+
+def save_grid(runtime, graph, path: str) -> None:
+    """A grid of 64 samples of ``x`` (seed 0) at ``path``."""
+    from inference.plots import save_samples
+
+    torch.manual_seed(0)
+    with torch.no_grad():
+        samples = runtime.p.sample(64)
+    save_samples({"x": samples["x"]}, graph, path, None)
+    print(f"wrote {path}")
 
 
 def compare(args, dynamic: bool):

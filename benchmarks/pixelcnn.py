@@ -29,7 +29,7 @@ from torch.nn import functional as F
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from made import trainer_batches  # noqa: E402
+from made import save_grid, trainer_batches  # noqa: E402
 
 import graphmodel as gm  # noqa: E402
 from inference.evaluate import bound  # noqa: E402
@@ -136,13 +136,7 @@ def main(argv=None) -> None:
     print(f"(batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}; {len(t.train_data['x'])} training and "
           f"{len(x)} test examples)")
     if args.png:
-        from inference.plots import save_samples
-
-        torch.manual_seed(0)
-        with torch.no_grad():
-            samples = t.runtime.p.sample(64)
-        save_samples({"x": samples["x"]}, graph, args.png, None)
-        print(f"wrote {args.png}")
+        save_grid(t.runtime, graph, args.png)
 
 
 def independent(train: torch.Tensor, test: torch.Tensor, levels: int | None) -> float:
