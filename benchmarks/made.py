@@ -81,6 +81,18 @@ class HandMADE(nn.Module):
         return F.binary_cross_entropy_with_logits(self(x), x, reduction="none").sum(-1)
 
 
+def trainer_batches(train: torch.Tensor, steps: int, batch: int, seed: int, dynamic: bool):
+    """The batches the trainer draws: each epoch a permutation seeded by ``seed · 1,000,003 +
+    epoch``; with ``dynamic``, binary pixels drawn from the grey levels (u < p, on the global
+    stream, as the trainer draws them)."""
+    per_epoch = max(1, len(train) // batch)
+    for step in range(steps):
+        epoch, pos = divmod(step, per_epoch)
+        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        x = train.index_select(0, perm[pos * batch: (pos + 1) * batch])
+        yield (torch.rand_like(x) < x).to(x.dtype) if dynamic else x
+
+
 def train_by_hand(train: torch.Tensor, steps: int, hidden: int, batch: int, lr: float, seed: int = 0,
                   dynamic: bool = False):
     """Train :class:`HandMADE`; ``dynamic``: ``train`` holds grey levels and each batch's
@@ -88,14 +100,8 @@ def train_by_hand(train: torch.Tensor, steps: int, hidden: int, batch: int, lr: 
     torch.manual_seed(seed)
     model = HandMADE(train.shape[1], hidden)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-    per_epoch = max(1, len(train) // batch)
     start = time.perf_counter()
-    for step in range(steps):
-        epoch, pos = divmod(step, per_epoch)
-        perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-        x = train.index_select(0, perm[pos * batch: (pos + 1) * batch])
-        if dynamic:
-            x = (torch.rand_like(x) < x).to(x.dtype)
+    for x in trainer_batches(train, steps, batch, seed, dynamic):
         loss = model.nll(x).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -163,13 +169,18 @@ def main(argv=None) -> None:
     print(f"(batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}; {len(t.train_data['x'])} training and "
           f"{len(t.test_data['x'])} test examples)")
     if args.png:
-        from inference.plots import save_samples
+        save_grid(t.runtime, t.graph, args.png)
 
-        torch.manual_seed(0)
-        with torch.no_grad():
-            samples = t.runtime.p.sample(64)
-        save_samples({"x": samples["x"]}, t.graph, args.png, None)
-        print(f"wrote {args.png}")
+
+def save_grid(runtime, graph, path: str) -> None:
+    """A grid of 64 samples of ``x`` (seed 0) at ``path``."""
+    from inference.plots import save_samples
+
+    torch.manual_seed(0)
+    with torch.no_grad():
+        samples = runtime.p.sample(64)
+    save_samples({"x": samples["x"]}, graph, path, None)
+    print(f"wrote {path}")
 
 
 def compare(args, dynamic: bool):

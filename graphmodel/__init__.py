@@ -74,6 +74,7 @@ from .networks.gqn import GQNPool, GQNTower
 from .networks.maps import ConvMap, ConvWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks.residual import ResidualMLP
+from .networks.pixelcnn import PIXELCNN_OPTIONS, PixelCNN
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
@@ -89,7 +90,7 @@ __all__ = [
     "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",
     "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",
     "Learn", "MAF", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Mixture", "Model", "ModelRuntime", "NET",
-    "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Permute",
+    "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "PIXELCNN_OPTIONS", "POSITIVE_MAPS", "Parent", "Permute", "PixelCNN",
     "Planar", "Plate", "PositiveMap", "Problem", "QuantizedCategorical", "Radial", "RelaxedBernoulli",
     "RelaxedOneHotCategorical", "ResidualMLP", "Runtime", "SUPPORTS", "ShapeError", "Support", "TRANSFORMS", "Tied", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",

@@ -1,12 +1,15 @@
 """Autoregressive factors: ``p(x | parents) = ∏ᵢ p(x_{oᵢ} | x_{o<ᵢ}, parents)`` in one network.
 
 A factor with ``autoregressive=...`` is built as an :class:`AutoregressiveModule` instead of
-a ``FactorModule``: its network (a masked MLP, :mod:`graphmodel.networks.masked`) reads the target
+a ``FactorModule``: its network (a masked MLP, :mod:`graphmodel.networks.masked`, or a gated
+PixelCNN, :mod:`graphmodel.networks.pixelcnn`) reads the target
 itself besides the parents, and ``forward(*parents)`` returns an
 :class:`AutoregressiveDistribution`. Scoring is one masked pass (the parameters of every
 dimension at once, then the family's elementwise log-density summed over the event);
-sampling fills the target one dimension per pass in its order, optionally keeping given
-dimensions (:meth:`AutoregressiveDistribution.complete`).
+sampling fills the target one dimension at a time in its order, optionally keeping given
+dimensions (:meth:`AutoregressiveDistribution.complete`) — each step from the network's
+cache (:mod:`graphmodel.fastgen`: only what the new dimension adds) where it has one, else
+one full pass per dimension.
 
 Orders (the factor's :class:`graphmodel.factors.Autoregressive` spec): ``natural``,
 ``random`` (one permutation fixed by the seed) or ``agnostic``: in training mode every call
@@ -23,6 +26,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
+from . import fastgen
 from .errors import GraphModelError, ShapeError
 from .factors import NET
 from .families import FAMILIES, log_density
@@ -64,6 +68,7 @@ class AutoregressiveModule(nn.Module):
             self.net = build_network(f.net, inputs, heads, trusted)
         except GraphModelError as e:
             raise type(e)(f"factor {self.label}: {e}") from None
+        self.param_shapes = {k: tuple(fam.param_shape(k, var)) for k in names}
         self.table = param_table(self, f, var, names)  # (positive maps and schedules as FactorModule's)
         self.schedules = tuple((ref, f.params[k]) for k, kind, ref, _ in self.table if kind == _SCHED)
         self.parent_ndims = tuple(len(graph.variables[p.name].shape) for p in f.parents)
@@ -143,6 +148,28 @@ class AutoregressiveModule(nn.Module):
             out[name] = v if fn is None else fn(v)
         return out
 
+    def raw_at(self, value: torch.Tensor, parents, masks, d: int) -> tuple[torch.Tensor, ...]:
+        """The network's raw outputs of dimension ``d`` alone, from one full pass."""
+        raw = self.net(value, *parents, masks=masks) if self._masked else self.net(value, *parents)
+        lead = value.dim() - self.event_ndim
+        return tuple(r.reshape(*r.shape[:lead], self.dim, *r.shape[lead + self.event_ndim:]).select(lead, d)
+                     for r in raw)
+
+    def params_at(self, raw: tuple, d: int) -> dict:
+        """The constrained parameters of dimension ``d`` from its raw outputs ``raw``
+        (constants and learned parameters taken at ``d``)."""
+        out = {}
+        for name, kind, ref, fn in self.table:
+            if kind == _NET:
+                v = raw[ref]
+            else:
+                v = self._buffers[ref] if kind in (_CONST, _SCHED) else self._parameters[ref]
+                shape = self.param_shapes[name]
+                if v.dim() and len(shape) >= self.event_ndim:  # (a scalar is every dimension's)
+                    v = v.expand(shape).reshape(self.dim, *shape[self.event_ndim:])[d]
+            out[name] = v if fn is None else fn(v)
+        return out
+
     def forward(self, *parents: torch.Tensor) -> AutoregressiveDistribution:
         shapes = [x.shape[: x.dim() - nd] for x, nd in zip(parents, self.parent_ndims)]
         batch = torch.broadcast_shapes(*shapes) if shapes else torch.Size()
@@ -154,7 +181,8 @@ class AutoregressiveDistribution(D.Distribution):
 
     ``log_prob`` is one masked pass per order (one in training; the average density over
     an agnostic ensemble's orders in eval mode); ``sample`` and :meth:`complete` fill the
-    target one dimension per pass, in order. There is no reparameterized sample.
+    target one dimension at a time, in order (cached where the network allows, see
+    :meth:`_fill`). There is no reparameterized sample.
 
     Args:
         module: the factor's :class:`AutoregressiveModule`.
@@ -231,17 +259,27 @@ class AutoregressiveDistribution(D.Distribution):
         return x
 
     def _fill(self, x, known, order, masks, parents):
-        """Fill ``x`` in ``order`` given ``parents``: one network pass per dimension."""
+        """Fill ``x`` in ``order`` given ``parents``, one dimension at a time.
+
+        Where the network has a cache (:mod:`graphmodel.fastgen`) each step computes only
+        the new dimension's outputs; otherwise each step is a full pass. Both draw each
+        dimension from the same distribution of that dimension alone, so under one seed
+        they draw the same sample.
+        """
         mod = self.module
         lead = x.shape[: x.dim() - mod.event_ndim]
         flat = x.view(*lead, mod.dim)  # (writes go to x)
         known_flat = None if known is None else known.reshape(*lead, mod.dim)
-        for d in (mod.orders[0] if order is None else order).tolist():
-            base = mod.family.make(mod.params(x, *parents, masks=masks), 0)
-            new = base.sample().reshape(*lead, mod.dim)[..., d]
+        order = mod.orders[0] if order is None else order
+        cache = fastgen.cache_for(mod.net, x, tuple(parents), masks, order)
+        for d in order.tolist():
+            raw = cache.next(d) if cache is not None else mod.raw_at(x, parents, masks, d)
+            new = mod.family.make(mod.params_at(raw, d), 0).sample()
             if known_flat is not None:
                 new = torch.where(known_flat[..., d], flat[..., d], new)
             flat[..., d] = new
+            if cache is not None:
+                cache.push(d, flat[..., d])
         return x
 
 

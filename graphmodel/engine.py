@@ -234,10 +234,11 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
     that can read the target (a MaskedMLP, or a user's module that keeps the order), a
     family that scores each dimension apart, and no plate logic of its own.
     """
-    masked = isinstance(f.net, NetSpec) and f.net.type == "MaskedMLP"
+    reads = NETWORKS.get(f.net.type).reads_target if isinstance(f.net, NetSpec) and f.net.type in NETWORKS else None
+    masked = reads is not None  # (a MaskedMLP, a PixelCNN: declared by the network type)
     if f.autoregressive is None:
         if masked:
-            bad("a MaskedMLP reads the factor's own target; make the factor autoregressive "
+            bad(f"a {f.net.type} reads the factor's own target; make the factor autoregressive "
                 "(autoregressive=True) or use an MLP")
         return
     if fam.deterministic or fam.event_dims:
@@ -246,12 +247,17 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
     if not uses_net:
         bad("an autoregressive factor takes its parameters from its net; give net=MaskedMLP(...)")
     elif isinstance(f.net, NetSpec) and not masked and f.net.type != "module":
-        bad(f"an autoregressive factor needs a network that reads its target through masks (MaskedMLP), "
+        known = ", ".join(n for n, t in NETWORKS.items() if t.reads_target)
+        bad(f"an autoregressive factor needs a network that reads its target through masks ({known}), "
             f"found {f.net.type}")
-    elif f.net is not None and not masked and f.autoregressive.order != "natural":
-        bad(f"a user's network keeps its own order, and sampling fills the dimensions 0, 1, … in turn; "
+    elif f.net is not None and reads != "any" and f.autoregressive.order != "natural":
+        who = f"a {f.net.type}" if reads else "a user's network"
+        bad(f"{who} keeps its own order, and sampling fills the dimensions 0, 1, … in turn; "
             f"give order 'natural', found {f.autoregressive.order!r}")
     var = graph.variables.get(f.target)
+    check = NETWORKS.get(f.net.type).target_problem if masked else None
+    if check is not None and var is not None and (why := check(tuple(var.shape))):
+        bad(why)
     if f.init or f.reduce or any(p.lag for p in f.parents) or (
             var is not None and var.plate is not None and var.plate in graph.plates
             and graph.plates[var.plate].kind == "sequence"):

@@ -100,6 +100,8 @@ def test_the_evaluation_benchmark_scores_both_loops_alike(monkeypatch):
     (gb, gl), (hb, hl) = r["values"]["graphmodel"], r["values"]["pytorch"]
     assert gb == pytest.approx(hb, abs=1e-4) and gl == pytest.approx(hl, abs=1e-4) and gb < gl
     assert r["ratio"] > 0 and len(r["times"]["graphmodel"]) == 2
+
+
 def test_the_gqn_step_timing_runs_both_models(monkeypatch, tmp_path):
     monkeypatch.syspath_prepend(str(BENCH))
     monkeypatch.setenv("GRAPHMODEL_CACHE", str(tmp_path))
@@ -113,3 +115,20 @@ def test_the_gqn_step_timing_runs_both_models(monkeypatch, tmp_path):
         sys.modules.pop("gqn_compare", None)
     assert set(r["ms"]) == {"graphmodel", "pytorch"} and all(v > 0 for v in r["ms"].values())
     assert r["ratio"] > 0
+
+
+def test_a_tiny_fast_generation_run_prints_every_row_with_the_same_samples(monkeypatch, capsys):
+    """``benchmarks/fastgen.py`` on 6×6 images: a row per network and batch, each checking
+    that the cached samples are the naive ones (the speed-up itself is measured at full size)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    threads = torch.get_num_threads()
+    import fastgen as bench
+
+    try:
+        bench.main(["--side", "6", "--batches", "2", "400", "--prefix", "10"])
+    finally:
+        torch.set_num_threads(threads)
+        sys.modules.pop("fastgen", None)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "×" in line]
+    assert len(rows) == 4 and all(row.endswith("| yes |") for row in rows)
+    assert "first 10 pixels × 3.6" in rows[1] and "all pixels" in rows[0]

@@ -87,6 +87,9 @@ CASES = {
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
     "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
+    "PixelCNN": Case(gm.PixelCNN(4, layers=2, head=8), (1, 6, 6), ((), ("vector",), ("categorical",),
+                                                                   ("vector", "categorical", "image")),
+                     family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "module": Case(gm.UserNet("torch.nn:Linear", in_features=5, out_features=3), (3,), (("vector",),), trust=True,
                    params=(("scale", 1.0),)),
 }

@@ -7,7 +7,7 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``maps``, ``gqn``, ``masked``, ``identity``, ``user``);
+One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``maps``, ``gqn``, ``masked``, ``pixelcnn``, ``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
@@ -37,6 +37,7 @@ from .identity import Identity, IdentityNet
 from .maps import ConvMap, ConvMapNet, ConvWrite, ConvWriteNet
 from .masked import MASKED_MLP_OPTIONS, MaskedMLP, MaskedMLPNet
 from .mlp import MLP, MLPNet
+from .pixelcnn import PIXELCNN_OPTIONS, PixelCNN, PixelCNNNet
 from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
 from .residual import ResidualMLP, ResidualMLPNet
 from .user import UserNet, import_ref
@@ -47,5 +48,6 @@ __all__ = [
     "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
     "ConvMap", "ConvMapNet", "ConvWrite", "ConvWriteNet", "GQNPool", "GQNPoolNet", "GQNTower", "GQNTowerNet",
     "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType",
-    "ResidualMLP", "ResidualMLPNet", "run_sequential", "UserNet", "UserNetAdapter",
+    "PixelCNN", "PIXELCNN_OPTIONS", "PixelCNNNet", "ResidualMLP", "ResidualMLPNet", "run_sequential", "UserNet",
+    "UserNetAdapter",
 ]

@@ -93,6 +93,13 @@ class NetworkType:
     #: the backward pass, from the shapes alone (``graphmodel.budget`` reads it before anything
     #: is allocated); ``None``: estimated as the inputs and the heads
     activations: Callable[[dict, list, list], int] | None = None
+    #: whether the network reads an autoregressive factor's own target: ``"any"`` (through
+    #: masks built for any order, as MADE's), ``"natural"`` (in its one fixed order, the
+    #: flattened target's: a PixelCNN's raster order) or ``None`` (it reads parents only)
+    reads_target: str | None = None
+    #: ``target_problem(shape)``: why such a network cannot read an autoregressive target of
+    #: this shape (a PixelCNN: a one-channel image), or ``None``; the engine reports it
+    target_problem: Callable[[tuple], str | None] | None = None
 
     def activation_count(self, options: dict, inputs: list, heads: list) -> int:
         """:attr:`activations` with the defaults filled in (a rough count when undeclared)."""
