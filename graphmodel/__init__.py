@@ -73,8 +73,8 @@ from .networks import (
 from .networks.gqn import GQNPool, GQNTower
 from .networks.maps import ConvMap, ConvWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
-from .networks.residual import ResidualMLP
 from .networks.pixelcnn import PIXELCNN_OPTIONS, PixelCNN
+from .networks.residual import ResidualMLP
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace

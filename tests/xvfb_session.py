@@ -1,0 +1,176 @@
+"""A user's session in the real editor window, driven by X mouse and keyboard events.
+
+Run by ``tests/test_editor_xvfb.py`` under Xvfb (``QT_QPA_PLATFORM=xcb``): from an empty canvas
+it drags an observed and a latent variable from the palette, connects z → x in p, gives z its
+prior with the inspector's button, switches to q and connects x → z, picks the two-moons data
+(the panel binds x itself), presses Start and waits for the first samples. Every action is a
+real X event sent by ``xdotool``; the window only reacts. Writes what happened as JSON to the
+path in ``argv[1]``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from PyQt6.QtCore import QPoint, QPointF, QTimer
+from PyQt6.QtWidgets import QApplication
+
+TICK_MS = 250
+LIMIT_TICKS = 4 * 240  # four minutes
+
+
+def xdo(*args) -> subprocess.Popen:
+    return subprocess.Popen(["xdotool", *map(str, args)])
+
+
+def drag(a: QPoint, b: QPoint) -> subprocess.Popen:
+    """Press at ``a``, move there in steps (Qt starts a drag after a few pixels), release at ``b``."""
+    cmd = ["mousemove", a.x(), a.y(), "sleep", 0.2, "mousedown", 1, "sleep", 0.2]
+    for k in range(1, 9):
+        x = a.x() + (b.x() - a.x()) * k // 8
+        y = a.y() + (b.y() - a.y()) * k // 8
+        cmd += ["mousemove", x, y, "sleep", 0.08]
+    cmd += ["sleep", 0.2, "mouseup", 1]
+    return xdo(*cmd)
+
+
+def click(p: QPoint) -> subprocess.Popen:
+    return xdo("mousemove", p.x(), p.y(), "sleep", 0.15, "click", 1)
+
+
+class Session:
+    def __init__(self, window, out: Path):
+        self.w, self.out = window, out
+        self.steps = [self.settle, self.settle, self.focus, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.add_prior,
+                      self.choose_q, self.connect_q, self.open_datasets, self.choose_moons, self.start,
+                      self.wait_for_samples]
+        self.proc: subprocess.Popen | None = None
+        self.ticks = 0
+        self.log: list[str] = []
+        self.timer = QTimer(interval=TICK_MS, timeout=self.tick)
+        self.timer.start()
+
+    # --- where things are, in screen coordinates ------------------------------------------
+
+    def palette_item(self, spec: str) -> QPoint:
+        tree = self.w.palette.tree
+        item = self.w.palette.items[spec]
+        tree.scrollToItem(item)
+        return tree.viewport().mapToGlobal(tree.visualItemRect(item).center())
+
+    def canvas(self, x: float, y: float) -> QPoint:
+        view = self.w.view
+        return view.viewport().mapToGlobal(view.mapFromScene(QPointF(x, y)))
+
+    def node(self, name: str, dy: float = 0.0) -> QPoint:
+        item = self.w.scene.variables[name]
+        return self.canvas(item.pos().x(), item.pos().y() + dy)
+
+    def port(self, name: str) -> QPoint:
+        item = self.w.scene.variables[name]
+        p = item.port_pos()
+        return self.canvas(item.pos().x() + p.x(), item.pos().y() + p.y())
+
+    def widget(self, widget) -> QPoint:
+        return widget.mapToGlobal(widget.rect().center())
+
+    # --- the user's actions ---------------------------------------------------------------
+
+    def settle(self):
+        """A moment for the window manager-less X server to map the window and Qt to lay it out."""
+
+    def focus(self):
+        """A first click on the canvas: without a window manager, the first press activates the window."""
+        self.proc = click(self.canvas(300, -200))
+
+    def add_observed(self):
+        self.proc = drag(self.palette_item("variable:observed"), self.canvas(0, 160))
+
+    def add_latent(self):
+        self.proc = drag(self.palette_item("variable:latent"), self.canvas(0, 0))
+
+    def connect_p(self):
+        self.proc = drag(self.port("z"), self.node("x"))
+
+    def select_z(self):
+        self.proc = click(self.node("z", dy=-8))
+
+    def add_prior(self):
+        from PyQt6.QtWidgets import QPushButton
+
+        button = next(b for b in self.w.inspector.findChildren(QPushButton)
+                      if b.text().startswith("Add in ") and b.isVisible())
+        self.proc = click(self.widget(button))
+
+    def choose_q(self):
+        self.proc = xdo("key", "ctrl+2")
+
+    def connect_q(self):
+        self.proc = drag(self.port("x"), self.node("z"))
+
+    def open_datasets(self):
+        self.proc = click(self.widget(self.w.train.dataset))
+
+    def choose_moons(self):
+        self.proc = xdo("type", "--delay", 120, "two", "key", "Return")
+
+    def start(self):
+        self.proc = click(self.widget(self.w.train.start_button))
+
+    def wait_for_samples(self):
+        if self.w.train.samples_step <= 0:
+            self.steps.insert(0, self.wait_for_samples)
+
+    # --- the loop -----------------------------------------------------------------------
+
+    def tick(self):
+        self.ticks += 1
+        if self.ticks > LIMIT_TICKS:
+            return self.finish("timed out")
+        if self.proc is not None and self.proc.poll() is None:
+            return  # the last action's events are still being sent
+        self.proc = None
+        if not self.steps:
+            return self.finish("done")
+        step = self.steps.pop(0)
+        self.log.append(step.__name__)
+        try:
+            step()
+        except Exception as e:  # noqa: BLE001 - report what the session could not do
+            self.finish(f"{step.__name__} failed: {type(e).__name__}: {e}")
+
+    def finish(self, how: str):
+        self.timer.stop()
+        g = self.w.document.graph
+        result = {
+            "how": how, "log": self.log,
+            "variables": {n: [list(v.shape), v.support, v.role] for n, v in g.variables.items()},
+            "factors": [[f.model, f.target, f.family, [p.name for p in f.parents]] for f in g.factors],
+            "data": g.data, "problems": [p.message for p in g.problems()],
+            "samples_step": self.w.train.samples_step, "objective": self.w.formulas.objective_text,
+        }
+        self.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+        if self.w.train.running:
+            self.w.train.shutdown()
+        QApplication.instance().quit()
+
+
+def main() -> int:
+    from editor.mainwindow import MainWindow
+
+    app = QApplication(sys.argv[:1])
+    w = MainWindow(None, None, state_dir=Path(tempfile.mkdtemp()), restore=False)
+    w.setGeometry(0, 0, 1280, 800)
+    w.show()
+    w.raise_()
+    w.activateWindow()
+    session = Session(w, Path(sys.argv[1]))  # noqa: F841 (the timer keeps it going)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
