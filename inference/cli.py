@@ -25,7 +25,7 @@ def _load(path, trust=False, validate=False, args=None):
     try:
         g = gm.load(path, validate=validate, trust=trust)
         if args is not None and (getattr(args, "data", None) or getattr(args, "bind", None)):
-            from .filedata import with_source
+            from .sourcearg import with_source
 
             with_source(g, args.data, args.bind)  # --data, --bind: the data section from the command line
         return g
