@@ -57,6 +57,7 @@ from .graph import Graph
 from .networks import (
     MLP,
     NETWORKS,
+    BiRNN,
     ConvEncoder,
     ConvGRU,
     ConvLSTM,
@@ -78,7 +79,7 @@ from .variables import Parent, Plate, Variable, length_key
 __version__ = "0.1.0"
 
 __all__ = [
-    "ActNorm", "Annealed", "Autoregressive", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical",
+    "ActNorm", "Annealed", "Autoregressive", "Bernoulli", "Beta", "BiRNN", "BivariateNormalMixture", "Categorical",
     "Const", "Conv1x1", "ConvEncoder", "ConvGRU", "ConvLSTM", "Coupling", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",
     "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",

@@ -19,7 +19,7 @@ from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, factor_family
 from .flows import TRANSFORMS, step_problems
 from .networks import NETWORKS, NetSpec, check_options
-from .plates import nesting_problems, outer_plate, plate_problems
+from .plates import nesting_problems, outer_plate, plate_problems, sequence_read
 from .positive import POSITIVE_MAPS, positive_params
 
 
@@ -57,6 +57,9 @@ class Step:
     plate: str | None  # the plate the factor runs in (its target's, or the reduced one)
     reduce: bool
     span: tuple[int, int] = (0, 0)
+    #: the sequence plate whose whole sequences the factor's network reads (a ``BiRNN``);
+    #: the runtime passes that plate's lengths (or ``None``) after the parents
+    lengths: str | None = None
 
 
 @dataclass(frozen=True)
@@ -540,7 +543,7 @@ def compile_plan(graph, model: str) -> Plan:
         if j is not None and span == (0, 0):  # a boundary factor beside one that reads no other step: t = 0
             span = (1, 0)
         return Step(i, slot[target], ps, lags, expand, j, init_parents,
-                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span)
+                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span, sequence_read(graph, f))
 
     blocks: list = [Last(slot[n], slot[f"{n}[last]"], graph.variables[n].plate) for n in lasts if n in ins]
     for plate, direction, targets in a.blocks[model]:

@@ -31,7 +31,7 @@ from .sequences import blank_padding, expanded, last_step, run_sequence, tempere
 from .shapes import broadcast
 from .variables import length_key
 
-_EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity"})
+_EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity", "BiRNN"})
 
 
 class FactorModule(nn.Module):
@@ -255,7 +255,8 @@ class ModelRuntime:
         self._slot = {n: k for k, n in enumerate(plan.names)}
         #: the names of the model's variables, and the length keys of its sequence plates
         #: (``"time.length"``: one length per example): what a caller may give
-        seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))}
+        seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))} | {
+            b.lengths for b in plan.blocks if getattr(b, "lengths", None) is not None}  # (Steps over whole sequences)
         self._length_keys = {length_key(pl): pl for pl in seq}
         self.variables = frozenset(plan.names) | frozenset(self._length_keys)
         #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
@@ -351,7 +352,7 @@ class ModelRuntime:
                 vals[block.target] = last_step(vals[block.source], plan.event_ndims[block.source],
                                                lengths.get(block.plate))
             else:
-                self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau)
+                self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau, lengths)
         return vals, lps, dists
 
     def _batch_shape(self, vals, n):
@@ -388,7 +389,7 @@ class ModelRuntime:
             xs.append(v)
         return xs
 
-    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True, tau=None):
+    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True, tau=None, lengths=None):
         # FactorModule.forward directly: nothing registers hooks on factor modules, and
         # nn.Module.__call__'s hook handling is a measurable share of a small step
         mod = self._modules[step.factor]
@@ -407,6 +408,8 @@ class ModelRuntime:
                 vals[step.target] = torch.randn(shape, dtype=loc.dtype, device=loc.device)
                 return
         xs = [vals[k] for k in step.parents] if step.plate is None else self._parents(step, vals, sizes)
+        if step.lengths is not None:  # a network over whole sequences reads their lengths too
+            xs.append(lengths.get(step.lengths) if lengths else None)
         d = mod.forward(*xs) if tau is None or value is not None else tempered(mod, xs, tau)
         if value is None:
             if d.batch_shape != want:

@@ -93,6 +93,10 @@ class NetworkType:
     #: the backward pass, from the shapes alone (``graphmodel.budget`` reads it before anything
     #: is allocated); ``None``: estimated as the inputs and the heads
     activations: Callable[[dict, list, list], int] | None = None
+    #: the network reads its parents' whole sequences from outside their sequence plate
+    #: (``(batch..., T, *event)``, then the plate's lengths or ``None``): a bidirectional
+    #: encoder's summary, which a factor outside the plate conditions on
+    whole_sequence: bool = False
 
     def activation_count(self, options: dict, inputs: list, heads: list) -> int:
         """:attr:`activations` with the defaults filled in (a rough count when undeclared)."""
