@@ -149,3 +149,32 @@ def _whole_sequence_problems(graph, f, var, bad) -> list:
     if f.reduce or f.init:
         bad("a network that reads whole sequences needs no reduce and no init")
     return []
+
+
+def end_problems(graph) -> list[str]:
+    """What is wrong with each sequence plate's end token (``Plate.end``): it names a variable
+    of the plate that is binary (no class), or one-hot ``(K,)`` / categorical with the class."""
+    out = []
+    for p in graph.plates.values():
+        token = p.end_token
+        if token is None:
+            continue
+        name, k = token
+        v = graph.variables.get(name)
+        where = f"plate '{p.name}': end token '{p.end}'"
+        if v is None or v.plate != p.name:
+            out.append(f"{where}: no variable '{name}' in the plate; its variables: "
+                       f"{', '.join(n for n, u in graph.variables.items() if u.plate == p.name) or 'none'}")
+            continue
+        classes = v.shape[-1] if v.support == "one_hot" and len(v.shape) == 1 else (
+            v.classes if v.support == "categorical" and not v.shape else None)
+        if v.support == "binary" and not v.shape:
+            if k is not None:
+                out.append(f"{where}: '{name}' is a binary flag; name it without a class, '{name}'")
+        elif classes is None:
+            out.append(f"{where}: expected a binary flag () or a one-hot (K,) or categorical () variable, "
+                       f"found {v.support} {v.shape}")
+        elif k is None or k >= classes:
+            out.append(f"{where}: expected one of the {classes} classes of '{name}', '{name}[0]' to "
+                       f"'{name}[{classes - 1}]'")
+    return out

@@ -284,10 +284,16 @@ class ModelRuntime:
                 ``p^(1/τ)`` (``Family.temper``: a Normal's σ·√τ, a Laplace's b·τ, logits ÷ τ).
                 τ = 1 is the model itself; a family without a temperature refuses τ ≠ 1.
         Returns:
-            variable name → tensor shaped ``(n or batch..., [plate,] *event)``.
+            variable name → tensor shaped ``(n or batch..., [plate,] *event)``; for a sequence
+            plate whose end token (``Plate.end``) was drawn, also its lengths under
+            ``length_key(plate)`` (the steps after each end zeroed; the sweep stops when every
+            sequence has ended).
         """
-        vals, _, _ = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
-        return dict(zip(self.plan.names, vals))
+        vals, _, dists = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
+        out = dict(zip(self.plan.names, vals))
+        for plate, n_ in dists.get("lengths", {}).items():  # a sequence plate's end token was drawn
+            out[length_key(plate)] = n_
+        return out
 
     def log_prob(self, values: dict) -> torch.Tensor:
         """Joint log-density ``(batch...)`` of ``values`` (deterministic factors add 0)."""
