@@ -235,6 +235,8 @@ class Trace:
             within the sequence's length; only for sequences whose lengths were given.
         times: factor label → the step of each entry of its ``dists`` list, inside a sequence
             (a boundary factor may run at the first steps and at the last ones).
+        lengths: sequence plate → the lengths ``(batch...)`` its sampled end token gave
+            (``Plate.end``; a pass that sampled without scoring), else empty.
     """
 
     values: dict
@@ -242,6 +244,7 @@ class Trace:
     dists: dict
     masks: dict = field(default_factory=dict)
     times: dict = field(default_factory=dict)
+    lengths: dict = field(default_factory=dict)
 
 
 class ModelRuntime:
@@ -318,7 +321,8 @@ class ModelRuntime:
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
         times = {labels[i]: m for i, m in dists.pop("times", {}).items()}
-        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times)
+        lengths = dists.pop("lengths", {})
+        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times, lengths)
 
     # --- execution --------------------------------------------------------------------
 
