@@ -19,6 +19,7 @@ from torch import nn
 
 from .autoregressive import AutoregressiveModule
 from .engine import Last, Plan, SeqBlock, compile_plan
+from .forced import forced_plan, run_forced
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Tied
@@ -250,9 +251,11 @@ class Trace:
 class ModelRuntime:
     """Sampling and scoring of one model of a built graph."""
 
-    def __init__(self, runtime: Runtime, plan: Plan, labels: list[str]):
+    def __init__(self, runtime: Runtime, plan: Plan, labels: list[str], observed: frozenset = frozenset()):
         self._modules = list(runtime.factor_modules)  # a list: ModuleList indexing is slow per call
         self.plan = plan
+        #: per block: its teacher-forced form where a scored sweep qualifies (graphmodel/forced.py)
+        self._forced = [forced_plan(plan, b, observed) if isinstance(b, SeqBlock) else None for b in plan.blocks]
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}
@@ -354,8 +357,12 @@ class ModelRuntime:
         sizes = self._plate_sizes(vals, plate_sizes)
         if lengths:
             blank_padding(self, vals, lengths)
-        for block in plan.blocks:
+        for b, block in enumerate(plan.blocks):
             if isinstance(block, SeqBlock):
+                fp = self._forced[b] if score and tau is None else None
+                if fp is not None and all(vals[k] is not None for k in fp.given):
+                    run_forced(self, block, fp, vals, sizes, lps, dists, lengths.get(block.plate))
+                    continue
                 run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, lengths.get(block.plate),
                              tau)
             elif isinstance(block, Last):
@@ -482,7 +489,8 @@ class Runtime(nn.Module):
         self.register_load_state_dict_post_hook(lambda module, _keys: module._step_values.__setitem__(
             slice(None), [None] * len(module._step_values)))
         self.kinds = dict(graph.models)
-        self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels) for m in graph.models}
+        observed = frozenset(n for n, v in graph.variables.items() if v.role == "observed")
+        self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels, observed) for m in graph.models}
         self._factor_model = [f.model for f in graph.factors]
 
     def model(self, name: str) -> ModelRuntime:

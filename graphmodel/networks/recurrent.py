@@ -62,6 +62,17 @@ class _VectorCell(nn.Module):
         return x.reshape(-1, x.shape[-1]), s.reshape(-1, *s.shape[s.dim() - self.state_nd:]), batch
 
 
+    def _sequence_inputs(self, state, others):
+        """The initial state flattened to ``(B, *state)`` and the other parents' steps to ``(B, T, in)``."""
+        x = _flatten_inputs(self.others, tuple(others))  # (batch..., T, in)
+        batch = state.shape[: state.dim() - self.state_nd]
+        if x.shape[:-2] != batch:
+            batch = broadcast(x.shape[:-2], batch)
+            x = x.expand(*batch, *x.shape[-2:])
+            state = state.expand(*batch, *state.shape[state.dim() - self.state_nd:])
+        return state.reshape(-1, *state.shape[state.dim() - self.state_nd:]), x.reshape(-1, *x.shape[-2:]), batch
+
+
 class GRUCellNet(_VectorCell):
     """``h[t] = GRU(h[t-1], other parents)``: the target's previous step is the state ``(H,)``."""
 
@@ -74,6 +85,23 @@ class GRUCellNet(_VectorCell):
     def forward(self, *xs):
         x, h, batch = self._inputs(xs)
         return (self.cell(x, h).reshape(*batch, -1),)
+
+    def sequence(self, state, others):
+        """The states of T steps from ``state`` ``(batch..., H)``, given the other parents' values
+        for each step ``(batch..., T, *shape)`` (teacher forcing, ``graphmodel.forced``): the
+        input side of the gates in one matrix product, then the recurrence, ``(batch..., T, H)``."""
+        h, x, batch = self._sequence_inputs(state, others)
+        cell = self.cell
+        xg = nn.functional.linear(x, cell.weight_ih, cell.bias_ih)  # (B, T, 3H)
+        out = []
+        for xt in xg.unbind(1):  # (unbind: one backward node; a slice per step would zero-fill (B, T, 3H) each)
+            hg = nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
+            xr, xz, xn = xt.chunk(3, -1)
+            hr, hz, hn = hg.chunk(3, -1)
+            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+            h = torch.lerp(torch.tanh(xn + r * hn), h, z)
+            out.append(h)
+        return torch.stack(out, 1).reshape(*batch, x.shape[1], -1)
 
 
 class LSTMCellNet(_VectorCell):
@@ -90,6 +118,23 @@ class LSTMCellNet(_VectorCell):
         x, s, batch = self._inputs(xs)
         h, c = self.cell(x, (s[:, 0], s[:, 1]))
         return (torch.stack((h, c), dim=1).reshape(*batch, *s.shape[1:]),)
+
+    def sequence(self, state, others):
+        """The states of T steps from ``state`` ``(batch..., 2, H)``, given the other parents'
+        values for each step ``(batch..., T, *shape)`` (teacher forcing, ``graphmodel.forced``):
+        the input side of the gates in one matrix product, then the recurrence;
+        ``(batch..., T, 2, H)``."""
+        s, x, batch = self._sequence_inputs(state, others)
+        cell = self.cell
+        xg = nn.functional.linear(x, cell.weight_ih, cell.bias_ih)  # (B, T, 4H)
+        h, c = s[:, 0], s[:, 1]
+        out = []
+        for xt in xg.unbind(1):  # (unbind: one backward node; a slice per step would zero-fill (B, T, 4H) each)
+            i, f, g, o = (xt + nn.functional.linear(h, cell.weight_hh, cell.bias_hh)).chunk(4, -1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            out.append(torch.stack((h, c), 1))
+        return torch.stack(out, 1).reshape(*batch, x.shape[1], *s.shape[1:])
 
 
 def _gates(k: int):
