@@ -96,7 +96,8 @@ def _scanned(m, block, s, vals, T: int) -> torch.Tensor | None:
         dim = -(plan.event_ndims[k] + 1)
         others.append(v.narrow(dim, 1 - lag, T - 1) if plan.plates[k] == block.plate
                       else _over_steps(plan, k, v, T - 1, block.plate))
-    rest = net.sequence(first, others)
+    rest = net.sequence(first, others)  # (a constant initial state broadcasts to the batch)
+    first = first.expand(*rest.shape[: rest.dim() - nd - 1], *first.shape[first.dim() - nd:])
     return torch.cat((first.unsqueeze(-(nd + 1)), rest), -(nd + 1))
 
 
@@ -123,7 +124,7 @@ def _looped(m, block, s, vals, T: int, dists, times) -> torch.Tensor:
         times[fi].append(t)
     if not dists[s.factor]:
         del dists[s.factor], times[s.factor]
-    return torch.stack(past, dim=-(nd + 1))
+    return torch.stack(torch.broadcast_tensors(*past), dim=-(nd + 1))  # (a constant initial state broadcasts)
 
 
 def run_forced(m, block, fp: ForcedPlan, vals, sizes, lps, dists, lengths=None) -> None:
