@@ -86,7 +86,7 @@ def time_steps(rounds: int, steps: int, batch: int, compile_ok: bool, log=print)
         built.append((name, step, []))
     for r in range(rounds):
         k = r % len(built)
-        for name, step, times in built[k:] + built[:k]:
+        for _name, step, times in built[k:] + built[:k]:
             t0 = time.perf_counter()
             for i in range(steps):
                 step(batches[(r * steps + i) % 8])

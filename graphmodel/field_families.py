@@ -16,7 +16,6 @@ Registered on ``FAMILIES`` when :mod:`graphmodel.families` loads:
 from __future__ import annotations
 
 import math
-
 from dataclasses import replace
 
 from torch import distributions as D

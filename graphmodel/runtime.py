@@ -19,13 +19,13 @@ from torch import nn
 
 from .autoregressive import AutoregressiveModule
 from .engine import Last, Plan, SeqBlock, compile_plan
-from .forced import forced_plan, run_forced
 from .errors import GraphModelError, ShapeError, ValidationError
 from .errors import format_shape as _fmt
 from .factors import NET, Tied
 from .families import FAMILIES, draw, draw_plan, log_density
 from .flows import build_layers
 from .flows.factor import FlowFactorModule
+from .forced import forced_plan, run_forced
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
