@@ -11,7 +11,7 @@ step, ``c[last]``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import GraphModelError
 from .supports import SUPPORTS, declarable
@@ -135,6 +135,13 @@ class Plate:
     kind: str = "iid"
     inside: str | None = None
     end: str | None = None
+
+    def with_end_variable(self, old: str, new: str) -> Plate:
+        """This plate with its end token's variable ``old`` renamed ``new`` (itself otherwise)."""
+        token = self.end_token
+        if token is None or token[0] != old:
+            return self
+        return replace(self, end=new if token[1] is None else f"{new}[{token[1]}]")
 
     @property
     def end_token(self) -> tuple[str, int | None] | None:

@@ -158,6 +158,9 @@ def test_end_token_round_trips_and_is_checked():
     bad = [m.message for m in _pen_graph("pen[3]").problems()]
     assert bad == ["plate 'time': end token 'pen[3]': expected one of the 3 classes of 'pen', 'pen[0]' to 'pen[2]'"]
     assert "no variable 'stop' in the plate" in _pen_graph("stop").problems()[0].message
+    g = _pen_graph()
+    g.update_variable("pen", name="stylus")  # a rename reaches the end token
+    assert g.plates["time"].end == "stylus[2]" and g.problems() == []
     with pytest.raises(gm.GraphFileError, match=r"plates\[0\]: plate 'time': end must name a variable"):
         gm.loads(text.replace('"pen[2]"', '"pen[two]"'))
 
