@@ -18,8 +18,9 @@ shows samples, data and reconstructions as drawings); then
 ``graphmodel sample examples/sketchrnn.json --checkpoint run/checkpoint.pt -o s.svg --temperature 0.4``
 and ``graphmodel interpolate examples/sketchrnn.json --checkpoint run/checkpoint.pt 3 17``.
 ``python examples/sketchrnn.py`` prints the factorizations; with ``--checkpoint run/checkpoint.pt
---out arithmetic.png`` it also does latent arithmetic (encode, add, decode):
-z(bold 2) − z(2) + z(5) ≈ a bold 5. ``sketchrnn.json`` is ``gm.save(build())``.
+--out arithmetic.png`` it also does latent arithmetic (encode, add, decode): the direction
+"bold" (the mean code of the bold digits minus that of the regular ones) added to each regular
+digit's code, and taken away from each bold one. ``sketchrnn.json`` is ``gm.save(build())``.
 """
 
 import graphmodel as gm
@@ -63,7 +64,7 @@ def decode(runtime, z, temperature: float = 0.2) -> dict:
 
 
 def arithmetic(checkpoint: str, out: str) -> None:
-    """Latent arithmetic on a trained model: z(bold 2) − z(2) + z(5), and the same for every digit."""
+    """Latent arithmetic on a trained model: z(digit) + (mean z(bold digits) − mean z(digits)), drawn."""
     import torch
 
     from inference.data import load_dataset
