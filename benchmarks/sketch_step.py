@@ -122,7 +122,7 @@ def train_hand(steps: int, seed: int = 0, log=print) -> dict:
         loss.backward()
         opt.step()
         if step % 500 == 0:
-            log(f"  step {step}: loss {float(loss):.3f}")
+            log(f"  step {step}: loss {loss.item():.3f}")
     with torch.no_grad():
         rec, kl = m.terms(test["d"], test["pen"], test["time.length"])
     return {"test reconstruction": round(float(rec.mean()), 3), "test KL": round(float(kl.mean()), 3)}
