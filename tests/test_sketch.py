@@ -243,3 +243,17 @@ def test_cli_samples_svg_and_interpolates(trained, tmp_path):
     assert strip.read_text().count("<g transform") == 6  # A, 4 decoded codes, B
     assert main(["interpolate", str(path), "--checkpoint", str(run / "checkpoint.pt"), "0", "999", "-o",
                  str(strip)]) == 1
+
+
+def test_the_sketch_benchmark_runs_at_ci_size():
+    """``benchmarks/sketch_step.py``: both implementations step, ratios against the hand-written one."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.sketch_step import time_steps
+
+    records = time_steps(rounds=2, steps=1, batch=4, compile_ok=False, log=lambda _m: None)
+    assert [r["impl"] for r in records] == ["pytorch", "graphmodel"]
+    assert records[0]["ratio"] == 1.0 and records[1]["ratio"] > 0 and records[1]["median_ms"] > 0
