@@ -26,7 +26,7 @@ CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategori
                 "DiscretizedLogisticMixture", "BivariateNormalMixture", "QuantizedCategorical")
 #: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
 NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity",
-                    "MaskedMLP", "ResidualMLP", "ConvMap", "ConvWrite", "GQNTower", "GQNPool", "PixelCNN")
+                    "MaskedMLP", "ResidualMLP", "ConvMap", "ConvWrite", "GQNTower", "GQNPool", "PixelCNN", "BiRNN")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -140,6 +140,7 @@ def script(graph) -> str:
     ]
     for p in graph.plates.values():
         inside = f", inside={p.inside!r}" if p.inside is not None else ""
+        inside += f", end={p.end!r}" if p.end is not None else ""
         lines.append(f"    {plates[p.name]} = gm.Plate({p.name!r}, {p.size}, kind={p.kind!r}{inside})")
     for n, v in graph.variables.items():
         extra = "".join([f", classes={v.classes}" if v.classes is not None else "",

@@ -93,7 +93,8 @@ def merge_steps(document, source: Graph, pos=(0.0, 0.0), whole: bool = False,
     if whole:
         steps.append(Step("set_name", (source.name,)))
     for p in source.plates.values():
-        steps.append(Step("add_plate", (replace(p, name=names[p.name]),)))
+        p = p.with_end_variable(p.end_token[0], names.get(p.end_token[0], p.end_token[0])) if p.end else p
+        steps.append(Step("add_plate", (replace(p, name=names[p.name], inside=names.get(p.inside, p.inside)),)))
     for v in source.variables.values():
         steps.append(Step("add_variable", (replace(v, name=names[v.name], plate=names.get(v.plate, v.plate)),)))
     for m, kind in source.models.items():

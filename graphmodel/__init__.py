@@ -59,6 +59,7 @@ from .graph import Graph
 from .networks import (
     MLP,
     NETWORKS,
+    BiRNN,
     ConvEncoder,
     ConvGRU,
     ConvLSTM,
@@ -84,8 +85,8 @@ from .variables import Parent, Plate, Variable, length_key
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActNorm", "Annealed", "Autoregressive", "Bernoulli", "Beta", "BiRNN", "BivariateNormalMixture", "Categorical",
     "examples",
-    "ActNorm", "Annealed", "Autoregressive", "Bernoulli", "Beta", "BivariateNormalMixture", "Categorical",
     "Const", "Conv1x1", "ConvEncoder", "ConvGRU", "ConvLSTM", "Coupling", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",
     "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",

@@ -146,9 +146,11 @@ def _spec(graph, f):
 
 def _repeats(graph, f) -> int:
     """How often a factor's network runs per example: once per step or view of its plate."""
+    from .plates import reads_sequences
+
     var = graph.variables[f.target]
     plate = graph.plates.get(var.plate) if var.plate else None
-    if plate is None and f.reduce:  # a reduction reads every view of the plate it sums over
+    if plate is None and (f.reduce or reads_sequences(graph, f)):  # a reduction (or a BiRNN) reads every view or step
         plate = next((graph.plates.get(graph.variables[p.name].plate) for p in f.parents
                       if graph.variables[p.name].plate), None)
     return plate.size if plate is not None else 1

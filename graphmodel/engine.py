@@ -19,7 +19,7 @@ from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, factor_family
 from .flows import TRANSFORMS, step_problems
 from .networks import NETWORKS, NetSpec, check_options
-from .plates import nesting_problems, outer_plate, plate_problems
+from .plates import end_problems, nesting_problems, outer_plate, plate_problems, sequence_read
 from .positive import POSITIVE_MAPS, positive_params
 
 
@@ -60,6 +60,9 @@ class Step:
     #: with a value before the first step (``init`` is ``"before"``): the farthest step back
     #: any factor reads the target (``h[t-pad]`` at t = 0 reads that value); else 0
     pad: int = 0
+    #: the sequence plate whose whole sequences the factor's network reads (a ``BiRNN``);
+    #: the runtime passes that plate's lengths (or ``None``) after the parents
+    lengths: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,8 @@ class Plan:
     factors: tuple[int, ...]  # graph factor indices of the model, in scoring order
     plate_sizes: dict
     outer: dict = field(default_factory=dict)  # nested sequence plate → the iid plate around it
+    #: sequence plate → (slot, class or None) of its end token (``Plate.end``), where the model has it
+    ends: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -283,7 +288,7 @@ def _flow_problems(graph, f, fam, var, bad) -> None:
 
 
 def _analyze(graph) -> Analysis:
-    problems: list[Problem] = [Problem(m) for m in nesting_problems(graph)]
+    problems: list[Problem] = [Problem(m) for m in nesting_problems(graph) + end_problems(graph)]
     for v in graph.variables.values():
         if v.plate is not None and v.plate not in graph.plates:
             problems.append(Problem(
@@ -573,7 +578,7 @@ def compile_plan(graph, model: str) -> Plan:
         elif j is not None and span == (0, 0):  # a boundary factor beside one that reads no other step: t = 0
             span = (1, 0)
         return Step(i, slot[target], ps, lags, expand, j, init_parents,
-                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span, pad)
+                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span, pad, sequence_read(graph, f))
 
     blocks: list = [Last(slot[n], slot[f"{n}[last]"], graph.variables[n].plate) for n in lasts if n in ins]
     for plate, direction, targets in a.blocks[model]:
@@ -587,4 +592,6 @@ def compile_plan(graph, model: str) -> Plan:
     return Plan(model, names, tuple(len(graph.variables[n].shape) for n in names + lasts), plates,
                 tuple(range(len(ins))), tuple(blocks), scoring,
                 {k: p.size for k, p in graph.plates.items()},
-                {k: p.inside for k, p in graph.plates.items() if p.inside is not None})
+                {k: p.inside for k, p in graph.plates.items() if p.inside is not None},
+                {k: (slot[p.end_token[0]], p.end_token[1]) for k, p in graph.plates.items()
+                 if p.end is not None and p.end_token[0] in slot})

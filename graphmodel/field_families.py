@@ -15,6 +15,7 @@ Registered on ``FAMILIES`` when :mod:`graphmodel.families` loads:
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from torch import distributions as D
@@ -127,6 +128,12 @@ def _bivariate_build(params: dict, opts: dict, event_ndim: int) -> D.Distributio
     return _wrap(d, event_ndim - 1)
 
 
+def _bivariate_temper(params: dict, tau: float) -> dict:
+    """SketchRNN's temperature τ: the mixture logits ÷ τ and each component's variances × τ
+    (the family option ``temperature`` still applies on top when it is not 1)."""
+    return {**params, "logits": params["logits"] / tau, "scale": params["scale"] * math.sqrt(tau)}
+
+
 def _bivariate_target(var: Variable, opts: dict) -> str | None:
     if not var.shape or var.shape[-1] != 2:
         return (f"BivariateNormalMixture needs '{var.name}' to end in a dimension of 2 (Δx, Δy), "
@@ -151,7 +158,8 @@ for _f in (
            frozenset({"real"}), event_dims=1,
            options=(_components(20), Option("temperature", "float", 1.0, "sampling temperature τ: logits / τ, "
                                              "variances × τ", minimum=0.01, maximum=100.0)),
-           shape=_bivariate_shape, build=_bivariate_build, check_target=_bivariate_target),
+           shape=_bivariate_shape, build=_bivariate_build, check_target=_bivariate_target,
+           temper=_bivariate_temper),
     Family("QuantizedCategorical", QuantizedCategorical, ("logits",), "grey_levels", frozenset({"unit_interval"}),
            options=(_LEVELS,), shape=_quantized_shape, build=_quantized_build),
 ):

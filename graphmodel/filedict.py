@@ -47,6 +47,8 @@ def _plate_json(p: Plate) -> dict:
     d = {"name": p.name, "kind": p.kind, "size": p.size}
     if p.inside is not None:  # (only when nested: files without nesting keep their bytes)
         d["inside"] = p.inside
+    if p.end is not None:  # (only when set, as inside)
+        d["end"] = p.end
     return d
 
 

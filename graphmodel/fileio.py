@@ -160,12 +160,14 @@ def _variable(d, path) -> Variable:
 
 
 def _plate(d, path) -> Plate:
-    d = _obj(d, path, ("name", "size"), ("name", "kind", "size", "inside"))
-    inside = d.get("inside")
+    d = _obj(d, path, ("name", "size"), ("name", "kind", "size", "inside", "end"))
+    inside, end = d.get("inside"), d.get("end")
     if inside is not None:
         _str(inside, f"{path}.inside")
+    if end is not None:
+        _str(end, f"{path}.end")
     return _wrap(path, Plate, _str(d["name"], f"{path}.name"), _posint(d["size"], f"{path}.size"),
-                 _str(d.get("kind", "iid"), f"{path}.kind", PLATE_KINDS), inside)
+                 _str(d.get("kind", "iid"), f"{path}.kind", PLATE_KINDS), inside, end)
 
 
 def _number_tree(v, path, depth=0):

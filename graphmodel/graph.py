@@ -108,6 +108,7 @@ class Graph:
                 raise GraphModelError(f"cannot rename '{name}' to '{new.name}': that name is taken")
             self.factors = [_rename(f, name, new.name) for f in self.factors]
             self.variables = {(new.name if k == name else k): v for k, v in self.variables.items()}
+            self.plates = {k: p.with_end_variable(name, new.name) for k, p in self.plates.items()}
         self.variables[new.name] = new
         self._changed()
         return new

@@ -16,7 +16,23 @@ per view, and a factor outside both reduces it over the views (``r = Σᵢ f(h�
 
 from __future__ import annotations
 
-from .factors import REDUCTIONS
+from .factors import REDUCTIONS, Tied
+from .networks import NETWORKS, NetSpec
+
+
+def reads_sequences(graph, f) -> bool:
+    """Whether factor ``f``'s network reads its parents' whole sequences (a ``BiRNN``: the
+    network type's ``whole_sequence``), as a tied one does when the network it names does."""
+    spec = graph.networks.get(f.net.name) if isinstance(f.net, Tied) else f.net
+    return isinstance(spec, NetSpec) and spec.type in NETWORKS and NETWORKS.get(spec.type).whole_sequence
+
+
+def sequence_read(graph, f) -> str | None:
+    """The sequence plate whose whole sequences factor ``f`` reads, or ``None``."""
+    if not reads_sequences(graph, f):
+        return None
+    return next((graph.variables[p.name].plate for p in f.parents if p.name in graph.variables
+                 and graph.variables[p.name].plate), None)
 
 
 def outer_plate(graph, plate: str | None) -> str | None:
@@ -56,6 +72,8 @@ def plate_problems(graph, f, var, bad) -> list:
         bad(f"init={f.init!r} is for variables in a sequence plate, and '{f.target}' is not in one")
     if f.init == "before":
         _before_problems(graph, f, tplate, bad)
+    if reads_sequences(graph, f):
+        return _whole_sequence_problems(graph, f, var, bad)
     chain = {tplate, outer_plate(graph, tplate)} - {None}  # the plates the target lives in
     other = set()
     for p in f.parents:
@@ -124,3 +142,52 @@ def _last_problems(graph, p, pv, tplate, bad) -> None:
     elif pv.plate == tplate:
         bad(f"parent '{p}' reads the last step of plate '{pv.plate}' from inside it; read '{p.name}' "
             f"or '{p.name}[t-1]' there, or move the reader out of the plate")
+
+
+def _whole_sequence_problems(graph, f, var, bad) -> list:
+    """A network that reads whole sequences (``BiRNN``): every parent lies in one top-level
+    sequence plate, read at the same step, and the target lies outside it."""
+    plates = {graph.variables[p.name].plate for p in f.parents}
+    plate = graph.plates.get(next(iter(plates))) if len(plates) == 1 and None not in plates else None
+    if plate is None or plate.kind != "sequence" or plate.inside is not None:
+        found = ", ".join(f"'{p.name}' in {graph.variables[p.name].plate or 'no plate'}" for p in f.parents)
+        bad(f"a network that reads whole sequences needs every parent in one sequence plate (not nested), "
+            f"found {found}")
+    elif var.plate is not None:
+        bad(f"a network that reads whole sequences of plate '{plate.name}' summarizes them for a variable "
+            f"outside every plate, and '{f.target}' is in plate '{var.plate}'")
+    if any(p.lag or p.last for p in f.parents):
+        bad(f"a network that reads whole sequences reads each parent whole, found parent "
+            f"'{next(p for p in f.parents if p.lag or p.last)}'")
+    if f.reduce or f.init:
+        bad("a network that reads whole sequences needs no reduce and no init")
+    return []
+
+
+def end_problems(graph) -> list[str]:
+    """What is wrong with each sequence plate's end token (``Plate.end``): it names a variable
+    of the plate that is binary (no class), or one-hot ``(K,)`` / categorical with the class."""
+    out = []
+    for p in graph.plates.values():
+        token = p.end_token
+        if token is None:
+            continue
+        name, k = token
+        v = graph.variables.get(name)
+        where = f"plate '{p.name}': end token '{p.end}'"
+        if v is None or v.plate != p.name:
+            out.append(f"{where}: no variable '{name}' in the plate; its variables: "
+                       f"{', '.join(n for n, u in graph.variables.items() if u.plate == p.name) or 'none'}")
+            continue
+        classes = v.shape[-1] if v.support == "one_hot" and len(v.shape) == 1 else (
+            v.classes if v.support == "categorical" and not v.shape else None)
+        if v.support == "binary" and not v.shape:
+            if k is not None:
+                out.append(f"{where}: '{name}' is a binary flag; name it without a class, '{name}'")
+        elif classes is None:
+            out.append(f"{where}: expected a binary flag () or a one-hot (K,) or categorical () variable, "
+                       f"found {v.support} {v.shape}")
+        elif k is None or k >= classes:
+            out.append(f"{where}: expected one of the {classes} classes of '{name}', '{name}[0]' to "
+                       f"'{name}[{classes - 1}]'")
+    return out

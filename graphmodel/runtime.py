@@ -25,13 +25,14 @@ from .factors import NET, Tied
 from .families import FAMILIES, draw, draw_plan, log_density
 from .flows import build_layers
 from .flows.factor import FlowFactorModule
+from .forced import forced_plan, run_forced
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
 from .variables import length_key
 
-_EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity"})
+_EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity", "BiRNN"})
 
 
 class FactorModule(nn.Module):
@@ -235,6 +236,8 @@ class Trace:
             within the sequence's length; only for sequences whose lengths were given.
         times: factor label → the step of each entry of its ``dists`` list, inside a sequence
             (a boundary factor may run at the first steps and at the last ones).
+        lengths: sequence plate → the lengths ``(batch...)`` its sampled end token gave
+            (``Plate.end``; a pass that sampled without scoring), else empty.
     """
 
     values: dict
@@ -242,20 +245,24 @@ class Trace:
     dists: dict
     masks: dict = field(default_factory=dict)
     times: dict = field(default_factory=dict)
+    lengths: dict = field(default_factory=dict)
 
 
 class ModelRuntime:
     """Sampling and scoring of one model of a built graph."""
 
-    def __init__(self, runtime: Runtime, plan: Plan, labels: list[str]):
+    def __init__(self, runtime: Runtime, plan: Plan, labels: list[str], observed: frozenset = frozenset()):
         self._modules = list(runtime.factor_modules)  # a list: ModuleList indexing is slow per call
         self.plan = plan
+        #: per block: its teacher-forced form where a scored sweep qualifies (graphmodel/forced.py)
+        self._forced = [forced_plan(plan, b, observed) if isinstance(b, SeqBlock) else None for b in plan.blocks]
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}
         #: the names of the model's variables, and the length keys of its sequence plates
         #: (``"time.length"``: one length per example): what a caller may give
-        seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))}
+        seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))} | {
+            b.lengths for b in plan.blocks if getattr(b, "lengths", None) is not None}  # (Steps over whole sequences)
         self._length_keys = {length_key(pl): pl for pl in seq}
         self.variables = frozenset(plan.names) | frozenset(self._length_keys)
         #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
@@ -283,10 +290,16 @@ class ModelRuntime:
                 ``p^(1/τ)`` (``Family.temper``: a Normal's σ·√τ, a Laplace's b·τ, logits ÷ τ).
                 τ = 1 is the model itself; a family without a temperature refuses τ ≠ 1.
         Returns:
-            variable name → tensor shaped ``(n or batch..., [plate,] *event)``.
+            variable name → tensor shaped ``(n or batch..., [plate,] *event)``; for a sequence
+            plate whose end token (``Plate.end``) was drawn, also its lengths under
+            ``length_key(plate)`` (the steps after each end zeroed; the sweep stops when every
+            sequence has ended).
         """
-        vals, _, _ = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
-        return dict(zip(self.plan.names, vals))
+        vals, _, dists = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
+        out = dict(zip(self.plan.names, vals))
+        for plate, n_ in dists.get("lengths", {}).items():  # a sequence plate's end token was drawn
+            out[length_key(plate)] = n_
+        return out
 
     def log_prob(self, values: dict) -> torch.Tensor:
         """Joint log-density ``(batch...)`` of ``values`` (deterministic factors add 0)."""
@@ -311,7 +324,8 @@ class ModelRuntime:
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
         times = {labels[i]: m for i, m in dists.pop("times", {}).items()}
-        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times)
+        lengths = dists.pop("lengths", {})
+        return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times, lengths)
 
     # --- execution --------------------------------------------------------------------
 
@@ -343,15 +357,19 @@ class ModelRuntime:
         sizes = self._plate_sizes(vals, plate_sizes)
         if lengths:
             blank_padding(self, vals, lengths)
-        for block in plan.blocks:
+        for b, block in enumerate(plan.blocks):
             if isinstance(block, SeqBlock):
+                fp = self._forced[b] if score and tau is None else None
+                if fp is not None and all(vals[k] is not None for k in fp.given):
+                    run_forced(self, block, fp, vals, sizes, lps, dists, lengths.get(block.plate))
+                    continue
                 run_sequence(self, block, vals, batch, sizes, lps, dists, score, sample, lengths.get(block.plate),
                              tau)
             elif isinstance(block, Last):
                 vals[block.target] = last_step(vals[block.source], plan.event_ndims[block.source],
                                                lengths.get(block.plate))
             else:
-                self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau)
+                self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau, lengths)
         return vals, lps, dists
 
     def _batch_shape(self, vals, n):
@@ -388,7 +406,7 @@ class ModelRuntime:
             xs.append(v)
         return xs
 
-    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True, tau=None):
+    def _run_step(self, step, vals, batch, sizes, lps, dists, score, sample, keep=True, tau=None, lengths=None):
         # FactorModule.forward directly: nothing registers hooks on factor modules, and
         # nn.Module.__call__'s hook handling is a measurable share of a small step
         mod = self._modules[step.factor]
@@ -409,6 +427,8 @@ class ModelRuntime:
         if value is not None and step.deterministic:
             return  # a given deterministic value (q's, lent to p by the ELBO) is taken as it is
         xs = [vals[k] for k in step.parents] if step.plate is None else self._parents(step, vals, sizes)
+        if step.lengths is not None:  # a network over whole sequences reads their lengths too
+            xs.append(lengths.get(step.lengths) if lengths else None)
         d = mod.forward(*xs) if tau is None or value is not None else tempered(mod, xs, tau)
         if value is None:
             if d.batch_shape != want:
@@ -471,7 +491,8 @@ class Runtime(nn.Module):
         self.register_load_state_dict_post_hook(lambda module, _keys: module._step_values.__setitem__(
             slice(None), [None] * len(module._step_values)))
         self.kinds = dict(graph.models)
-        self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels) for m in graph.models}
+        observed = frozenset(n for n, v in graph.variables.items() if v.role == "observed")
+        self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels, observed) for m in graph.models}
         self._factor_model = [f.model for f in graph.factors]
 
     def model(self, name: str) -> ModelRuntime:

@@ -119,7 +119,11 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
     for s in block.steps:
         if s.pad:
             _start(m, block, s, T, vals, hist, batch, dists)
+    stop = _stopper(plan, block, vals) if sample and not score else None
     for t in (range(T) if block.direction > 0 else range(T - 1, -1, -1)):
+        if stop is not None and stop.done(hist, t):
+            _pad(hist, t, T)
+            break
         valid = None if lengths is None else lengths > t
         for s in block.steps:
             fi, v = _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau)
@@ -137,6 +141,8 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
     for s in block.steps:
         if out[s.target] is None:
             out[s.target] = torch.stack(hist[s.target][:T], dim=-(plan.event_ndims[s.target] + 1))
+    if stop is not None:
+        dists.setdefault("lengths", {})[block.plate] = stop.finish(plan, block, out)
         for i in (s.factor, s.init):
             if i is not None and block.direction < 0:  # keep every list in time order
                 dists[i].reverse()
@@ -158,6 +164,57 @@ def _start(m, block, s, T, vals, hist, batch, dists):
     hist[s.target][T:] = [v] * s.pad
     dists[s.init].append(d)
     dists["times"][s.init].append(-1)
+
+
+class _Stop:
+    """The end token of a forward sweep that samples it (``Plate.end``): after each step, the
+    sequences that drew it have ended; when all have, the sweep stops early."""
+
+    def __init__(self, slot: int, k: int | None, nd: int):
+        self.slot, self.k, self.nd = slot, k, nd
+        self.ended = None
+
+    def flag(self, v: torch.Tensor) -> torch.Tensor:
+        """Where value ``v`` ``(batch..., *event)`` is the end token, ``(batch...)``."""
+        if self.nd:
+            return v[..., self.k] > 0.5  # one-hot
+        return v > 0.5 if self.k is None else v == self.k  # binary flag, categorical
+
+    def done(self, hist, t: int) -> bool:
+        """Whether every sequence had ended by step ``t - 1`` (one host read per step: sampling only)."""
+        if t == 0:
+            return False
+        flag = self.flag(hist[self.slot][t - 1])
+        self.ended = flag if self.ended is None else self.ended | flag
+        return bool(self.ended.all())
+
+    def finish(self, plan, block, out) -> torch.Tensor:
+        """Each sequence's length (its first end token included); the steps after it are zeroed
+        like the padding of given sequences."""
+        v = out[self.slot]  # (batch..., T, *event): its flags are (batch..., T)
+        n = sequence_lengths(self.flag(v).to(torch.get_default_dtype()))
+        T = v.shape[-(self.nd + 1)]
+        steps = torch.arange(T, device=n.device)
+        for s in block.steps:
+            nd = plan.event_ndims[s.target]
+            valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
+            out[s.target] = out[s.target].masked_fill(~valid, 0)
+        return n
+
+
+def _stopper(plan, block, vals) -> _Stop | None:
+    """The end token this sweep samples, or ``None`` (none declared, given, or a backward sweep)."""
+    end = plan.ends.get(block.plate)
+    if end is None or block.direction < 0 or vals[end[0]] is not None or all(s.target != end[0] for s in block.steps):
+        return None
+    return _Stop(end[0], end[1], plan.event_ndims[end[0]])
+
+
+def _pad(hist, t: int, T: int) -> None:
+    """Fill steps ``t..T-1`` of every swept variable with zeros (every sequence has ended)."""
+    for seq in hist.values():
+        for u in range(t, T):
+            seq[u] = torch.zeros_like(seq[t - 1])
 
 
 def _per_view(plan, block, vals, n: int) -> list:

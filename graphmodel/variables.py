@@ -11,7 +11,7 @@ step, ``c[last]``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import GraphModelError
 from .supports import SUPPORTS, declarable
@@ -118,16 +118,38 @@ class Plate:
         inside: the plate this one is nested in, or ``None``. Only a sequence plate inside an
             iid plate that is itself top-level is supported (views × steps): a variable of
             the inner plate has one sequence per view, valued ``(batch..., views, steps, *event)``.
+        end: a sequence plate's end token, or ``None``: ``"stop"`` (a binary variable of the
+            plate; 1 ends the sequence) or ``"pen[2]"`` (class 2 of a one-hot or categorical
+            variable, SketchRNN's "finished"). Sampling stops a sequence at its first end token
+            (that step included), and stops the sweep when every sequence has ended.
 
     Example:
         >>> Plate("steps", 8, "sequence", inside="views").inside
         'views'
+        >>> Plate("time", 250, "sequence", end="pen[2]").end_token
+        ('pen', 2)
     """
 
     name: str
     size: int
     kind: str = "iid"
     inside: str | None = None
+    end: str | None = None
+
+    def with_end_variable(self, old: str, new: str) -> Plate:
+        """This plate with its end token's variable ``old`` renamed ``new`` (itself otherwise)."""
+        token = self.end_token
+        if token is None or token[0] != old:
+            return self
+        return replace(self, end=new if token[1] is None else f"{new}[{token[1]}]")
+
+    @property
+    def end_token(self) -> tuple[str, int | None] | None:
+        """``end`` as ``(variable, class or None)``."""
+        if self.end is None:
+            return None
+        m = _END.match(self.end)
+        return m.group(1), None if m.group(2) is None else int(m.group(2))
 
     def __post_init__(self):
         check_name(self.name, "plate")
@@ -141,6 +163,16 @@ class Plate:
             check_name(self.inside, "plate")
             if self.inside == self.name:
                 raise GraphModelError(f"plate '{self.name}': a plate cannot be inside itself")
+        if self.end is not None:
+            if self.kind != "sequence":
+                raise GraphModelError(f"plate '{self.name}': an end token is for sequence plates, found {self.kind!r}")
+            if not isinstance(self.end, str) or not _END.match(self.end):
+                raise GraphModelError(f"plate '{self.name}': end must name a variable, 'stop', or a class of one, "
+                                      f"'pen[2]'; found {self.end!r}")
+
+
+#: a plate's end token: a variable, or one class of it
+_END = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]{1,4})\])?$")
 
 
 #: the farthest step a parent may reach back or ahead (``z[t-k]``, ``x[t+k]``)

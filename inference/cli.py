@@ -337,10 +337,30 @@ def cmd_sample(args) -> int:
     data = _test_data(g)[0] if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)
     values = sample_observed(g, runtime, args.n, data, temperature=args.temperature)
-    if not values or not save_samples(values, g, args.output, data):
+    if values and _sample_drawings(values, g, args.output):
+        pass
+    elif str(args.output).lower().endswith(".svg"):
+        raise gm.GraphModelError("-o: SVG is written for stroke models (drawings); give OUT.png")
+    elif not values or not save_samples(values, g, args.output, data):
         raise gm.GraphModelError("this graph has no image-shaped, 2-D or short vector variable to draw")
     print(f"wrote {args.output}")
     return 0
+
+
+def _sample_drawings(values, g, output) -> bool:
+    """A stroke model's samples as line drawings (PNG or SVG); False for other graphs."""
+    from .drawings import sample_rows, save, stroke_pair
+
+    if stroke_pair(g) is None:
+        return False
+    save(sample_rows(values, g), output)
+    return True
+
+
+def cmd_interpolate(args) -> int:
+    from .interpolate import cmd_interpolate as run
+
+    return run(args, _trained, _test_data)
 
 
 def cmd_evaluate(args) -> int:
@@ -455,10 +475,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("-n", type=int, default=64)
-    p.add_argument("-o", "--output", required=True, help="OUT.png")
+    p.add_argument("-o", "--output", required=True, help="OUT.png (OUT.svg for a stroke model's drawings)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0, metavar="TAU",
                    help="sample each factor from p^(1/TAU): a Normal's σ·√TAU, logits ÷ TAU (default 1)")
+    p = add("interpolate", cmd_interpolate,
+            "draw the decoded path in latent space between two encoded examples of a stroke model")
+    p.add_argument("file")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("a", type=int, help="index of the first example in the test split (the training split without one)")
+    p.add_argument("b", type=int, help="index of the last example")
+    p.add_argument("--steps", type=int, default=10, help="codes on the path, ends included (default 10)")
+    p.add_argument("-o", "--output", default="interpolation.png", help="OUT.png or OUT.svg")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=0.2, metavar="TAU",
+                   help="the decoder's sampling temperature in (0, 1] (default 0.2)")
     p = add("evaluate", cmd_evaluate, "print the test bound and the importance-sampled log-likelihood "
                                       "(each ± its standard error over the test examples)")
     p.add_argument("file")

@@ -38,6 +38,7 @@ from graphmodel.errors import format_shape as _fmt
 from graphmodel.registry import Registry
 from graphmodel.variables import length_key
 
+from . import strokes
 from .datacheck import check_loader_options, check_tensor
 from .filedata import FIELDS as _FILE_FIELDS
 from .filedata import LOADERS as _FILE_LOADERS
@@ -193,10 +194,12 @@ def mnist5k(split: str = "train") -> dict:
 FIELDS = {**dict.fromkeys(("four_points", "ring8", "two_moons"), ("point", "label")),
           "sines": ("sequence", "frequency"), "rooms": ("context", "context_view", "query", "query_view", "walls"),
           **dict.fromkeys(("digits", "mnist", "mnist5k"), ("image", "image2d", "label", "label_onehot")),
-          "scenes": ("context", "context_view", "query", "query_view", "scene"), **_FILE_FIELDS}
+          "scenes": ("context", "context_view", "query", "query_view", "scene"), **_FILE_FIELDS,
+          **dict.fromkeys(("glyphs", "quickdraw"), ("offset", "pen", "strokes", "length", "label", "scale"))}
 
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
                    ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k), ("scenes", scenes),
+                   ("glyphs", strokes.glyphs), ("quickdraw", strokes.quickdraw),
                    *_FILE_LOADERS.items()):  # the user's files and torchvision (inference.filedata)
     DATASETS.register(_name, _fn)
 

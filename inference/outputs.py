@@ -20,6 +20,7 @@ from graphmodel.atomic import write_text
 from graphmodel.errors import TrainingError
 
 from . import events as ev
+from .drawings import save_run_sketches
 from .metric_keys import metric_keys
 from .plots import save_density, save_losses, save_samples
 
@@ -80,7 +81,9 @@ class RunWriter:
             self._fh.write(json.dumps(rec) + "\n")
             self._fh.flush()
         elif isinstance(e, ev.Samples):
-            save_samples(e.values, self.trainer.graph, self.dir / "samples.png", self.trainer.train_data)
+            t = self.trainer  # a stroke model draws its samples and reconstructions as line drawings
+            if not save_run_sketches(e.values, t.graph, t.runtime, self.dir / "samples.png", t.train_data):
+                save_samples(e.values, t.graph, self.dir / "samples.png", t.train_data)
         elif isinstance(e, ev.Finished):
             self._fh.close()
             self.trainer.save(self.dir / "checkpoint.pt")

@@ -103,7 +103,7 @@ ERRORS = [
     ("family options not an object", mutated(lambda d: d["factors"][1].update(family_options=[3])),
      "factors[1].family_options: expected an object, found [3]", ""),
     ("unknown network", mutated(_set_net(0, type="CNN")), "factors[0].net.type: unknown network 'CNN'",
-     "known: ConvEncoder"),
+     "known: BiRNN, ConvEncoder"),
     ("bad parent reference", mutated(lambda d: d["factors"][0].update(parents=["z[t*2]"])),
      "factors[0].parents[0]:", "'z[t*2]'"),
     ("undeclared parent", mutated(lambda d: d["factors"][0].update(parents=["w"])), "factors[0]:",

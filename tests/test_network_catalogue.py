@@ -52,6 +52,8 @@ class Case:
             network (a network with one output gives a Normal's ``loc`` only), or the
             factor's kind (e.g. ``("autoregressive", True)``).
         family, support: the (non-recurrent) target's family constructor and support.
+        whole: the network reads its parents' whole sequences (in a sequence plate of
+            :data:`STEPS` steps) for a target outside the plate.
     """
 
     net: NetSpec
@@ -62,6 +64,7 @@ class Case:
     params: tuple[tuple[str, object], ...] = ()
     family: str = "Normal"
     support: str = "real"
+    whole: bool = False  # the parents are whole sequences of a plate the target is outside of (a BiRNN)
 
 
 CASES = {
@@ -90,6 +93,7 @@ CASES = {
     "PixelCNN": Case(gm.PixelCNN(4, layers=2, head=8), (1, 6, 6), ((), ("vector",), ("categorical",),
                                                                    ("vector", "categorical", "image")),
                      family="Bernoulli", support="binary", params=(("autoregressive", True),)),
+    "BiRNN": Case(gm.BiRNN(8), (3,), (("vector",), ("categorical",), ("vector", "categorical")), whole=True),
     "module": Case(gm.UserNet("torch.nn:Linear", in_features=5, out_features=3), (3,), (("vector",),), trust=True,
                    params=(("scale", 1.0),)),
 }
@@ -103,8 +107,9 @@ def graph_for(case: Case, kinds: tuple[str, ...], net: NetSpec | None = None) ->
     net = net or case.net
     if not case.recurrent:
         y = gm.Variable("y", case.target, support=case.support)
-        factor = getattr(gm, case.family)(y, given=tuple(KINDS[k](None) for k in kinds), net=net, **dict(case.params))
-        return gm.Graph("catalogue", p=factor)
+        plate = "time" if case.whole else None
+        factor = getattr(gm, case.family)(y, given=tuple(KINDS[k](plate) for k in kinds), net=net, **dict(case.params))
+        return gm.Graph("catalogue", plates=[gm.Plate("time", STEPS, kind="sequence")] if case.whole else [], p=factor)
     time = gm.Plate("time", STEPS, kind="sequence")
     h = gm.Variable("h", case.target, plate="time")
     parents = (h.prev, *(KINDS[k]("time") for k in kinds))
@@ -125,12 +130,14 @@ def parent_values(graph: gm.Graph, batch: tuple[int, ...]) -> list[torch.Tensor]
     if f.autoregressive is not None:  # a masked network reads the target first, then the parents
         shape = (*batch, *graph.variables[f.target].shape)
         out.append(torch.randint(0, 2, shape).float().requires_grad_())
+    whole = graph.variables[f.target].plate is None  # a parent in a plate is then read whole
     for p in f.parents:
         v = graph.variables[p.name]
+        shape = (*batch, *((STEPS,) if whole and v.plate else ()), *v.shape)
         if v.classes:
-            out.append(torch.randint(0, v.classes, (*batch, *v.shape)))
+            out.append(torch.randint(0, v.classes, shape))
         else:
-            out.append(torch.randn(*batch, *v.shape, requires_grad=True))
+            out.append(torch.randn(*shape, requires_grad=True))
     return out
 
 

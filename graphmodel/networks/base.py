@@ -100,6 +100,10 @@ class NetworkType:
     #: ``target_problem(shape)``: why such a network cannot read an autoregressive target of
     #: this shape (a PixelCNN: a one-channel image), or ``None``; the engine reports it
     target_problem: Callable[[tuple], str | None] | None = None
+    #: the network reads its parents' whole sequences from outside their sequence plate
+    #: (``(batch..., T, *event)``, then the plate's lengths or ``None``): a bidirectional
+    #: encoder's summary, which a factor outside the plate conditions on
+    whole_sequence: bool = False
 
     def activation_count(self, options: dict, inputs: list, heads: list) -> int:
         """:attr:`activations` with the defaults filled in (a rough count when undeclared)."""

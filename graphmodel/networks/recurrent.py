@@ -62,6 +62,17 @@ class _VectorCell(nn.Module):
         return x.reshape(-1, x.shape[-1]), s.reshape(-1, *s.shape[s.dim() - self.state_nd:]), batch
 
 
+    def _sequence_inputs(self, state, others):
+        """The initial state flattened to ``(B, *state)`` and the other parents' steps to ``(B, T, in)``."""
+        x = _flatten_inputs(self.others, tuple(others))  # (batch..., T, in)
+        batch = state.shape[: state.dim() - self.state_nd]
+        if x.shape[:-2] != batch:
+            batch = broadcast(x.shape[:-2], batch)
+            x = x.expand(*batch, *x.shape[-2:])
+            state = state.expand(*batch, *state.shape[state.dim() - self.state_nd:])
+        return state.reshape(-1, *state.shape[state.dim() - self.state_nd:]), x.reshape(-1, *x.shape[-2:]), batch
+
+
 class GRUCellNet(_VectorCell):
     """``h[t] = GRU(h[t-1], other parents)``: the target's previous step is the state ``(H,)``."""
 
@@ -74,6 +85,23 @@ class GRUCellNet(_VectorCell):
     def forward(self, *xs):
         x, h, batch = self._inputs(xs)
         return (self.cell(x, h).reshape(*batch, -1),)
+
+    def sequence(self, state, others):
+        """The states of T steps from ``state`` ``(batch..., H)``, given the other parents' values
+        for each step ``(batch..., T, *shape)`` (teacher forcing, ``graphmodel.forced``): the
+        input side of the gates in one matrix product, then the recurrence, ``(batch..., T, H)``."""
+        h, x, batch = self._sequence_inputs(state, others)
+        cell = self.cell
+        xg = nn.functional.linear(x, cell.weight_ih, cell.bias_ih)  # (B, T, 3H)
+        out = []
+        for xt in xg.unbind(1):  # (unbind: one backward node; a slice per step would zero-fill (B, T, 3H) each)
+            hg = nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
+            xr, xz, xn = xt.chunk(3, -1)
+            hr, hz, hn = hg.chunk(3, -1)
+            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
+            h = torch.lerp(torch.tanh(xn + r * hn), h, z)
+            out.append(h)
+        return torch.stack(out, 1).reshape(*batch, x.shape[1], -1)
 
 
 class LSTMCellNet(_VectorCell):
@@ -90,6 +118,18 @@ class LSTMCellNet(_VectorCell):
         x, s, batch = self._inputs(xs)
         h, c = self.cell(x, (s[:, 0], s[:, 1]))
         return (torch.stack((h, c), dim=1).reshape(*batch, *s.shape[1:]),)
+
+    def sequence(self, state, others):
+        """The states of T steps from ``state`` ``(batch..., 2, H)``, given the other parents'
+        values for each step ``(batch..., T, *shape)`` (teacher forcing, ``graphmodel.forced``):
+        the input side of the gates in one matrix product, then the recurrence;
+        ``(batch..., T, 2, H)``."""
+        s, x, batch = self._sequence_inputs(state, others)
+        cell = self.cell
+        xg = nn.functional.linear(x, cell.weight_ih, cell.bias_ih)  # (B, T, 4H)
+        b_hh = cell.bias_hh if cell.bias_hh is not None else xg.new_zeros(xg.shape[-1])
+        out = _LSTMScan.apply(xg, s[:, 0], s[:, 1], cell.weight_hh, b_hh)
+        return out.reshape(*batch, x.shape[1], *s.shape[1:])
 
 
 def _gates(k: int):
@@ -114,3 +154,52 @@ def GRUCell(bias: bool = True) -> NetSpec:
 def LSTMCell(bias: bool = True) -> NetSpec:
     """An LSTM cell: the target ``(2, H)`` (h and c stacked) given its ``.prev`` and other parents."""
     return NetSpec("LSTMCell", off_default((BIAS, bias)))
+
+
+class _LSTMScan(torch.autograd.Function):
+    """An LSTM's recurrence over T steps whose input side ``xg`` ``(B, T, 4H)`` is given:
+    every step's h and c, ``(B, T, 2, H)``.
+
+    Autograd over the step-by-step ops keeps a dozen nodes and two matrix products per step;
+    here the backward pass walks the steps once, and the recurrent weights' gradient is one
+    product over all steps at the end (as fused RNN kernels do).
+    """
+
+    @staticmethod
+    def forward(ctx, xg, h, c, w_hh, b_hh):
+        hs, cs, acts = [h], [c], []
+        for xt in xg.unbind(1):
+            gates = torch.addmm(b_hh, h, w_hh.t()).add_(xt)
+            i, f, g, o = gates.chunk(4, -1)
+            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+            c = torch.addcmul(f * c, i, g)
+            h = o * c.tanh()
+            hs.append(h)
+            cs.append(c)
+            acts.append(torch.cat((i, f, g, o), -1))
+        hs, cs = torch.stack(hs, 1), torch.stack(cs, 1)  # (B, T + 1, H): the initial state first
+        ctx.save_for_backward(hs, cs, torch.stack(acts, 1), w_hh)
+        return torch.stack((hs[:, 1:], cs[:, 1:]), 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        hs, cs, acts, w_hh = ctx.saved_tensors
+        steps = acts.shape[1]
+        dh_next = torch.zeros_like(hs[:, 0])
+        dc_next = torch.zeros_like(cs[:, 0])
+        dgates = [None] * steps
+        gh, gc = grad[:, :, 0], grad[:, :, 1]
+        for t in range(steps - 1, -1, -1):
+            i, f, g, o = acts[:, t].chunk(4, -1)
+            tc = cs[:, t + 1].tanh()
+            dh = gh[:, t] + dh_next
+            dc = gc[:, t] + dc_next + dh * o * (1 - tc.square())
+            dg_t = torch.cat((dc * g * i * (1 - i), dc * cs[:, t] * f * (1 - f), dc * i * (1 - g.square()),
+                              dh * tc * o * (1 - o)), -1)
+            dgates[t] = dg_t
+            dc_next = dc * f
+            dh_next = dg_t @ w_hh
+        dg = torch.stack(dgates, 1)  # (B, T, 4H)
+        flat = dg.reshape(-1, dg.shape[-1])
+        dw = flat.t() @ hs[:, :-1].reshape(-1, hs.shape[-1])
+        return dg, dh_next, dc_next, dw, flat.sum(0)
