@@ -54,7 +54,7 @@ def factor_caption(f) -> str:
     if getattr(f, "flow", ()):  # the flow kind: the base, then its steps
         body += " → " + " → ".join(s.type for s in f.flow)
     if f.init:
-        body = "t=0: " + body
+        body = ("t=-1: " if f.init == "before" else "t=0: ") + body
     return f"{f.model}  {body}"
 
 

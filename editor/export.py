@@ -108,7 +108,7 @@ def factor_code(f, names: dict) -> str:
         if not (omit_net and s == NET):
             args.append(f"{k}={_param(s)}")
     if f.init:
-        args.append("init=True")
+        args.append(f"init={f.init!r}")
     if f.reduce:
         args.append(f"reduce={f.reduce!r}")
     args += [f"{k}={v!r}" for k, v in f.family_options.items()]  # make_factor reads them as options

@@ -231,7 +231,7 @@ class FactorPage(Page):
         self.form.addRow(section("plates"))
         if seq or f.init:
             init = QCheckBox("initial factor (t = 0)")
-            init.setChecked(f.init)
+            init.setChecked(bool(f.init))  # (a value before the first step, "before", shows checked)
             init.toggled.connect(lambda on: self.run(self.ops.replace_factor, self.index, init=on))
             self.form.addRow(init)
         if crosses or f.reduce:

@@ -57,6 +57,9 @@ class Step:
     plate: str | None  # the plate the factor runs in (its target's, or the reduced one)
     reduce: bool
     span: tuple[int, int] = (0, 0)
+    #: with a value before the first step (``init`` is ``"before"``): the farthest step back
+    #: any factor reads the target (``h[t-pad]`` at t = 0 reads that value); else 0
+    pad: int = 0
 
 
 @dataclass(frozen=True)
@@ -302,16 +305,26 @@ def _model_order(graph, model: str):
     seen: dict = {}
     for i in idx:
         f = graph.factors[i]
-        key = (f.target, f.init)
+        key = (f.target, bool(f.init))
         if key in seen:
             first = graph.factors[seen[key]]
             problems.append(Problem(
                 f"variable '{f.target}' has two factors in model '{model}': "
                 f"{model}({first.label}) and {model}({f.label})", f.target, i))
         seen[key] = i
+    before = _before_values(graph, model, idx)
     for i in idx:
         f = graph.factors[i]
-        if any(p.lag > 0 for p in f.parents) and (f.target, True) not in seen:
+        if f.init == "before" and any(p.lag < 0 for g in idx for p in graph.factors[g].parents if p.name == f.target):
+            problems.append(Problem(
+                f"factor {model}({f.label}): a value before the first step is read by '{f.target}[t-k]' "
+                "only; a factor here reads a later step of it (give init=True for its last step)", f.target, i))
+        lagged = {p.name for p in f.parents if p.lag > 0} - before
+        if lagged and f.target in before:
+            problems.append(Problem(
+                f"factor {model}({f.label}): '{f.target}' starts from a value before the first step, but "
+                f"'{sorted(lagged)[0]}' has none; give it one (init='before')", f.target, i))
+        elif lagged and (f.target, True) not in seen:
             problems.append(Problem(
                 f"factor {model}({f.label}): '{f.target}' reads its previous step, so it needs an "
                 f"initial factor for t=0 (init=True) in model '{model}'", f.target, i))
@@ -506,6 +519,14 @@ def _merged(graph, full, block, comp, d) -> int | None:
     return None if len(signs) > 1 else (signs.pop() if signs else 0)
 
 
+def _before_values(graph, model: str, idx) -> set:
+    """The variables whose value before the first step a factor of ``model`` gives
+    (``init="before"``), or, for a variable ``model`` does not define, any model gives
+    (borrowed with the factors that define it)."""
+    own = {graph.factors[i].target for i in idx}
+    return {f.target for f in graph.factors if f.init == "before" and (f.model == model or f.target not in own)}
+
+
 # --- the plan --------------------------------------------------------------------------
 
 def compile_plan(graph, model: str) -> Plan:
@@ -519,6 +540,7 @@ def compile_plan(graph, model: str) -> Plan:
     slot.update({f"{n}[last]": len(names) + k for k, n in enumerate(lasts)})
     regular = {graph.factors[i].target: i for i in members if not graph.factors[i].init}
     initial = {graph.factors[i].target: i for i in members if graph.factors[i].init}
+    before = {n for n, i in initial.items() if graph.factors[i].init == "before"}
     # h[last] of a sequence nested in an iid plate is one value per view: it lives in the outer plate
     plates = tuple(graph.variables[n].plate for n in names) + tuple(
         outer_plate(graph, graph.variables[n].plate) for n in lasts)
@@ -536,11 +558,16 @@ def compile_plan(graph, model: str) -> Plan:
         j = initial.get(target) if target in regular else None
         init_parents = tuple(slot[str(p) if p.last else p.name] for p in graph.factors[j].parents) if j is not None else ()
         lags = tuple(p.lag for p in f.parents)
-        span = (max((g for g in lags if g > 0), default=0), max((-g for g in lags if g < 0), default=0))
-        if j is not None and span == (0, 0):  # a boundary factor beside one that reads no other step: t = 0
+        # a parent with a value before the first step is readable at every step: it limits no span
+        reach = [g for p, g in zip(f.parents, lags) if not (g > 0 and p.name in before)]
+        span = (max((g for g in reach if g > 0), default=0), max((-g for g in reach if g < 0), default=0))
+        pad = 0
+        if j is not None and graph.factors[j].init == "before":
+            pad = max([1, *(p.lag for k in members for p in graph.factors[k].parents if p.name == target)])
+        elif j is not None and span == (0, 0):  # a boundary factor beside one that reads no other step: t = 0
             span = (1, 0)
         return Step(i, slot[target], ps, lags, expand, j, init_parents,
-                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span)
+                    FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span, pad)
 
     blocks: list = [Last(slot[n], slot[f"{n}[last]"], graph.variables[n].plate) for n in lasts if n in ins]
     for plate, direction, targets in a.blocks[model]:

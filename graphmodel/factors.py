@@ -31,6 +31,9 @@ from .variables import Parent, Variable
 
 NET = "net"
 REDUCTIONS = ("sum", "mean")
+#: ``init="before"``: the factor gives a sequence variable's value before the plate's first step
+BEFORE = "before"
+INITS = (False, True, BEFORE)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,11 @@ class Factor:
             :class:`Tied` name of the graph's ``networks`` section, or an ``nn.Module``
             instance in code), or ``None``.
         model: which model of the graph the factor belongs to (set by the graph).
-        init: the factor used at t = 0 of a sequence plate.
+        init: ``True``: the factor used at t = 0 of a sequence plate (the boundary step;
+            at the last steps where the regular factor reads later ones); ``"before"``
+            (:data:`BEFORE`): a deterministic factor giving the value *before* the plate's
+            first step (``h[-1]``, e.g. a recurrent state's zero start), which ``h[t-1]``
+            reads at t = 0, so the regular factor runs at every step.
         reduce: how a parent inside an iid plate is reduced when the target is outside it.
         family_options: values of the family's declared options (``Family.options``), as
             written (the missing ones take their defaults): ``{"components": 10}``.
@@ -199,7 +206,7 @@ class Factor:
     params: dict = field(default_factory=dict)
     net: NetSpec | Tied | nn.Module | None = None
     model: str | None = None
-    init: bool = False
+    init: bool | str = False
     reduce: str | None = None
     family_options: dict = field(default_factory=dict)
     autoregressive: Autoregressive | None = None
@@ -210,7 +217,7 @@ class Factor:
     @property
     def label(self) -> str:
         """``x|z`` — the factor as written inside ``p(...)``."""
-        tgt = f"{self.target}[0]" if self.init else self.target
+        tgt = (f"{self.target}[-1]" if self.init == BEFORE else f"{self.target}[0]") if self.init else self.target
         return f"{tgt}|{','.join(map(str, self.parents))}" if self.parents else tgt
 
     @property
@@ -256,7 +263,7 @@ def _positive_choice(fam, tname: str, positive) -> dict:
     return choice
 
 
-def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
+def make_factor(family: str, target, given=(), net=None, *, init: bool | str = False,
                 reduce: str | None = None, positive=None, autoregressive=None, flow=None,
                 **params) -> Factor:
     """Build a factor in code; used by the family constructors (``Normal(z, given=x)``).
@@ -310,6 +317,8 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool = False,
         net = MLP(400)
     for k in missing:
         sources[k] = NET
+    if not any(init is k for k in INITS[:2]) and init != BEFORE:
+        raise GraphModelError(f"factor {tname}: init must be True, False or {BEFORE!r}, found {init!r}")
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
     try:

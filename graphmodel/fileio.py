@@ -19,7 +19,7 @@ from torch import nn
 
 from .atomic import write_text
 from .errors import GraphFileError, GraphModelError
-from .factors import NET, Annealed, Autoregressive, Const, Factor, Learn, Tied
+from .factors import BEFORE, NET, Annealed, Autoregressive, Const, Factor, Learn, Tied
 from .families import FAMILIES
 from .flows import MAX_STEPS, FlowStep, step_problems
 from .graph import MODEL_KINDS, Graph
@@ -91,7 +91,7 @@ def graph_to_dict(graph: Graph) -> dict:
         if net is not None:
             d["net"] = net
         if f.init:
-            d["init"] = True
+            d["init"] = f.init
         if f.reduce:
             d["reduce"] = f.reduce
         if f.family_options:
@@ -405,8 +405,8 @@ def _factor(d, path) -> Factor:
               for k, v in _obj(d.get("params", {}), f"{path}.params").items()}
     net = _factor_net(d["net"], f"{path}.net") if d.get("net") is not None else None
     init = d.get("init", False)
-    if not isinstance(init, bool):
-        raise _fail(f"{path}.init", "true or false", init)
+    if not isinstance(init, bool) and init != BEFORE:
+        raise _fail(f"{path}.init", f"true, false or {BEFORE!r}", init)
     reduce = d.get("reduce")
     if reduce is not None:
         _str(reduce, f"{path}.reduce", ("sum", "mean"))

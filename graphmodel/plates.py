@@ -53,7 +53,9 @@ def plate_problems(graph, f, var, bad) -> list:
     tplate = var.plate
     seq = tplate is not None and tplate in graph.plates and graph.plates[tplate].kind == "sequence"
     if f.init and not seq:
-        bad(f"init=True is for variables in a sequence plate, and '{f.target}' is not in one")
+        bad(f"init={f.init!r} is for variables in a sequence plate, and '{f.target}' is not in one")
+    if f.init == "before":
+        _before_problems(graph, f, tplate, bad)
     chain = {tplate, outer_plate(graph, tplate)} - {None}  # the plates the target lives in
     other = set()
     for p in f.parents:
@@ -83,6 +85,17 @@ def plate_problems(graph, f, var, bad) -> list:
     if f.reduce is not None and f.reduce not in REDUCTIONS:
         bad(f"reduce must be one of {', '.join(REDUCTIONS)}, found {f.reduce!r}")
     return []
+
+
+def _before_problems(graph, f, tplate, bad) -> None:
+    """A value before the first step (``init="before"``): deterministic, read from outside the plate."""
+    if not f.deterministic:
+        bad(f"the value before the first step (init='before') is a deterministic state; "
+            f"'{f.target}' has family {f.family}")
+    inside = [str(p) for p in f.parents if graph.variables[p.name].plate == tplate]
+    if inside:
+        bad(f"the value before the first step (init='before') cannot read the plate's steps, "
+            f"found parent '{inside[0]}'")
 
 
 def _offset_problems(graph, f, p, pv, same_sequence: bool, bad) -> None:

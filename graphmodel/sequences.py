@@ -97,7 +97,9 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
     """
     plan = m.plan
     T = sizes[block.plate]
-    hist = {s.target: [None] * T for s in block.steps}
+    # a variable with a value before the first step keeps it in ``pad`` slots past its last:
+    # ``hist[k][t - lag]`` at t < lag indexes them from the end, with nothing to test per step
+    hist = {s.target: [None] * (T + s.pad) for s in block.steps}
     out = vals  # where the swept values land; the sweep reads ``vals``
     if block.outer is not None:  # views × steps: the views are one more batch dim of the sweep
         batch = batch + (sizes[block.outer],)
@@ -114,6 +116,9 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
                 f"model '{m.name}': '{plan.names[s.target]}' is sampled and reads later steps, which "
                 f"sequences of varying length ('{length_key(block.plate)}') do not support yet; read "
                 "the future through a deterministic state (g from g[t+1] and x)")
+    for s in block.steps:
+        if s.pad:
+            _start(m, block, s, T, vals, hist, batch, dists)
     for t in (range(T) if block.direction > 0 else range(T - 1, -1, -1)):
         valid = None if lengths is None else lengths > t
         for s in block.steps:
@@ -131,16 +136,28 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
                     entry[3].append(valid)
     for s in block.steps:
         if out[s.target] is None:
-            out[s.target] = torch.stack(hist[s.target], dim=-(plan.event_ndims[s.target] + 1))
+            out[s.target] = torch.stack(hist[s.target][:T], dim=-(plan.event_ndims[s.target] + 1))
         for i in (s.factor, s.init):
             if i is not None and block.direction < 0:  # keep every list in time order
                 dists[i].reverse()
                 times[i].reverse()
                 if masks is not None and i in masks:
                     masks[i].reverse()
-        if s.init is not None and not dists[s.factor]:
+        if s.init is not None and not dists[s.factor] and not s.pad:
             del dists[s.factor]
             del times[s.factor]
+
+
+def _start(m, block, s, T, vals, hist, batch, dists):
+    """The value before the first step (``init="before"``), from parents outside the plate,
+    broadcast to the sweep's batch and kept in the ``pad`` slots that ``h[t-k]`` reads at t < k."""
+    d = m._modules[s.init].forward(*(vals[k] for k in s.init_parents))
+    v = draw(d)
+    nd = m.plan.event_ndims[s.target]
+    v = v.expand(*broadcast(v.shape[: v.dim() - nd], batch), *v.shape[v.dim() - nd:])
+    hist[s.target][T:] = [v] * s.pad
+    dists[s.init].append(d)
+    dists["times"][s.init].append(-1)
 
 
 def _per_view(plan, block, vals, n: int) -> list:

@@ -53,7 +53,7 @@ def _latex_name(name: str, sub: str | None) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
-def variable_text(name: str, idx: str | None, latex: bool, lag: int = 0, init: bool = False,
+def variable_text(name: str, idx: str | None, latex: bool, lag: int = 0, init: bool | str = False,
                   step: str | None = None) -> str:
     """A variable as a formula prints it: ``z``, ``xₜ``, ``hₜ₋₁``, ``xₜ₊₁`` (``lag`` 1, -1),
     ``h₀`` (``init``), ``cₗₐₛₜ`` (``step="last"``).
@@ -65,7 +65,7 @@ def variable_text(name: str, idx: str | None, latex: bool, lag: int = 0, init: b
     outer, _, idx = idx.rpartition(",") if idx is not None else ("", "", None)
     sub = step
     if sub is None and idx is not None:
-        sub = "0" if init else (f"{idx}-{lag}" if lag > 0 else f"{idx}+{-lag}" if lag < 0 else idx)
+        sub = ("-1" if init == "before" else "0") if init else (f"{idx}-{lag}" if lag > 0 else f"{idx}+{-lag}" if lag < 0 else idx)
     if latex:
         sub = r"\mathrm{last}" if sub == "last" else sub
         return _latex_name(name, f"{outer},{sub}" if outer and sub else sub)
@@ -130,7 +130,7 @@ def factorization(graph, model: str, latex: bool = False) -> str:
     if not order:  # invalid model: keep declaration order
         order = tuple(dict.fromkeys(f.target for f in fs))
     rank = {n: k for k, n in enumerate(order)}
-    fs.sort(key=lambda f: (-rank.get(f.target, 0), f.init))
+    fs.sort(key=lambda f: (-rank.get(f.target, 0), bool(f.init)))
     groups: list[tuple[str | None, list[str]]] = []
     for f in fs:
         plate = graph.variables[f.target].plate
