@@ -68,6 +68,7 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .networks.attention import DRAWRead, DRAWWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
@@ -90,4 +91,5 @@ __all__ = [
     "graph_hash", "length_key", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs",
     "save",
     "save_checkpoint",
+    "DRAWRead", "DRAWWrite",
 ]

@@ -406,6 +406,8 @@ class ModelRuntime:
                 shape = broadcast(loc.shape[:k], want) + loc.shape[k:]
                 vals[step.target] = torch.randn(shape, dtype=loc.dtype, device=loc.device)
                 return
+        if value is not None and step.deterministic:
+            return  # a given deterministic value (q's, lent to p by the ELBO) is taken as it is
         xs = [vals[k] for k in step.parents] if step.plate is None else self._parents(step, vals, sizes)
         d = mod.forward(*xs) if tau is None or value is not None else tempered(mod, xs, tau)
         if value is None:

@@ -198,11 +198,15 @@ def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None
     plan = m.plan
     first = s.init is not None and not (s.span[0] <= t < T - s.span[1])
     fi = s.init if first else s.factor
+    full = vals[s.target]
+    if full is not None and s.deterministic:  # given (q's, lent to p by the ELBO): taken as it is
+        v = hist[s.target][t] = full.select(-(plan.event_ndims[s.target] + 1), t)
+        dists[fi].append(None)
+        return fi, v
     if first:
         xs = [_read(plan, block, k, 0, t, vals, hist) for k in s.init_parents]
     else:
         xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
-    full = vals[s.target]
     d = m._modules[fi].forward(*xs) if tau is None or full is not None else tempered(m._modules[fi], xs, tau)
     if full is not None:
         v = full.select(-(plan.event_ndims[s.target] + 1), t)

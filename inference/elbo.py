@@ -165,6 +165,15 @@ class ElboPlan:
     shared: tuple[str, ...]  # q values given to p
 
 
+def _lent_states(graph, p: str, q: str) -> list[str]:
+    """p's deterministic variables that q computes with p's own factors (borrowed: DRAW's canvas
+    and decoder state): from q's values of the latents p's factors give exactly what p would
+    compute again, so p is given them and its sweep does not run those networks a second time."""
+    return list(dict.fromkeys(
+        graph.factors[i].target for i in analyze(graph).members.get(q, ())
+        if graph.factors[i].model == p and graph.factors[i].deterministic))
+
+
 def _closed_form(qfam: str, pfam: str, var) -> bool:
     """Whether torch computes KL[qfam‖pfam] for ``var`` in closed form (and finitely)."""
     if pfam not in FAMILIES.get(qfam).kl_partners():
@@ -319,7 +328,7 @@ def elbo_terms(graph, p: str = "p", q: str = "q", observed=None, kl: str = "auto
         raise GraphModelError("ELBO: enumerating several discrete latents at once is not supported; "
                               "use discrete='relax' or 'score'")
     shared = [lat.variable for lat in latents] + [
-        n for n in model_inputs(graph, p) if n not in observed and n in qf]
+        n for n in model_inputs(graph, p) if n not in observed and n in qf] + _lent_states(graph, p, q)
     return ElboPlan(p, q, observed, tuple(data), tuple(latents), tuple(shared))
 
 

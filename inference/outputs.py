@@ -19,6 +19,7 @@ from graphmodel.errors import TrainingError
 
 from . import events as ev
 from .plots import save_density, save_losses, save_samples
+from .strips import save_run_strip
 
 
 class RunWriter:
@@ -50,6 +51,7 @@ class RunWriter:
             self._fh.flush()
         elif isinstance(e, ev.Samples):
             save_samples(e.values, self.trainer.graph, self.dir / "samples.png", self.trainer.train_data)
+            save_run_strip(self.trainer, self.dir / "strip.png")  # (a graph with a canvas: DRAW's strip)
         elif isinstance(e, ev.Finished):
             self._fh.close()
             self.trainer.save(self.dir / "checkpoint.pt")

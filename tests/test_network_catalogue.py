@@ -33,6 +33,7 @@ KINDS = {
     "vector": lambda plate: gm.Variable("u", (5,), role="input", plate=plate),
     "categorical": lambda plate: gm.Variable("c", (), support="categorical", role="input", classes=3, plate=plate),
     "image": lambda plate: gm.Variable("img", IMAGE, role="input", plate=plate),
+    "canvas": lambda plate: gm.Variable("canvas", IMAGE, role="input", plate=plate),  # a second image (DRAWRead)
 }
 
 
@@ -52,6 +53,8 @@ class Case:
             network (a network with one output gives a Normal's ``loc`` only), or the
             factor's kind (e.g. ``("autoregressive", True)``).
         family, support: the (non-recurrent) target's family constructor and support.
+        target_of: the target's shape from the network's options, where they size it (``target``
+            is the shape at the case's own options).
     """
 
     net: NetSpec
@@ -62,6 +65,14 @@ class Case:
     params: tuple[tuple[str, object], ...] = ()
     family: str = "Normal"
     support: str = "real"
+    target_of: object = None
+
+
+def _glimpses(o: dict) -> tuple[int, ...]:
+    """DRAWRead's target: x's and the error's glimpses, N×N per channel (the whole image without attention)."""
+    grid = o.get("grid", 2) if isinstance(o.get("grid", 2), int) else 2  # (a wrong value: refused, not sized)
+    side = grid ** 2 if o.get("attention", True) is not False else IMAGE[1] * IMAGE[2]
+    return (2 * IMAGE[0] * side,)
 
 
 CASES = {
@@ -79,6 +90,9 @@ CASES = {
     "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
                      recurrent=True),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
+    "DRAWRead": Case(gm.DRAWRead(), _glimpses({}), (("image", "canvas", "vector"),), family="Deterministic",
+                     target_of=_glimpses),
+    "DRAWWrite": Case(gm.DRAWWrite(grid=3), IMAGE, (("vector",), ("vector", "image")), recurrent=True),
     "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "module": Case(gm.UserNet("torch.nn:Linear", in_features=5, out_features=3), (3,), (("vector",),), trust=True,
@@ -93,7 +107,7 @@ def graph_for(case: Case, kinds: tuple[str, ...], net: NetSpec | None = None) ->
     """A one-network graph: the target given the parents of ``kinds`` through ``net``."""
     net = net or case.net
     if not case.recurrent:
-        y = gm.Variable("y", case.target, support=case.support)
+        y = gm.Variable("y", case.target_of(net.options) if case.target_of else case.target, support=case.support)
         factor = getattr(gm, case.family)(y, given=tuple(KINDS[k](None) for k in kinds), net=net, **dict(case.params))
         return gm.Graph("catalogue", p=factor)
     time = gm.Plate("time", STEPS, kind="sequence")
@@ -197,7 +211,8 @@ def test_every_option_reaches_the_network(name):
         assert g.problems() == [], option.name
         runtime = g.build(trust=case.trust)
         check_outputs(g, runtime, (4,))
-        if option.kind in ("bool", "int", "ints") and option.name != "activation":
+        resized = case.target_of is not None and case.target_of({option.name: value}) != case.target
+        if option.kind in ("bool", "int", "ints") and option.name != "activation" and not resized:
             # bias, kernel size and widths all change the number of weights
             assert sum(p.numel() for p in runtime.parameters()) != base, f"{name}.{option.name} had no effect"
         bad = graph_for(case, kinds, NetSpec(case.net.type, {**case.net.options, option.name: wrong_value(option)}))

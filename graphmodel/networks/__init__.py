@@ -7,12 +7,14 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``masked``, ``identity``, ``user``);
+One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``attention``, ``masked``,
+``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
 
 from ._fastcall import call, run_sequential
+from .attention import DRAWRead, DRAWReadNet, DRAWWrite, DRAWWriteNet
 from .base import (
     ACTIVATIONS,
     NETWORKS,
@@ -40,7 +42,7 @@ from .user import UserNet, import_ref
 
 __all__ = [
     "ACTIVATIONS", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
-    "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
+    "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DRAWRead", "DRAWReadNet", "DRAWWrite", "DRAWWriteNet", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
     "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
     "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
 ]
