@@ -103,7 +103,26 @@ def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
             out[n] = (x + dx, y)
             x += w + H_GAP
         y += height + V_GAP
+    _out_of_plates(graph, sizes, out)
     return out
+
+
+def _out_of_plates(graph, sizes: dict[str, Size], pos: dict) -> None:
+    """Move a variable that a plate's column would enclose without holding it (DRAW's ``x``,
+    ranked between the canvas and q's glimpse) beside that plate, so its box does not claim it."""
+    for plate in graph.plates:
+        inside = [n for n, v in graph.variables.items() if v.plate == plate or (
+            v.plate in graph.plates and graph.plates[v.plate].inside == plate)]
+        if not inside:
+            continue
+        top, bottom = min(pos[n][1] for n in inside), max(pos[n][1] for n in inside)
+        left = min(pos[n][0] - sizes[n][2] for n in inside)
+        right = max(pos[n][0] - sizes[n][2] + sizes[n][0] for n in inside)
+        for n in graph.variables:
+            x, y = pos[n]
+            w, _h, dx = sizes[n]
+            if n not in inside and top < y < bottom and x - dx < right and x - dx + w > left:
+                pos[n] = (right + 2 * H_GAP + dx, y)
 
 
 def _dot_text(graph, sizes: dict[str, Size]) -> str:
