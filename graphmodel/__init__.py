@@ -69,6 +69,7 @@ from .networks import (
     UserNet,
 )
 from .networks.attention import DRAWRead, DRAWWrite
+from .networks.canvasconv import ConvMap, ConvRead, ConvWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
@@ -91,5 +92,5 @@ __all__ = [
     "graph_hash", "length_key", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs",
     "save",
     "save_checkpoint",
-    "DRAWRead", "DRAWWrite",
+    "DRAWRead", "DRAWWrite", "ConvMap", "ConvRead", "ConvWrite",
 ]

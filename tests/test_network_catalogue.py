@@ -34,6 +34,8 @@ KINDS = {
     "categorical": lambda plate: gm.Variable("c", (), support="categorical", role="input", classes=3, plate=plate),
     "image": lambda plate: gm.Variable("img", IMAGE, role="input", plate=plate),
     "canvas": lambda plate: gm.Variable("canvas", IMAGE, role="input", plate=plate),  # a second image (DRAWRead)
+    "state": lambda plate: gm.Variable("s", (2, 3, 4, 4), role="input", plate=plate),  # a ConvLSTM's state
+    "state8": lambda plate: gm.Variable("s8", (2, 3, 8, 8), role="input", plate=plate),  # one of an image's size
 }
 
 
@@ -87,12 +89,16 @@ CASES = {
                      recurrent=True),
     "ConvGRU": Case(gm.ConvGRU(), (3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
                     recurrent=True),
-    "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
+    "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector"),
+                                                   ("image", "state8")),
                      recurrent=True),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
     "DRAWRead": Case(gm.DRAWRead(), _glimpses({}), (("image", "canvas", "vector"),), family="Deterministic",
                      target_of=_glimpses),
     "DRAWWrite": Case(gm.DRAWWrite(grid=3), IMAGE, (("vector",), ("vector", "image")), recurrent=True),
+    "ConvRead": Case(gm.ConvRead(), (4, 4, 4), (("image", "canvas"),), family="Deterministic"),
+    "ConvWrite": Case(gm.ConvWrite(), IMAGE, (("state",),), recurrent=True),
+    "ConvMap": Case(gm.ConvMap(), (3, 4, 4), (("state",),)),
     "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "module": Case(gm.UserNet("torch.nn:Linear", in_features=5, out_features=3), (3,), (("vector",),), trust=True,

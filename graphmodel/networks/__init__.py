@@ -7,7 +7,7 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``attention``, ``masked``,
+One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``attention``, ``canvasconv``, ``masked``,
 ``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
@@ -32,6 +32,7 @@ from .base import (
 from .base import _flatten_inputs as _flatten_inputs
 from .base import _mlp_layers as _mlp_layers
 from .base import _one_hot as _one_hot
+from .canvasconv import ConvMap, ConvMapNet, ConvRead, ConvReadNet, ConvWrite, ConvWriteNet
 from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
 from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
 from .identity import Identity, IdentityNet
@@ -42,7 +43,8 @@ from .user import UserNet, import_ref
 
 __all__ = [
     "ACTIVATIONS", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
-    "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DRAWRead", "DRAWReadNet", "DRAWWrite", "DRAWWriteNet", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
+    "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DRAWRead", "DRAWReadNet", "DRAWWrite", "DRAWWriteNet",
+    "ConvMap", "ConvMapNet", "ConvRead", "ConvReadNet", "ConvWrite", "ConvWriteNet", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
     "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
     "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
 ]

@@ -2,7 +2,8 @@
 
 A ConvGRU's state is a feature map ``(C, H, W)``; a ConvLSTM's is h and c stacked,
 ``(2, C, H, W)`` — the same one-variable design as the vector cells (``recurrent.py``).
-The other parents are images of the state's height and width, concatenated on channels, and
+The other parents are images of the state's height and width (another ConvLSTM's state
+``(2, C, H, W)`` as 2C channels), concatenated on channels, and
 anything else (vectors, classes), flattened and broadcast over every pixel. Each gate is one
 convolution with "same" padding over ``[inputs, state]``, so the kernel size is odd.
 """
@@ -33,17 +34,21 @@ class _ConvCell(nn.Module):
         if len(shape) != state_nd or (state_nd == 4 and shape[0] != 2):
             raise GraphModelError(f"a {kind}'s target must be shaped {words}, found {list(shape)}")
         self.state_shape, (self.H, self.W) = shape, shape[-2:]
-        self.images = [k for k, i in enumerate(inputs) if not i.is_state and not i.classes and len(i.shape) == 3
-                       and i.shape[1:] == (self.H, self.W)]
+        # images of the state's size; another ConvLSTM's state (2, C, H, W) counts as 2C channels
+        self.images = [k for k, i in enumerate(inputs) if not i.is_state and not i.classes and len(i.shape) in (3, 4)
+                       and i.shape[-2:] == (self.H, self.W)]
         self.vectors = [k for k, i in enumerate(inputs) if not i.is_state and k not in self.images]
         self.vector_specs = [inputs[k] for k in self.vectors]
-        self.in_channels = sum(inputs[k].shape[0] for k in self.images) + sum(i.width for i in self.vector_specs)
+        self.in_channels = sum(inputs[k].width // (self.H * self.W) for k in self.images) + sum(
+            i.width for i in self.vector_specs)
+        self.stacked = [len(inputs[k].shape) == 4 for k in self.images]
 
     def _inputs(self, xs):
         """``(x, state, batch)``: x ``(n, C_in, H, W)`` and the state ``(n, *state)``."""
         s = xs[self.state_index]
         nd = len(self.state_shape)
-        feats = [xs[k] if torch.is_floating_point(xs[k]) else xs[k].to(s.dtype) for k in self.images]
+        feats = [xs[k].flatten(-4, -3) if four else xs[k] for k, four in zip(self.images, self.stacked)]
+        feats = [f if torch.is_floating_point(f) else f.to(s.dtype) for f in feats]
         if self.vectors:
             v = _flatten_inputs(self.vector_specs, tuple(xs[k] for k in self.vectors))
             feats.append(v[..., None, None].expand(*v.shape, self.H, self.W))
