@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import math
+import runpy
+from pathlib import Path
 
 import pytest
 import torch
@@ -141,3 +143,19 @@ def test_sample_strip_and_the_training_run_draw_the_canvas(tmp_path):
                  "-n", "4", "--strip"]) == 0
     assert out.stat().st_size > 1000
     assert not save_strip({"x": torch.zeros(2, 1, 28, 28)}, g, tmp_path / "none.png")
+
+
+@pytest.mark.parametrize("attention", [True, False], ids=["attention", "plain"])
+def test_the_hand_written_draw_of_the_benchmark_is_the_same_model(attention):
+    """``benchmarks/draw.py``'s DRAW, given graphmodel's weights and the same noise, has the same ELBO."""
+    bench = runpy.run_path(str(Path(__file__).resolve().parent.parent / "benchmarks" / "draw.py"))
+    g = small(attention)
+    rt = g.build()
+    hand = bench["hand_for"](g)
+    bench["copy_weights"](hand, rt, g)
+    x = torch.bernoulli(torch.full((5, 1, 28, 28), 0.3))
+    torch.manual_seed(3)
+    ours = bound(rt, g, {"x": x})
+    torch.manual_seed(3)
+    rec, _, kl = hand.run(x)
+    torch.testing.assert_close(ours, rec - kl, atol=1e-3, rtol=1e-4)
