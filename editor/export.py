@@ -26,7 +26,8 @@ CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategori
                 "DiscretizedLogisticMixture", "BivariateNormalMixture", "QuantizedCategorical")
 #: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
 NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity",
-                    "MaskedMLP", "ResidualMLP", "ConvMap", "ConvWrite", "GQNTower", "GQNPool", "PixelCNN", "BiRNN")
+                    "MaskedMLP", "ResidualMLP", "ConvMap", "ConvWrite", "GQNTower", "GQNPool", "PixelCNN", "BiRNN",
+                    "DRAWRead", "DRAWWrite", "ConvRead")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -71,6 +71,8 @@ from .networks import (
     NetworkType,
     UserNet,
 )
+from .networks.attention import DRAWRead, DRAWWrite
+from .networks.canvasconv import ConvRead
 from .networks.gqn import GQNPool, GQNTower
 from .networks.maps import ConvMap, ConvWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
@@ -98,5 +100,6 @@ __all__ = [
     "graph_hash", "length_key", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs",
     "save",
     "save_checkpoint",
+    "DRAWRead", "DRAWWrite", "ConvMap", "ConvRead", "ConvWrite",
 ]
 __all__ += ["ConvMap", "ConvWrite", "GQNPool", "GQNTower"]  # GQN's networks (issue 16)

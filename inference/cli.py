@@ -214,7 +214,8 @@ def _train(args, g, trainer) -> int:
     if writer is not None:
         for k, v in metrics.items():
             print(f"{k}: {v:.4f}")
-        print(f"wrote {out}/metrics.jsonl, checkpoint.pt, samples.png, losses.png, summary.json")
+        strip = ", strip.png" if (out / "strip.png").exists() else ""
+        print(f"wrote {out}/metrics.jsonl, checkpoint.pt, samples.png{strip}, losses.png, summary.json")
     if caught:
         print(f"graphmodel: stopped by {caught[0]} at step {trainer.step}, checkpoint saved; continue with:\n"
               f"  graphmodel train {args.file} --out {out} --resume", file=sys.stderr)
@@ -336,6 +337,8 @@ def cmd_sample(args) -> int:
     g, runtime, _ = _trained(args)
     data = _test_data(g)[0] if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)
+    if args.strip:
+        return _sample_strip(args, g, runtime, data)
     values = sample_observed(g, runtime, args.n, data, temperature=args.temperature)
     if values and _sample_drawings(values, g, args.output):
         pass
@@ -361,6 +364,21 @@ def cmd_interpolate(args) -> int:
     from .interpolate import cmd_interpolate as run
 
     return run(args, _trained, _test_data)
+
+
+def _sample_strip(args, g, runtime, data) -> int:
+    """``sample --strip``: every canvas (an image variable of a sequence plate) over its steps."""
+    from .strips import save_strip, strip_variables
+    from .trainer import sample_observed
+
+    names = strip_variables(g)
+    if not names:
+        raise gm.GraphModelError("--strip: this graph has no image-shaped variable in a sequence plate "
+                                 "(a canvas) to draw over its steps")
+    values = sample_observed(g, runtime, args.n, data, temperature=args.temperature, extra=tuple(names))
+    save_strip(values, g, args.output, rows=min(args.n, 16))
+    print(f"wrote {args.output} ({', '.join(names)} over {g.plates[g.variables[names[0]].plate].size} steps)")
+    return 0
 
 
 def cmd_evaluate(args) -> int:
@@ -479,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0, metavar="TAU",
                    help="sample each factor from p^(1/TAU): a Normal's σ·√TAU, logits ÷ TAU (default 1)")
+    p.add_argument("--strip", action="store_true",
+                   help="draw every canvas (an image variable of a sequence plate) over its steps, one row a sample")
     p = add("interpolate", cmd_interpolate,
             "draw the decoded path in latent space between two encoded examples of a stroke model")
     p.add_argument("file")

@@ -23,6 +23,7 @@ from . import events as ev
 from .drawings import save_run_sketches
 from .metric_keys import metric_keys
 from .plots import save_density, save_losses, save_samples
+from .strips import save_run_strip
 
 
 class MetricKeys:
@@ -84,6 +85,7 @@ class RunWriter:
             t = self.trainer  # a stroke model draws its samples and reconstructions as line drawings
             if not save_run_sketches(e.values, t.graph, t.runtime, self.dir / "samples.png", t.train_data):
                 save_samples(e.values, t.graph, self.dir / "samples.png", t.train_data)
+            save_run_strip(self.trainer, self.dir / "strip.png")  # (a graph with a canvas: DRAW's strip)
         elif isinstance(e, ev.Finished):
             self._fh.close()
             self.trainer.save(self.dir / "checkpoint.pt")

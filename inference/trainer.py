@@ -682,13 +682,14 @@ def load_weights(path, graph, runtime, map_location="cpu") -> dict:
 
 @torch.no_grad()
 def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool = True,
-                    temperature: float = 1.0) -> dict:
+                    temperature: float = 1.0, extra: tuple = ()) -> dict:
     """Sample the generative model and keep its observed and input variables (on the CPU).
 
     The model's inputs are filled in so that a grid reads well: class labels cycle through
     every class (a class-conditional grid); other inputs are taken from ``data``. With
     ``mean``, an observed variable shows its distribution's mean given the sampled latents.
-    ``temperature`` is the sampling temperature (``ModelRuntime.sample``).
+    ``temperature`` is the sampling temperature (``ModelRuntime.sample``). ``extra`` names
+    other variables to keep (a canvas over its steps, ``inference.strips``).
     """
     gen = next((m for m, k in graph.models.items() if k == "generative"), None)
     if gen is None:
@@ -722,7 +723,7 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
                     values[f.target] = d.mean
                 except NotImplementedError:
                     pass
-    keep = [k for k, v in graph.variables.items() if v.role in ("observed", "input") and k in values]
+    keep = [k for k, v in graph.variables.items() if (v.role in ("observed", "input") or k in extra) and k in values]
     return {k: values[k].detach().float().cpu() for k in keep}
 
 

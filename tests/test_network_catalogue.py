@@ -33,6 +33,9 @@ KINDS = {
     "vector": lambda plate: gm.Variable("u", (5,), role="input", plate=plate),
     "categorical": lambda plate: gm.Variable("c", (), support="categorical", role="input", classes=3, plate=plate),
     "image": lambda plate: gm.Variable("img", IMAGE, role="input", plate=plate),
+    "canvas": lambda plate: gm.Variable("canvas", IMAGE, role="input", plate=plate),  # a second image (DRAWRead)
+    "state": lambda plate: gm.Variable("s", (2, 3, 4, 4), role="input", plate=plate),  # a ConvLSTM's state
+    "state8": lambda plate: gm.Variable("s8", (2, 3, 8, 8), role="input", plate=plate),  # one of an image's size
 }
 
 
@@ -54,6 +57,8 @@ class Case:
         family, support: the (non-recurrent) target's family constructor and support.
         whole: the network reads its parents' whole sequences (in a sequence plate of
             :data:`STEPS` steps) for a target outside the plate.
+        target_of: the target's shape from the network's options, where they size it (``target``
+            is the shape at the case's own options).
     """
 
     net: NetSpec
@@ -65,6 +70,14 @@ class Case:
     family: str = "Normal"
     support: str = "real"
     whole: bool = False  # the parents are whole sequences of a plate the target is outside of (a BiRNN)
+    target_of: object = None
+
+
+def _glimpses(o: dict) -> tuple[int, ...]:
+    """DRAWRead's target: x's and the error's glimpses, N×N per channel (the whole image without attention)."""
+    grid = o.get("grid", 2) if isinstance(o.get("grid", 2), int) else 2  # (a wrong value: refused, not sized)
+    side = grid ** 2 if o.get("attention", True) is not False else IMAGE[1] * IMAGE[2]
+    return (2 * IMAGE[0] * side,)
 
 
 CASES = {
@@ -79,7 +92,8 @@ CASES = {
                      recurrent=True),
     "ConvGRU": Case(gm.ConvGRU(), (3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
                     recurrent=True),
-    "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
+    "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector"),
+                                                   ("image", "state8")),
                      recurrent=True),
     "ResidualMLP": Case(gm.ResidualMLP(16, 2), (3,), (("vector",), ("categorical",), ("image",),
                                                      ("vector", "categorical", "image"))),
@@ -88,6 +102,10 @@ CASES = {
     "GQNTower": Case(gm.GQNTower(8), (4, 2, 2), (("image",), ("image", "vector"), ("image", "categorical"))),
     "GQNPool": Case(gm.GQNPool(8), (4,), (("image",), ("image", "vector"))),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
+    "DRAWRead": Case(gm.DRAWRead(), _glimpses({}), (("image", "canvas", "vector"),), family="Deterministic",
+                     target_of=_glimpses),
+    "DRAWWrite": Case(gm.DRAWWrite(grid=3), IMAGE, (("vector",), ("vector", "image")), recurrent=True),
+    "ConvRead": Case(gm.ConvRead(), (4, 4, 4), (("image", "canvas"),), family="Deterministic"),
     "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "PixelCNN": Case(gm.PixelCNN(4, layers=2, head=8), (1, 6, 6), ((), ("vector",), ("categorical",),
@@ -106,7 +124,7 @@ def graph_for(case: Case, kinds: tuple[str, ...], net: NetSpec | None = None) ->
     """A one-network graph: the target given the parents of ``kinds`` through ``net``."""
     net = net or case.net
     if not case.recurrent:
-        y = gm.Variable("y", case.target, support=case.support)
+        y = gm.Variable("y", case.target_of(net.options) if case.target_of else case.target, support=case.support)
         plate = "time" if case.whole else None
         factor = getattr(gm, case.family)(y, given=tuple(KINDS[k](plate) for k in kinds), net=net, **dict(case.params))
         return gm.Graph("catalogue", plates=[gm.Plate("time", STEPS, kind="sequence")] if case.whole else [], p=factor)
@@ -213,7 +231,8 @@ def test_every_option_reaches_the_network(name):
         assert g.problems() == [], option.name
         runtime = g.build(trust=case.trust)
         check_outputs(g, runtime, (4,))
-        if option.kind in ("bool", "int", "ints") and option.name != "activation":
+        resized = case.target_of is not None and case.target_of({option.name: value}) != case.target
+        if option.kind in ("bool", "int", "ints") and option.name != "activation" and not resized:
             # bias, kernel size and widths all change the number of weights
             assert sum(p.numel() for p in runtime.parameters()) != base, f"{name}.{option.name} had no effect"
         bad = graph_for(case, kinds, NetSpec(case.net.type, {**case.net.options, option.name: wrong_value(option)}))

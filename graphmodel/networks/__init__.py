@@ -7,12 +7,14 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``maps``, ``gqn``, ``bidirectional``, ``masked``, ``pixelcnn``, ``identity``, ``user``);
+One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``maps``, ``gqn``,
+``attention``, ``canvasconv``, ``bidirectional``, ``masked``, ``pixelcnn``, ``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
 
 from ._fastcall import call, run_sequential
+from .attention import DRAWRead, DRAWReadNet, DRAWWrite, DRAWWriteNet
 from .base import (
     ACTIVATIONS,
     NETWORKS,
@@ -31,6 +33,7 @@ from .base import _flatten_inputs as _flatten_inputs
 from .base import _mlp_layers as _mlp_layers
 from .base import _one_hot as _one_hot
 from .bidirectional import BiRNN, BiRNNNet
+from .canvasconv import ConvRead, ConvReadNet
 from .conv import ConvEncoder, ConvEncoderNet, DeconvDecoder, DeconvDecoderNet
 from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
 from .gqn import GQNPool, GQNPoolNet, GQNTower, GQNTowerNet
@@ -44,10 +47,11 @@ from .residual import ResidualMLP, ResidualMLPNet
 from .user import UserNet, import_ref
 
 __all__ = [
-    "ACTIVATIONS", "BiRNN", "BiRNNNet", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
-    "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
-    "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
-    "ConvMap", "ConvMapNet", "ConvWrite", "ConvWriteNet", "GQNPool", "GQNPoolNet", "GQNTower", "GQNTowerNet",
+    "ACTIVATIONS", "BiRNN", "BiRNNNet", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet",
+    "ConvGRU", "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "ConvMap", "ConvMapNet", "ConvRead", "ConvReadNet",
+    "ConvWrite", "ConvWriteNet", "DeconvDecoder", "DeconvDecoderNet", "DRAWRead", "DRAWReadNet", "DRAWWrite",
+    "DRAWWriteNet", "GQNPool", "GQNPoolNet", "GQNTower", "GQNTowerNet", "GRUCell", "GRUCellNet", "Heads",
+    "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
     "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType",
     "PixelCNN", "PIXELCNN_OPTIONS", "PixelCNNNet", "ResidualMLP", "ResidualMLPNet", "run_sequential", "UserNet",
     "UserNetAdapter",
