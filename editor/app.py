@@ -201,17 +201,19 @@ def demo(steps: int | None = None, out: str = "demo-run") -> int:
 
 
 def _train_headless(path, out: str, steps: int | None) -> int:
-    """``graphmodel train PATH --out OUT [--steps N]`` in this process."""
+    """``graphmodel train PATH --out OUT [--steps N]`` in this process (through
+    :func:`inference.runs.train_file`, never the command line's ``main``: the command line sits
+    above the editor)."""
     import torch
 
-    from inference.cli import main as cli
+    from inference.runs import train_file
 
     # A small MLP gains nothing from a second intra-op thread, and on a machine with other
     # work running, threads that wait for each other slow it down several times over.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return cli(["train", str(path), "--out", out] + (["--steps", str(steps)] if steps else []))
+        return train_file(path, out, steps)
     finally:
         torch.set_num_threads(threads)
 

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import traceback
-from contextlib import contextmanager
 
 import graphmodel as gm
 from graphmodel.render.formula import flow_text
@@ -175,60 +172,10 @@ def cmd_train(args) -> int:
 
 
 def _train(args, g, trainer) -> int:
-    from pathlib import Path
+    from .runs import train_run
 
-    from .outputs import ProgressBar, RunWriter, fresh_run_dir, holds_run
-
-    out = Path(args.out)
-    ckpt = out / "checkpoint.pt"
-    resume_step = None
-    if args.resume:
-        if not ckpt.exists():
-            raise gm.GraphModelError(f"--resume: no checkpoint at {ckpt}")
-        trainer.resume(ckpt)
-        resume_step = trainer.step
-    elif holds_run(out) and not args.overwrite and trainer.is_main:
-        out = fresh_run_dir(out)  # never replace a run the user did not name for replacing
-        print(f"{args.out} holds an earlier run (--resume continues it, --overwrite replaces it); "
-              f"writing this one to {out}", file=sys.stderr)
-    # Only rank 0 writes the run directory: other ranks would truncate its metrics file.
-    loggers = _loggers(args, out, trainer) if trainer.is_main else []  # (first: a missing package changes nothing)
-    writer = RunWriter(out, trainer, resume_step) if trainer.is_main else None
-    if writer is not None:
-        for d in writer.dropped:
-            print(f"graphmodel: warning: {out / 'metrics.jsonl'}: {d}; dropped", file=sys.stderr)
-        trainer.subscribe(ProgressBar(disable=args.quiet))
-        trainer.subscribe(writer)
-        for lg in loggers:
-            trainer.subscribe(lg)
-        print(f"objective: {trainer.describe()}")
-        print(f"data: {trainer.describe_data()}")
-    try:
-        with _stop_on_signals(trainer) as caught:
-            metrics = trainer.run()
-    finally:
-        if writer is not None:
-            writer.close()
-            for lg in loggers:
-                lg.close()
-    if writer is not None:
-        for k, v in metrics.items():
-            print(f"{k}: {v:.4f}")
-        strip = ", strip.png" if (out / "strip.png").exists() else ""
-        print(f"wrote {out}/metrics.jsonl, checkpoint.pt, samples.png{strip}, losses.png, summary.json")
-    if caught:
-        print(f"graphmodel: stopped by {caught[0]} at step {trainer.step}, checkpoint saved; continue with:\n"
-              f"  graphmodel train {args.file} --out {out} --resume", file=sys.stderr)
-        return 130 if caught[0] == "SIGINT" else 143
-    return 0
-
-
-def _loggers(args, out, trainer) -> list:
-    """The trackers named by ``--logger`` (made before the run directory is touched, so a
-    missing package is reported before anything is written)."""
-    from .loggers import make_logger
-
-    return [make_logger(name, out, trainer) for name in dict.fromkeys(args.logger)]
+    return train_run(trainer, args.out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
+                     loggers=args.logger, source=args.file)
 
 
 def cmd_examples(args) -> int:
@@ -265,34 +212,6 @@ def cmd_plot(args) -> int:
 
     print(f"wrote {plot_runs(args.runs, args.output, args.keys)}")
     return 0
-
-
-@contextmanager
-def _stop_on_signals(trainer):
-    """While training: the first Ctrl-C or SIGTERM stops at the end of the current step
-    (the run writer then saves a checkpoint and the summary); a second Ctrl-C interrupts
-    at once. Yields the list of the signals caught. Left to torchrun's handling when the
-    training is distributed (every rank must stop at the same step)."""
-    caught: list[str] = []
-    if trainer.dist is not None or threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-
-    def handler(signum, frame):
-        name = signal.Signals(signum).name
-        if caught and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        caught.append(name)
-        print(f"\ngraphmodel: {name}: stopping after this step and saving a checkpoint "
-              "(Ctrl-C again to quit at once)", file=sys.stderr)
-        trainer.stop()
-
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield caught
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
 
 
 def _trained(args):

@@ -209,3 +209,11 @@ def test_no_import_cycle_between_modules():
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_the_editor_never_calls_the_command_line():
+    """The command line opens the editor (``edit``, ``demo``); the editor trains through
+    ``inference.runs``, never through the command line's ``main``."""
+    calls = [(path.relative_to(ROOT).as_posix(), line) for path in sorted((ROOT / "editor").rglob("*.py"))
+             for line, name in _imports(path.read_text(encoding="utf-8"), str(path)) if name == "inference.cli"]
+    assert calls == []
