@@ -67,6 +67,7 @@ from .networks import (
     LSTMCell,
     NetSpec,
     NetworkType,
+    ProductOfExperts,
     UserNet,
 )
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
@@ -85,7 +86,7 @@ __all__ = [
     "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",
     "Learn", "MAF", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Mixture", "Model", "ModelRuntime", "NET",
     "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Permute",
-    "Planar", "Plate", "PositiveMap", "Problem", "QuantizedCategorical", "Radial", "RelaxedBernoulli",
+    "Planar", "Plate", "PositiveMap", "Problem", "ProductOfExperts", "QuantizedCategorical", "Radial", "RelaxedBernoulli",
     "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError", "Support", "TRANSFORMS", "Tied", "Trace",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
     "graph_hash", "length_key", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs",
