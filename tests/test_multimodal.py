@@ -105,3 +105,10 @@ def test_jmvae_generates_from_the_label_alone_where_the_plain_elbo_cannot(multim
     plain, _ = multimodal.run("jmvae", "elbo(p, q)", steps=150)
     assert gen > 0.6 and inferred > 0.5, (gen, inferred)
     assert plain < 0.3 and gen > plain + 0.3, (plain, gen)
+
+
+def test_mvae_infers_from_each_modality_alone_better_than_its_plain_elbo(multimodal):
+    gen, inferred = multimodal.run("mvae", steps=600)
+    _, plain = multimodal.run("mvae", multimodal.PLAIN["mvae"], steps=600)
+    assert gen > 0.3 and inferred > 0.5, (gen, inferred)
+    assert inferred > plain + 0.2, (plain, inferred)
