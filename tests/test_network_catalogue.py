@@ -33,6 +33,7 @@ KINDS = {
     "vector": lambda plate: gm.Variable("u", (5,), role="input", plate=plate),
     "categorical": lambda plate: gm.Variable("c", (), support="categorical", role="input", classes=3, plate=plate),
     "image": lambda plate: gm.Variable("img", IMAGE, role="input", plate=plate),
+    "expert": lambda plate: gm.Variable("e", (4,), role="input", plate=plate),  # a Gaussian expert of a (2,) target
 }
 
 
@@ -78,6 +79,7 @@ CASES = {
                     recurrent=True),
     "ConvLSTM": Case(gm.ConvLSTM(), (2, 3, 8, 8), (("image",), ("vector",), ("categorical",), ("image", "vector")),
                      recurrent=True),
+    "ProductOfExperts": Case(gm.ProductOfExperts(), (2,), (("expert",),)),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
     "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
@@ -196,8 +198,13 @@ def test_every_option_reaches_the_network(name):
         g = graph_for(case, kinds, NetSpec(case.net.type, {**case.net.options, option.name: value}))
         assert g.problems() == [], option.name
         runtime = g.build(trust=case.trust)
-        check_outputs(g, runtime, (4,))
-        if option.kind in ("bool", "int", "ints") and option.name != "activation":
+        torch.manual_seed(0)
+        outs, _ = check_outputs(g, runtime, (4,))
+        if not base:  # a network without weights (a product of experts): the option changes its outputs
+            torch.manual_seed(0)
+            before, _ = check_outputs(graph_for(case, kinds), graph_for(case, kinds).build(trust=case.trust), (4,))
+            assert any(not torch.equal(a, b) for a, b in zip(outs, before)), f"{name}.{option.name} had no effect"
+        elif option.kind in ("bool", "int", "ints") and option.name != "activation":
             # bias, kernel size and widths all change the number of weights
             assert sum(p.numel() for p in runtime.parameters()) != base, f"{name}.{option.name} had no effect"
         bad = graph_for(case, kinds, NetSpec(case.net.type, {**case.net.options, option.name: wrong_value(option)}))
