@@ -43,30 +43,39 @@ def _given(graph, model: str, present: dict) -> dict:
             for k in names}
 
 
-@torch.no_grad()
-def cross_modal(graph, runtime, train: dict, test: dict, encoders: tuple[str, str], per_class: int = 100,
-                seed: int = 0) -> tuple[float, float]:
-    """(accuracy of a classifier on images generated from the label alone, accuracy of the
-    label inferred from the test image alone)."""
+def score(generate, infer, train: dict, test: dict, per_class: int = 100, seed: int = 0) -> tuple[float, float]:
+    """(accuracy of a classifier fitted to ``train`` on ``generate(one-hot labels)``, the
+    images' pixel probabilities; accuracy of ``infer(test images)``, label probabilities)."""
     from sklearn.linear_model import LogisticRegression
 
+    torch.manual_seed(seed)
+    clf = LogisticRegression(max_iter=2000).fit(train["x"].numpy(), train["w"].argmax(-1).numpy())
+    classes = torch.arange(10).repeat_interleave(per_class)
+    images = generate(torch.eye(10)[classes])
+    generated = float((torch.as_tensor(clf.predict(images.numpy())) == classes).float().mean())
+    inferred = float((infer(test["x"]).argmax(-1) == test["w"].argmax(-1)).float().mean())
+    return generated, inferred
+
+
+@torch.no_grad()
+def cross_modal(graph, runtime, train: dict, test: dict, encoders: tuple[str, str], seed: int = 0) -> tuple[float, float]:
+    """:func:`score` of a trained graph: z from ``encoders``' models (the label's, the image's), then p."""
     from_label, from_image = encoders
+
+    def generate(w):
+        z = _code(runtime, from_label, _given(graph, from_label, {"w": w}))
+        return runtime.p.trace({"z": z}, score=False).dists["p(x|z)"].mean
+
+    def infer(x):
+        z = _code(runtime, from_image, _given(graph, from_image, {"x": x}))
+        return runtime.p.trace({"z": z}, score=False).dists["p(w|z)"].probs
+
     was = runtime.training
     runtime.eval()
     try:
-        torch.manual_seed(seed)
-        clf = LogisticRegression(max_iter=2000).fit(train["x"].numpy(), train["w"].argmax(-1).numpy())
-        classes = torch.arange(10).repeat_interleave(per_class)
-        w = torch.eye(10)[classes]
-        z = _code(runtime, from_label, _given(graph, from_label, {"w": w}))
-        images = runtime.p.trace({"z": z}, score=False).dists["p(x|z)"].mean
-        generated = float((torch.as_tensor(clf.predict(images.numpy())) == classes).float().mean())
-        z = _code(runtime, from_image, _given(graph, from_image, {"x": test["x"]}))
-        probs = runtime.p.trace({"z": z}, score=False).dists["p(w|z)"].probs
-        inferred = float((probs.argmax(-1) == test["w"].argmax(-1)).float().mean())
+        return score(generate, infer, train, test, seed=seed)
     finally:
         runtime.train(was)
-    return generated, inferred
 
 
 def run(name: str, formula: str | None = None, steps: int | None = None, seed: int = 0) -> tuple[float, float]:
