@@ -112,3 +112,11 @@ def test_mvae_infers_from_each_modality_alone_better_than_its_plain_elbo(multimo
     _, plain = multimodal.run("mvae", multimodal.PLAIN["mvae"], steps=600)
     assert gen > 0.3 and inferred > 0.5, (gen, inferred)
     assert inferred > plain + 0.2, (plain, inferred)
+
+
+def test_a_product_of_experts_asks_for_the_exp_map_of_its_scale():
+    net = '"net": {"type": "ProductOfExperts", "prior": true}'
+    text = Path("examples/mvae.json").read_text().replace(net, net + ', "positive": {"scale": "softplus"}', 1)
+    with pytest.raises(gm.GraphFileError, match=r"factors\[\d\]: factor q\(z\|ex,ew\): positive.scale: a "
+                       r"ProductOfExperts network emits log σ, the raw value of the map 'exp'; found 'softplus'"):
+        gm.loads(text)
