@@ -69,6 +69,7 @@ from .networks import (
     LSTMCell,
     NetSpec,
     NetworkType,
+    ProductOfExperts,
     UserNet,
 )
 from .networks.attention import DRAWRead, DRAWWrite
@@ -93,9 +94,10 @@ __all__ = [
     "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",
     "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",
     "Learn", "MAF", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Mixture", "Model", "ModelRuntime", "NET",
-    "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "PIXELCNN_OPTIONS", "POSITIVE_MAPS", "Parent", "Permute", "PixelCNN",
-    "Planar", "Plate", "PositiveMap", "Problem", "QuantizedCategorical", "Radial", "RelaxedBernoulli",
-    "RelaxedOneHotCategorical", "ResidualMLP", "Runtime", "SUPPORTS", "ShapeError", "Support", "TRANSFORMS", "Tied", "Trace",
+    "NetSpec", "NETWORKS", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Permute", "PixelCNN",
+    "PIXELCNN_OPTIONS", "Planar", "Plate", "POSITIVE_MAPS", "PositiveMap", "Problem", "ProductOfExperts",
+    "QuantizedCategorical", "Radial", "RelaxedBernoulli", "RelaxedOneHotCategorical", "ResidualMLP", "Runtime",
+    "ShapeError", "Support", "SUPPORTS", "Tied", "Trace", "TRANSFORMS",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",
     "graph_hash", "length_key", "load", "load_checkpoint", "load_plugins", "loads", "make_factor", "model_inputs",
     "save",

@@ -230,6 +230,13 @@ def _choice_problems(graph, f, fam, bad) -> None:
                 f"its positive parameters: {', '.join(names) or 'none'}")
         elif m not in POSITIVE_MAPS:
             bad(f"positive.{k}: expected one of {', '.join(POSITIVE_MAPS.names())}, found {m!r}")
+        elif m != "exp" and f.params.get(k) == NET and getattr(_spec_of(graph, f), "type", None) == "ProductOfExperts":
+            bad(f"positive.{k}: a ProductOfExperts network emits log σ, the raw value of the map 'exp'; found {m!r}")
+
+
+def _spec_of(graph, f):
+    """The factor's network spec (a tied one's from the graph's networks), or ``None``."""
+    return graph.networks.get(f.net.name) if isinstance(f.net, Tied) else f.net
 
 
 def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:

@@ -36,6 +36,7 @@ KINDS = {
     "canvas": lambda plate: gm.Variable("canvas", IMAGE, role="input", plate=plate),  # a second image (DRAWRead)
     "state": lambda plate: gm.Variable("s", (2, 3, 4, 4), role="input", plate=plate),  # a ConvLSTM's state
     "state8": lambda plate: gm.Variable("s8", (2, 3, 8, 8), role="input", plate=plate),  # one of an image's size
+    "expert": lambda plate: gm.Variable("e", (4,), role="input", plate=plate),  # a Gaussian expert of a (2,) target
 }
 
 
@@ -101,6 +102,7 @@ CASES = {
     "ConvWrite": Case(gm.ConvWrite(), (3, 16, 16), (("image",), ("image", "vector")), recurrent=True),
     "GQNTower": Case(gm.GQNTower(8), (4, 2, 2), (("image",), ("image", "vector"), ("image", "categorical"))),
     "GQNPool": Case(gm.GQNPool(8), (4,), (("image",), ("image", "vector"))),
+    "ProductOfExperts": Case(gm.ProductOfExperts(), (2,), (("expert",),)),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
     "DRAWRead": Case(gm.DRAWRead(), _glimpses({}), (("image", "canvas", "vector"),), family="Deterministic",
                      target_of=_glimpses),
@@ -230,9 +232,14 @@ def test_every_option_reaches_the_network(name):
         g = graph_for(case, kinds, NetSpec(case.net.type, {**case.net.options, option.name: value}))
         assert g.problems() == [], option.name
         runtime = g.build(trust=case.trust)
-        check_outputs(g, runtime, (4,))
+        torch.manual_seed(0)
+        outs, _ = check_outputs(g, runtime, (4,))
         resized = case.target_of is not None and case.target_of({option.name: value}) != case.target
-        if option.kind in ("bool", "int", "ints") and option.name != "activation" and not resized:
+        if not base:  # a network without weights (a product of experts): the option changes its outputs
+            torch.manual_seed(0)
+            before, _ = check_outputs(graph_for(case, kinds), graph_for(case, kinds).build(trust=case.trust), (4,))
+            assert any(not torch.equal(a, b) for a, b in zip(outs, before)), f"{name}.{option.name} had no effect"
+        elif option.kind in ("bool", "int", "ints") and option.name != "activation" and not resized:
             # bias, kernel size and widths all change the number of weights
             assert sum(p.numel() for p in runtime.parameters()) != base, f"{name}.{option.name} had no effect"
         bad = graph_for(case, kinds, NetSpec(case.net.type, {**case.net.options, option.name: wrong_value(option)}))

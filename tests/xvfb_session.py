@@ -137,7 +137,7 @@ class Session:
         if not self.steps:
             return self.finish("done")
         step = self.steps.pop(0)
-        self.log.append(step.__name__)
+        self.log.append(f"{step.__name__} (variables before: {','.join(self.w.document.graph.variables)})")
         try:
             step()
         except Exception as e:  # noqa: BLE001 - report what the session could not do
