@@ -69,6 +69,7 @@ from .networks import (
     UserNet,
 )
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
+from .networks.pixelcnnpp import PixelCNNpp
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
@@ -82,7 +83,7 @@ __all__ = [
     "Const", "Conv1x1", "ConvEncoder", "ConvGRU", "ConvLSTM", "Coupling", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",
     "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",
-    "Learn", "MAF", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Mixture", "Model", "ModelRuntime", "NET",
+    "Learn", "MAF", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Mixture", "PixelCNNpp", "Model", "ModelRuntime", "NET",
     "NETWORKS", "NetSpec", "NetworkType", "Normal", "OneHotCategorical", "POSITIVE_MAPS", "Parent", "Permute",
     "Planar", "Plate", "PositiveMap", "Problem", "QuantizedCategorical", "Radial", "RelaxedBernoulli",
     "RelaxedOneHotCategorical", "Runtime", "SUPPORTS", "ShapeError", "Support", "TRANSFORMS", "Tied", "Trace",

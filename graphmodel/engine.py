@@ -228,13 +228,15 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
     """An autoregressive factor's network reads its own target through masks.
 
     That is a self-edge, not a cycle (the target is no parent), but it asks for a network
-    that can read the target (a MaskedMLP, or a user's module that keeps the order), a
+    that can read the target (a type declared ``reads_target``: MaskedMLP in any order,
+    PixelCNNpp in its raster order; or a user's module that keeps the order), a
     family that scores each dimension apart, and no plate logic of its own.
     """
-    masked = isinstance(f.net, NetSpec) and f.net.type == "MaskedMLP"
+    reads = isinstance(f.net, NetSpec) and f.net.type in NETWORKS and NETWORKS.get(f.net.type).reads_target
+    masked = reads and f.net.type == "MaskedMLP"  # (the one that takes any order)
     if f.autoregressive is None:
-        if masked:
-            bad("a MaskedMLP reads the factor's own target; make the factor autoregressive "
+        if reads:
+            bad(f"a {f.net.type} reads the factor's own target; make the factor autoregressive "
                 "(autoregressive=True) or use an MLP")
         return
     if fam.deterministic or fam.event_dims:
@@ -242,11 +244,13 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
             f"elementwise (Normal, Laplace, Bernoulli, Categorical, …), found {f.family}")
     if not uses_net:
         bad("an autoregressive factor takes its parameters from its net; give net=MaskedMLP(...)")
-    elif isinstance(f.net, NetSpec) and not masked and f.net.type != "module":
-        bad(f"an autoregressive factor needs a network that reads its target through masks (MaskedMLP), "
+    elif isinstance(f.net, NetSpec) and not reads and f.net.type != "module":
+        known = ", ".join(n for n, t in NETWORKS.items() if t.reads_target)
+        bad(f"an autoregressive factor needs a network that reads its target through masks ({known}), "
             f"found {f.net.type}")
     elif f.net is not None and not masked and f.autoregressive.order != "natural":
-        bad(f"a user's network keeps its own order, and sampling fills the dimensions 0, 1, … in turn; "
+        bad(f"a {f.net.type if reads else 'user'}'s network keeps its own order, and sampling "
+            f"fills the dimensions 0, 1, … in turn; "
             f"give order 'natural', found {f.autoregressive.order!r}")
     var = graph.variables.get(f.target)
     if f.init or f.reduce or any(p.lag for p in f.parents) or (

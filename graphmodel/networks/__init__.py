@@ -7,7 +7,7 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``forward(*parents)`` returns one raw (unconstrained) tensor per head, each shaped
 ``(batch..., *head_shape)``.
 
-One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``masked``, ``identity``, ``user``);
+One module per kind of network (``mlp``, ``conv``, ``recurrent``, ``convrnn``, ``masked``, ``pixelcnnpp``, ``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
@@ -35,6 +35,7 @@ from .convrnn import ConvGRU, ConvGRUNet, ConvLSTM, ConvLSTMNet
 from .identity import Identity, IdentityNet
 from .masked import MASKED_MLP_OPTIONS, MaskedMLP, MaskedMLPNet
 from .mlp import MLP, MLPNet
+from .pixelcnnpp import PIXELCNNPP_OPTIONS, PixelCNNpp, PixelCNNppNet
 from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
 from .user import UserNet, import_ref
 
@@ -42,5 +43,5 @@ __all__ = [
     "ACTIVATIONS", "build_network", "call", "check_options", "ConvEncoder", "ConvEncoderNet", "ConvGRU",
     "ConvGRUNet", "ConvLSTM", "ConvLSTMNet", "DeconvDecoder", "DeconvDecoderNet", "GRUCell", "GRUCellNet",
     "Heads", "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
-    "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
+    "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "PIXELCNNPP_OPTIONS", "PixelCNNpp", "PixelCNNppNet", "NETWORKS", "NetworkType", "run_sequential", "UserNet", "UserNetAdapter",
 ]

@@ -93,6 +93,9 @@ class NetworkType:
     #: the backward pass, from the shapes alone (``graphmodel.budget`` reads it before anything
     #: is allocated); ``None``: estimated as the inputs and the heads
     activations: Callable[[dict, list, list], int] | None = None
+    #: the network reads the factor's own target (first input) and keeps an autoregressive
+    #: order: only an autoregressive factor takes it (MaskedMLP, PixelCNNpp)
+    reads_target: bool = False
 
     def activation_count(self, options: dict, inputs: list, heads: list) -> int:
         """:attr:`activations` with the defaults filled in (a rough count when undeclared)."""

@@ -259,7 +259,7 @@ def _describe(options: dict) -> str:
 
 
 NETWORKS.register("MaskedMLP", NetworkType(
-    "MaskedMLP", build=_build, describe=_describe, options=MASKED_MLP_OPTIONS,
+    "MaskedMLP", build=_build, describe=_describe, options=MASKED_MLP_OPTIONS, reads_target=True,
     activations=lambda o, inputs, heads: mlp_activations(o["hidden"], heads)))
 
 
