@@ -29,9 +29,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import graphmodel as gm  # noqa: E402
 from impls import adam_step  # noqa: E402
 from pixelcnnpp_hand import HandPixelCNNpp  # noqa: E402
+
+import graphmodel as gm  # noqa: E402
 
 EXAMPLE = HERE.parent / "examples" / "pixelcnnpp.json"
 
@@ -115,7 +116,7 @@ def steppers(compile_ok: bool, batch: torch.Tensor):
         torch.manual_seed(0)
         runtime, loss = g.build(), training_loss(g)
         out.append(("graphmodel" + (" (compiled)" if compiled else ""),
-                    adam_step(lambda x, r=runtime: loss(r, {"x": x}).total, runtime.parameters(), compiled)))
+                    adam_step(lambda x, r=runtime, f=loss: f(r, {"x": x}).total, runtime.parameters(), compiled)))
     for _, step in out:
         for _ in range(3):
             step(batch)

@@ -281,11 +281,27 @@ def cmd_sample(args) -> int:
     g, runtime, _ = _trained(args)
     data = _test_data(g)[0] if g.data else None  # inputs to condition on, and data to compare with
     torch.manual_seed(args.seed)
+    if args.complete or args.given_top_half:
+        from .completion import run_completion
+
+        return run_completion(args, g, runtime, data)
     values = sample_observed(g, runtime, args.n, data, temperature=args.temperature)
     if not values or not save_samples(values, g, args.output, data):
         raise gm.GraphModelError("this graph has no image-shaped, 2-D or short vector variable to draw")
     print(f"wrote {args.output}")
     return 0
+
+
+def _completion_flags(p) -> None:
+    p.add_argument("--complete", metavar="INDICES",
+                   help="complete these examples of the test split (0,5,9 or 0-7) from their --observed pixels: "
+                        "an autoregressive model by its exact conditionals (importance resampling where the mask "
+                        "is not a prefix of its order), a VAE by iterated pseudo-Gibbs sampling")
+    p.add_argument("--observed", default="top-half", metavar="MASK",
+                   help="the pixels given: top-half (default), bottom-half, left-half, right-half, center, border, "
+                        "top:K, bottom:K, left:K, right:K, or a .npy file of booleans")
+    p.add_argument("--given-top-half", metavar="INDICES", help="--complete INDICES --observed top-half")
+    p.add_argument("--completions", type=int, default=8, metavar="K", help="completions per example (default 8)")
 
 
 def cmd_evaluate(args) -> int:
@@ -382,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0, metavar="TAU",
                    help="sample each factor from p^(1/TAU): a Normal's σ·√TAU, logits ÷ TAU (default 1)")
+    _completion_flags(p)
     p = add("evaluate", cmd_evaluate, "print the test bound and the importance-sampled log-likelihood")
     p.add_argument("file")
     p.add_argument("--checkpoint", required=True)

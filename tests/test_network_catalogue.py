@@ -81,6 +81,8 @@ CASES = {
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
     "MaskedMLP": Case(gm.MaskedMLP(16), (6,), ((), ("vector",), ("categorical",), ("vector", "categorical")),
                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
+    "PixelCNNpp": Case(gm.PixelCNNpp(4, 1, 2, 0.0), (1, 4, 4), ((), ("vector",), ("categorical",), ("image",)),
+                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "module": Case(gm.UserNet("torch.nn:Linear", in_features=5, out_features=3), (3,), (("vector",),), trust=True,
                    params=(("scale", 1.0),)),
 }

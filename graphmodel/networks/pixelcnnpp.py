@@ -156,14 +156,13 @@ class PixelCNNppNet(nn.Module):
         self.classes = target.classes
         self.heads = [(h.numel // (H * W), tuple(h.shape[3:])) for h in heads]
         sizes = _sizes(H, W, scales, target)
-        nf, blocks = filters, []
+        nf = filters
         self.u_in = ShiftedConv(C + 1, nf, (2, 3))  # (+1: a channel of ones marks the padding)
         self.ul_in_down = ShiftedConv(C + 1, nf, (1, 3))
         self.ul_in_right = ShiftedConv(C + 1, nf, (2, 1), right=True)
         up, down = nn.ModuleList(), nn.ModuleList()
-        for s in range(scales):
+        for _ in range(scales):
             up.append(nn.ModuleList(GatedResnet(nf, bool(r), r, dropout) for _ in range(resnets) for r in (0, 1)))
-            blocks += [2 * resnets]
         self.shrink = nn.ModuleList(nn.ModuleList([ShiftedConv(nf, nf, (2, 3), 2), ShiftedConv(nf, nf, (2, 2), 2, True)])
                                     for _ in range(scales - 1))
         for s in reversed(range(scales)):
