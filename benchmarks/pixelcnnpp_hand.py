@@ -1,4 +1,4 @@
-"""A hand-written PyTorch PixelCNN++ for grey images, the baseline of ``benchmarks/pixelcnnpp.py``.
+"""A hand-written PyTorch PixelCNN++ for grey images, the baseline of ``benchmarks/pixelcnnpp_compare.py``.
 
 Written as a researcher would write it from the paper (Salimans et al. 2017), apart from
 graphmodel: down-shifted and down-right-shifted convolutions, gated residual blocks with

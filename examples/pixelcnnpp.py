@@ -12,7 +12,7 @@ completed from its exact conditional (``graphmodel sample --complete``). Train i
 ``graphmodel train examples/pixelcnnpp.json --out run`` (maximum likelihood; 1,000 steps,
 about 5 minutes of one CPU thread), then ``graphmodel evaluate`` prints the test NLL and
 bits/dim; ``docs/RESULTS.md`` compares it with the same network written by hand
-(``benchmarks/pixelcnnpp.py``). Run ``python examples/pixelcnnpp.py`` to print the
+(``benchmarks/pixelcnnpp_compare.py``). Run ``python examples/pixelcnnpp.py`` to print the
 factorization; ``pixelcnnpp.json`` is ``gm.save(build())``.
 """
 

@@ -1,6 +1,6 @@
 """PixelVAE against the plain VAE of the same encoder, on the 8x8 digits' 17 grey levels.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/pixelvae.py [--steps N] [--k 100] [--png grid.png]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/pixelvae_compare.py [--steps N] [--k 100] [--png grid.png]
 
 Trains ``examples/pixelvae.json`` (a PixelCNN++ decoder given z) and ``pixelvae.plain()``
 (the same encoder, prior, objective and likelihood family; a decoder reading z alone) with

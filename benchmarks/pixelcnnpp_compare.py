@@ -1,7 +1,7 @@
 """PixelCNN++ on the 8x8 digits' 17 grey levels: graphmodel against the same network by hand.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/pixelcnnpp.py [--steps N] [--png grid.png]
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/pixelcnnpp.py --time ROUNDS [--no-compile]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/pixelcnnpp_compare.py [--steps N] [--png grid.png]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/pixelcnnpp_compare.py --time ROUNDS [--no-compile]
 
 The first form trains ``examples/pixelcnnpp.json`` with graphmodel's trainer and the
 hand-written model of ``pixelcnnpp_hand.py`` (the same layers, the same split of the same
