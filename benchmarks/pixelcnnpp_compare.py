@@ -76,24 +76,37 @@ def train_by_hand(g: gm.Graph, train: torch.Tensor, steps: int, batch: int, lr: 
     return model.eval(), time.process_time() - start
 
 
-def compare(steps: int, png: str | None) -> None:
+def compare(steps: int, png: str | None, only: str | None = None) -> None:
+    """Train both (or ``only`` one: the two halves run as two processes on a busy machine)."""
+    from inference.datasection import prepare
     from inference.evaluate import bound
 
-    t, secs = train_graphmodel(steps)
-    test, d = t.test_data["x"], t.test_data["x"][0].numel()
-    with torch.no_grad():
-        nll = -bound(t.runtime.eval(), t.graph, t.test_data).mean().item()
-    rows = [("graphmodel (examples/pixelcnnpp.json)", nll, secs)]
-    cfg = t.config
-    model, secs = train_by_hand(t.graph, t.train_data["x"], steps, cfg.batch_size, cfg.lr, cfg.seed)
-    with torch.no_grad():
-        rows.append(("hand-written PyTorch (benchmarks/pixelcnnpp_hand.py)", -model.log_prob(test).mean().item(), secs))
+    rows = []
+    if only != "hand":
+        t, secs = train_graphmodel(steps)
+        cfg, train, test = t.config, t.train_data["x"], t.test_data["x"]
+        with torch.no_grad():
+            nll = -bound(t.runtime.eval(), t.graph, t.test_data).mean().item()
+        rows.append(("graphmodel (examples/pixelcnnpp.json)", nll, secs))
+    else:
+        from inference.config import TrainConfig
+
+        g = example()
+        cfg = TrainConfig.for_graph(g)
+        ready = prepare(g, cfg)
+        train, test = ready.train["x"], ready.test["x"]
+    d = test[0].numel()
+    if only != "graphmodel":
+        model, secs = train_by_hand(example(), train, steps, cfg.batch_size, cfg.lr, cfg.seed)
+        with torch.no_grad():
+            rows.append(("hand-written PyTorch (benchmarks/pixelcnnpp_hand.py)", -model.log_prob(test).mean().item(),
+                         secs))
     print(f"PixelCNN++ on the digits' 17 grey levels, {steps} steps, batch {cfg.batch_size}, lr {cfg.lr}, "
-          f"{len(t.train_data['x'])} training and {len(test)} test images")
+          f"{len(train)} training and {len(test)} test images")
     print("| model | test NLL (nats) | bits/dim | training (CPU s) |\n| --- | ---: | ---: | ---: |")
     for name, nll, secs in rows:
         print(f"| {name} | {nll:.2f} | {nll / d / math.log(2):.3f} | {secs:.0f} |")
-    if png:
+    if png and only != "hand":
         from inference.plots import save_samples
 
         torch.manual_seed(0)
@@ -149,6 +162,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, help="training steps (default: the example file's own)")
     ap.add_argument("--png", help="save a grid of graphmodel's samples here")
     ap.add_argument("--time", type=int, metavar="ROUNDS", help="only time the training step, in interleaved rounds")
+    ap.add_argument("--only", choices=("graphmodel", "hand"), help="train one of the two (run both halves at once)")
     ap.add_argument("--no-compile", action="store_true", help="leave the torch.compile variants out")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -157,7 +171,7 @@ def main(argv=None) -> int:
         print("| implementation | ms/step | ratio |\n| --- | ---: | ---: |")
         time_steps(args.time, not args.no_compile)
         return 0
-    compare(args.steps or example().training["steps"], args.png)
+    compare(args.steps or example().training["steps"], args.png, args.only)
     return 0
 
 

@@ -26,7 +26,7 @@ CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategori
                 "DiscretizedLogisticMixture", "BivariateNormalMixture", "QuantizedCategorical")
 #: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
 NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity",
-                    "MaskedMLP")
+                    "MaskedMLP", "PixelCNNpp")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -155,6 +155,7 @@ class PixelCNNppNet(nn.Module):
                                   f"found outputs {found}")
         self.classes = target.classes
         self.heads = [(h.numel // (H * W), tuple(h.shape[3:])) for h in heads]
+        self.head_shapes = [tuple(h.shape) for h in heads]
         sizes = _sizes(H, W, scales, target)
         nf = filters
         self.u_in = ShiftedConv(C + 1, nf, (2, 3))  # (+1: a channel of ones marks the padding)
