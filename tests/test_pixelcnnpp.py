@@ -106,7 +106,7 @@ def test_it_learns_the_digits_grey_levels():
                                                        components=3, levels=17))
     rt = g.build()
     opt = torch.optim.Adam(rt.parameters(), lr=3e-3)
-    for step in range(250):
+    for _ in range(250):
         batch = train[torch.randint(len(train), (32,))]
         loss = -rt.p.log_prob({"x": batch}).mean()
         opt.zero_grad()
