@@ -78,6 +78,7 @@ from .networks.gqn import GQNPool, GQNTower
 from .networks.maps import ConvMap, ConvWrite
 from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks.pixelcnn import PIXELCNN_OPTIONS, PixelCNN
+from .networks.pixelcnnpp import PixelCNNpp
 from .networks.residual import ResidualMLP
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
@@ -93,9 +94,9 @@ __all__ = [
     "Const", "Conv1x1", "ConvEncoder", "ConvGRU", "ConvLSTM", "Coupling", "DataError", "DeconvDecoder", "Delta",
     "Deterministic", "Dirichlet", "DiscretizedLogisticMixture", "FAMILIES", "Factor", "Family", "FlowStep",
     "GRUCell", "Gamma", "Graph", "GraphFileError", "GraphModelError", "IAF", "Identity", "LSTMCell", "Laplace",
-    "Learn", "MAF", "MASKED_MLP_OPTIONS", "MLP", "MaskedMLP", "Mixture", "Model", "ModelRuntime", "NET",
-    "NetSpec", "NETWORKS", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Permute", "PixelCNN",
-    "PIXELCNN_OPTIONS", "Planar", "Plate", "POSITIVE_MAPS", "PositiveMap", "Problem", "ProductOfExperts",
+    "Learn", "MAF", "MASKED_MLP_OPTIONS", "MaskedMLP", "Mixture", "MLP", "Model", "ModelRuntime", "NET", "NetSpec",
+    "NETWORKS", "NetworkType", "Normal", "OneHotCategorical", "Parent", "Permute", "PixelCNN", "PIXELCNN_OPTIONS",
+    "PixelCNNpp", "Planar", "Plate", "POSITIVE_MAPS", "PositiveMap", "Problem", "ProductOfExperts",
     "QuantizedCategorical", "Radial", "RelaxedBernoulli", "RelaxedOneHotCategorical", "ResidualMLP", "Runtime",
     "ShapeError", "Support", "SUPPORTS", "Tied", "Trace", "TRANSFORMS",
     "TrainingError", "TrustError", "UserNet", "ValidationError", "Variable", "ancestral_order", "dumps",

@@ -243,7 +243,8 @@ def _autoregressive_problems(graph, f, fam, uses_net, bad) -> None:
     """An autoregressive factor's network reads its own target through masks.
 
     That is a self-edge, not a cycle (the target is no parent), but it asks for a network
-    that can read the target (a MaskedMLP, or a user's module that keeps the order), a
+    that can read the target (a type declared ``reads_target``: MaskedMLP in any order,
+    PixelCNNpp in its raster order; or a user's module that keeps the order), a
     family that scores each dimension apart, and no plate logic of its own.
     """
     reads = NETWORKS.get(f.net.type).reads_target if isinstance(f.net, NetSpec) and f.net.type in NETWORKS else None

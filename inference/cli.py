@@ -258,6 +258,10 @@ def cmd_sample(args) -> int:
     torch.manual_seed(args.seed)
     if args.strip:
         return _sample_strip(args, g, runtime, data)
+    if args.complete or args.given_top_half:
+        from .completion import run_completion
+
+        return run_completion(args, g, runtime, data)
     values = sample_observed(g, runtime, args.n, data, temperature=args.temperature)
     if values and _sample_drawings(values, g, args.output):
         pass
@@ -298,6 +302,18 @@ def _sample_strip(args, g, runtime, data) -> int:
     save_strip(values, g, args.output, rows=min(args.n, 16))
     print(f"wrote {args.output} ({', '.join(names)} over {g.plates[g.variables[names[0]].plate].size} steps)")
     return 0
+
+
+def _completion_flags(p) -> None:
+    p.add_argument("--complete", metavar="INDICES",
+                   help="complete these examples of the test split (0,5,9 or 0-7) from their --observed pixels: "
+                        "an autoregressive model by its exact conditionals (importance resampling where the mask "
+                        "is not a prefix of its order), a VAE by iterated pseudo-Gibbs sampling")
+    p.add_argument("--observed", default="top-half", metavar="MASK",
+                   help="the pixels given: top-half (default), bottom-half, left-half, right-half, center, border, "
+                        "top:K, bottom:K, left:K, right:K, or a .npy file of booleans")
+    p.add_argument("--given-top-half", metavar="INDICES", help="--complete INDICES --observed top-half")
+    p.add_argument("--completions", type=int, default=8, metavar="K", help="completions per example (default 8)")
 
 
 def cmd_evaluate(args) -> int:
@@ -418,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample each factor from p^(1/TAU): a Normal's σ·√TAU, logits ÷ TAU (default 1)")
     p.add_argument("--strip", action="store_true",
                    help="draw every canvas (an image variable of a sequence plate) over its steps, one row a sample")
+    _completion_flags(p)
     p = add("interpolate", cmd_interpolate,
             "draw the decoded path in latent space between two encoded examples of a stroke model")
     p.add_argument("file")

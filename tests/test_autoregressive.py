@@ -172,7 +172,7 @@ def test_validation_names_what_an_autoregressive_factor_needs():
         "(autoregressive=True) or use an MLP"]
     assert problems(gm.Bernoulli(x, net=gm.MLP(8), autoregressive=True)) == [
         "factor p(x): an autoregressive factor needs a network that reads its target through masks "
-        "(MaskedMLP, PixelCNN), found MLP"]
+        "(MaskedMLP, PixelCNN, PixelCNNpp), found MLP"]
     s = gm.Variable("s", (3,), support="simplex", role="observed")
     assert "its family must be elementwise" in problems(gm.Dirichlet(s, autoregressive=True))[0]
     assert problems(gm.Bernoulli(x, autoregressive=True)) == []  # a MaskedMLP(500) by default

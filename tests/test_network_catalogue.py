@@ -114,6 +114,8 @@ CASES = {
                                                                    ("vector", "categorical", "image")),
                      family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "BiRNN": Case(gm.BiRNN(8), (3,), (("vector",), ("categorical",), ("vector", "categorical")), whole=True),
+    "PixelCNNpp": Case(gm.PixelCNNpp(4, 1, 2, 0.0), (1, 4, 4), ((), ("vector",), ("categorical",), ("image",)),
+                       family="Bernoulli", support="binary", params=(("autoregressive", True),)),
     "module": Case(gm.UserNet("torch.nn:Linear", in_features=5, out_features=3), (3,), (("vector",),), trust=True,
                    params=(("scale", 1.0),)),
 }

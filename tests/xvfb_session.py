@@ -45,7 +45,7 @@ def click(p: QPoint) -> subprocess.Popen:
 class Session:
     def __init__(self, window, out: Path):
         self.w, self.out = window, out
-        self.steps = [self.settle, self.settle, self.focus, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.add_prior,
+        self.steps = [self.settle, self.settle, self.focus, self.show_palette, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.add_prior,
                       self.choose_q, self.connect_q, self.open_datasets, self.choose_moons, self.start,
                       self.wait_for_samples]
         self.proc: subprocess.Popen | None = None
@@ -86,6 +86,12 @@ class Session:
     def focus(self):
         """A first click on the canvas: without a window manager, the first press activates the window."""
         self.proc = click(self.canvas(300, -200))
+
+    def show_palette(self):
+        """Scroll the palette's variables into view (a drag must start on where they are drawn)."""
+        tree = self.w.palette.tree
+        tree.scrollToTop()
+        tree.scrollToItem(self.w.palette.items["variable:observed"])
 
     def add_observed(self):
         self.proc = drag(self.palette_item("variable:observed"), self.canvas(0, 160))

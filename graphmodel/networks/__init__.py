@@ -8,7 +8,7 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``(batch..., *head_shape)``.
 
 One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``maps``, ``gqn``,
-``attention``, ``canvasconv``, ``bidirectional``, ``masked``, ``pixelcnn``, ``poe``, ``identity``, ``user``);
+``attention``, ``canvasconv``, ``bidirectional``, ``masked``, ``pixelcnn``, ``pixelcnnpp``, ``poe``, ``identity``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
@@ -42,6 +42,7 @@ from .maps import ConvMap, ConvMapNet, ConvWrite, ConvWriteNet
 from .masked import MASKED_MLP_OPTIONS, MaskedMLP, MaskedMLPNet
 from .mlp import MLP, MLPNet
 from .pixelcnn import PIXELCNN_OPTIONS, PixelCNN, PixelCNNNet
+from .pixelcnnpp import PIXELCNNPP_OPTIONS, PixelCNNpp, PixelCNNppNet
 from .poe import ProductOfExperts, ProductOfExpertsNet
 from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
 from .residual import ResidualMLP, ResidualMLPNet
@@ -54,6 +55,7 @@ __all__ = [
     "DRAWWriteNet", "GQNPool", "GQNPoolNet", "GQNTower", "GQNTowerNet", "GRUCell", "GRUCellNet", "Heads",
     "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
     "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType",
-    "PixelCNN", "PIXELCNN_OPTIONS", "PixelCNNNet", "ProductOfExperts", "ProductOfExpertsNet", "ResidualMLP",
-    "ResidualMLPNet", "run_sequential", "UserNet", "UserNetAdapter",
+    "PixelCNN", "PIXELCNN_OPTIONS", "PixelCNNNet", "PixelCNNpp", "PIXELCNNPP_OPTIONS", "PixelCNNppNet",
+    "ProductOfExperts", "ProductOfExpertsNet", "ResidualMLP", "ResidualMLPNet", "run_sequential", "UserNet",
+    "UserNetAdapter",
 ]
