@@ -13,7 +13,7 @@ from conftest import load_example
 from test_adversarial import posterior_separation
 
 import graphmodel as gm
-from inference.adversarial import derive_game
+from inference.objectives import derive_game
 from inference.evaluate import prior_log_likelihood
 from inference.trainer import Trainer
 
