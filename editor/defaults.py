@@ -68,13 +68,13 @@ def net_params(family: str, options: dict | None = None) -> dict:
 def network(type_name: str = DEFAULT_NETWORK) -> NetSpec:
     """A registered network with its default options (``MLP`` → hidden [400], relu).
 
-    Widths and names are written out; switches and sizes at their defaults (``bias``,
-    ``kernel_size``) are left out, as the Python constructors leave them out, so that a
-    network drawn in the editor and one written in Python give the same file.
+    Widths and names are written out; switches, sizes and choices at their defaults (``bias``,
+    ``kernel_size``, ``init: "default"``) are left out, as the Python constructors leave them
+    out, so that a network drawn in the editor and one written in Python give the same file.
     """
     t = NETWORKS.get(type_name)
     return NetSpec(type_name, {k: (list(v) if isinstance(v, list) else v) for k, v in t.defaults.items()
-                               if v is not None and not isinstance(v, (bool, int))})
+                               if v is not None and not isinstance(v, (bool, int)) and v != "default"})
 
 
 def with_family(f: Factor, family: str) -> Factor:

@@ -13,8 +13,8 @@ from conftest import load_example
 from test_adversarial import posterior_separation
 
 import graphmodel as gm
-from inference.objectives import derive_game
 from inference.evaluate import prior_log_likelihood
+from inference.objectives import derive_game
 from inference.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -511,15 +511,15 @@ def test_the_command_line_renders_a_screenshot_and_demos_headless(qtbot, tmp_pat
     assert "graphmodel: error:" in capsys.readouterr().err
     assert main(["edit"]) == 1  # offscreen: no display to open a window on
     assert "no display" in capsys.readouterr().err
-    import inference.cli
+    import inference.runs
 
     calls = []
-    monkeypatch.setattr(inference.cli, "main", lambda argv: calls.append(argv) or 0)  # the headless trainer
+    monkeypatch.setattr(inference.runs, "train_file", lambda *a: calls.append(a) or 0)  # the headless trainer
     from editor.app import demo
 
     assert demo(steps=3, out=str(tmp_path / "demo")) == 0
     assert "no display, so training headless" in capsys.readouterr().out
-    assert calls == [["train", str(template("vae").path), "--out", str(tmp_path / "demo"), "--steps", "3"]]
+    assert calls == [(template("vae").path, str(tmp_path / "demo"), 3)]
 
 
 def test_the_demo_with_a_display_opens_the_vae_and_trains_it_live(qtbot, monkeypatch):

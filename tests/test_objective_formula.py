@@ -270,7 +270,9 @@ def _example_batch(g, net, make_value, n=4):
     sizes = {k: p.size for k, p in g.plates.items()}
     inputs = {v: make_value(g.variables[v], (n,), sizes) for v in gm.model_inputs(g, "p")}
     values = net.p.sample(None if inputs else n, given=inputs or None)
-    return {k: v for k, v in {**values, **inputs}.items() if g.variables[k].role in ("observed", "input")}
+    # (a sequence sampled until its end token also gives its lengths, "time.length": data too)
+    return {k: v for k, v in {**values, **inputs}.items()
+            if k not in g.variables or g.variables[k].role in ("observed", "input")}
 
 
 def _losses(objective) -> list:

@@ -67,7 +67,7 @@ def test_the_factor_is_checked_by_name():
     assert problems(gm.DiscretizedLogisticMixture(x, net=gm.PixelCNNpp(8), autoregressive=True)) == []
     assert any("a PixelCNNpp reads the factor's own target; make the factor autoregressive" in m
                for m in problems(gm.DiscretizedLogisticMixture(x, net=gm.PixelCNNpp(8))))
-    assert any("PixelCNNpp's network keeps its own order" in m and "'agnostic'" in m for m in problems(
+    assert any("PixelCNNpp keeps its own order" in m and "'agnostic'" in m for m in problems(
         gm.DiscretizedLogisticMixture(x, net=gm.PixelCNNpp(8), autoregressive={"order": "agnostic"})))
     assert any("net.scales: expected" in m for m in problems(
         gm.DiscretizedLogisticMixture(x, net=gm.NetSpec("PixelCNNpp", {"scales": 0}), autoregressive=True)))

@@ -66,6 +66,11 @@ class Session:
         view = self.w.view
         return view.viewport().mapToGlobal(view.mapFromScene(QPointF(x, y)))
 
+    def spot(self, dx: int, dy: int) -> QPoint:
+        """A point of the canvas ``(dx, dy)`` pixels from the middle of what it shows."""
+        vp = self.w.view.viewport()
+        return vp.mapToGlobal(vp.rect().center() + QPoint(dx, dy))
+
     def node(self, name: str, dy: float = 0.0) -> QPoint:
         item = self.w.scene.variables[name]
         return self.canvas(item.pos().x(), item.pos().y() + dy)
@@ -85,7 +90,7 @@ class Session:
 
     def focus(self):
         """A first click on the canvas: without a window manager, the first press activates the window."""
-        self.proc = click(self.canvas(300, -200))
+        self.proc = click(self.spot(250, -150))
 
     def show_palette(self):
         """Scroll the palette's variables into view (a drag must start on where they are drawn)."""
@@ -94,10 +99,10 @@ class Session:
         tree.scrollToItem(self.w.palette.items["variable:observed"])
 
     def add_observed(self):
-        self.proc = drag(self.palette_item("variable:observed"), self.canvas(0, 160))
+        self.proc = drag(self.palette_item("variable:observed"), self.spot(0, 110))
 
     def add_latent(self):
-        self.proc = drag(self.palette_item("variable:latent"), self.canvas(0, 0))
+        self.proc = drag(self.palette_item("variable:latent"), self.spot(0, -90))
 
     def connect_p(self):
         self.proc = drag(self.port("z"), self.node("x"))
@@ -122,7 +127,7 @@ class Session:
         self.proc = click(self.widget(self.w.train.dataset))
 
     def choose_moons(self):
-        self.proc = xdo("type", "--delay", 120, "two", "key", "Return")
+        self.proc = xdo("key", "Escape", "sleep", 0.3, "type", "--delay", 150, "two")
 
     def start(self):
         self.proc = click(self.widget(self.w.train.start_button))
@@ -143,7 +148,9 @@ class Session:
         if not self.steps:
             return self.finish("done")
         step = self.steps.pop(0)
-        self.log.append(f"{step.__name__} (variables before: {','.join(self.w.document.graph.variables)})")
+        g = self.w.document.graph
+        self.log.append(f"{step.__name__} (before it: variables {','.join(g.variables)}; {len(g.factors)} factors; "
+                        f"selected {self.w.scene.selected_keys()}; data {g.data}; said {self.w.last_message!r})")
         try:
             step()
         except Exception as e:  # noqa: BLE001 - report what the session could not do
