@@ -11,6 +11,7 @@ path in ``argv[1]``.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from PyQt6.QtCore import QPoint, QPointF, QTimer
 from PyQt6.QtWidgets import QApplication
 
 TICK_MS = 250
-LIMIT_TICKS = 4 * 240  # four minutes
+LIMIT_TICKS = 4 * 150  # two and a half minutes
 
 
 def xdo(*args) -> subprocess.Popen:
@@ -45,7 +46,7 @@ def click(p: QPoint) -> subprocess.Popen:
 class Session:
     def __init__(self, window, out: Path):
         self.w, self.out = window, out
-        self.steps = [self.settle, self.settle, self.focus, self.show_palette, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.add_prior,
+        self.steps = [self.settle, self.settle, self.focus, self.show_palette, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.reveal_add, self.add_prior,
                       self.choose_q, self.connect_q, self.open_datasets, self.choose_moons, self.start,
                       self.wait_for_samples]
         self.proc: subprocess.Popen | None = None
@@ -110,12 +111,17 @@ class Session:
     def select_z(self):
         self.proc = click(self.node("z", dy=-8))
 
-    def add_prior(self):
+    def _add_button(self):
         from PyQt6.QtWidgets import QPushButton
 
-        button = next(b for b in self.w.inspector.findChildren(QPushButton)
-                      if b.text().startswith("Add in ") and b.isVisible())
-        self.proc = click(self.widget(button))
+        return next(b for b in self.w.inspector.findChildren(QPushButton) if b.text().startswith("Add in "))
+
+    def reveal_add(self):
+        """Scroll the inspector to its "new factor" row (a small window shows it below the fold)."""
+        self.w.inspector.ensureWidgetVisible(self._add_button())
+
+    def add_prior(self):
+        self.proc = click(self.widget(self._add_button()))
 
     def choose_q(self):
         self.proc = xdo("key", "ctrl+2")
@@ -167,9 +173,10 @@ class Session:
             "samples_step": self.w.train.samples_step, "objective": self.w.formulas.objective_text,
         }
         self.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
-        if self.w.train.running:
-            self.w.train.shutdown()
-        QApplication.instance().quit()
+        run = self.w.train.run
+        if run is not None and getattr(run.process, "pid", None):  # the training process goes with us
+            run.process.kill()
+        os._exit(0)  # (the result is written; nothing of the session needs a clean exit)
 
 
 def main() -> int:
