@@ -45,6 +45,7 @@ def _plate() -> dict:
         "name": _NAME, "size": {"type": "integer", "minimum": 1},
         "kind": {"enum": list(PLATE_KINDS), "default": "iid"},
         "inside": {**_NAME, "description": "the plate this one is nested in"},
+        "end": {"type": "string", "description": "a sequence's end token (pen[2]): sampling stops at it"},
     }}
 
 
@@ -74,7 +75,8 @@ def _factor() -> dict:
                             "description": "parent variables: x, h[t-1], h[last], …"},
                 "params": {"type": "object", "additionalProperties": _param()},
                 "net": _net(),
-                "init": {"type": "boolean", "description": "the factor of step 0 of a sequence"},
+                "init": {"anyOf": [{"type": "boolean"}, {"const": "before"}],
+                         "description": "the factor of step 0 of a sequence, or \"before\": a value before the first step"},
                 "reduce": {"enum": ["sum", "mean"], "description": "reduce parents over their plate"},
                 "family_options": {"type": "object"},
                 "positive": {"anyOf": [{"type": "string"}, {"type": "object"}]},
