@@ -16,9 +16,7 @@ from graphmodel import GraphModelError
 from graphmodel.checkpoint import load_checkpoint
 from graphmodel.fileio import load as load_graph
 
-
-def _first(graph, kind: str) -> str | None:
-    return next((m for m, k in graph.models.items() if k == kind), None)
+from .worker import _first
 
 
 class Explorer:

@@ -240,9 +240,17 @@ class MainWindow(QMainWindow):
         return index
 
     def _dropped(self, kind: str, name: str, pos: QPointF, target) -> None:
-        key = self.perform(actions.drop, self.ops, kind, name, (pos.x(), pos.y()), target)
+        self._place(kind, name, (pos.x(), pos.y()), target, fit=False)  # (dropped where the user looks)
+
+    def _place(self, kind: str, name: str, pos, target, fit: bool = True):
+        """Apply palette entry ``kind:name`` at ``pos`` on ``target`` (a drop, a double-click, a
+        quick add): select what it made, and (``fit``) show the whole graph after a template."""
+        key = self.perform(actions.drop, self.ops, kind, name, pos, target)
         if key is not None:
             self.select_key(key)
+        if fit and kind == "template":
+            self.view.fit()
+        return key
 
     def apply_palette(self, kind: str, name: str):
         """Double-click / Enter on a palette entry: apply it to the selection or at a free spot."""
@@ -251,12 +259,7 @@ class MainWindow(QMainWindow):
         pos = self.free_spot()
         if kind == "plate" or kind == "variable" and (target is None or target[0] != "plate"):
             target = None
-        key = self.perform(actions.drop, self.ops, kind, name, pos, target)
-        if key is not None:
-            self.select_key(key)
-        if kind == "template":
-            self.view.fit()
-        return key
+        return self._place(kind, name, pos, target)
 
     def quick_add(self, at: QPointF):
         """Search-to-add at ``at`` (scene coordinates): the popup, then the entry placed there
@@ -273,12 +276,7 @@ class MainWindow(QMainWindow):
     def _quick_chosen(self, kind: str, name: str):
         keys = self.scene.selected_keys()
         target = keys[0] if len(keys) == 1 and kind in ("family", "network") else None
-        key = self.perform(actions.drop, self.ops, kind, name, self._quick_at, target)
-        if key is not None:
-            self.select_key(key)
-        if kind == "template":
-            self.view.fit()
-        return key
+        return self._place(kind, name, self._quick_at, target)
 
     def free_spot(self) -> tuple[float, float]:
         """A point near the middle of the view that no variable occupies."""

@@ -98,7 +98,6 @@ class TensorBoardLogger:
         self.writer = tb.SummaryWriter(log_dir=str(log_dir))
         self.graph, self.data = graph, data
         self._keys = MetricKeys()
-        self._named: dict = {}
 
     def __call__(self, e: ev.Event) -> None:
         if isinstance(e, ev.Started):
@@ -108,8 +107,7 @@ class TensorBoardLogger:
             for k, v in rec.items():
                 if k not in ("step", "time", "epoch"):
                     self.writer.add_scalar(k, v, e.step, walltime=rec["time"])
-            if self._keys.formulas != self._named:  # (once per run, unless the terms change)
-                self._named = self._keys.formulas
+            if self._keys.changed:  # (once per run, unless the terms change)
                 table = "\n".join(f"| `{k}` | `{f}` |" for k, f in self._keys.formulas.items())
                 self.writer.add_text("terms", "| key | formula |\n|---|---|\n" + table, e.step)
         elif isinstance(e, ev.Samples) and self.graph is not None:

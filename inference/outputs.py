@@ -32,11 +32,14 @@ class MetricKeys:
     def __init__(self):
         self._names: tuple = ()
         self.keys: dict[str, str] = {}
+        #: whether the last :meth:`record` made new keys (the run's first report, or new terms)
+        self.changed = False
 
     def record(self, e: ev.StepMetrics) -> dict:
         """``{"step", "epoch", "time", "loss", <key>…, "lr"}`` for one report."""
         names = tuple(e.terms)
-        if names != self._names:
+        self.changed = names != self._names
+        if self.changed:
             self._names, self.keys = names, metric_keys(names)
         rec = {"step": e.step, "epoch": e.epoch, "time": round(time.time(), 3), "loss": e.loss}
         rec.update({self.keys[k]: v for k, v in e.terms.items()})
@@ -69,15 +72,14 @@ class RunWriter:
             self.metrics_path.unlink()
         self._fh = open(self.metrics_path, "a", encoding="utf-8")
         self._keys = MetricKeys()
-        self._named: dict = {}
         trainer.on_checkpoint = lambda step: trainer.save(self.dir / "checkpoint.pt")
 
     def __call__(self, e: ev.Event) -> None:
         if isinstance(e, ev.StepMetrics):
             rec = self._keys.record(e)
-            if self._keys.formulas != self._named:  # (once per run, unless the terms change)
-                self._named = self._keys.formulas
-                write_text(self.dir / "terms.json", json.dumps(self._named, indent=1, ensure_ascii=False) + "\n")
+            if self._keys.changed:  # (once per run, unless the terms change)
+                write_text(self.dir / "terms.json",
+                           json.dumps(self._keys.formulas, indent=1, ensure_ascii=False) + "\n")
             self.history.append(rec)
             self._fh.write(json.dumps(rec) + "\n")
             self._fh.flush()
@@ -89,7 +91,7 @@ class RunWriter:
         elif isinstance(e, ev.Finished):
             self._fh.close()
             self.trainer.save(self.dir / "checkpoint.pt")
-            save_losses(self.history, self.dir / "losses.png", self._named)
+            save_losses(self.history, self.dir / "losses.png", self._keys.formulas)
             # a 2-D density (a flow on two moons): its heat map beside the data
             save_density(self.trainer.runtime, self.trainer.graph, self.dir / "density.png", self.trainer.train_data)
             summary = {"graph": self.trainer.graph.name, "steps": e.step, "stopped": e.stopped,

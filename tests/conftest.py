@@ -114,3 +114,15 @@ def random_value(var, batch: tuple[int, ...], plate_sizes: dict) -> torch.Tensor
 def make_value():
     """:func:`random_value`, for tests that need data of a variable's declared kind."""
     return random_value
+
+
+@pytest.fixture
+def moons_file(tmp_path):
+    """A small VAE on two moons (``test_cli.moons_graph``), saved as a graph file."""
+    from test_cli import moons_graph
+
+    import graphmodel as gm
+
+    path = tmp_path / "moons.json"
+    gm.save(moons_graph(), path)
+    return path

@@ -12,17 +12,9 @@ import time
 import pytest
 from test_cli import ROOT, moons_graph, run
 
-import graphmodel as gm
 from graphmodel.errors import TrainingError
 from inference.outputs import RunWriter, read_metrics
 from inference.trainer import Trainer
-
-
-@pytest.fixture
-def moons_file(tmp_path):
-    path = tmp_path / "moons.json"
-    gm.save(moons_graph(), path)
-    return path
 
 
 def test_a_second_training_writes_a_new_run_beside_the_first(capsys, tmp_path, moons_file):

@@ -12,9 +12,8 @@ import types
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_cli import moons_graph, run
+from test_cli import run
 
-import graphmodel as gm
 from graphmodel.errors import TrainingError
 from inference.metric_keys import metric_key, metric_keys
 from inference.outputs import read_metrics, read_terms
@@ -47,13 +46,6 @@ def test_keys_are_ascii_unique_and_never_the_record_fields(names):
         assert KEY.match(k), k
         assert k not in ("step", "loss", "lr", "epoch", "time")
     assert metric_keys(names) == keys  # stable: the same names give the same keys
-
-
-@pytest.fixture
-def moons_file(tmp_path):
-    path = tmp_path / "moons.json"
-    gm.save(moons_graph(), path)
-    return path
 
 
 def test_a_run_records_keys_time_and_epoch_and_what_each_key_means(capsys, tmp_path, moons_file):
