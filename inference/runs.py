@@ -72,7 +72,7 @@ def train_run(trainer, out, *, resume: bool = False, overwrite: bool = False, qu
         for k, v in metrics.items():
             print(f"{k}: {v:.4f}")
         strip = ", strip.png" if (out / "strip.png").exists() else ""
-        print(f"wrote {out}/metrics.jsonl, checkpoint.pt, samples.png{strip}, losses.png, summary.json")
+        print(f"wrote {out}/metrics.jsonl, terms.json, checkpoint.pt, samples.png{strip}, losses.png, summary.json")
     if caught:
         print(f"graphmodel: stopped by {caught[0]} at step {trainer.step}, checkpoint saved; continue with:\n"
               f"  graphmodel train {source} --out {out} --resume", file=sys.stderr)
