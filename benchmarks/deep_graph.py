@@ -35,8 +35,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import cli  # noqa: E402
 import graphmodel as gm  # noqa: E402
-from inference import cli  # noqa: E402
 from inference.objectives import training_loss  # noqa: E402
 
 SIZES = (100, 500, 1000, 2000)

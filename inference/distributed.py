@@ -1,6 +1,6 @@
 """Data-parallel training on PyTorch's own engine (DistributedDataParallel).
 
-Launch any training with ``torchrun --nproc-per-node N -m inference.cli train ...`` (or
+Launch any training with ``torchrun --nproc-per-node N -m graphmodel train ...`` (or
 call :func:`init` yourself); the trainer notices the process group, gives each rank an
 equal shard of every global batch, wraps its losses in DDP so gradients are averaged in
 backward, averages the reported metrics, and lets rank 0 alone write files and emit
@@ -60,5 +60,8 @@ def average(t: torch.Tensor, info: DistInfo | None) -> torch.Tensor:
 
 
 def shutdown() -> None:
+    """Leave the process group once every rank has reached this point (a rank that tears
+    its group down while another still runs a collective or writes its files can abort)."""
     if initialized():
+        dist.barrier()
         dist.destroy_process_group()

@@ -22,11 +22,13 @@ and objectives are those of ``tests/test_trainer.py``, ``test_adversarial.py`` a
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from test_adversarial import gan_graph
 from test_learning import q_accuracy
@@ -116,8 +118,11 @@ def main(out: Path, graph: str | None) -> None:
         torch.save(weights, out / f"{name}_rank{info.rank}.pt")
         torch.save(measures(name, trainer), out / f"{name}_measures_rank{info.rank}.pt")
         (out / f"{name}_rank{info.rank}.json").write_text(json.dumps(reports))
+        del trainer  # its DDP wrapper goes now, at the same point on every rank, not at a later collection
+        gc.collect()
+        dist.barrier()
     if graph:
-        from inference.cli import main as cli
+        from cli import main as cli
 
         code = cli(["train", graph, "--out", str(out / "cli"), "--steps", "20", "--quiet"])
         (out / f"cli_rank{info.rank}.json").write_text(json.dumps(code))

@@ -15,8 +15,8 @@ import pytest
 import torch
 from conftest import EXAMPLES_DIR, load_example
 
+import cli
 import graphmodel as gm
-from inference import cli
 from inference.adversarial import Critic, Game
 from inference.data import digits, four_points, ring8
 from inference.evaluate import prior_log_likelihood

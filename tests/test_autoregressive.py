@@ -297,7 +297,7 @@ def test_made_mnist_learns_the_28x28_digits_better_than_independent_pixels():
 
 
 def test_the_command_line_trains_evaluates_and_samples_a_made(tmp_path, capsys):
-    from inference.cli import main
+    from cli import main
 
     g = gm.load(load_example("made").__file__.replace(".py", ".json"))
     g.factors[0] = dataclasses.replace(g.factors[0], net=gm.MaskedMLP(32),

@@ -12,9 +12,9 @@ from conftest import load_example
 from test_learning import train_by_hand
 from torch import nn
 
+import cli
 import graphmodel as gm
 from graphmodel.engine import analyze
-from inference import cli
 from inference.evaluate import log_likelihood, report
 from inference.objectives import derive, training_loss
 from inference.trainer import Trainer

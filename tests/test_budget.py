@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import graphmodel as gm
+from cli import main
 from graphmodel.budget import STATE_COPIES, ResourceError, estimate, guard, parse_size
-from inference.cli import main
 
 
 def vae(z_shape=(8,), hidden=(64,), **training) -> gm.Graph:

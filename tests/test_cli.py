@@ -1,7 +1,7 @@
 """The ``graphmodel`` command line: check, render, train (and resume), sample, evaluate.
 
 A few runs go through a real subprocess (exit codes, what reaches stderr); the rest call
-:func:`inference.cli.main` in this process, which is the same code without the seconds
+:func:`cli.main` in this process, which is the same code without the seconds
 that a fresh interpreter spends importing torch.
 """
 
@@ -20,8 +20,8 @@ import pytest
 import torch
 
 import graphmodel as gm
+from cli import main
 from inference import events as ev
-from inference.cli import main
 from inference.metric_keys import metric_keys
 from inference.outputs import MetricKeys, read_metrics
 
@@ -30,9 +30,9 @@ VAE = ROOT / "examples" / "vae.json"
 
 
 def cli(*args) -> subprocess.CompletedProcess:
-    """``python -m inference.cli ARGS`` in a fresh interpreter."""
+    """``python -m cli ARGS`` in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "inference.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], capture_output=True,
                           text=True, timeout=120, env=env, cwd=ROOT)
 
 
@@ -129,7 +129,7 @@ def test_an_expectation_names_what_a_borrowed_variable_reads(capsys):
 def test_a_reader_that_goes_away_is_not_an_error():
     """``graphmodel check F | head -1``: the pipe closes before the output is written."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    with subprocess.Popen([sys.executable, "-m", "inference.cli", "check", str(VAE)], stdout=subprocess.PIPE,
+    with subprocess.Popen([sys.executable, "-m", "cli", "check", str(VAE)], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=env, cwd=ROOT) as p:
         p.stdout.close()  # long before the interpreter has started
         err = p.stderr.read().decode()
@@ -267,7 +267,7 @@ def test_weights_of_another_graph_are_refused(runs, tmp_path, capsys):
 
 
 def test_epochs_on_the_command_line_win_over_the_files_steps():
-    from inference.cli import _overrides, build_parser
+    from cli.commands import _overrides, build_parser
     from inference.config import TrainConfig
 
     g = moons_graph()

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import graphmodel as gm
-from inference.cli import main
+from cli import main
 from inference.completion import complete_images, observed_mask, parse_indices
 
 pytestmark = pytest.mark.usefixtures("one_thread")

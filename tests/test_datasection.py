@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import graphmodel as gm
+from cli import main
 from inference import data as datamod
 from inference import events as ev
-from inference.cli import main
 from inference.data import load_dataset, mnist5k, two_moons
 from inference.datasection import check_section, quantized
 from inference.trainer import Trainer

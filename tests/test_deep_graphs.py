@@ -10,9 +10,9 @@ import torch
 from conftest import ROOT
 from test_losses import Sym, a, b, c
 
+import cli
 import graphmodel as gm
 from graphmodel.render.abridge import abridge
-from inference import cli
 from inference.elbo import elbo_terms
 from inference.losses import Sum
 from inference.objectives import derive

@@ -85,7 +85,7 @@ def test_the_file_reference_names_every_key_the_loader_accepts():
 
 
 def test_the_cli_reference_names_every_command():
-    from inference.cli import build_parser
+    from cli import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     text = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")

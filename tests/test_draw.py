@@ -21,9 +21,9 @@ import torch
 from conftest import load_example
 
 import graphmodel as gm
+from cli import main
 from graphmodel.networks import HeadSpec, InputSpec
 from graphmodel.networks.attention import DRAWReadNet, DRAWWriteNet
-from inference.cli import main
 from inference.evaluate import bound
 from inference.strips import columns, save_strip, strip_variables
 from inference.trainer import Trainer, sample_observed

@@ -500,7 +500,7 @@ def test_keyboard_shortcuts_and_the_context_menu(qtbot, tmp_path):
 def test_the_command_line_renders_a_screenshot_and_demos_headless(qtbot, tmp_path, monkeypatch, capsys):
     from PyQt6.QtGui import QImage
 
-    from inference.cli import main
+    from cli import main
 
     monkeypatch.setenv("GRAPHMODEL_EDITOR_HOME", str(tmp_path / "home"))
     shot = tmp_path / "vrnn.png"
@@ -575,7 +575,7 @@ def test_what_counts_as_a_display_on_linux(monkeypatch, env, expected):
 def test_the_headless_demo_trains_and_writes_the_plots(tmp_path, capsys, monkeypatch):
     from PyQt6.QtGui import QImage
 
-    from inference.cli import main
+    from cli import main
 
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # offscreen counts as no display
     monkeypatch.setenv("DISPLAY", ":0")

@@ -12,7 +12,7 @@ import torch
 from conftest import load_example
 
 import graphmodel as gm
-from inference.cli import main
+from cli import main
 from inference.evaluate import Estimate, importance_sampled, prior_log_likelihood, report
 from inference.trainer import Trainer
 

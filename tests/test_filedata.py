@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import graphmodel as gm
-from inference.cli import main
+from cli import main
 from inference.data import load_dataset
 from inference.trainer import Trainer
 

@@ -180,7 +180,7 @@ def test_a_fully_observed_flow_trains_by_maximum_likelihood():
 
 
 def test_check_prints_the_flow(capsys, tmp_path):
-    from inference.cli import main
+    from cli import main
 
     gm.save(_iaf_vae(), tmp_path / "g.json")
     assert main(["check", str(tmp_path / "g.json")]) == 0

@@ -5,7 +5,7 @@ Every example file is a seed, made small (5 steps, small batches, small toy sets
 a layout; a case changes its sections by one to three mutations (known keys set to hostile
 values — huge and negative numbers, ``1e999``, 401-digit integers, wrong types, unknown
 devices —, keys removed or added, a whole section replaced). What loads goes through the
-user's path: ``graphmodel check`` (``inference.cli.main``, in-process), the trainer built
+user's path: ``graphmodel check`` (``cli.main``, in-process), the trainer built
 and 5 training steps, and save-and-reload. Only :class:`GraphModelError` and its kin may
 come out, never a raw exception; and what ``check`` passes, the trainer must not refuse
 when it is built (``check`` refuses what ``train`` would).
@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from test_fuzz import Hang, fuzz_settings
 
 import graphmodel as gm
-from inference.cli import main
+from cli import main
 from inference.config import TrainConfig
 from inference.datasection import OBJECTS, SETTINGS
 from inference.trainer import Trainer

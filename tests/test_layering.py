@@ -1,4 +1,4 @@
-"""The packages depend one way — editor → inference → graphmodel — and only the editor uses Qt."""
+"""The packages depend one way — cli → editor → inference → graphmodel — and only the editor uses Qt."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from conftest import ROOT
 
 QT = ("PyQt6", "PyQt5", "PySide6", "PySide2", "pyqtgraph")
 FORBIDDEN = {
-    "graphmodel": ("inference", "editor", *QT),
-    "inference": ("editor", *QT),
+    "graphmodel": ("inference", "editor", "cli", *QT),
+    "inference": ("editor", "cli", *QT),
+    "editor": ("cli",),
 }
 
 _PROBE = """
@@ -22,7 +23,9 @@ import json, sys
 import graphmodel
 after_graphmodel = sorted(sys.modules)
 import inference
-print(json.dumps({"graphmodel": after_graphmodel, "inference": sorted(sys.modules)}))
+after_inference = sorted(sys.modules)
+import cli
+print(json.dumps({"graphmodel": after_graphmodel, "inference": after_inference, "cli": sorted(sys.modules)}))
 """
 
 
@@ -32,7 +35,8 @@ def _top(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def loaded_modules():
-    """Modules loaded by ``import graphmodel``, then by ``import inference``, in a fresh interpreter."""
+    """Modules loaded by ``import graphmodel``, then ``import inference``, then ``import cli``,
+    in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     run = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
@@ -40,21 +44,21 @@ def loaded_modules():
     return {k: {_top(m) for m in v} for k, v in json.loads(run.stdout).items()}
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+@pytest.mark.parametrize("package", ["graphmodel", "inference", "cli"])
 def test_importing_loads_no_qt_and_no_higher_layer(package, loaded_modules):
+    """The command line loads the editor (and Qt) only when ``edit`` or ``demo`` runs."""
     loaded = loaded_modules[package]
     assert package in loaded
-    assert "PyQt6" not in loaded
-    assert sorted(loaded & set(FORBIDDEN[package])) == []
+    assert "PyQt6" not in loaded and "editor" not in loaded
+    assert sorted(loaded & set(FORBIDDEN.get(package, ()))) == []
 
 
 #: Imports by name (``importlib.import_module("...")``) that cross the layers on purpose:
-#: (importing file, module) → why. The CLI's ``edit`` and ``demo`` commands open the editor,
-#: which sits above ``inference``; the editor is looked up only when those commands run, so
-#: importing ``inference`` (or running any other command) never loads it or Qt.
+#: (importing file, module) → why. ``python -m graphmodel`` runs the command line, which
+#: sits above every package; it is looked up only when that runs, so importing
+#: ``graphmodel`` never loads it.
 EXEMPT = {
-    ("inference/cli.py", "editor.app"): "graphmodel edit / graphmodel demo open the editor",
-    ("graphmodel/__main__.py", "inference.cli"): "python -m graphmodel runs the command line",
+    ("graphmodel/__main__.py", "cli"): "python -m graphmodel runs the command line",
 }
 
 _BY_NAME = ("import_module", "__import__")
@@ -97,8 +101,8 @@ def test_no_module_imports_a_higher_layer_even_lazily_or_by_name(package):
 
 
 def test_the_one_exemption_is_still_needed():
-    """The CLI reaches the editor by name and only through the documented exemption: if it
-    stops doing so, the exemption goes too."""
+    """``python -m graphmodel`` reaches the command line by name and only through the
+    documented exemption: if it stops doing so, the exemption goes too."""
     found = {(path, name) for package in FORBIDDEN for path, _, name in _crossings(package)}
     assert found == set(EXEMPT)
 
@@ -117,7 +121,7 @@ def test_imports_by_name_are_seen(source, expected):
 
 # --- no import cycle between modules --------------------------------------------------------------
 
-PACKAGES = ("graphmodel", "inference", "editor")
+PACKAGES = ("graphmodel", "inference", "editor", "cli")
 
 
 def _module_name(path) -> str:
@@ -209,11 +213,3 @@ def test_no_import_cycle_between_modules():
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
-
-
-def test_the_editor_never_calls_the_command_line():
-    """The command line opens the editor (``edit``, ``demo``); the editor trains through
-    ``inference.runs``, never through the command line's ``main``."""
-    calls = [(path.relative_to(ROOT).as_posix(), line) for path in sorted((ROOT / "editor").rglob("*.py"))
-             for line, name in _imports(path.read_text(encoding="utf-8"), str(path)) if name == "inference.cli"]
-    assert calls == []

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+import cli
 import graphmodel as gm
 from graphmodel.networks import HeadSpec, InputSpec, build_network
-from inference import cli
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 D = 3

@@ -349,7 +349,7 @@ def test_sum_t_is_the_sum_over_a_sequence_plate_and_refuses_a_term_outside_it():
 
 
 def test_check_prints_the_formula_and_warns_of_an_unused_model(tmp_path, capsys):
-    from inference.cli import main
+    from cli import main
 
     g = jmvae()
     path = tmp_path / "jmvae.json"

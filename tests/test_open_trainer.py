@@ -154,7 +154,7 @@ def test_callbacks_see_every_report_and_may_stop_the_run():
 
 
 def test_graphmodel_check_refuses_a_torch_class_that_does_not_exist(tmp_path, capsys):
-    from inference.cli import main
+    from cli import main
 
     gm.save(vae(optimizer="torch.optim.RAdamm"), tmp_path / "g.json")
     assert main(["check", str(tmp_path / "g.json")]) == 1

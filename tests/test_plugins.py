@@ -41,7 +41,7 @@ def plugin_graph(tmp_path) -> Path:
 def cli(tmp_path, *args) -> subprocess.CompletedProcess:
     paths = [str(ROOT), str(tmp_path), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
-    return subprocess.run([sys.executable, "-m", "inference.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *map(str, args)], capture_output=True,
                           text=True, timeout=120, env=env, cwd=tmp_path)
 
 

@@ -21,9 +21,9 @@ from conftest import kill_midway
 from test_cli import moons_graph
 
 import graphmodel as gm
+from cli import main
 from graphmodel import atomic
 from inference import events as ev
-from inference.cli import main
 from inference.outputs import RunWriter, read_metrics
 from inference.trainer import Trainer
 
@@ -60,7 +60,7 @@ def _kill_after_checkpoint(graph: Path, run: Path, past: int) -> None:
     """Start ``graphmodel train`` in a child process and SIGKILL it once it has reported
     step ``past`` (a checkpoint has been written before, and training is in mid-run)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    child = subprocess.Popen([sys.executable, "-m", "inference.cli", "train", str(graph), "--out", str(run),
+    child = subprocess.Popen([sys.executable, "-m", "cli", "train", str(graph), "--out", str(run),
                               "--quiet", "--steps", "1000000"],  # ends by the kill, not by itself
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=ROOT)
     try:

@@ -51,7 +51,7 @@ def test_two_trainings_never_write_one_directory(capsys, tmp_path, moons_file):
 def _train_until_reports(tmp_path, moons_file, steps=1_000_000):
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "inference.cli", "train", str(moons_file), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "train", str(moons_file), "--out", str(out),
                              "--steps", str(steps), "--quiet", "--threads", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     deadline = time.monotonic() + 120

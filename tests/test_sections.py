@@ -12,8 +12,8 @@ import pytest
 import torch
 
 import graphmodel as gm
+from cli import main
 from inference import events as ev
-from inference.cli import main
 from inference.datasection import check_section
 from inference.trainer import Trainer
 

@@ -21,8 +21,8 @@ import pytest
 import torch
 
 import graphmodel as gm
+from cli import main
 from inference import strokes as S
-from inference.cli import main
 from inference.drawings import sketches, svg
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -13,16 +13,15 @@ import traceback
 
 import graphmodel as gm
 from graphmodel.render.formula import flow_text
-
-from .config import COMPILE_MODES
-from .loggers import LOGGERS
+from inference.config import COMPILE_MODES
+from inference.loggers import LOGGERS
 
 
 def _load(path, trust=False, validate=False, args=None):
     try:
         g = gm.load(path, validate=validate, trust=trust)
         if args is not None and (getattr(args, "data", None) or getattr(args, "bind", None)):
-            from .sourcearg import with_source
+            from inference.sourcearg import with_source
 
             with_source(g, args.data, args.bind)  # --data, --bind: the data section from the command line
         return g
@@ -52,9 +51,9 @@ def _memory_line(g, args) -> str:
 def _check_settings(g) -> None:
     """What ``train`` refuses before its first step, refused by ``check`` too: the data
     section, the training settings (typos, ranges, seeds) and a device this machine lacks."""
-    from .config import TrainConfig
-    from .datasection import check_section
-    from .trainer import resolve_device
+    from inference.config import TrainConfig
+    from inference.datasection import check_section
+    from inference.trainer import resolve_device
 
     check_section(g)
     resolve_device(TrainConfig.for_graph(g).device)
@@ -117,7 +116,7 @@ def _objective_text(g) -> list[str] | None:
     """The derived objective as a formula and notes on it, or None when the objective stage
     is absent."""
     try:
-        from .objectives import derive, formula_of, point_posterior, unused_models
+        from inference.objectives import derive, formula_of, point_posterior, unused_models
     except ImportError:
         return None
     formula = formula_of(g)
@@ -152,8 +151,8 @@ def _overrides(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from . import distributed
-    from .trainer import Trainer
+    from inference import distributed
+    from inference.trainer import Trainer
 
     g = _load(args.file, trust=args.trust, validate=True, args=args)
     if args.threads is not None:
@@ -172,7 +171,7 @@ def cmd_train(args) -> int:
 
 
 def _train(args, g, trainer) -> int:
-    from .runs import train_run
+    from inference.runs import train_run
 
     return train_run(trainer, args.out, resume=args.resume, overwrite=args.overwrite, quiet=args.quiet,
                      loggers=args.logger, source=args.file)
@@ -196,8 +195,7 @@ def cmd_examples(args) -> int:
 
 def cmd_schema(args) -> int:
     from graphmodel.atomic import write_text
-
-    from .schema import schema_text
+    from inference.schema import schema_text
 
     if args.output:
         write_text(args.output, schema_text())
@@ -208,7 +206,7 @@ def cmd_schema(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from .runplots import plot_runs
+    from inference.runplots import plot_runs
 
     print(f"wrote {plot_runs(args.runs, args.output, args.keys)}")
     return 0
@@ -216,7 +214,7 @@ def cmd_plot(args) -> int:
 
 def _trained(args):
     """The graph, its runtime with the checkpoint's weights (in eval mode), and the checkpoint."""
-    from .trainer import load_weights
+    from inference.trainer import load_weights
 
     g = _load(args.file, trust=args.trust, validate=True, args=args)
     runtime = g.build(trust=args.trust)
@@ -229,8 +227,8 @@ def _test_data(g) -> tuple[dict, str]:
     """The graph's data section prepared as training prepares it, and the split to score:
     ``(test split, "test")``, or ``(training split, "train")`` when there is no test split
     (its binary pixels drawn once where the section binarizes)."""
-    from .config import TrainConfig
-    from .datasection import check_section, for_scoring, prepare
+    from inference.config import TrainConfig
+    from inference.datasection import check_section, for_scoring, prepare
 
     check_section(g)
     cfg = TrainConfig.for_graph(g)
@@ -243,9 +241,9 @@ def _test_data(g) -> tuple[dict, str]:
 def cmd_sample(args) -> int:
     import torch
 
-    from .config import MAX_SAMPLES, SEED_LIMIT
-    from .plots import save_samples
-    from .trainer import sample_observed
+    from inference.config import MAX_SAMPLES, SEED_LIMIT
+    from inference.plots import save_samples
+    from inference.trainer import sample_observed
 
     if not 1 <= args.n <= MAX_SAMPLES:
         raise gm.GraphModelError(f"-n: expected a number of samples in [1, {MAX_SAMPLES:,}], found {args.n}")
@@ -259,7 +257,7 @@ def cmd_sample(args) -> int:
     if args.strip:
         return _sample_strip(args, g, runtime, data)
     if args.complete or args.given_top_half:
-        from .completion import run_completion
+        from inference.completion import run_completion
 
         return run_completion(args, g, runtime, data)
     values = sample_observed(g, runtime, args.n, data, temperature=args.temperature)
@@ -275,7 +273,7 @@ def cmd_sample(args) -> int:
 
 def _sample_drawings(values, g, output) -> bool:
     """A stroke model's samples as line drawings (PNG or SVG); False for other graphs."""
-    from .drawings import sample_rows, save, stroke_pair
+    from inference.drawings import sample_rows, save, stroke_pair
 
     if stroke_pair(g) is None:
         return False
@@ -284,15 +282,15 @@ def _sample_drawings(values, g, output) -> bool:
 
 
 def cmd_interpolate(args) -> int:
-    from .interpolate import cmd_interpolate as run
+    from inference.interpolate import cmd_interpolate as run
 
     return run(args, _trained, _test_data)
 
 
 def _sample_strip(args, g, runtime, data) -> int:
     """``sample --strip``: every canvas (an image variable of a sequence plate) over its steps."""
-    from .strips import save_strip, strip_variables
-    from .trainer import sample_observed
+    from inference.strips import save_strip, strip_variables
+    from inference.trainer import sample_observed
 
     names = strip_variables(g)
     if not names:
@@ -319,8 +317,8 @@ def _completion_flags(p) -> None:
 def cmd_evaluate(args) -> int:
     import torch
 
-    from .config import MAX_EVAL_K, TrainConfig
-    from .evaluate import Estimate, report
+    from inference.config import MAX_EVAL_K, TrainConfig
+    from inference.evaluate import Estimate, report
 
     if args.k is not None and not 1 <= args.k <= MAX_EVAL_K:  # (the file's eval_k is checked with the file)
         raise gm.GraphModelError(f"--k: expected a number of importance samples in [1, {MAX_EVAL_K:,}], "
@@ -343,12 +341,12 @@ def cmd_evaluate(args) -> int:
 
 
 def _editor():
-    """The desktop editor's entry points (``editor.app``), looked up by name when `edit` or
-    `demo` runs. The editor sits on top of this package (editor → inference → graphmodel):
-    it is this command line's optional front end, never a dependency of inference."""
-    import importlib
+    """The desktop editor's entry points (``editor.app``), imported only when `edit` or `demo`
+    runs, so that every other command starts without Qt. The command line sits above both
+    the editor and ``inference``; the editor trains through ``inference.runs``, never here."""
+    from editor import app
 
-    return importlib.import_module("editor.app")
+    return app
 
 
 def cmd_edit(args) -> int:
@@ -497,7 +495,3 @@ def main(argv=None) -> int:
             traceback.print_exc()
         print(f"graphmodel: error: {e}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,8 @@
+"""``python -m cli …`` (and ``torchrun … -m cli train …``): the ``graphmodel`` command."""
+
+import sys
+
+from cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
