@@ -154,3 +154,37 @@ def test_columns_are_kept_but_not_part_of_the_meaning():
     tree = parse("elbo(p, q) - alpha * kl(q, qx)")
     assert tree.b.a == Name("alpha") and tree.b.a.col == 14
     assert parse("elbo(p,q)-alpha*kl(q,qx)") == tree
+
+
+# --- the paper's formulas, as check prints them ------------------------------------------------
+
+PAPERS = {
+    "jmvae": ("E_q(z|x,w)[log p(w|z) + log p(x|z)] − KL[q(z|x,w)‖p(z)] − "
+              "α·(KL[q(z|x,w)‖qx(z|x)] + KL[q(z|x,w)‖qw(z|w)])",
+              r"- \alpha \cdot \left(\mathrm{KL}\left[q(z \mid x, w) \,\middle\|\, q_{x}(z \mid x)\right] + "),
+    "mvae": ("E_q(z,ew,ex|x,w)[log p(w|z) + log p(x|z)] − β·E_q(z,ew,ex|x,w)[KL[q(z|ex,ew)‖p(z)]] + "
+             "E_qx(z,ex|x)[log p(x|z)] + E_qw(z,ew|w)[log p(w|z)] − "
+             "β·(E_qx(z,ex|x)[KL[qx(z|ex)‖p(z)]] + E_qw(z,ew|w)[KL[qw(z|ew)‖p(z)]])",
+             r"\mathbb{E}_{q_{x}(z, \mathit{ex} \mid x)}\left[\log p(x \mid z)\right]"),
+    "m2": ("{E_q(z|x,y)[log p(x|y,z) + log p(y)] − KL[q(z|x,y)‖p(z)] + α·log q(y|x)  if y given;  "
+           "Σ_y q(y|x)[E_q(z|x,y)[log p(x|y,z) + log p(y)] − KL[q(z|x,y)‖p(z)]] + H[q(y|x)]  otherwise}",
+           r"+ \alpha \cdot \log q(y \mid x) & y \text{ given} \\"),
+    "wgan": ("GAN game (WGAN critic, weights clipped to ±0.1); each step, in turn, minimizes:\n"
+             "  critic ×5: E_p(z)[D(G(z))] − E_data[D(x)]\n  generator: −E_p(z)[D(G(z))]",
+             r"\text{critic} \times 5\colon\ \mathbb{E}_{p(z)}\left[D(G(z))\right] - \mathbb{E}_{\mathrm{data}}"),
+    "autoencoder": ("E_q(z|x)[log p(x|z)]", r"\mathbb{E}_{q(z \mid x)}\left[\log p(x \mid z)\right]"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAPERS))
+def test_the_examples_objectives_print_as_their_papers_write_them(name):
+    from inference.objectives import derive
+
+    g = gm.examples.load(name)
+    objective = derive(g, g.objective)
+    text, tex = PAPERS[name]
+    assert str(objective) == text
+    latex = objective.latex()
+    assert tex in latex
+    assert latex.isascii() and latex.count("{") == latex.count("}")  # (LaTeX, not Unicode pasted in)
+    assert latex.count(r"\left") == latex.count(r"\right")

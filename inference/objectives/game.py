@@ -72,7 +72,7 @@ class Game(nn.Module):
         return out
 
     def __str__(self) -> str:
-        return "\n".join([f"{self.title}; each step updates, in turn:", *("  " + s for s in self._lines(False))])
+        return "\n".join([f"{self.title}; each step, in turn, minimizes:", *("  " + s for s in self._lines(False))])
 
     def latex(self) -> str:
         """Each player's loss in LaTeX, one line each."""
