@@ -309,11 +309,14 @@ def canonical(text: str, where: str = "objective.formula") -> str:
 def canonical_section(objective):
     """The objective section as a file writes it: a formula in its canonical form (so that
     saving twice gives the same bytes and equal formulas are equal text). A formula that does
-    not parse is written as it is: the loader names its column when the file is read back."""
+    not parse is written as it is: the loader names its column when the file is read back. So
+    is one whose canonical text the loader would refuse where the typed text passes (spaces
+    past ``MAX_LENGTH``, parentheses past ``MAX_DEPTH``): every file saved reads back."""
     if not isinstance(objective, dict) or not isinstance(objective.get("formula"), str):
         return objective
     try:
         text = canonical(objective["formula"])
+        parse(text)
     except FormulaError:
         return objective
     return {**objective, "formula": text}
