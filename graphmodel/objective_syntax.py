@@ -96,12 +96,6 @@ def fail(col: int, message: str, where: str = "objective.formula") -> FormulaErr
     return FormulaError(f"{where}: column {col}: {message}")
 
 
-def _col(text: str, node) -> int:
-    # ast's offsets count UTF-8 bytes; the user counts characters
-    line = text.splitlines()[node.lineno - 1] if text else ""
-    return len(line.encode()[: node.col_offset].decode(errors="ignore")) + 1
-
-
 def parse(text, where: str = "objective.formula"):
     """The formula's tree, or a :class:`FormulaError` naming the column of the first problem."""
     if not isinstance(text, str) or not text.strip():
@@ -110,7 +104,7 @@ def parse(text, where: str = "objective.formula"):
         raise FormulaError(f"{where}: expected at most {MAX_LENGTH:,} characters, found {len(text):,}")
     if "\n" in text or "\r" in text:
         raise FormulaError(f"{where}: expected one line, found a line break")
-    depth = max(0, max((text[:k].count("(") - text[:k].count(")") for k in range(len(text) + 1)), default=0))
+    depth = _nesting(text)
     if depth > MAX_DEPTH:
         raise FormulaError(f"{where}: expected at most {MAX_DEPTH} nested parentheses, found {depth}")
     try:
@@ -121,7 +115,19 @@ def parse(text, where: str = "objective.formula"):
         raise fail(col, f"not a formula ({e.msg})", where) from None
     except RecursionError:  # (Python's own parser recurses once per operator: a sum of ~3,000 terms)
         raise FormulaError(f"{where}: expected at most a few thousand operators, found {_operators(text):,}; "
-                           "sum the terms with a term over them (sum_t, or the graph's own elbo)") from None
+                           "write fewer terms (elbo(p, q) sums every latent's own; sum_t sums over steps)") from None
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of parentheses (in one pass: a formula may be 10,000 characters)."""
+    deepest = depth = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    return deepest
 
 
 def _operators(text: str) -> int:
@@ -131,9 +137,17 @@ def _operators(text: str) -> int:
 class _Convert:
     def __init__(self, text: str, where: str, shift: int):
         self.text, self.where, self.shift = text, where, shift
+        self.lines = text.splitlines()  # (once: a long sum asks for a column per term)
+        self.ascii = text.isascii()
+
+    def _chars(self, lineno: int, offset: int) -> int:
+        # ast's offsets count UTF-8 bytes; the user counts characters (the same in ASCII)
+        if self.ascii:
+            return offset
+        return len(self.lines[lineno - 1].encode()[:offset].decode(errors="ignore"))
 
     def col(self, n) -> int:
-        return _col(self.text, n) + self.shift
+        return self._chars(n.lineno, n.col_offset) + 1 + self.shift
 
     def bad(self, n, message):
         return fail(self.col(n), message, self.where)
@@ -191,8 +205,8 @@ class _Convert:
 
     def _op_col(self, n) -> int:
         # the operator's column: the first non-space after the left operand (ast gives none)
-        line = self.text.splitlines()[n.left.end_lineno - 1]
-        k = len(line.encode()[: n.left.end_col_offset].decode(errors="ignore"))
+        line = self.lines[n.left.end_lineno - 1]
+        k = self._chars(n.left.end_lineno, n.left.end_col_offset)
         while k < len(line) and line[k] in " )":
             k += 1
         return k + 1 + self.shift
