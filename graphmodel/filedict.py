@@ -8,6 +8,7 @@ from torch import nn
 
 from .errors import GraphFileError
 from .factors import NET, Factor, Tied
+from .objective_syntax import canonical_section
 from .variables import Plate
 
 __all__ = ["FORMAT_VERSION", "SECTIONS", "graph_to_dict"]
@@ -93,4 +94,5 @@ def graph_to_dict(graph) -> dict:
         **networks,
         "factors": factors,
         **{s: getattr(graph, s) for s in SECTIONS},
+        "objective": canonical_section(graph.objective),  # (a formula as unparse prints it)
     }

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import GraphFileError
 
-__all__ = ["Bin", "Call", "Data", "FormulaError", "Name", "Neg", "Num", "Str", "check_section", "names_in",
-           "parse", "unparse"]
+__all__ = ["Bin", "Call", "Data", "FormulaError", "Name", "Neg", "Num", "Str", "canonical", "canonical_section",
+           "check_section", "left_spine", "names_in", "parse", "unparse"]
 
 #: the longest formula accepted (a formula is a line or two; this bounds the parser's work)
 MAX_LENGTH = 10_000
@@ -40,19 +40,20 @@ class FormulaError(GraphFileError):
 @dataclass(frozen=True)
 class Num:
     value: float | int
-    col: int = 0
+    col: int = field(default=0, compare=False)  # where it was written, not what it means: equal trees
+    # are equal formulas wherever they were written
 
 
 @dataclass(frozen=True)
 class Str:
     value: str
-    col: int = 0
+    col: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Name:
     id: str
-    col: int = 0
+    col: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,13 @@ class Data:
     """A JSON-like literal (a list or a dict, e.g. a network spec), allowed as an option value."""
 
     value: object
-    col: int = 0
+    col: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Neg:
     a: object
-    col: int = 0
+    col: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Bin:
     op: str  # one of + - * /
     a: object
     b: object
-    col: int = 0
+    col: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ class Call:
     func: str
     args: tuple
     kwargs: tuple  # ((key, node), ...)
-    col: int = 0
+    col: int = field(default=0, compare=False)
 
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -95,12 +96,6 @@ def fail(col: int, message: str, where: str = "objective.formula") -> FormulaErr
     return FormulaError(f"{where}: column {col}: {message}")
 
 
-def _col(text: str, node) -> int:
-    # ast's offsets count UTF-8 bytes; the user counts characters
-    line = text.splitlines()[node.lineno - 1] if text else ""
-    return len(line.encode()[: node.col_offset].decode(errors="ignore")) + 1
-
-
 def parse(text, where: str = "objective.formula"):
     """The formula's tree, or a :class:`FormulaError` naming the column of the first problem."""
     if not isinstance(text, str) or not text.strip():
@@ -109,23 +104,50 @@ def parse(text, where: str = "objective.formula"):
         raise FormulaError(f"{where}: expected at most {MAX_LENGTH:,} characters, found {len(text):,}")
     if "\n" in text or "\r" in text:
         raise FormulaError(f"{where}: expected one line, found a line break")
-    depth = max(0, max((text[:k].count("(") - text[:k].count(")") for k in range(len(text) + 1)), default=0))
+    depth = _nesting(text)
     if depth > MAX_DEPTH:
         raise FormulaError(f"{where}: expected at most {MAX_DEPTH} nested parentheses, found {depth}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
+        return _Convert(text.strip(), where, len(text) - len(text.lstrip())).node(tree.body)
     except SyntaxError as e:  # (no offset: the formula ended too soon, as in 'elbo(p, q) +')
         col = (e.offset or len(text.strip()) + 1) + (len(text) - len(text.lstrip()))
         raise fail(col, f"not a formula ({e.msg})", where) from None
-    return _Convert(text.strip(), where, len(text) - len(text.lstrip())).node(tree.body)
+    except RecursionError:  # (Python's own parser recurses once per operator: a sum of ~3,000 terms)
+        raise FormulaError(f"{where}: expected at most a few thousand operators, found {_operators(text):,}; "
+                           "write fewer terms (elbo(p, q) sums every latent's own; sum_t sums over steps)") from None
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of parentheses (in one pass: a formula may be 10,000 characters)."""
+    deepest = depth = 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth -= 1
+    return deepest
+
+
+def _operators(text: str) -> int:
+    return sum(text.count(c) for c in "+-*/")
 
 
 class _Convert:
     def __init__(self, text: str, where: str, shift: int):
         self.text, self.where, self.shift = text, where, shift
+        self.lines = text.splitlines()  # (once: a long sum asks for a column per term)
+        self.ascii = text.isascii()
+
+    def _chars(self, lineno: int, offset: int) -> int:
+        # ast's offsets count UTF-8 bytes; the user counts characters (the same in ASCII)
+        if self.ascii:
+            return offset
+        return len(self.lines[lineno - 1].encode()[:offset].decode(errors="ignore"))
 
     def col(self, n) -> int:
-        return _col(self.text, n) + self.shift
+        return self._chars(n.lineno, n.col_offset) + 1 + self.shift
 
     def bad(self, n, message):
         return fail(self.col(n), message, self.where)
@@ -154,11 +176,7 @@ class _Convert:
                 return inner
             return Num(-inner.value, c) if isinstance(inner, Num) else Neg(inner, c)
         if isinstance(n, ast.BinOp):
-            op = _OPS.get(type(n.op))
-            if op is None:
-                sym = {ast.Pow: "**", ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@"}.get(type(n.op), "operator")
-                raise fail(self._op_col(n), f"'{sym}' is not allowed; use + - * / and calls of terms", self.where)
-            return Bin(op, self.node(n.left), self.node(n.right), self._op_col(n))
+            return self.binop(n)
         if isinstance(n, ast.Call):
             return self.call(n, c)
         if option and isinstance(n, (ast.List, ast.Tuple, ast.Dict)):
@@ -168,10 +186,27 @@ class _Convert:
                 ast.List: "a list", ast.Dict: "a dict", ast.Tuple: "a tuple"}.get(type(n), type(n).__name__)
         raise self.bad(n, f"{what} is not allowed here; a formula has terms, numbers, names and + - * /")
 
+    def binop(self, n: ast.BinOp) -> Bin:
+        # a long sum is a left-deep chain: walk its spine rather than recurse once per term
+        spine = [n]
+        while isinstance(spine[-1].left, ast.BinOp):
+            spine.append(spine[-1].left)
+        ops = []
+        for b in spine:
+            op = _OPS.get(type(b.op))
+            if op is None:
+                sym = {ast.Pow: "**", ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@"}.get(type(b.op), "operator")
+                raise fail(self._op_col(b), f"'{sym}' is not allowed; use + - * / and calls of terms", self.where)
+            ops.append(op)
+        out = self.node(spine[-1].left)
+        for b, op in zip(reversed(spine), reversed(ops)):
+            out = Bin(op, out, self.node(b.right), self._op_col(b))
+        return out
+
     def _op_col(self, n) -> int:
         # the operator's column: the first non-space after the left operand (ast gives none)
-        line = self.text.splitlines()[n.left.end_lineno - 1]
-        k = len(line.encode()[: n.left.end_col_offset].decode(errors="ignore"))
+        line = self.lines[n.left.end_lineno - 1]
+        k = self._chars(n.left.end_lineno, n.left.end_col_offset)
         while k < len(line) and line[k] in " )":
             k += 1
         return k + 1 + self.shift
@@ -231,15 +266,29 @@ def _data(v) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_data(x) for x in v) + "]"
     if isinstance(v, str):
-        return "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return repr(v)  # (Python's quoting: escapes, so a line break stays on the formula's one line)
     if v is None or isinstance(v, bool):
         return repr(v)
     return _number(v)
 
 
+def left_spine(n: Bin) -> tuple[object, list]:
+    """``(leftmost operand, [operations from the innermost out])`` of a chain such as
+    ``a + b - c * d``: a long sum is a left-deep tree, and walking its spine keeps printing and
+    compiling it iterative (a formula of thousands of terms needs no deep recursion).
+
+    Only operations of the same or a tighter precedence than the one above them are on the
+    spine (``(a + b) * c`` stops at the parenthesized sum)."""
+    spine = [n]
+    while isinstance(spine[-1].a, Bin) and _PREC[spine[-1].a.op] >= _PREC[spine[-1].op]:
+        spine.append(spine[-1].a)
+    return spine[-1].a, spine[::-1]
+
+
 def unparse(n) -> str:
     """The canonical text of a tree: single spaces around ``+ - * /``, ``, `` between
-    arguments, ``key=value`` options, parentheses only where precedence needs them."""
+    arguments, ``key=value`` options, parentheses only where precedence needs them (a right
+    operand of the same precedence keeps them: ``a - (b - c)``, ``a / (b * c)``)."""
     if isinstance(n, Num):
         return _number(n.value)
     if isinstance(n, Str):
@@ -250,17 +299,41 @@ def unparse(n) -> str:
         return _data(n.value)
     if isinstance(n, Neg):
         inner = unparse(n.a)
-        return "-" + (f"({inner})" if _prec(n.a) < _NEG else inner)
+        return "-" + (f"({inner})" if _prec(n.a) <= _NEG else inner)  # (-(-x), never --x)
     if isinstance(n, Bin):
-        p = _PREC[n.op]
-        a, b = unparse(n.a), unparse(n.b)
-        a = f"({a})" if _prec(n.a) < p else a
-        b = f"({b})" if _prec(n.b) <= p else b
-        return f"{a} {n.op} {b}"
+        first, spine = left_spine(n)
+        text = unparse(first)
+        parts = [f"({text})" if _prec(first) < _PREC[spine[0].op] else text]
+        for b in spine:
+            right = unparse(b.b)
+            parts.append(f" {b.op} " + (f"({right})" if _prec(b.b) <= _PREC[b.op] else right))
+        return "".join(parts)
     if isinstance(n, Call):
         parts = [unparse(a) for a in n.args] + [f"{k}={unparse(v)}" for k, v in n.kwargs]
         return f"{n.func}({', '.join(parts)})"
     raise TypeError(f"not a formula node: {n!r}")
+
+
+def canonical(text: str, where: str = "objective.formula") -> str:
+    """``text`` in the canonical form of :func:`unparse` (``"elbo(p,q)  -alpha*kl(q,qx)"`` →
+    ``"elbo(p, q) - alpha * kl(q, qx)"``); a :class:`FormulaError` if it does not parse."""
+    return unparse(parse(text, where))
+
+
+def canonical_section(objective):
+    """The objective section as a file writes it: a formula in its canonical form (so that
+    saving twice gives the same bytes and equal formulas are equal text). A formula that does
+    not parse is written as it is: the loader names its column when the file is read back. So
+    is one whose canonical text the loader would refuse where the typed text passes (spaces
+    past ``MAX_LENGTH``, parentheses past ``MAX_DEPTH``): every file saved reads back."""
+    if not isinstance(objective, dict) or not isinstance(objective.get("formula"), str):
+        return objective
+    try:
+        text = canonical(objective["formula"])
+        parse(text)
+    except FormulaError:
+        return objective
+    return {**objective, "formula": text}
 
 
 def names_in(n) -> list:

@@ -20,7 +20,7 @@ carry them as ``extra_params``, which the trainer trains, checkpoints and resume
 
     >>> game = derive_game(gan)                   # doctest: +SKIP
     >>> print(game)                               # doctest: +SKIP
-    GAN game (non-saturating); each step updates, in turn:
+    GAN game (non-saturating); each step, in turn, minimizes:
       discriminator ×2: −E_data[log D(x)] − E_p(z)[log(1 − D(G(z)))]
       generator: −E_p(z)[log D(G(z))]
     >>> Trainer(gan, objective=game).run()        # doctest: +SKIP

@@ -23,6 +23,7 @@ from . import events as ev
 from .drawings import save_run_sketches
 from .metric_keys import metric_keys
 from .plots import save_density, save_losses, save_samples
+from .progress import progress_bar
 from .strips import save_run_strip
 
 
@@ -189,18 +190,17 @@ def _short(name: str, width: int = 18) -> str:
 
 
 class ProgressBar:
-    """A tqdm progress bar showing the loss and every term."""
+    """A tqdm progress bar showing the loss and every term (a widget in a notebook with
+    ipywidgets, text elsewhere: :func:`inference.progress.progress_bar`)."""
 
     def __init__(self, disable: bool = False):
         self.bar = None
         self.disable = disable
 
     def __call__(self, e: ev.Event) -> None:
-        from tqdm.auto import tqdm
-
         if isinstance(e, ev.Started):
-            self.bar = tqdm(total=e.total_steps, initial=e.step, desc="train", unit="step",
-                            disable=self.disable, dynamic_ncols=True)
+            self.bar = progress_bar(total=e.total_steps, initial=e.step, desc="train", unit="step",
+                                    disable=self.disable, dynamic_ncols=True)
         elif self.bar is None:
             return
         elif isinstance(e, ev.StepMetrics):

@@ -130,7 +130,7 @@ def test_the_trainer_shows_every_player_and_reports_every_term():
 
 
 @pytest.mark.parametrize("name, lines", [
-    ("gan", ["objective: GAN game (non-saturating); each step updates, in turn:",
+    ("gan", ["objective: GAN game (non-saturating); each step, in turn, minimizes:",
              f"  discriminator: {GAN_D} + γ·E_data[‖∇D(x)‖²]", "  generator: −E_p(z)[log D(G(z))]"]),
     ("avb", ["  adversary: −E_q(z|x)[log σ(T(x,z))] − E_p(z)[log(1 − σ(T(x,z)))]",
              "  model: −(E_q(z|x)[log p(x|z)] − E_q(z|x)[T(x,z)])"]),

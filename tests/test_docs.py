@@ -4,6 +4,7 @@ every key the loader accepts and every command the CLI has."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -65,6 +66,11 @@ def test_the_notebook_runs_from_a_fresh_kernel(tmp_path):
     assert any("image/svg+xml" in k for k in kinds)  # the graph drew itself
     assert any("text/latex" in k for k in kinds)     # the model typeset itself
     assert sum("image/png" in k for k in kinds) >= 3  # inline plots before and after training
+    streams = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    if importlib.util.find_spec("ipywidgets") is None:  # the text bar, without tqdm's "IProgress not found"
+        assert "train: 100%" in streams and "IProgress" not in streams
+    else:
+        assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds)  # the widget bar
 
 
 def test_the_file_reference_names_every_key_the_loader_accepts():

@@ -192,7 +192,7 @@ def test_composed_with_an_auxiliary_classifier():
     batch = {"x": binary(), "label": torch.randint(0, 2, (B,))}
     loss = elbo(g) + 0.1 * nll(g, model="classifier")
     assert str(loss) == "E_q(z|x)[log p(x|z)] − KL[q(z|x)‖p(z)] + 0.1·(−log classifier(label|x))"
-    assert loss.latex().endswith(r" + 0.1 \cdot \left(-\log classifier(\mathit{label} \mid x)\right)")
+    assert loss.latex().endswith(r" + 0.1 \cdot \left(-\log \mathit{classifier}(\mathit{label} \mid x)\right)")
     torch.manual_seed(2)
     v = loss(rt, batch)
     torch.manual_seed(2)

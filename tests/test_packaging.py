@@ -3,6 +3,8 @@ license — checked on a wheel built from this tree and installed outside it."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -55,11 +57,33 @@ def test_outside_the_tree_a_user_copies_an_example_and_trains_it(installed, tmp_
     copied = _run(["-m", "graphmodel", "examples", "copy", "vae", "."], tmp_path, env)
     assert copied.returncode == 0, copied.stderr
     assert (tmp_path / "vae.json").read_bytes() == (EXAMPLES_DIR / "vae.json").read_bytes()
+    # TensorBoard too where that environment has it (the test extra installs it; the wheel's
+    # `track` extra is what a user installs): the issue's "train --logger tensorboard" check
+    tensorboard = _run(["-c", "import tensorboard"], tmp_path, env).returncode == 0
+    loggers = ["--logger", "csv", *(["--logger", "tensorboard"] if tensorboard else [])]
     trained = _run(["-m", "graphmodel", "train", "vae.json", "--out", "run", "--steps", "20", "--quiet",
-                    "--threads", "1", "--logger", "csv"], tmp_path, env)
+                    "--threads", "1", *loggers], tmp_path, env)
     assert trained.returncode == 0, trained.stderr
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["steps"] == 20
-    assert (tmp_path / "run" / "metrics.csv").read_text().startswith("step,epoch,time,loss,")
+    csv_text = (tmp_path / "run" / "metrics.csv").read_text()
+    assert csv_text.startswith("step,epoch,time,loss,")
+    if tensorboard:
+        _events_hold_the_logged_scalars(tmp_path / "run", csv_text)
+
+
+def _events_hold_the_logged_scalars(run, csv_text: str) -> None:
+    """The run's TensorBoard event file, read back as ``tensorboard --logdir`` reads it, holds
+    every scalar the CSV logger wrote (``loss``, ``lr`` and each term's key), at its steps."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    assert list(run.glob("events.out.tfevents.*")), sorted(p.name for p in run.iterdir())
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    logged = [k for k in rows[0] if k not in ("step", "epoch", "time")]
+    acc = EventAccumulator(str(run))
+    acc.Reload()
+    assert "loss" in logged and sorted(logged) == sorted(acc.Tags()["scalars"])
+    assert [s.step for s in acc.Scalars("loss")] == [int(r["step"]) for r in rows]
+    assert [s.value for s in acc.Scalars("loss")] == pytest.approx([float(r["loss"]) for r in rows], rel=1e-6)
 
 
 def test_examples_in_python_load_list_and_refuse_to_overwrite(tmp_path):

@@ -53,6 +53,22 @@ def _latex_name(name: str, sub: str | None) -> str:
     return f"{base}_{{{sub}}}" if sub else base
 
 
+_MODEL_SUB = re.compile(r"([A-Za-z])([A-Za-z])")
+
+
+def model_symbol(name: str, latex: bool) -> str:
+    """A model's name as a formula prints it. In LaTeX, a letter with a one-letter or numbered
+    suffix is subscripted as papers write it (JMVAE's unimodal encoders ``qx``, ``qw`` →
+    ``q_{x}``, ``q_{w}``; ``q1`` → ``q_{1}``; ``q_xw`` → ``q_{xw}``), other long names are
+    ``\\mathit{classifier}`` (one word, not a product of letters); Unicode keeps the name."""
+    if not latex or len(name) == 1:
+        return name
+    m = _MODEL_SUB.fullmatch(name)
+    if m and not _LATEX_NAME.fullmatch(name):  # (a Greek name stays a letter: pi → \pi)
+        return f"{m.group(1)}_{{{m.group(2)}}}"
+    return _latex_name(name, None)
+
+
 def variable_text(name: str, idx: str | None, latex: bool, lag: int = 0, init: bool | str = False,
                   step: str | None = None) -> str:
     """A variable as a formula prints it: ``z``, ``xₜ``, ``hₜ₋₁``, ``xₜ₊₁`` (``lag`` 1, -1),
@@ -104,7 +120,7 @@ def factor_text(graph, f, latex: bool) -> str:
     if f.autoregressive is not None:
         return _autoregressive_text(f, tidx, parents, latex)
     body = target + (sep + comma.join(parents) if parents else "")
-    return f"{f.model}({body})"
+    return f"{model_symbol(f.model, latex)}({body})"
 
 
 def _autoregressive_text(f, tidx, parents, latex: bool) -> str:
@@ -115,7 +131,7 @@ def _autoregressive_text(f, tidx, parents, latex: bool) -> str:
     if latex:
         head = _latex_name(f.target, sub)
         before = _latex_name(f.target, sub.replace(d, "<" + d))
-        return rf"\prod_{{{d}}} {f.model}({head} \mid {', '.join([before, *parents])})"
+        return rf"\prod_{{{d}}} {model_symbol(f.model, True)}({head} \mid {', '.join([before, *parents])})"
     head = f.target + sub.replace(",", "").translate(_SUB)
     before = f.target + (tidx or "").translate(_SUB) + "<" + d.translate(_SUB)
     return f"∏{d.translate(_SUB)} {f.model}({head}|{','.join([before, *parents])})"
@@ -162,7 +178,7 @@ def factorization(graph, model: str, latex: bool = False) -> str:
     if inputs:
         sep = r" \mid " if latex else "|"
         lhs += sep + comma.join(variable_text(n, None, latex) for n in inputs)
-    return f"{model}({lhs}) = {rhs}"
+    return f"{model_symbol(model, latex)}({lhs}) = {rhs}"
 
 
 def flow_text(graph, f) -> str:
@@ -325,7 +341,7 @@ def joint(model: str, targets, given, latex: bool, k: set = frozenset()) -> str:
 
     comma, bar = (", ", r" \mid ") if latex else (",", "|")
     s = comma.join(nm(n) for n in targets)
-    return f"{model}({s}{bar + comma.join(nm(n) for n in given) if given else ''})"
+    return f"{model_symbol(model, latex)}({s}{bar + comma.join(nm(n) for n in given) if given else ''})"
 
 
 def importance_text(k: int, alpha: float, ratio: tuple, sub: tuple | None) -> tuple[str, str]:
@@ -373,4 +389,5 @@ def entropy_text(graph, factors) -> tuple[str, str]:
 def mmd_text(q: str, p: str, variable: str) -> tuple[str, str]:
     """``MMD[q(z)‖p(z)]``: the aggregate posterior against the prior."""
     u, la = variable_text(variable, None, False), variable_text(variable, None, True)
-    return f"MMD[{q}({u})‖{p}({u})]", rf"\mathrm{{MMD}}\left[{q}({la}) \,\middle\|\, {p}({la})\right]"
+    ql, pl = model_symbol(q, True), model_symbol(p, True)
+    return f"MMD[{q}({u})‖{p}({u})]", rf"\mathrm{{MMD}}\left[{ql}({la}) \,\middle\|\, {pl}({la})\right]"

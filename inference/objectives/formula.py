@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphmodel import GraphModelError
-from graphmodel.objective_syntax import Bin, Call, Data, Name, Neg, Num, Str, fail, parse, unparse
+from graphmodel.objective_syntax import Bin, Call, Data, Name, Neg, Num, Str, fail, left_spine, parse, unparse
 from graphmodel.render.formula import constant_symbol
 
 from ..losses import Constant, Loss, Schedule, as_loss
@@ -222,8 +222,12 @@ def _evaluate(scope: _Scope, node):
         if isinstance(v, (Ref, Str, Data)):
             raise scope.err(node.col, f"cannot negate {unparse(node.a)}")
         return _scaled(_games(v), -1.0) if isinstance(v, (_GameSum, Game)) else -v
-    if isinstance(node, Bin):
-        return _arith(scope, node.op, _evaluate(scope, node.a), _evaluate(scope, node.b), node.col)
+    if isinstance(node, Bin):  # (along the spine of a long sum, not one recursion per term)
+        first, spine = left_spine(node)
+        out = _evaluate(scope, first)
+        for b in spine:
+            out = _arith(scope, b.op, out, _evaluate(scope, b.b), b.col)
+        return out
     term = _term(scope, node)
     args = bind(scope, node, lambda n: _evaluate(scope, n))
     try:

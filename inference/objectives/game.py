@@ -61,13 +61,18 @@ class Game(nn.Module):
     def _lines(self, latex: bool) -> list:
         out = []
         for p in self.players:
+            if latex:  # (the player's name and its updates as text beside the formula, not math italics)
+                steps = rf" \times {p.steps}" if p.steps > 1 else ""
+                lr = rf"\ (\text{{lr }} {p.lr:g})" if p.lr else ""
+                out.append(rf"\text{{{p.name}}}{steps}{lr}\colon\ {p.loss.latex()}")
+                continue
             steps = f" ×{p.steps}" if p.steps > 1 else ""
             lr = f" (lr {p.lr:g})" if p.lr else ""
-            out.append(f"{p.name}{steps}{lr}: {p.loss.latex() if latex else p.loss}")
+            out.append(f"{p.name}{steps}{lr}: {p.loss}")
         return out
 
     def __str__(self) -> str:
-        return "\n".join([f"{self.title}; each step updates, in turn:", *("  " + s for s in self._lines(False))])
+        return "\n".join([f"{self.title}; each step, in turn, minimizes:", *("  " + s for s in self._lines(False))])
 
     def latex(self) -> str:
         """Each player's loss in LaTeX, one line each."""
