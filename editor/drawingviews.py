@@ -154,11 +154,34 @@ def drawings_pixmap(drawings: list, ncol: int, cell: int = 120, boxes=None) -> Q
     pix = QPixmap(ncol * cell, nrow * cell)
     pix.fill(QColor("white"))
     painter = QPainter(pix)
+    paint(painter, drawings, ncol, cell, 0, boxes)
+    painter.end()
+    return pix
+
+
+def sketch_pixmap(offset: torch.Tensor, pen: torch.Tensor, cell: int = 180) -> QPixmap:
+    """One sketch (``offset (T, 2)``, ``pen (T, 3)``) large, and under it the same sketch being
+    drawn (:data:`FRACTIONS` of its steps), for the latent explorer."""
+    whole = sketches(offset[None], pen[None])[0]
+    drawn, boxes, _ = being_drawn(offset, pen)
+    small = cell * 2 // len(drawn)
+    width = max(cell, small * len(drawn))
+    pix = QPixmap(width, cell + small)
+    pix.fill(QColor("white"))
+    painter = QPainter(pix)
+    paint(painter, [whole], 1, cell, 0, x0=(width - cell) // 2)
+    paint(painter, drawn, len(drawn), small, cell, boxes)
+    painter.end()
+    return pix
+
+
+def paint(painter: QPainter, drawings: list, ncol: int, cell: int, y0: int, boxes=None, x0: int = 0) -> None:
+    """Paint ``drawings`` in a grid of ``cell``-pixel squares from ``(x0, y0)``, a pale frame each."""
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(QPen(QColor("#e5e7eb"), 1))
     for k in range(len(drawings)):
         r, c = divmod(k, ncol)
-        painter.drawRect(c * cell + 1, r * cell + 1, cell - 3, cell - 3)
+        painter.drawRect(x0 + c * cell + 1, y0 + r * cell + 1, cell - 3, cell - 3)
     pen = QPen(QColor("#111827"), max(1.2, cell / 70))
     pen.setCapStyle(Qt.PenCapStyle.RoundCap)
     pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
@@ -166,13 +189,12 @@ def drawings_pixmap(drawings: list, ncol: int, cell: int = 120, boxes=None) -> Q
     for k, d in enumerate(drawings):
         r, c = divmod(k, ncol)
         centre, side = box(d) if boxes is None else boxes[k]
+        cx, cy = x0 + c * cell + cell / 2, y0 + r * cell + cell / 2
         for s in d:
             if len(s) < 2:
                 continue
             p = (np.asarray(s, dtype=np.float64) - centre) / side * FILL * cell
-            path = QPainterPath(QPointF(c * cell + cell / 2 + p[0, 0], r * cell + cell / 2 - p[0, 1]))
+            path = QPainterPath(QPointF(cx + p[0, 0], cy - p[0, 1]))
             for a, b in p[1:]:
-                path.lineTo(QPointF(c * cell + cell / 2 + a, r * cell + cell / 2 - b))
+                path.lineTo(QPointF(cx + a, cy - b))
             painter.drawPath(path)
-    painter.end()
-    return pix
