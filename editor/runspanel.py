@@ -10,7 +10,6 @@ decoded picture follows as you drag) and the path between two encoded data examp
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -154,23 +153,18 @@ class RunsPanel(QWidget):
         self.resume_requested.emit(str(chosen[0]))
 
     def compare(self) -> QDialog | None:
-        from inference.runplots import plot_runs
+        """Overlay the curves of the selected runs (Ctrl-click a second; the two latest when none is selected)."""
+        from .comparison import CompareDialog
 
         chosen = self._selected() or self.runs()[:2]
         if not chosen:
             self.message.emit("no runs of this graph yet: Start one in the Training panel")
             return None
-        out = Path(tempfile.mkdtemp(prefix="graphmodel-compare-")) / "compare.png"
         try:
-            plot_runs(chosen, out)
+            dialog = CompareDialog(chosen, self)
         except GraphModelError as e:
             self.message.emit(str(e))
             return None
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Runs compared: " + ", ".join(d.name for d in chosen))
-        label = QLabel()
-        label.setPixmap(QPixmap(str(out)))
-        QVBoxLayout(dialog).addWidget(label)
         dialog.show()
         self.compared = dialog
         return dialog

@@ -206,7 +206,7 @@ class SampleViews(QWidget):
     def redraw(self) -> bool:
         """Draw what arrived; True if something was drawn."""
         drawn = False
-        for key, event in self.pending.items():
+        for event in self.pending.values():
             if isinstance(event, Completions) and event.mask == self.mask.currentData():
                 self._draw_completions(event)
             elif isinstance(event, Strip):
