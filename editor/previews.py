@@ -129,6 +129,7 @@ class Previews:
         self.canvases = strip_variables(graph)
         self.strokes = stroke_pair(graph)
         self.failed: set[str] = set()
+        self.last_step = None
 
     def asked(self) -> dict:
         if self.wanted is None:
@@ -137,7 +138,11 @@ class Previews:
             return decode_wanted(bytes(self.wanted.raw))
 
     def after_samples(self, trainer, step: int) -> list:
-        """The events to send after the trainer's samples at ``step``."""
+        """The events to send after the trainer's samples at ``step`` (once per step: a run
+        whose last step is a sampling step samples it twice, once more at its end)."""
+        if step == self.last_step:
+            return []
+        self.last_step = step
         out = []
         mask = self.asked().get("completions")
         jobs = (("completions", self.image is not None and mask in MASKS, lambda: self._complete(trainer, step, mask)),

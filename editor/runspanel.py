@@ -66,10 +66,12 @@ def _pixmap(images: torch.Tensor, shape, ncol: int, scale: int = 4) -> QPixmap:
 
 
 class RunsPanel(QWidget):
-    """Signals: ``message(str)`` (a refusal to show), ``resume_requested(path)``."""
+    """Signals: ``message(str)`` (a refusal to show), ``resume_requested(path)``,
+    ``load_requested(path)`` (the graph a run trained, into the editor)."""
 
     message = pyqtSignal(str)
     resume_requested = pyqtSignal(str)
+    load_requested = pyqtSignal(str)
 
     def __init__(self, train_panel, parent=None):
         super().__init__(parent)
@@ -87,6 +89,7 @@ class RunsPanel(QWidget):
         for key, label, fn, tip in (
                 ("explore", "Explore", self.explore, "load the selected run's weights into the latent explorer"),
                 ("resume", "Resume", self.resume, "continue the selected run from its checkpoint"),
+                ("load", "Load", self.load, "open the graph the selected run trained in the editor (undoable)"),
                 ("compare", "Compare", self.compare, "overlay the curves of the selected runs"),
                 ("refresh", "Refresh", self.refresh, "list the runs again")):
             b = QPushButton(label)
@@ -151,6 +154,13 @@ class RunsPanel(QWidget):
             self.message.emit("choose one run with a checkpoint to resume")
             return
         self.resume_requested.emit(str(chosen[0]))
+
+    def load(self) -> None:
+        chosen = self._selected()
+        if len(chosen) != 1 or not (chosen[0] / "graph.json").exists():
+            self.message.emit("choose one run to load its graph")
+            return
+        self.load_requested.emit(str(chosen[0]))
 
     def compare(self) -> QDialog | None:
         """Overlay the curves of the selected runs (Ctrl-click a second; the two latest when none is selected)."""
