@@ -17,7 +17,7 @@ import pyqtgraph as pg
 import torch
 from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
-from PyQt6.QtWidgets import QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from inference.drawings import sketches
 
@@ -93,12 +93,27 @@ def being_drawn(offset: torch.Tensor, pen: torch.Tensor, fractions=FRACTIONS) ->
     return out, [box(whole)] * len(out), n
 
 
+def titled(title: str, view: QWidget) -> tuple[QWidget, QLabel]:
+    """``view`` under a one-line title (a Qt label: a long title is cut, never widens the
+    view beyond the panel as a pyqtgraph label would)."""
+    widget = QWidget()
+    widget.setStyleSheet("background: white;")
+    box = QVBoxLayout(widget)
+    box.setContentsMargins(2, 2, 2, 2)
+    box.setSpacing(0)
+    label = QLabel(title)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("color: #374151; font-size: 9pt;")
+    label.setMinimumWidth(10)
+    box.addWidget(label)
+    box.addWidget(view, 1)
+    return widget, label
+
+
 class DrawingsPanel(QWidget):
     """Samples as drawings, the first one being drawn, and data beside reconstructions."""
 
     def __init__(self, parent=None):
-        from .sampleviews import titled
-
         super().__init__(parent)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)

@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
 from inference.plots import grid, image_shape
 
-from .drawingviews import DrawingsPanel
+from .drawingviews import DrawingsPanel, titled
 from .previews import MASKS, Completions, Strip, StrokeReconstructions, completable
 
 #: the colour of the pixels a completion is not given (grey with a cool tint: never a data grey)
@@ -54,23 +54,6 @@ def strip_grid(pictures: torch.Tensor) -> np.ndarray:
     rows, steps = pictures.shape[:2]
     shape = tuple(pictures.shape[2:])
     return grid(pictures.reshape(rows * steps, *shape), shape, steps).numpy()
-
-
-def titled(title: str, view: QWidget) -> tuple[QWidget, QLabel]:
-    """``view`` under a one-line title (a Qt label: a long title is cut, never widens the
-    view beyond the panel as a pyqtgraph label would)."""
-    widget = QWidget()
-    widget.setStyleSheet("background: white;")
-    box = QVBoxLayout(widget)
-    box.setContentsMargins(2, 2, 2, 2)
-    box.setSpacing(0)
-    label = QLabel(title)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("color: #374151; font-size: 9pt;")
-    label.setMinimumWidth(10)
-    box.addWidget(label)
-    box.addWidget(view, 1)
-    return widget, label
 
 
 def _image_view(title: str):
