@@ -34,10 +34,11 @@ from inference import events as ev
 MASKS = ("top-half", "left-half", "bottom-half", "right-half", "center", "border")
 #: held-out images completed, and completions of each: 4 × (1 + 1 + 4) cells in a row each
 COMPLETE_EXAMPLES, COMPLETIONS_PER = 4, 4
-#: pseudo-Gibbs sweeps for a live refresh (the command line's default is 20)
-LIVE_ITERATIONS = 8
+#: pseudo-Gibbs sweeps for a live refresh (the command line's default is 20); fewer where each
+#: sweep fills the image pixel by pixel (PixelVAE: 8 sweeps cost ~14 s on a CPU, 2 about 4)
+LIVE_ITERATIONS, LIVE_ITERATIONS_AUTOREGRESSIVE = 8, 2
 #: proposals per completion where the mask is not a prefix of an autoregressive order
-LIVE_CANDIDATES = 8
+LIVE_CANDIDATES = 4
 #: how many samples a live strip shows (rows), and drawings reconstructed
 STRIP_ROWS, STROKE_EXAMPLES = 4, 6
 #: bytes of shared memory for what the panel wants (a JSON object)
@@ -170,9 +171,11 @@ class Previews:
             return None
         known = observed_mask(mask, self.graph.variables[self.image].shape).to(data[self.image].device)
         indices = list(range(min(COMPLETE_EXAMPLES, len(data[self.image]))))
-        var, original, x, method = complete_images(self.graph, trainer.runtime, data, indices, known,
-                                                   COMPLETIONS_PER, candidates=LIVE_CANDIDATES,
-                                                   iterations=LIVE_ITERATIONS)
+        pixelwise = any(f.target == self.image and f.autoregressive is not None
+                        for f in self.graph.factors_of(_model(self.graph, "generative")))
+        var, original, x, method = complete_images(
+            self.graph, trainer.runtime, data, indices, known, COMPLETIONS_PER, candidates=LIVE_CANDIDATES,
+            iterations=LIVE_ITERATIONS_AUTOREGRESSIVE if pixelwise else LIVE_ITERATIONS)
         return Completions(step, var, mask, method, {"original": original.detach().float().cpu(),
                                                      "known": known.cpu(), "completions": x.detach().float().cpu()})
 
