@@ -18,6 +18,7 @@ import torch
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
+from graphmodel import GraphModelError
 from inference.plots import grid, image_shape
 
 from .drawingviews import DrawingsPanel, titled
@@ -145,10 +146,11 @@ class SampleViews(QWidget):
         modes = ["samples"] + (["completions"] if self.image else []) + (
             ["strip"] if graph is not None and strip_variables(graph) else [])
         current = self.current()
-        self.mode.clear()
-        for m in modes:
-            self.mode.addItem(MODES[m], m)
-        self.mode.setCurrentIndex(max(0, self.mode.findData(current)))
+        if modes != [self.mode.itemData(k) for k in range(self.mode.count())]:  # (most edits change nothing here)
+            self.mode.clear()
+            for m in modes:
+                self.mode.addItem(MODES[m], m)
+            self.mode.setCurrentIndex(max(0, self.mode.findData(current)))
         self.setVisible(len(modes) > 1)
         self.mask.setVisible(self.current() == "completions")
         if self.current() != current:  # (the graph no longer offers the view shown)
@@ -161,7 +163,8 @@ class SampleViews(QWidget):
         """Pick a view (and a mask), as the bar's menus do."""
         i = self.mode.findData(mode)
         if i < 0:
-            raise ValueError(f"no view {mode!r} for this graph; views: {[self.mode.itemData(k) for k in range(self.mode.count())]}")
+            views = ", ".join(self.mode.itemData(k) for k in range(self.mode.count()))
+            raise GraphModelError(f"sample panel: no view {mode!r} for this graph; it offers {views}")
         self.mode.setCurrentIndex(i)
         if mask is not None:
             self.mask.setCurrentIndex(self.mask.findData(mask))
