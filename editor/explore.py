@@ -119,13 +119,15 @@ class Explorer:
     def sample(self, given: dict, n: int | None = None, temperature: float = 1.0, seed: int = 0,
                extra: tuple = ()) -> dict:
         """The generative model sampled given ``given`` at ``temperature`` under a fixed ``seed``
-        (torch's global generator is left as it was)."""
+        (torch's global generator is left as it was); with ``extra``, ``n`` samples keeping
+        those variables too, the model's inputs taken from ``given`` (data)."""
         from inference.trainer import sample_observed
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if extra:
-                return sample_observed(self.graph, self.runtime, n, None, temperature=temperature, extra=extra)
+                return sample_observed(self.graph, self.runtime, n, given or None, temperature=temperature,
+                                       extra=extra)
             return self.runtime.model(self.p).sample(n, given=given or None, temperature=temperature)
 
     def sketch(self, values: dict, temperature: float = 1.0, seed: int = 0) -> dict:
@@ -137,10 +139,11 @@ class Explorer:
         offset, pen = self.strokes
         return {"offset": out[offset], "pen": out[pen]}
 
-    def strip(self, n: int = 4, temperature: float = 1.0, seed: int = 0) -> dict:
-        """``n`` samples' canvases over the steps: name → pictures ``(n, steps, C, H, W)`` in [0, 1]."""
+    def strip(self, n: int = 4, temperature: float = 1.0, seed: int = 0, data: dict | None = None) -> dict:
+        """``n`` samples' canvases over the steps: name → pictures ``(n, steps, C, H, W)`` in [0, 1]
+        (the model's inputs, a GQN's context views, from ``data``)."""
         from inference.strips import as_pictures, columns
 
-        values = self.sample({}, n, temperature, seed, extra=tuple(self.canvases))
+        values = self.sample(data or {}, n, temperature, seed, extra=tuple(self.canvases))
         return {k: as_pictures(self.graph, k, values[k][:, columns(values[k].shape[1])])
                 for k in self.canvases if k in values}

@@ -254,11 +254,19 @@ class RunsPanel(QWidget):
         return False
 
     def redraw(self) -> bool:
-        ex = self.explorer
-        if ex is None:
+        if self.explorer is None:
             return False
-        if self.latent.currentData() is None:
-            return bool(ex.canvases) and self._show_strip(ex.strip(4, self.tau.value(), self.seed))
+        try:
+            return self._redraw()
+        except GraphModelError as e:  # (a model this view does not suit: say so where the picture goes)
+            self.picture.setText(f"cannot draw this model here: {e}")
+            return False
+
+    def _redraw(self) -> bool:
+        ex = self.explorer
+        if self.latent.currentData() is None:  # a canvas model (the inputs GQN reads: from the data)
+            inputs = self._examples(4) if ex.runtime.model(ex.p).plan.inputs else None
+            return bool(ex.canvases) and self._show_strip(ex.strip(4, self.tau.value(), self.seed, inputs))
         values = {self.latent.currentData(): self.point()}
         if ex.strokes is not None:
             self.shown = ex.sketch(values, self.tau.value(), self.seed)
@@ -283,20 +291,26 @@ class RunsPanel(QWidget):
         self.shown = x
         return True
 
-    def interpolate(self) -> bool:
-        """Decode the path between the encodings of the first two training examples."""
+    def _examples(self, n: int) -> dict | None:
+        """The first ``n`` examples of the run's data, bound to its variables (``None``: said why)."""
+        from inference.data import bind
+
         from .databinding import _fields
 
         g = self.explorer.graph
         try:
-            from inference.data import bind
-
             data = bind(g, _fields(g.data))
         except GraphModelError as e:
-            self.message.emit(f"no data to encode: {e}")
+            self.message.emit(f"no data for the explorer: {e}")
+            return None
+        return {k: v[:n] if k.endswith(".length") else v[:n].float() for k, v in data.items()}
+
+    def interpolate(self) -> bool:
+        """Decode the path between the encodings of the first two training examples."""
+        pair = self._examples(2)
+        if pair is None:
             return False
         name = self.latent.currentData()
-        pair = {k: v[:2] if k.endswith(".length") else v[:2].float() for k, v in data.items()}
         z = self.explorer.encode(pair, name)
         path = {name: self.explorer.path(z[0], z[1], 8)}
         if self.explorer.strokes is None:
