@@ -270,7 +270,7 @@ class RunsPanel(QWidget):
         values = {self.latent.currentData(): self.point()}
         if ex.strokes is not None:
             self.shown = ex.sketch(values, self.tau.value(), self.seed)
-            cell = max(80, min(160, self.picture.width() * 2 // 3, self.picture.height() * 2 // 3))
+            cell = max(80, min(160, self.picture.width() // 2))
             self.picture.setPixmap(sketch_pixmap(self.shown["offset"][0], self.shown["pen"][0], cell))
             return True
         return self._show(ex.decode(values), 1)
