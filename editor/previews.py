@@ -93,7 +93,8 @@ def decode_wanted(raw: bytes) -> dict:
 def completable(graph) -> str | None:
     """The observed image the panel can complete (``None`` where completion does not apply):
     an image of the generative model drawn either by an autoregressive factor in a model
-    without latents, or given latents that an inference model infers."""
+    without latents, or given latents that an inference model infers, none of them per step
+    (pseudo-Gibbs sweeps whole latents; DRAW and GQN show their canvases over the steps instead)."""
     from inference.plots import image_shape
 
     gen = _model(graph, "generative")
@@ -107,7 +108,8 @@ def completable(graph) -> str | None:
             continue
         latents = [g for g in factors if g.target != f.target and not g.deterministic
                    and graph.variables[g.target].role == "latent"]
-        if (latents and has_q) or (not latents and f.autoregressive is not None):
+        per_step = any(graph.variables[g.target].plate is not None for g in latents)
+        if (latents and has_q and not per_step) or (not latents and f.autoregressive is not None):
             return f.target
     return None
 
@@ -155,9 +157,10 @@ class Previews:
             try:
                 with _quiet(trainer):
                     event = job()
-            except (GraphModelError, RuntimeError, ValueError, IndexError) as e:
+            except Exception as e:  # noqa: BLE001 - a picture is never worth the run it would stop
                 self.failed.add(name)
-                out.append(ev.TrainWarning(step, f"the live {name} are off for this run: {e}"))
+                why = str(e) if isinstance(e, GraphModelError) else f"{type(e).__name__}: {e}"
+                out.append(ev.TrainWarning(step, f"the live {name} are off for this run: {why}"))
                 continue
             if event is not None:
                 out.append(event)

@@ -67,9 +67,10 @@ def _draw_graph():
 
 def test_completion_applies_to_autoregressive_images_and_vaes_only():
     found = {n: previews.completable(gm.load(EXAMPLES_DIR / f"{n}.json"))
-             for n in ("vae", "pixelcnn", "pixelvae", "made", "gan", "sketchrnn", "realnvp_digits")}
-    assert found["vae"] == "x" and found["pixelcnn"] and found["pixelvae"] and found["made"]
-    assert found["gan"] is None and found["sketchrnn"] is None and found["realnvp_digits"] is None
+             for n in ("vae", "pixelcnn", "pixelvae", "made", "m2", "gan", "sketchrnn", "realnvp_digits", "draw", "gqn")}
+    assert found["vae"] == "x" and found["pixelcnn"] and found["pixelvae"] and found["made"] and found["m2"]
+    assert not any(found[n] for n in ("gan", "sketchrnn", "realnvp_digits"))  # no density of the pixels given the rest
+    assert found["draw"] is None and found["gqn"] is None  # latents per step: the canvas strip instead
 
 
 def test_live_completions_keep_the_observed_half_and_refresh_as_training_goes(qtbot):
