@@ -285,3 +285,19 @@ def test_resuming_a_run_of_another_version_loads_that_version_when_asked(qtbot, 
     assert "Finished" in w.train.status.text() or "Stopped" in w.train.status.text()
     w.document.undo_stack.undo()
     assert w.document.graph.to_dict() == edited.to_dict()
+
+
+def test_a_preview_that_fails_is_one_warning_and_off_for_the_run(monkeypatch):
+    from inference.trainer import Trainer
+
+    g = tiny_vae()
+    trainer = Trainer(g, config={"steps": 1})
+    p = previews.Previews(g)
+    monkeypatch.setattr(p, "asked", lambda: {"completions": "center"})
+    assert [type(e).__name__ for e in p.after_samples(trainer, 1)] == ["Completions"]
+    calls = []
+    monkeypatch.setattr(p, "_complete", lambda *a: calls.append(a) or {}["no such field"])
+    (warning,) = p.after_samples(trainer, 2)
+    assert isinstance(warning, ev.TrainWarning) and "completions are off for this run: KeyError" in warning.message
+    assert p.after_samples(trainer, 3) == [] and len(calls) == 1  # not tried again
+    assert trainer.runtime.training  # the model is back in training mode
