@@ -117,17 +117,7 @@ class LivePlots(QWidget):
         self.recon_widget.setToolTip("top row: training data; bottom row: the mean of p(x|z) with z ~ q(z|x)")
         self.empty = QLabel("Samples appear here while training.")
         self.empty.setStyleSheet("color: #6b7280;")
-        # completions, a canvas strip, drawings: the bar above the pictures switches between them
-        self.views = SampleViews()
-        self.views.mode_changed.connect(lambda _m: self._show(self._sample_panel))
-        right = QVBoxLayout()
-        right.addWidget(self.views)
-        row = QHBoxLayout()
-        right.addLayout(row, 1)
-        for w in (self.samples_widget, self.scatter_plot, *self.views.panels, self.recon_widget, self.empty):
-            row.addWidget(w, 3)
-        outer.addLayout(right, 6)
-        self._sample_panel = None
+        outer.addLayout(self._pictures(), 6)
         self.samples_widget.hide()
         self.recon_widget.hide()
         self.series: dict[str, Series] = {}
@@ -139,6 +129,19 @@ class LivePlots(QWidget):
         self._last_image = 0.0
         self._last_curves = 0.0
         self.draws = 0
+
+    def _pictures(self) -> QVBoxLayout:
+        """The pictures' side: the bar (samples, completions, a canvas strip) above the panels."""
+        self.views = SampleViews()
+        self.views.mode_changed.connect(lambda _m: self._show(self._sample_panel))
+        self._sample_panel = None
+        right = QVBoxLayout()
+        right.addWidget(self.views)
+        row = QHBoxLayout()
+        right.addLayout(row, 1)
+        for w in (self.samples_widget, self.scatter_plot, *self.views.panels, self.recon_widget, self.empty):
+            row.addWidget(w, 3)
+        return right
 
     # --- data in (any rate) -----------------------------------------------------------
 

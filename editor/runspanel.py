@@ -98,6 +98,12 @@ class RunsPanel(QWidget):
             row.addWidget(b)
             self.buttons[key] = b
         box.addLayout(row)
+        self._explorer_widgets(box)
+        train_panel.run_saved.connect(lambda _p: self.refresh())
+        train_panel.document.replaced.connect(self.refresh)
+        self.refresh()
+
+    def _explorer_widgets(self, box) -> None:
         self.latent = QComboBox()
         self.latent.activated.connect(lambda _i: self._build_sliders())
         self.slider_box = QVBoxLayout()
@@ -122,9 +128,6 @@ class RunsPanel(QWidget):
         self.resample_button.hide()
         self.interpolate_button.setEnabled(False)
         self.latent.setEnabled(False)
-        train_panel.run_saved.connect(lambda _p: self.refresh())
-        train_panel.document.replaced.connect(self.refresh)
-        self.refresh()
 
     # --- the list ---------------------------------------------------------------------
 

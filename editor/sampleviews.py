@@ -224,8 +224,8 @@ class SampleViews(QWidget):
         name, pictures = next(iter(e.values.items()))
         _set_image(self.strip_image, strip_grid(pictures.float()))
         shown = f"σ({name}ₜ)" if name in e.logits else f"{name}ₜ"
-        steps = f"t = {e.steps[0]}…{e.steps[-1]}" if e.steps else ""
-        self._title(self.strip_label, f"{shown} over the steps ({steps}) · rows: samples · step {e.step}")
+        steps = f" at t = {e.steps[0]}…{e.steps[-1]}" if e.steps else ""
+        self._title(self.strip_label, f"{shown}{steps} · step {e.step}")  # (rows: samples, in the tooltip)
 
     @staticmethod
     def _title(label, text: str) -> None:
