@@ -301,3 +301,16 @@ def test_a_preview_that_fails_is_one_warning_and_off_for_the_run(monkeypatch):
     assert isinstance(warning, ev.TrainWarning) and "completions are off for this run: KeyError" in warning.message
     assert p.after_samples(trainer, 3) == [] and len(calls) == 1  # not tried again
     assert trainer.runtime.training  # the model is back in training mode
+
+
+def test_choosing_completions_mid_run_reaches_the_training_process(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, tiny_vae())
+    panel = w.train
+    assert panel.plots.views.current() == "samples" and panel.start(steps=1_000_000)
+    qtbot.waitUntil(lambda: panel.samples_step > 0, timeout=180_000)
+    assert panel.plots.views.completion_picture() is None  # not asked: the process sent none
+    panel.plots.views.choose("completions", "center")  # (the bar, as a click on it does)
+    qtbot.waitUntil(lambda: panel.plots.views.completion_picture() is not None, timeout=180_000)
+    assert "given its center" in panel.plots.views.completion_label.text()
+    panel.stop()
+    qtbot.waitUntil(lambda: not panel.running, timeout=180_000)
