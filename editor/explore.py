@@ -4,6 +4,11 @@
 explorer's questions: which latents a slider can move (those the generative model draws from a
 prior of their own), what the model draws at a point of one of them (the other latents at
 their prior's mean), the encoding of a data example, and the path between two encodings.
+
+Models whose pictures are drawn, not decoded as a mean, are sampled at a temperature with a
+fixed seed (so that moving a slider changes the drawing, not the noise): a stroke model's
+sketch (:meth:`Explorer.sketch`), and a canvas model's canvases over the steps
+(:meth:`Explorer.strip`, DRAW's picture).
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ class Explorer:
         self.q = _first(self.graph, "inference")
         if self.p is None:
             raise GraphModelError("this graph has no generative model to explore")
+        from inference.drawings import stroke_pair
+        from inference.strips import strip_variables
+
+        self.strokes = stroke_pair(self.graph)
+        self.canvases = strip_variables(self.graph)
 
     def latents(self) -> list[str]:
         """Latents of p with a prior of their own (no parents), outside plates: slider axes."""
@@ -81,6 +91,8 @@ class Explorer:
             raise GraphModelError("this graph has no inference model to encode data with")
         q = self.runtime.model(self.q)
         inputs = {k: data[k] for k in q.plan.names[: len(q.plan.inputs)] if k in data}
+        # (and a sequence plate's lengths: a whole-sequence encoder reads each drawing up to its end)
+        inputs.update({k: v for k, v in data.items() if k in q.variables and k not in self.graph.variables})
         trace = q.trace(inputs, score=False)
         d = next((trace.dists[k] for k in trace.dists if k.startswith(f"{self.q}({name}")), None)
         try:
@@ -92,3 +104,46 @@ class Explorer:
         """``steps`` points from ``start`` to ``end`` on a straight line, ``(steps, *shape)``."""
         w = torch.linspace(0, 1, steps).view(-1, *([1] * start.dim()))
         return (1 - w) * start + w * end
+
+    # --- drawn pictures: strokes and canvases -------------------------------------------
+
+    def tempered(self, given=()) -> bool:
+        """Whether the generative model samples at a temperature: every factor it draws
+        (besides ``given`` variables) has a family that defines one."""
+        from graphmodel.families import FAMILIES
+
+        drawn = [f for f in self.graph.factors_of(self.p) if not f.deterministic and f.target not in given]
+        return bool(drawn) and all(FAMILIES.get(f.family).temper is not None for f in drawn)
+
+    @torch.no_grad()
+    def sample(self, given: dict, n: int | None = None, temperature: float = 1.0, seed: int = 0,
+               extra: tuple = ()) -> dict:
+        """The generative model sampled given ``given`` at ``temperature`` under a fixed ``seed``
+        (torch's global generator is left as it was); with ``extra``, ``n`` samples keeping
+        those variables too, the model's inputs taken from ``given`` (data)."""
+        from inference.trainer import sample_observed
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if extra:
+                return sample_observed(self.graph, self.runtime, n, given or None, temperature=temperature,
+                                       extra=extra)
+            return self.runtime.model(self.p).sample(n, given=given or None, temperature=temperature)
+
+    def sketch(self, values: dict, temperature: float = 1.0, seed: int = 0) -> dict:
+        """A stroke model's drawings of latent ``values``: the offsets and pens sampled until
+        each pen finishes, ``{"offset": (n, T, 2), "pen": (n, T, 3)}``."""
+        n = len(next(iter(values.values())))
+        given = {**{k: self._prior_mean(k, n) for k in self.latents() if k not in values}, **values}
+        out = self.sample(given, temperature=temperature, seed=seed)
+        offset, pen = self.strokes
+        return {"offset": out[offset], "pen": out[pen]}
+
+    def strip(self, n: int = 4, temperature: float = 1.0, seed: int = 0, data: dict | None = None) -> dict:
+        """``n`` samples' canvases over the steps: name → pictures ``(n, steps, C, H, W)`` in [0, 1]
+        (the model's inputs, a GQN's context views, from ``data``)."""
+        from inference.strips import as_pictures, columns
+
+        values = self.sample(data or {}, n, temperature, seed, extra=tuple(self.canvases))
+        return {k: as_pictures(self.graph, k, values[k][:, columns(values[k].shape[1])])
+                for k in self.canvases if k in values}

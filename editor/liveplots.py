@@ -19,6 +19,8 @@ from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from inference.plots import MAX_PANELS, grid, image_shape, term_title
 
+from .sampleviews import SampleViews
+
 # Repainting a plot (its axes above all) costs far more than taking the data, so however
 # fast reports come, curves are redrawn at most 5 times a second and pictures 2.5 times.
 CURVE_INTERVAL_S = 0.2
@@ -115,8 +117,7 @@ class LivePlots(QWidget):
         self.recon_widget.setToolTip("top row: training data; bottom row: the mean of p(x|z) with z ~ q(z|x)")
         self.empty = QLabel("Samples appear here while training.")
         self.empty.setStyleSheet("color: #6b7280;")
-        for w in (self.samples_widget, self.scatter_plot, self.recon_widget, self.empty):
-            outer.addWidget(w, 3)
+        outer.addLayout(self._pictures(), 6)
         self.samples_widget.hide()
         self.recon_widget.hide()
         self.series: dict[str, Series] = {}
@@ -128,6 +129,19 @@ class LivePlots(QWidget):
         self._last_image = 0.0
         self._last_curves = 0.0
         self.draws = 0
+
+    def _pictures(self) -> QVBoxLayout:
+        """The pictures' side: the bar (samples, completions, a canvas strip) above the panels."""
+        self.views = SampleViews()
+        self.views.mode_changed.connect(lambda _m: self._show(self._sample_panel))
+        self._sample_panel = None
+        right = QVBoxLayout()
+        right.addWidget(self.views)
+        row = QHBoxLayout()
+        right.addLayout(row, 1)
+        for w in (self.samples_widget, self.scatter_plot, *self.views.panels, self.recon_widget, self.empty):
+            row.addWidget(w, 3)
+        return right
 
     # --- data in (any rate) -----------------------------------------------------------
 
@@ -142,7 +156,13 @@ class LivePlots(QWidget):
         self.sample_dots.setData([], [])
         self.data_dots.setData([], [])
         self._dirty = True
+        self.views.reset(graph)
+        self._sample_panel = None
         if graph is None:
+            return
+        if self.views.strokes is not None:  # a stroke model's samples are drawings
+            self._show(self.views.drawings)
+            self.recon_widget.hide()
             return
         observed = [v for v in graph.variables.values() if v.role == "observed"]
         images = [v for v in observed if v.plate is None and image_shape(v.shape) is not None]
@@ -190,6 +210,8 @@ class LivePlots(QWidget):
             self._recon = None
             self._draw_recon(graph, inputs, outputs)
             self._last_image = now
+        if self.views.redraw():
+            self._last_image = now
         self.draws += 1
 
     def _draw_curves(self) -> None:
@@ -222,6 +244,9 @@ class LivePlots(QWidget):
         self._draw_curves()
 
     def _draw_samples(self, graph, values: dict) -> None:
+        if self.views.draw_strokes(values):
+            self._show(self.views.drawings)
+            return
         for name, x in values.items():
             v = graph.variables.get(name)
             if v is None or v.role != "observed":
@@ -271,9 +296,17 @@ class LivePlots(QWidget):
             return
 
     def _show(self, widget) -> None:
+        """Show ``widget`` as the sample panel, unless the bar has chosen another view."""
+        self._sample_panel = widget
+        shown = self.views.panel() or widget
+        if shown is None:  # (back to samples before any arrived)
+            for w in self.views.panels:
+                w.hide()
+            self.empty.show()
+            return
         self.empty.hide()
-        for w in (self.samples_widget, self.scatter_plot):
-            w.setVisible(w is widget)
+        for w in (self.samples_widget, self.scatter_plot, *self.views.panels):
+            w.setVisible(w is shown)
 
     def image(self) -> np.ndarray | None:
         """The sample grid currently shown (tests compare it between steps)."""

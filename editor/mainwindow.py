@@ -74,7 +74,10 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.docks["problems"], self.docks["runs"])
             self.docks["problems"].raise_()
             self.runs.message.connect(self.refused)
-            self.runs.resume_requested.connect(lambda path: self.train.start(resume=path))
+            from .runversions import load_version, resume_run
+
+            self.runs.resume_requested.connect(lambda path: resume_run(self, path))
+            self.runs.load_requested.connect(lambda path: load_version(self, path))
         # the bottom row (formulas, training) spans the whole width: long formulas and plots need it
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)

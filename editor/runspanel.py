@@ -10,7 +10,6 @@ decoded picture follows as you drag) and the path between two encoded data examp
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,6 +31,9 @@ from PyQt6.QtWidgets import (
 )
 
 from graphmodel import GraphModelError
+from inference.drawings import sketches
+
+from .drawingviews import drawings_pixmap, sketch_pixmap
 
 #: how many dimensions of a latent get a slider (the first ones)
 MAX_SLIDERS = 8
@@ -64,10 +66,12 @@ def _pixmap(images: torch.Tensor, shape, ncol: int, scale: int = 4) -> QPixmap:
 
 
 class RunsPanel(QWidget):
-    """Signals: ``message(str)`` (a refusal to show), ``resume_requested(path)``."""
+    """Signals: ``message(str)`` (a refusal to show), ``resume_requested(path)``,
+    ``load_requested(path)`` (the graph a run trained, into the editor)."""
 
     message = pyqtSignal(str)
     resume_requested = pyqtSignal(str)
+    load_requested = pyqtSignal(str)
 
     def __init__(self, train_panel, parent=None):
         super().__init__(parent)
@@ -85,6 +89,7 @@ class RunsPanel(QWidget):
         for key, label, fn, tip in (
                 ("explore", "Explore", self.explore, "load the selected run's weights into the latent explorer"),
                 ("resume", "Resume", self.resume, "continue the selected run from its checkpoint"),
+                ("load", "Load", self.load, "open the graph the selected run trained in the editor (undoable)"),
                 ("compare", "Compare", self.compare, "overlay the curves of the selected runs"),
                 ("refresh", "Refresh", self.refresh, "list the runs again")):
             b = QPushButton(label)
@@ -93,6 +98,12 @@ class RunsPanel(QWidget):
             row.addWidget(b)
             self.buttons[key] = b
         box.addLayout(row)
+        self._explorer_widgets(box)
+        train_panel.run_saved.connect(lambda _p: self.refresh())
+        train_panel.document.replaced.connect(self.refresh)
+        self.refresh()
+
+    def _explorer_widgets(self, box) -> None:
         self.latent = QComboBox()
         self.latent.activated.connect(lambda _i: self._build_sliders())
         self.slider_box = QVBoxLayout()
@@ -102,15 +113,21 @@ class RunsPanel(QWidget):
         self.interpolate_button = QPushButton("Path between two examples")
         self.interpolate_button.setToolTip("encode two training examples and decode the straight line between them")
         self.interpolate_button.clicked.connect(self.interpolate)
+        self.tau = TemperatureRow(self.redraw)  # a model that draws (strokes, canvases) samples at τ
+        self.resample_button = QPushButton("New samples")
+        self.resample_button.setToolTip("draw other samples (the pictures above keep one seed while you drag)")
+        self.resample_button.clicked.connect(self.resample)
         box.addWidget(self.latent)
         box.addLayout(self.slider_box)
+        box.addWidget(self.tau)
         box.addWidget(self.picture, 2)
         box.addWidget(self.interpolate_button)
+        box.addWidget(self.resample_button)
+        self.seed = 0
+        self.tau.hide()
+        self.resample_button.hide()
         self.interpolate_button.setEnabled(False)
         self.latent.setEnabled(False)
-        train_panel.run_saved.connect(lambda _p: self.refresh())
-        train_panel.document.replaced.connect(self.refresh)
-        self.refresh()
 
     # --- the list ---------------------------------------------------------------------
 
@@ -141,24 +158,26 @@ class RunsPanel(QWidget):
             return
         self.resume_requested.emit(str(chosen[0]))
 
+    def load(self) -> None:
+        chosen = self._selected()
+        if len(chosen) != 1 or not (chosen[0] / "graph.json").exists():
+            self.message.emit("choose one run to load its graph")
+            return
+        self.load_requested.emit(str(chosen[0]))
+
     def compare(self) -> QDialog | None:
-        from inference.runplots import plot_runs
+        """Overlay the curves of the selected runs (Ctrl-click a second; the two latest when none is selected)."""
+        from .comparison import CompareDialog
 
         chosen = self._selected() or self.runs()[:2]
         if not chosen:
             self.message.emit("no runs of this graph yet: Start one in the Training panel")
             return None
-        out = Path(tempfile.mkdtemp(prefix="graphmodel-compare-")) / "compare.png"
         try:
-            plot_runs(chosen, out)
+            dialog = CompareDialog(chosen, self)
         except GraphModelError as e:
             self.message.emit(str(e))
             return None
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Runs compared: " + ", ".join(d.name for d in chosen))
-        label = QLabel()
-        label.setPixmap(QPixmap(str(out)))
-        QVBoxLayout(dialog).addWidget(label)
         dialog.show()
         self.compared = dialog
         return dialog
@@ -181,8 +200,16 @@ class RunsPanel(QWidget):
         for name in self.explorer.latents():
             self.latent.addItem(name, name)
         self.latent.setEnabled(self.latent.count() > 0)
+        self.latent.setVisible(self.latent.count() > 0)
         self.interpolate_button.setEnabled(self.explorer.q is not None and self.latent.count() > 0)
+        ex = self.explorer
+        drawn = ex.strokes is not None or (bool(ex.canvases) and not self.latent.count())
+        self.tau.setVisible(drawn and ex.tempered(given=ex.latents() if ex.strokes else ()))
+        self.tau.set(0.4 if ex.strokes is not None else 1.0)
+        self.resample_button.setVisible(drawn)
         if not self.latent.count():
+            if ex.canvases:  # DRAW: its latents live in the steps; show the canvases being painted
+                return self.redraw()
             self.picture.setText("this model has no latent with a prior of its own to move along")
             return True
         self._build_sliders()
@@ -230,23 +257,102 @@ class RunsPanel(QWidget):
         return False
 
     def redraw(self) -> bool:
-        if self.explorer is None or self.latent.currentData() is None:
+        if self.explorer is None:
             return False
-        return self._show(self.explorer.decode({self.latent.currentData(): self.point()}), 1)
+        try:
+            return self._redraw()
+        except GraphModelError as e:  # (a model this view does not suit: say so where the picture goes)
+            self.picture.setText(f"cannot draw this model here: {e}")
+            return False
 
-    def interpolate(self) -> bool:
-        """Decode the path between the encodings of the first two training examples."""
+    def _redraw(self) -> bool:
+        ex = self.explorer
+        if self.latent.currentData() is None:  # a canvas model (the inputs GQN reads: from the data)
+            inputs = self._examples(4) if ex.runtime.model(ex.p).plan.inputs else None
+            return bool(ex.canvases) and self._show_strip(ex.strip(4, self.tau.value(), self.seed, inputs))
+        values = {self.latent.currentData(): self.point()}
+        if ex.strokes is not None:
+            self.shown = ex.sketch(values, self.tau.value(), self.seed)
+            cell = max(80, min(160, self.picture.width() // 2))
+            self.picture.setPixmap(sketch_pixmap(self.shown["offset"][0], self.shown["pen"][0], cell))
+            return True
+        return self._show(ex.decode(values), 1)
+
+    def resample(self) -> bool:
+        """Other samples at the same point (the drawn models' pictures keep one seed per point)."""
+        self.seed += 1
+        return self.redraw()
+
+    def _show_strip(self, strips: dict) -> bool:
+        """Canvases over the steps: rows of samples, a column per step."""
+        name, x = next(iter(strips.items()))
+        n, steps = x.shape[:2]
+        shape = tuple(x.shape[2:])
+        self.picture.setPixmap(_pixmap(x.reshape(n * steps, *shape), shape, steps,
+                                       scale=max(1, min(6, max(240, self.picture.width() - 4) // (steps * (shape[2] + 1))))))
+        self.picture.setToolTip(f"{name} over the steps of generation (columns), one sample per row")
+        self.shown = x
+        return True
+
+    def _examples(self, n: int) -> dict | None:
+        """The first ``n`` examples of the run's data, bound to its variables (``None``: said why)."""
+        from inference.data import bind
+
         from .databinding import _fields
 
         g = self.explorer.graph
         try:
-            from inference.data import bind
-
             data = bind(g, _fields(g.data))
         except GraphModelError as e:
-            self.message.emit(f"no data to encode: {e}")
+            self.message.emit(f"no data for the explorer: {e}")
+            return None
+        return {k: v[:n] if k.endswith(".length") else v[:n].float() for k, v in data.items()}
+
+    def interpolate(self) -> bool:
+        """Decode the path between the encodings of the first two training examples."""
+        pair = self._examples(2)
+        if pair is None:
             return False
         name = self.latent.currentData()
-        pair = {k: v[:2].float() for k, v in data.items()}
         z = self.explorer.encode(pair, name)
-        return self._show(self.explorer.decode({name: self.explorer.path(z[0], z[1], 8)}), 8)
+        path = {name: self.explorer.path(z[0], z[1], 8)}
+        if self.explorer.strokes is None:
+            return self._show(self.explorer.decode(path), 8)
+        offset, pen = self.explorer.strokes
+        ends = sketches(pair[offset], pair[pen], pair.get(next((k for k in pair if k.endswith(".length")), "")))
+        self.shown = self.explorer.sketch(path, self.tau.value(), self.seed)
+        drawings = [ends[0], *sketches(self.shown["offset"], self.shown["pen"]), ends[1]]
+        cell = max(24, min(72, (self.picture.width() - 4) // len(drawings)))  # (the panel's width, not more)
+        self.picture.setPixmap(drawings_pixmap(drawings, len(drawings), cell=cell))
+        self.picture.setToolTip("the first example's drawing, the path between the two codes, the second's")
+        return True
+
+
+class TemperatureRow(QWidget):
+    """A slider for the sampling temperature τ in (0, 1] of a model that draws its pictures."""
+
+    def __init__(self, changed, parent=None):
+        super().__init__(parent)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setAccessibleName("temperature")
+        self.slider.setRange(5, 100)
+        self.slider.setToolTip("sampling temperature τ: low τ draws the likeliest strokes, τ = 1 the model itself")
+        self.slider.valueChanged.connect(lambda _v: (self._label(), changed()))
+        row.addWidget(self.label)
+        row.addWidget(self.slider, 1)
+        self._label()
+
+    def value(self) -> float:
+        return self.slider.value() / 100
+
+    def set(self, tau: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(tau * 100))
+        self.slider.blockSignals(False)
+        self._label()
+
+    def _label(self) -> None:
+        self.label.setText(f"temperature τ = {self.value():.2f}")

@@ -34,6 +34,7 @@ from inference.objectives import OBJECTIVES
 
 from .forms import combo, parse_value
 from .liveplots import LivePlots
+from .previews import Completions, Strip, StrokeReconstructions
 from .worker import DataPreview, Ended, Reconstructions, TrainingRun, warm_up
 
 #: the training panel's choice of training.compile
@@ -163,6 +164,8 @@ class TrainPanel(QWidget):
         outer.addWidget(controls)
         self.plots = LivePlots()
         outer.addWidget(self.plots, 1)
+        self.plots.views.wanted_changed.connect(lambda wanted: self.run is not None and self.run.want(wanted))
+        self.plots.views.offer(document.graph)  # (the views can be chosen before Start)
         self.timer = QTimer(self)
         self.timer.setInterval(1000 // DRAW_HZ)
         self.timer.timeout.connect(self.drain)
@@ -256,6 +259,8 @@ class TrainPanel(QWidget):
         return [p.message for p in g.problems()] + [m for _, m in data_problems(g)]
 
     def _edited(self) -> None:
+        if self.run is None:
+            self.plots.views.offer(self.document.graph)
         if self.run is not None:
             self.status.setText("Edited while training: this run trains the graph as it was at Start")
             self.status.setToolTip("Stop and Start again to train the edited graph")
@@ -331,7 +336,7 @@ class TrainPanel(QWidget):
             self.runs_root().mkdir(parents=True, exist_ok=True)
             run_dir, checkpoint = fresh_run_dir(self.runs_root() / "run"), None
         self.plots.reset(g)
-        self.run = TrainingRun(g, config, data, run_dir=run_dir, resume=checkpoint)
+        self.run = TrainingRun(g, config, data, run_dir=run_dir, resume=checkpoint, wanted=self.plots.views.wanted())
         self.events_seen, self.last_step, self.total_steps, self.samples_step = 0, 0, steps or 0, -1
         self._last_report = time.monotonic()
         self.status.setText("Starting the training process: loading data, building networks…")
@@ -415,6 +420,8 @@ class TrainPanel(QWidget):
             self.plots.set_reconstructions(g, e.inputs, e.outputs)
         elif isinstance(e, DataPreview):
             self.plots.set_preview(e.values)
+        elif isinstance(e, (Completions, Strip, StrokeReconstructions)):
+            self.plots.views.take(e)
         elif isinstance(e, (ev.Diverged, ev.TrainWarning, ev.Failed)):
             self._progress = None  # the message stays on the status line
             text = e.message if not isinstance(e, ev.Diverged) else f"step {e.step}: '{e.term}' diverged — {e.action}"

@@ -97,9 +97,11 @@ class _Runner:
     ``checkpoint.pt`` — also when stopped — pictures, summary, and the graph as ``graph.json``);
     with ``resume`` it continues from that checkpoint."""
 
-    def __init__(self, graph, config: dict, data, put, run_dir=None, resume=None):
+    def __init__(self, graph, config: dict, data, put, run_dir=None, resume=None, wanted=None):
         self.graph, self.config, self.data, self.put = graph, config, data, put
         self.run_dir, self.resume = run_dir, resume
+        self.wanted = wanted  # what the sample panel asks for (``previews.encode_wanted``), shared memory
+        self.previews = None
         self.trainer = None
         self.stopped = False
         self.paused = False
@@ -126,6 +128,9 @@ class _Runner:
             trainer.pause(self.paused)
             if self.stopped:
                 return
+            from .previews import Previews
+
+            self.previews = Previews(self.graph, self.wanted)
             self._preview(trainer)
             writer = self._writer(trainer)
             trainer.subscribe(self._listen)
@@ -159,6 +164,8 @@ class _Runner:
         self.put(event)
         if isinstance(event, ev.Samples):
             t = self.trainer
+            for extra in self.previews.after_samples(t, event.step) if self.previews is not None else ():
+                self.put(extra)
             try:
                 with torch.random.fork_rng(devices=[t.device] if t.device.type == "cuda" else []):
                     was = t.runtime.training
@@ -175,7 +182,8 @@ class _Runner:
 
     def _preview(self, trainer) -> None:
         values = {k: v[:2000].detach().float().cpu() for k, v in trainer.train_data.items()
-                  if self.graph.variables[k].shape == (2,)}
+                  if k in self.graph.variables and self.graph.variables[k].shape == (2,)  # (not "time.length")
+                  and self.graph.variables[k].plate is None}  # (a stroke model's offsets are drawings, not points)
         if values:
             self.put(DataPreview(trainer.step, values))
 
@@ -222,14 +230,14 @@ def background() -> None:
 
 
 def _child(graph_data: dict, trusted: bool, config: dict, data, out, stop, pause, run_dir=None,
-           resume=None) -> None:
+           resume=None, wanted=None) -> None:
     """The training process: rebuild the graph from its file data and train it."""
     from graphmodel.fileio import graph_from_dict
 
     background()
     graph = graph_from_dict(graph_data, validate=False)
     graph.trusted = trusted
-    runner = _Runner(graph, config, data, lambda e: out.put(to_wire(e)), run_dir, resume)
+    runner = _Runner(graph, config, data, lambda e: out.put(to_wire(e)), run_dir, resume, wanted)
     done = threading.Event()
 
     def watch():  # the parent's stop and pause requests, seen between steps
@@ -293,19 +301,25 @@ class TrainingRun:
         data: variable → tensor, or None to load the graph's data section.
         run_dir: keep the run there (metrics, checkpoint, pictures), as the command line does.
         resume: a checkpoint to continue from.
+        wanted: what the sample panel shows besides samples (:meth:`want`).
     """
 
-    def __init__(self, graph, config: dict | None = None, data: dict | None = None, run_dir=None, resume=None):
+    def __init__(self, graph, config: dict | None = None, data: dict | None = None, run_dir=None, resume=None,
+                 wanted: dict | None = None):
+        from .previews import WANTED_BYTES
+
         ctx = _context()
         self.queue = ctx.Queue()
         self._stop = ctx.Event()
         self._pause = ctx.Event()
+        self._wanted = ctx.Array("c", WANTED_BYTES)
+        self.want(wanted or {})
         self.paused = False
         self.process = ctx.Process(target=_child, name="graphmodel-training", daemon=True,
                                    args=(graph.to_dict(), graph.trusted, dict(config or {}), data,
                                          self.queue, self._stop, self._pause,
                                          None if run_dir is None else str(run_dir),
-                                         None if resume is None else str(resume)))
+                                         None if resume is None else str(resume), self._wanted))
         self.run_dir = run_dir
         self._launcher = threading.Thread(target=self._launch, name="graphmodel-training-start", daemon=True)
         self._launch_error: str | None = None
@@ -331,6 +345,15 @@ class TrainingRun:
     def pause(self, paused: bool = True) -> None:
         self.paused = paused
         (self._pause.set if paused else self._pause.clear)()
+
+    def want(self, wanted: dict) -> None:
+        """Tell the run what the sample panel shows (``{"completions": "top-half"}``); read by
+        the training process when it next draws samples."""
+        from .previews import encode_wanted
+
+        raw = encode_wanted(wanted)
+        with self._wanted.get_lock():
+            self._wanted.raw = raw + b"\0" * (len(self._wanted.raw) - len(raw))
 
     def get_nowait(self):
         """The next event; ``Ended`` also when the process died (or never started) without saying so."""
