@@ -1,0 +1,72 @@
+"""Screenshots of every example in the editor, at 1280×720 and 1920×1080.
+
+Run from the repository root (no display needed: Qt draws offscreen)::
+
+    QT_QPA_PLATFORM=offscreen python docs/images/editor/make.py [NAME ...]
+
+Each ``examples/NAME.json`` opens in a fresh window of the given size, as ``graphmodel edit``
+opens it (fitted, no training), and is saved as ``NAME-1280.png`` and ``NAME-1920.png``
+beside this script, then quantized to a palette of 256 colours to keep the files small.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path.insert(0, str(ROOT))
+
+SIZES = ((1280, 720), (1920, 1080))
+
+
+def shoot(name: str, state_dir: Path) -> list[Path]:
+    """Both screenshots of ``examples/NAME.json``; returns the files written."""
+    import graphmodel as gm
+    from editor.app import make_app, wait_for
+    from editor.mainwindow import MainWindow
+
+    app = make_app(offscreen=True)
+    out = []
+    for width, height in SIZES:
+        window = MainWindow(gm.load(ROOT / "examples" / f"{name}.json", validate=False),
+                            None, state_dir=state_dir, restore=False)
+        window.resize(width, height)
+        window.show()
+        wait_for(app, lambda w=window: w.isVisible(), timeout=10)
+        window.formulas.renderer.wait()
+        for _ in range(5):
+            app.processEvents()
+        window.view.fit()
+        app.processEvents()
+        path = HERE / f"{name}-{width}.png"
+        grabbed = window.grab().toImage()
+        image = grabbed.convertToFormat(grabbed.Format.Format_Indexed8)
+        image.save(str(path), "PNG", 0)
+        window.document.undo_stack.setClean()
+        if window.train is not None:
+            window.train.shutdown()
+        window.formulas.renderer.shutdown()
+        window.close()
+        window.deleteLater()
+        app.processEvents()
+        out.append(path)
+    return out
+
+
+def main(names: list[str]) -> int:
+    names = names or sorted(p.stem for p in (ROOT / "examples").glob("*.json"))
+    with tempfile.TemporaryDirectory() as tmp:
+        state_dir = Path(tmp)
+        for name in names:
+            for path in shoot(name, state_dir):
+                print(f"{path.relative_to(ROOT)}  {path.stat().st_size // 1024} KB", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
