@@ -210,6 +210,7 @@ def auto_layout(graph, sizes: dict[str, Size], use_graphviz: bool = True) -> dic
     if not pos:
         return {}
     _plates_apart(graph, sizes, pos)
+    _out_of_plates(graph, sizes, pos)  # (again: a plate moved apart may now stand over an outsider)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2

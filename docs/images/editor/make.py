@@ -39,10 +39,10 @@ def shoot(name: str, state_dir: Path) -> list[Path]:
         window.show()
         wait_for(app, lambda w=window: w.isVisible(), timeout=10)
         window.formulas.renderer.wait()
-        for _ in range(5):
-            app.processEvents()
-        window.view.fit()
-        app.processEvents()
+        for _ in range(2):  # (the rendered formulas change the docks' sizes once they arrive)
+            for _ in range(10):
+                app.processEvents()
+            window.view.fit()
         path = HERE / f"{name}-{width}.png"
         grabbed = window.grab().toImage()
         image = grabbed.convertToFormat(grabbed.Format.Format_Indexed8)
