@@ -20,6 +20,7 @@ from .layout import auto_layout
 from .ops import EditOps
 from .palette import Palette
 from .panels import FormulaPanel, ProblemsPanel
+from .theme import Theme
 
 
 class MainWindow(QMainWindow):
@@ -89,6 +90,9 @@ class MainWindow(QMainWindow):
         self.actions = menus.build(self)
         for dock in self.docks.values():
             self.docks_menu.addAction(dock.toggleViewAction())
+        self.theme = Theme(self)  # light or dark, as the desktop or View ▸ Theme says (theme.py)
+        self.theme.add_menu(self.view_menu)
+        self.view_menu.addAction(self.view.minimap.toggle_action(self))
         self._wire()
         self.refresh_recent()
         self._update_title()
