@@ -61,7 +61,10 @@ def fan_out(edges: Sequence[tuple[str, str, bool, str]]) -> list[float]:
         side = _SIDE.get(kind, 1.0)
         key = (*pair(parent, target, lag), side)
         n = seen[key] = seen.get(key, -1) + 1
-        if len(sides[pair(parent, target, lag)]) > 1:  # p and q between the same two: each on its side
+        if lag:  # arcs left by 46 + this (edges.py), outside the inference edges of the same pair
+            beside = count.get((*pair(parent, target, False), 1.0), 0)
+            out.append(PAIR_STEP * (beside + n))
+        elif len(sides[pair(parent, target, lag)]) > 1:  # p and q between the same two: each on its side
             out.append(side * (PAIR_BEND + PAIR_STEP * n))
         else:  # one kind only: spread around the straight line
             out.append((n - (count[key] - 1) / 2) * PAIR_STEP)
@@ -108,15 +111,16 @@ def hits(path: QPainterPath, obstacles: Sequence[QRectF]) -> int:
 
 
 def candidates(preferred: float, keep_side: bool) -> list[float]:
-    """Bends to try, nearest to ``preferred`` first; with ``keep_side`` never nearer the
-    straight line than ``preferred`` (a parallel edge stays on its model's side)."""
+    """Bends to try, nearest to ``preferred`` first; with ``keep_side`` never across the
+    straight line (a parallel edge stays on its model's side, at most straight)."""
     out = [preferred]
     for k in range(1, int(REACH / STEP) + 1):
         for d in (k * STEP, -k * STEP):
             b = preferred + d
-            if keep_side and preferred and (b * preferred <= 0 or abs(b) < abs(preferred)):
-                continue
-            out.append(b)
+            if keep_side and b * preferred < 0:
+                b = 0.0  # (straight, the nearest to the other side it may come)
+            if b not in out:
+                out.append(b)
     return out
 
 
