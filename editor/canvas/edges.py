@@ -57,6 +57,7 @@ class EdgeItem(QGraphicsPathItem):
         src, dst = self.ends
         if src is None:
             return
+        self.prepareGeometryChange()  # (the label moves before the path does)
         if src is dst:
             self._refresh_loop(src.pos())
             return
@@ -99,7 +100,8 @@ class EdgeItem(QGraphicsPathItem):
         self.arrow = QPolygonF([tip, left, right])
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self.arrow.boundingRect()).adjusted(-14, -14, 14, 14)
+        rect = super().boundingRect().united(self.arrow.boundingRect()).adjusted(-14, -14, 14, 14)
+        return rect.united(self.label_rect()) if self.label else rect
 
     def shape(self) -> QPainterPath:
         stroke = QPainterPathStroker()

@@ -9,8 +9,8 @@ graph legible:
   canvas — the dashed q curve of a pair is always on the reader's left of a top-to-bottom
   pair — so a VAE's ``z → x`` and ``x → z`` are two visible curves.
 * **Self-loops take slots.** Several loops on one variable (a DMM's p and q reading
-  ``z[t−1]``, an autoregressive ``<i``) sit at different angles on the left of the symbol,
-  away from the factor labels on its right.
+  ``z[t−1]``) sit at different angles on the left of the symbol, away from the factor labels
+  on its right; an autoregressive ``<i`` sits below it.
 * **Edges go around.** A curve that would cross another variable's symbol, a factor label
   or a shape caption is bent further, on its own side, until it clears them (or the
   least-crossed bend within reach is kept).
@@ -28,8 +28,10 @@ from PyQt6.QtGui import QPainterPath, QPainterPathStroker
 
 #: control-point offset of the first parallel edge on a side, and of each next one
 PAIR_BEND, PAIR_STEP = 30.0, 30.0
-#: angles (degrees, y down: 180 = left, 225 = up-left) of the self-loops of one variable
+#: angles (degrees, y down: 180 = left, 232 = up-left) of the self-loops of one variable: its
+#: previous steps take the first four in turn; the last, below, is an autoregressive ``<i``'s
 LOOP_SLOTS = (180.0, 232.0, 128.0, 270.0, 90.0)
+AR_SLOT = 4
 #: how far routing may bend an edge beyond its preferred bend, and in what steps
 REACH, STEP = 220.0, 16.0
 _SIDE = {"generative": -1.0}  # every other kind bows to the inference side, +1
@@ -55,8 +57,11 @@ def fan_out(edges: Sequence[tuple[str, str, bool, str]]) -> list[float]:
     out = []
     for parent, target, lag, kind in edges:
         if parent == target:
-            seen[parent] = seen.get(parent, -1) + 1
-            out.append(float(seen[parent]))
+            if not lag:  # an autoregressive <i: below the symbol, apart from the previous steps
+                out.append(float(AR_SLOT))
+                continue
+            k = seen[parent] = seen.get(parent, -1) + 1
+            out.append(float(k % AR_SLOT + len(LOOP_SLOTS) * (k // AR_SLOT)))
             continue
         side = _SIDE.get(kind, 1.0)
         key = (*pair(parent, target, lag), side)

@@ -212,7 +212,7 @@ class GraphScene(QGraphicsScene):
             if p.name in self.document.graph.plates and self._members(p.name):
                 rect = rect.united(p.rect)
         for e in self.edges:
-            rect = rect.united(e.path().boundingRect())
+            rect = rect.united(e.path().boundingRect().united(e.label_rect() if e.label else QRectF()))
         self.data_plate.set_rect(rect.adjusted(-DataPlateItem.MARGIN, -DataPlateItem.MARGIN,
                                                DataPlateItem.MARGIN, DataPlateItem.MARGIN + 14))
 
