@@ -6,11 +6,12 @@ Run from the repository root (no display needed: Qt draws offscreen)::
 
 Each ``examples/NAME.json`` opens in a fresh window of the given size, as ``graphmodel edit``
 opens it (fitted, no training), and is saved as ``NAME-1280.png`` and ``NAME-1920.png``
-beside this script, then quantized to a palette of 256 colours to keep the files small.
+beside this script, reduced to a palette of 256 colours (Pillow) to keep the files small.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import tempfile
@@ -22,6 +23,20 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
 SIZES = ((1280, 720), (1920, 1080))
+
+
+def save_small(image, path: Path, colours: int = 256) -> None:
+    """``image`` (a QImage) as a PNG of ``colours`` colours without dithering (flat areas stay
+    flat, so the file stays small; a UI needs few colours)."""
+    from PIL import Image
+    from PyQt6.QtCore import QBuffer, QIODevice
+
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    picture = Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
+    picture = picture.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    picture.save(path, "PNG", optimize=True)
 
 
 def shoot(name: str, state_dir: Path) -> list[Path]:
@@ -44,9 +59,7 @@ def shoot(name: str, state_dir: Path) -> list[Path]:
                 app.processEvents()
             window.view.fit()
         path = HERE / f"{name}-{width}.png"
-        grabbed = window.grab().toImage()
-        image = grabbed.convertToFormat(grabbed.Format.Format_Indexed8)
-        image.save(str(path), "PNG", 0)
+        save_small(window.grab().toImage(), path)
         window.document.undo_stack.setClean()
         if window.train is not None:
             window.train.shutdown()
