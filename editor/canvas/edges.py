@@ -74,7 +74,8 @@ class EdgeItem(QGraphicsPathItem):
 
         scene = self.scene()
         if scene is not None and hasattr(scene, "obstacles"):
-            bend = routing.route(make, bend, scene.obstacles(src, dst), keep_side=bool(self.offset) or self.lag)
+            bend = routing.route(make, bend, scene.obstacles(src, dst), keep_side=bool(self.offset) or self.lag,
+                                 key=(a.x(), a.y(), b.x(), b.y(), src.kind, dst.kind))
         self.bend = bend
         path, mid = routing.quad_path(a, b, bend, src.boundary_distance, dst.boundary_distance)
         apex = path.pointAtPercent(0.5)

@@ -129,19 +129,32 @@ def candidates(preferred: float, keep_side: bool) -> list[float]:
     return out
 
 
+_MEMO: dict = {}  # (geometry key, preferred, keep_side, obstacles) → bend: a redraw after an
+# edit that moved nothing (most edits) routes nothing again
+
+
 def route(make: Callable[[float], QPainterPath], preferred: float, obstacles: Sequence[QRectF],
-          keep_side: bool = False) -> float:
+          keep_side: bool = False, key: tuple | None = None) -> float:
     """The bend nearest ``preferred`` whose curve (``make(bend)``) crosses no obstacle, else
-    the one that crosses fewest."""
+    the one that crosses fewest. ``key`` names the curve's geometry (its ends and symbols) for
+    the memo; without it nothing is remembered."""
     if not obstacles:
         return preferred
+    memo = None if key is None else (key, preferred, keep_side, tuple(r.getRect() for r in obstacles))
+    if memo in _MEMO:
+        return _MEMO[memo]
     best, best_hits = preferred, None
     for bend in candidates(preferred, keep_side):
         n = hits(make(bend), obstacles)
         if n == 0:
-            return bend
+            best = bend
+            break
         if best_hits is None or n < best_hits:
             best, best_hits = bend, n
+    if memo is not None:
+        if len(_MEMO) > 4096:
+            _MEMO.clear()
+        _MEMO[memo] = best
     return best
 
 

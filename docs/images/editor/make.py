@@ -6,7 +6,8 @@ Run from the repository root (no display needed: Qt draws offscreen)::
 
 Each ``examples/NAME.json`` opens in a fresh window of the given size, as ``graphmodel edit``
 opens it (fitted, no training), and is saved as ``NAME-1280.png`` and ``NAME-1920.png``
-beside this script, reduced to a palette of 256 colours (Pillow) to keep the files small.
+beside this script, reduced to a palette of 256 colours (Pillow) to keep the files small; then
+``docs/tutorials/editor-gallery.md`` is written anew, one section per example.
 """
 
 from __future__ import annotations
@@ -71,6 +72,31 @@ def shoot(name: str, state_dir: Path) -> list[Path]:
     return out
 
 
+GALLERY = ROOT / "docs" / "tutorials" / "editor-gallery.md"
+INTRO = """# Every example in the editor
+
+Each bundled example (`graphmodel examples`) as `graphmodel edit examples/NAME.json` opens it,
+with no layout stored in the file: placed automatically, fitted to the canvas, at 1280×720
+(the panels in their compact arrangement) and at 1920×1080 (click a picture for it).
+`python docs/images/editor/make.py` makes them again, offscreen.
+"""
+
+
+def gallery() -> str:
+    """The gallery page: one section per example that has both screenshots."""
+    from graphmodel import examples
+
+    parts = [INTRO]
+    for path in sorted((ROOT / "examples").glob("*.json")):
+        name = path.stem
+        if not all((HERE / f"{name}-{w}.png").exists() for w, _h in SIZES):
+            continue
+        parts.append(f"## {name}\n\n{examples.summary(name)}\n\n"
+                     f"[![{name} in the editor at 1280×720](../images/editor/{name}-1280.png)]"
+                     f"(../images/editor/{name}-1920.png)\n")
+    return "\n".join(parts)
+
+
 def main(names: list[str]) -> int:
     names = names or sorted(p.stem for p in (ROOT / "examples").glob("*.json"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -78,6 +104,8 @@ def main(names: list[str]) -> int:
         for name in names:
             for path in shoot(name, state_dir):
                 print(f"{path.relative_to(ROOT)}  {path.stat().st_size // 1024} KB", flush=True)
+    GALLERY.write_text(gallery(), encoding="utf-8")
+    print(f"{GALLERY.relative_to(ROOT)}", flush=True)
     return 0
 
 
