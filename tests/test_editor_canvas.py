@@ -184,3 +184,39 @@ def test_fan_out_puts_kinds_on_their_sides_and_spreads_one_kind():
     assert bends[4:] == [0.0, 1.0]  # self-loops: their slots
     # routing never pulls a side's edge across the straight line
     assert all(b >= 0 for b in routing.candidates(bends[1], keep_side=True))
+
+
+def _make_script():
+    import importlib.util
+
+    from conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("editor_screenshots", ROOT / "docs" / "images" / "editor" / "make.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_screenshot_script_renders_a_small_picture_of_the_window_size(qtbot, tmp_path):
+    from PIL import Image
+
+    make = _make_script()
+    (path,) = make.shoot("vae", tmp_path, out=tmp_path, sizes=((1280, 720),))
+    with Image.open(path) as picture:
+        assert picture.size == (1280, 720)
+        assert len(picture.getcolors(4096) or ()) > 8  # a picture, not a blank
+    assert path.stat().st_size < 150_000
+
+
+def test_every_example_has_its_screenshots_in_the_gallery():
+    """``python docs/images/editor/make.py NAME`` makes the missing ones (and the page)."""
+    from conftest import ROOT
+
+    make = _make_script()
+    page = (ROOT / "docs" / "tutorials" / "editor-gallery.md").read_text(encoding="utf-8")
+    for example in sorted((ROOT / "examples").glob("*.json")):
+        for width, _h in make.SIZES:
+            shot = make.HERE / f"{example.stem}-{width}.png"
+            assert shot.exists(), f"no screenshot {shot.name}: run python docs/images/editor/make.py {example.stem}"
+            assert shot.stat().st_size < 150_000, f"{shot.name} is over 150 KB"
+        assert f"({'../images/editor/'}{example.stem}-1280.png)" in page

@@ -40,15 +40,15 @@ def save_small(image, path: Path, colours: int = 256) -> None:
     picture.save(path, "PNG", optimize=True)
 
 
-def shoot(name: str, state_dir: Path) -> list[Path]:
-    """Both screenshots of ``examples/NAME.json``; returns the files written."""
+def shoot(name: str, state_dir: Path, out: Path = HERE, sizes=SIZES) -> list[Path]:
+    """The screenshots of ``examples/NAME.json`` (one per size) into ``out``; returns the files."""
     import graphmodel as gm
     from editor.app import make_app, wait_for
     from editor.mainwindow import MainWindow
 
     app = make_app(offscreen=True)
-    out = []
-    for width, height in SIZES:
+    written = []
+    for width, height in sizes:
         window = MainWindow(gm.load(ROOT / "examples" / f"{name}.json", validate=False),
                             None, state_dir=state_dir, restore=False)
         window.resize(width, height)
@@ -59,7 +59,7 @@ def shoot(name: str, state_dir: Path) -> list[Path]:
             for _ in range(10):
                 app.processEvents()
             window.view.fit()
-        path = HERE / f"{name}-{width}.png"
+        path = out / f"{name}-{width}.png"
         save_small(window.grab().toImage(), path)
         window.document.undo_stack.setClean()
         if window.train is not None:
@@ -68,8 +68,8 @@ def shoot(name: str, state_dir: Path) -> list[Path]:
         window.close()
         window.deleteLater()
         app.processEvents()
-        out.append(path)
-    return out
+        written.append(path)
+    return written
 
 
 GALLERY = ROOT / "docs" / "tutorials" / "editor-gallery.md"
