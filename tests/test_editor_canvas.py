@@ -110,8 +110,15 @@ def test_the_canvas_keeps_half_of_a_1280x720_window_and_the_wide_layout_comes_ba
     assert (w.width(), w.height()) == (1280, 720)  # no panel forces the window taller than the screen
     share = w.view.width() * w.view.height() / (w.width() * w.height())
     assert share >= 0.45, f"the canvas has {share:.0%} of the window"
-    assert w.docks["palette"] in w.tabifiedDockWidgets(w.docks["inspector"])
+    # one side column: the palette over the inspector, whose tabs are the problems and runs
+    assert w.dockWidgetArea(w.docks["palette"]) == w.dockWidgetArea(w.docks["inspector"])
+    assert not w.tabifiedDockWidgets(w.docks["palette"]) and not w.docks["palette"].visibleRegion().isEmpty()
+    assert w.docks["problems"] in w.tabifiedDockWidgets(w.docks["inspector"])
     assert w.docks["training"] in w.tabifiedDockWidgets(w.docks["formulas"])
+    # the Training tab in front: the row grows until Start shows
+    w.docks["training"].raise_()
+    qtbot.waitUntil(lambda: not w.train.start_button.visibleRegion().isEmpty())
+    w.docks["formulas"].raise_()
     w.resize(1920, 1080)
     qtbot.waitUntil(lambda: w.dock_layout.compact is False)
     from PyQt6.QtCore import Qt
