@@ -16,6 +16,7 @@ from . import style
 
 CHOICES = ("system", "light", "dark")
 SETTING = "theme"
+_PLATFORM: list[float] = []  # the platform palette's window lightness, where Qt knows no scheme
 
 
 def system_scheme() -> str:
@@ -28,8 +29,9 @@ def system_scheme() -> str:
             return "dark"
         if value == Qt.ColorScheme.Light:
             return "light"
-    window = QGuiApplication.palette().color(QPalette.ColorRole.Window)
-    return "dark" if window.lightnessF() < 0.5 else "light"
+    if not _PLATFORM:  # (read once, before this module replaces the application's palette)
+        _PLATFORM.append(QGuiApplication.palette().color(QPalette.ColorRole.Window).lightnessF())
+    return "dark" if _PLATFORM[0] < 0.5 else "light"
 
 
 def dark_palette() -> QPalette:
