@@ -59,7 +59,8 @@ def factor_caption(f) -> str:
 
 
 def plate_caption(plate) -> str:
-    letter = "T" if plate.kind == "sequence" else "N"
+    """``time   T = 6`` or ``views   K = 3`` (N is the data plate's: the number of examples)."""
+    letter = "T" if plate.kind == "sequence" else "K"
     return f"{plate.name}   {letter} = {plate.size}"
 
 

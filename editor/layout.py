@@ -84,13 +84,27 @@ def ranks(graph) -> dict[str, int]:
     return rank
 
 
+def inference_only(graph) -> list[str]:
+    """Latents that only inference (or auxiliary) models define: an encoder's states, DRAW's
+    read and encoder RNN, GQN's inference core. Automatic layout puts them in a column of
+    their own, left of the generative layers, level with what they read and feed."""
+    defined: dict[str, set] = {}
+    for f in graph.factors:
+        defined.setdefault(f.target, set()).add(graph.models.get(f.model))
+    out = [n for n, v in graph.variables.items()
+           if v.role == "latent" and defined.get(n) and "generative" not in defined[n]]
+    return out if len(out) < len(graph.variables) else []
+
+
 def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
     """Layers top to bottom, each row centred, variables of one plate side by side."""
     rank = ranks(graph)
+    aside = inference_only(graph)
     order = list(graph.variables)
     rows: dict[int, list[str]] = {}
     for n in sorted(order, key=lambda n: (graph.variables[n].plate or "", order.index(n))):
-        rows.setdefault(rank[n], []).append(n)
+        if n not in aside:
+            rows.setdefault(rank[n], []).append(n)
     out = {}
     y = 0.0
     for r in sorted(rows):
@@ -103,8 +117,35 @@ def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
             out[n] = (x + dx, y)
             x += w + H_GAP
         y += height + V_GAP
+    _column_aside(graph, sizes, aside, out)
     _out_of_plates(graph, sizes, out)
     return out
+
+
+def _column_aside(graph, sizes: dict[str, Size], names: list[str], pos: dict) -> None:
+    """Place ``names`` in a column left of ``pos``'s drawing, each level with the mean height
+    of its neighbours (a few sweeps, so chains settle between their ends), none overlapping."""
+    if not names or not pos:
+        return
+    near: dict[str, list[str]] = {n: [] for n in names}
+    for a, b in edges(graph):
+        for u, v in ((a, b), (b, a)):
+            if u in near:
+                near[u].append(v)
+    ys = [y for y in (p[1] for p in pos.values())]
+    y = {n: (min(ys) + max(ys)) / 2 for n in names}
+    for _sweep in range(12):
+        for n in names:
+            known = [pos[m][1] if m in pos else y[m] for m in near[n] if m in pos or m in y]
+            if known:
+                y[n] = sum(known) / len(known)
+    left = min(pos[n][0] - sizes[n][2] for n in pos) - 2 * H_GAP
+    width = max(sizes[n][0] for n in names)
+    floor = None
+    for n in sorted(names, key=lambda n: y[n]):
+        top = y[n] if floor is None else max(y[n], floor)
+        pos[n] = (left - width + sizes[n][2], top)
+        floor = top + sizes[n][1] + V_GAP / 2
 
 
 def _out_of_plates(graph, sizes: dict[str, Size], pos: dict) -> None:
@@ -197,6 +238,9 @@ def _plates_apart(graph, sizes: dict[str, Size], pos: dict) -> None:
         if any(box[0] < b[2] + H_GAP and b[0] < box[2] + H_GAP and box[1] < b[3] + V_GAP and b[1] < box[3] + V_GAP
                for b in boxes):
             dx = max(x - sizes[n][2] + sizes[n][0] for n, (x, _y) in pos.items()) + 2 * H_GAP - box[0]
+            # what stands right under or over the box and in no plate (GQN's x under its steps) goes too
+            inside += [n for n, v in graph.variables.items() if n not in inside and v.plate is None and n in pos
+                       and box[0] <= pos[n][0] <= box[2] and not box[1] <= pos[n][1] <= box[3]]
             for n in inside:
                 pos[n] = (pos[n][0] + dx, pos[n][1])
             box[0] += dx
@@ -210,6 +254,7 @@ def auto_layout(graph, sizes: dict[str, Size], use_graphviz: bool = True) -> dic
     if not pos:
         return {}
     _plates_apart(graph, sizes, pos)
+    _out_of_plates(graph, sizes, pos)  # (again: a plate moved apart may now stand over an outsider)
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
     cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2

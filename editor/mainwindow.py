@@ -12,6 +12,7 @@ from graphmodel.graph import DEFAULT_KINDS
 
 from . import actions, menus
 from .canvas import GraphScene, GraphView
+from .docklayout import DockLayout
 from .document import Document
 from .fileops import FileController, ask_dialog
 from .inspector import Inspector
@@ -19,6 +20,7 @@ from .layout import auto_layout
 from .ops import EditOps
 from .palette import Palette
 from .panels import FormulaPanel, ProblemsPanel
+from .theme import Theme
 
 
 class MainWindow(QMainWindow):
@@ -87,9 +89,13 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["formulas"]], [330], Qt.Orientation.Vertical)
         self.resizeDocks([self.docks["palette"]], [200], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["inspector"]], [370], Qt.Orientation.Horizontal)
+        self.dock_layout = DockLayout(self)  # (compact below about 1500×900: docklayout.py)
         self.actions = menus.build(self)
         for dock in self.docks.values():
             self.docks_menu.addAction(dock.toggleViewAction())
+        self.theme = Theme(self)  # light or dark, as the desktop or View ▸ Theme says (theme.py)
+        self.theme.add_menu(self.view_menu)
+        self.view_menu.addAction(self.view.minimap.toggle_action(self))
         self._wire()
         self.refresh_recent()
         self._update_title()
@@ -100,6 +106,7 @@ class MainWindow(QMainWindow):
         if restore and store.value("geometry") is not None:
             self.restoreGeometry(store.value("geometry"))
             self.restoreState(store.value("state"))
+            self.dock_layout.keep_current()
 
     def _dock(self, key, title, widget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -93,6 +93,7 @@ def build(window) -> dict[str, QAction]:
     for k in ("fit", "zoom_in", "zoom_out", "zoom_reset", None, "layout", None, "search"):
         m.addSeparator() if k is None else m.addAction(acts[k])
     w.docks_menu = m.addMenu("&Panels")
+    w.view_menu = m
     m = bar.addMenu("&Model")
     m.addAction(acts["model_p"])
     m.addAction(acts["model_q"])

@@ -193,7 +193,7 @@ def test_an_autoregressive_factor_draws_a_self_edge_that_survives_a_family_chang
     (loop,) = [e for e in w.scene.edges if e.ends[0] is e.ends[1]]
     node = loop.ends[0]
     assert loop.autoregressive and loop.label == "<i" and loop.key == ("autoregressive", 0)
-    assert loop.path().boundingRect().left() > node.pos().x()  # on the right: a lag's loop is on the left
+    assert loop.path().boundingRect().top() > node.pos().y()  # below: a lag's loop is on the left
     assert not loop.flags() & loop.GraphicsItemFlag.ItemIsSelectable
     from editor.defaults import with_family, with_parents
 

@@ -47,7 +47,7 @@ class Session:
     def __init__(self, window, out: Path):
         self.w, self.out = window, out
         self.steps = [self.settle, self.settle, self.focus, self.show_palette, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.reveal_add, self.add_prior,
-                      self.choose_q, self.connect_q, self.open_datasets, self.choose_moons, self.start,
+                      self.choose_q, self.connect_q, self.show_training, self.settle, self.open_datasets, self.choose_moons, self.start,
                       self.wait_for_samples]
         self.proc: subprocess.Popen | None = None
         self.ticks = 0
@@ -128,6 +128,16 @@ class Session:
 
     def connect_q(self):
         self.proc = drag(self.port("x"), self.node("z"))
+
+    def show_training(self):
+        """A small window keeps the training panel as a tab beside the formulas: click the tab."""
+        from PyQt6.QtWidgets import QTabBar
+
+        for bar in self.w.findChildren(QTabBar):
+            for i in range(bar.count()):
+                if bar.tabText(i) == "Training" and bar.isVisible():
+                    self.proc = click(bar.mapToGlobal(bar.tabRect(i).center()))
+                    return
 
     def open_datasets(self):
         self.proc = click(self.widget(self.w.train.dataset))

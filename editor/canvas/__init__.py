@@ -2,8 +2,10 @@
 
 from .edges import EdgeItem
 from .items import FactorChip, VariableItem
-from .plates import PlateItem
+from .minimap import Minimap
+from .plates import DataPlateItem, PlateItem
 from .scene import PALETTE_MIME, GraphScene
 from .view import GraphView
 
-__all__ = ["EdgeItem", "FactorChip", "GraphScene", "GraphView", "PALETTE_MIME", "PlateItem", "VariableItem"]
+__all__ = ["DataPlateItem", "EdgeItem", "FactorChip", "GraphScene", "GraphView", "Minimap", "PALETTE_MIME", "PlateItem",
+           "VariableItem"]

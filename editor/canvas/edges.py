@@ -9,6 +9,7 @@ from PyQt6.QtGui import QBrush, QPainter, QPainterPath, QPainterPathStroker, QPe
 from PyQt6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from .. import style
+from . import routing
 from .items import R, VariableItem
 
 
@@ -16,8 +17,9 @@ class EdgeItem(QGraphicsPathItem):
     """``parent → target`` of one factor: solid (generative), dashed blue (inference).
 
     With ``autoregressive`` it is the self-edge of an autoregressive factor (its target
-    reads its own earlier dimensions): a loop on the right, labelled ``<i``, that is no
-    parent and so cannot be selected or deleted on its own (the factor's page sets it).
+    reads its own earlier dimensions): a loop labelled ``<i``, that is no parent and so
+    cannot be selected or deleted on its own (the factor's page sets it). Where it runs:
+    :mod:`.routing`.
     """
 
     def __init__(self, factor: int, parent_pos: int, kind: str, label: str | None, lag: bool,
@@ -26,6 +28,7 @@ class EdgeItem(QGraphicsPathItem):
         self.factor, self.parent_pos, self.kind, self.label, self.lag = factor, parent_pos, kind, label, lag
         self.autoregressive = autoregressive
         self.offset = 0.0
+        self.bend = 0.0  # the bend drawn, after routing
         self.ends = (None, None)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, not autoregressive)
         self.setZValue(5)
@@ -45,6 +48,8 @@ class EdgeItem(QGraphicsPathItem):
         return ("edge", self.factor, self.parent_pos)
 
     def set_ends(self, src: VariableItem, dst: VariableItem, offset: float) -> None:
+        """Attach to ``src`` and ``dst``. ``offset`` is the bend that :func:`routing.fan_out`
+        prefers (canonical frame), or for a self-loop its slot."""
         self.ends, self.offset = (src, dst), offset
         self.refresh()
 
@@ -52,40 +57,41 @@ class EdgeItem(QGraphicsPathItem):
         src, dst = self.ends
         if src is None:
             return
+        self.prepareGeometryChange()  # (the label moves before the path does)
+        if src is dst:
+            self._refresh_loop(src.pos())
+            return
         a, b = src.pos(), dst.pos()
-        path = QPainterPath()
-        if src is dst:  # the previous step of the same variable: a loop on its left
-            side = 1.0 if self.autoregressive else -1.0  # (an autoregressive self-edge: on its right)
-            start = a + QPointF(side * R * 0.7, -R * 0.7)
-            end = a + QPointF(side * R * 0.7, R * 0.7)
-            c1, c2 = a + QPointF(side * R * 2.6, -R * 1.6), a + QPointF(side * R * 2.6, R * 1.6)
-            path.moveTo(start)
-            path.cubicTo(c1, c2, end)
-            loop = path.boundingRect()  # centred above the loop, clear of its line and of the node
-            self.label_pos = QPointF(loop.center().x(), loop.top() - 9)
-            self._set_arrow(end, math.atan2(end.y() - c2.y(), end.x() - c2.x()))
-        else:
+        bend = routing.oriented(self.offset, a, b)
+        if self.lag:  # a previous-step edge arcs out to the left (the labels sit on the right)
             ang = math.atan2(b.y() - a.y(), b.x() - a.x())
-            normal = QPointF(-math.sin(ang), math.cos(ang))
-            bend = self.offset
-            if self.lag:  # a previous-step edge arcs out to the left (the labels sit on the right)
-                bend = 46.0 + abs(self.offset)
-                if normal.x() > 0 or (abs(normal.x()) < 1e-6 and normal.y() > 0):
-                    bend = -bend
-            mid = (a + b) / 2 + normal * bend
-            a_ang = math.atan2(mid.y() - a.y(), mid.x() - a.x())
-            b_ang = math.atan2(mid.y() - b.y(), mid.x() - b.x())
-            start = a + QPointF(math.cos(a_ang), math.sin(a_ang)) * (src.boundary_distance(a_ang) + 1)
-            end = b + QPointF(math.cos(b_ang), math.sin(b_ang)) * (dst.boundary_distance(b_ang) + 2)
-            path.moveTo(start)
-            if bend:
-                path.quadTo(mid, end)
-            else:
-                path.lineTo(end)
-            apex = path.pointAtPercent(0.5)
-            side = normal * (1 if bend >= 0 else -1)
-            self.label_pos = apex + side * 11
-            self._set_arrow(end, math.atan2(end.y() - mid.y(), end.x() - mid.x()) if bend else ang)
+            bend = 46.0 + abs(self.offset)
+            if -math.sin(ang) > 1e-6 or (abs(math.sin(ang)) < 1e-6 and math.cos(ang) > 0):
+                bend = -bend
+
+        def make(k: float) -> QPainterPath:
+            return routing.quad_path(a, b, k, src.boundary_distance, dst.boundary_distance)[0]
+
+        scene = self.scene()
+        if scene is not None and hasattr(scene, "obstacles"):
+            bend = routing.route(make, bend, scene.obstacles(src, dst), keep_side=bool(self.offset) or self.lag,
+                                 key=(a.x(), a.y(), b.x(), b.y(), src.kind, dst.kind))
+        self.bend = bend
+        path, mid = routing.quad_path(a, b, bend, src.boundary_distance, dst.boundary_distance)
+        apex = path.pointAtPercent(0.5)
+        ang = math.atan2(b.y() - a.y(), b.x() - a.x())
+        normal = QPointF(-math.sin(ang), math.cos(ang))
+        self.label_pos = apex + normal * (11 if bend >= 0 else -11)
+        end = path.currentPosition()
+        self._set_arrow(end, math.atan2(end.y() - mid.y(), end.x() - mid.x()) if bend else ang)
+        self.setPath(path)
+
+    def _refresh_loop(self, centre: QPointF) -> None:
+        """A loop on the variable itself (its previous step, or an autoregressive ``<i``), at
+        its own slot so that several loops on one variable stay apart."""
+        path, self.label_pos, ang = routing.loop_geometry(centre, R, int(self.offset))
+        self.bend = 0.0
+        self._set_arrow(path.currentPosition(), ang)
         self.setPath(path)
 
     def _set_arrow(self, tip: QPointF, ang: float) -> None:
@@ -95,7 +101,8 @@ class EdgeItem(QGraphicsPathItem):
         self.arrow = QPolygonF([tip, left, right])
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().united(self.arrow.boundingRect()).adjusted(-14, -14, 14, 14)
+        rect = super().boundingRect().united(self.arrow.boundingRect()).adjusted(-14, -14, 14, 14)
+        return rect.united(self.label_rect()) if self.label else rect
 
     def shape(self) -> QPainterPath:
         stroke = QPainterPathStroker()

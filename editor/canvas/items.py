@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from PyQt6.QtCore import QLineF, QPointF, QRectF, Qt
-from PyQt6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
+from PyQt6.QtGui import QBrush, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QPolygonF
 from PyQt6.QtWidgets import QGraphicsItem
 
 from .. import style
@@ -118,6 +118,15 @@ class VariableItem(QGraphicsItem):
             return s / max(abs(math.cos(angle)), abs(math.sin(angle)))
         return R
 
+    def label_rects(self) -> list[QRectF]:
+        """Scene rectangles of the shape caption and the factor labels (edges route around them)."""
+        rects = [self.mapRectToScene(QRectF(R + 11, self.caption_top, self.caption_width, CAPTION_H))]
+        return rects + [c.mapRectToScene(QRectF(0, 0, c.width, CHIP_H)) for c in self.chips]
+
+    def symbol_rect(self) -> QRectF:
+        """The symbol's scene rectangle, with a little air (edges between others route around it)."""
+        return self.mapRectToScene(self.symbol_path().boundingRect()).adjusted(-5, -5, 5, 5)
+
     def port_pos(self) -> QPointF:
         return QPointF(0, R + 1)
 
@@ -148,7 +157,7 @@ class VariableItem(QGraphicsItem):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         fill = {"observed": style.OBSERVED_FILL, "input": style.INPUT_FILL}.get(self.kind, style.LATENT_FILL)
         if self.isSelected():
-            glow = QPen(QColor(245, 158, 11, 110), 9)
+            glow = QPen(style.GLOW, 9)
             painter.setPen(glow)
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self.symbol_path())
@@ -165,7 +174,7 @@ class VariableItem(QGraphicsItem):
                          Qt.AlignmentFlag.AlignVCenter, self.caption)
         if self.hovered:
             painter.setPen(QPen(style.SELECTED, 1.4))
-            painter.setBrush(QBrush(QColor("#ffffff")))
+            painter.setBrush(QBrush(style.PORT_FILL))
             painter.drawEllipse(self.port_pos(), PORT, PORT)
         if self.problems:
             self._badge(painter)
@@ -178,19 +187,19 @@ class VariableItem(QGraphicsItem):
         text = _elide(text, font, CALLOUT_W - 12)
         width = QFontMetricsF(font).horizontalAdvance(text) + 12
         rect = QRectF(-width / 2, R + 7, width, 17)
-        painter.setPen(QPen(QColor("#e8b4b4"), 1))
-        painter.setBrush(QBrush(QColor("#fff4f4")))
+        painter.setPen(QPen(style.CALLOUT_EDGE, 1))
+        painter.setBrush(QBrush(style.CALLOUT_FILL))
         painter.drawRoundedRect(rect, 4, 4)
         painter.setFont(font)
-        painter.setPen(style.PROBLEM.darker(115))
+        painter.setPen(style.CALLOUT_TEXT)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
 
     def _badge(self, painter: QPainter) -> None:
         c = QPointF(-R * 0.78, -R * 0.78)
-        painter.setPen(QPen(QColor("#ffffff"), 1.5))
+        painter.setPen(QPen(style.BADGE_TEXT, 1.5))
         painter.setBrush(QBrush(style.PROBLEM))
         painter.drawEllipse(c, 8.5, 8.5)
-        painter.setPen(QColor("#ffffff"))
+        painter.setPen(style.BADGE_TEXT)
         painter.setFont(style.ui_font(8.5, bold=True))
         painter.drawText(QRectF(c.x() - 8.5, c.y() - 8.5, 17, 17), Qt.AlignmentFlag.AlignCenter,
                          str(len(self.problems)) if len(self.problems) > 1 else "!")
@@ -283,7 +292,7 @@ class FactorChip(QGraphicsItem):
         if self.model_kind == "inference":
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
-        painter.setBrush(QBrush(style.CHIP_FILL.get(self.model_kind, QColor("#f2f2f2"))))
+        painter.setBrush(QBrush(style.CHIP_FILL.get(self.model_kind, style.CHIP_FILL["auxiliary"])))
         painter.drawRoundedRect(QRectF(0, 0, self.width, CHIP_H), 5, 5)
         painter.setFont(style.ui_font(8.5))
         painter.setPen(colour if self.model_kind != "generative" else style.INK)

@@ -45,7 +45,7 @@ class PlateItem(QGraphicsItem):
         painter.setBrush(QBrush(style.PLATE_FILL))
         painter.drawRoundedRect(self.rect, 12, 12)
         painter.setFont(style.ui_font(9, bold=True))
-        painter.setPen(style.PLATE_EDGE.darker(130))
+        painter.setPen(style.PLATE_TEXT)
         painter.drawText(self.rect.adjusted(10, 6, -12, -6),
                          Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, self.caption)
 
@@ -64,3 +64,40 @@ class PlateItem(QGraphicsItem):
     def mouseReleaseEvent(self, event):
         self._drag = None
         super().mouseReleaseEvent(event)
+
+
+class DataPlateItem(QGraphicsItem):
+    """The data plate: a box labelled ``N`` round the whole graph.
+
+    Every variable of a graph is one example's (the trainer draws a batch of examples, and
+    plates are nested inside the example), so the box goes round all of them. It is drawn
+    for the reader and takes no clicks: it is not a plate of the file.
+    """
+
+    MARGIN = 16.0
+
+    def __init__(self):
+        super().__init__()
+        self.rect = QRectF()
+        self.setZValue(-20)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setToolTip("the data plate: each of the N examples has its own copy of every variable")
+
+    def set_rect(self, rect: QRectF) -> None:
+        if rect != self.rect:
+            self.prepareGeometryChange()
+            self.rect = QRectF(rect)
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self.rect.adjusted(-2, -2, 2, 2)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(style.DATA_PLATE_EDGE, 1.2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(self.rect, 14, 14)
+        painter.setFont(style.math_font(12))
+        painter.setPen(style.DATA_PLATE_TEXT)
+        painter.drawText(self.rect.adjusted(10, 4, -12, -4),
+                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom, "N")

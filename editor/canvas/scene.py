@@ -8,14 +8,15 @@ into one undoable edit; when the document changes, :meth:`GraphScene.sync` redra
 from __future__ import annotations
 
 from PyQt6.QtCore import QLineF, QPoint, QPointF, QRectF, pyqtSignal
-from PyQt6.QtGui import QColor, QPen
+from PyQt6.QtGui import QPen
 from PyQt6.QtWidgets import QGraphicsLineItem, QGraphicsScene, QGraphicsSimpleTextItem
 
 from .. import layout, style
 from ..captions import factor_caption
+from . import routing
 from .edges import EdgeItem
 from .items import VariableItem
-from .plates import PlateItem
+from .plates import DataPlateItem, PlateItem
 
 PALETTE_MIME = "application/x-graphmodel-palette"
 
@@ -57,6 +58,8 @@ class GraphScene(QGraphicsScene):
         self.hint.setBrush(style.MUTED)
         self.hint.setPos(-self.hint.boundingRect().width() / 2, -self.hint.boundingRect().height() / 2)
         self.addItem(self.hint)
+        self.data_plate = DataPlateItem()
+        self.addItem(self.data_plate)
         document.changed.connect(self.sync)
         self.sync()
 
@@ -86,6 +89,7 @@ class GraphScene(QGraphicsScene):
                 self.variables[name].setPos(QPointF(*pos))
             self._sync_plates()
             self._sync_edges()
+            self._sync_data_plate()
             self.hint.setVisible(not g.variables and not g.plates)
         finally:
             self._syncing = False
@@ -165,39 +169,52 @@ class GraphScene(QGraphicsScene):
         self.edges = []
         drawn = [(i, k, f, p) for i, f in enumerate(g.factors) for k, p in enumerate(f.parents)
                  if p.name in self.variables and f.target in self.variables]
-        count: dict = {}
-        for _i, _k, f, p in drawn:
-            d = (p.name, f.target, bool(p.lag))
-            count[d] = count.get(d, 0) + 1
-        seen: dict = {}
-        for i, k, f, p in drawn:
-            label = p.step.replace("-", "−") if p.step else None  # t−1, t−2, t+1, last
-            if not p.lag and f.reduce and g.variables[p.name].plate not in (None, g.variables[f.target].plate):
-                label = "Σ" if f.reduce == "sum" else "mean"
-            edge = EdgeItem(i, k, g.models.get(f.model, "auxiliary"), label, bool(p.lag))
-            d = (p.name, f.target, bool(p.lag))
-            n = seen[d] = seen.get(d, -1) + 1
-            same, opposite = count[d], count.get((f.target, p.name, bool(p.lag)), 0)
-            # edges between one pair fan out instead of overlapping; an opposite edge's normal
-            # points the other way, so equal offsets put z → x and x → z on opposite sides
-            if p.name == f.target:
-                offset = 0.0
-            elif opposite:
-                offset = 9.0 + 16.0 * n
+        drawn += [(i, -1, f, None) for i, f in enumerate(g.factors)
+                  if f.autoregressive is not None and f.target in self.variables]
+        kinds = [g.models.get(f.model, "auxiliary") for _i, _k, f, _p in drawn]
+        bends = routing.fan_out([(p.name if p else f.target, f.target, bool(p and p.lag), kind)
+                                 for (_i, _k, f, p), kind in zip(drawn, kinds)])
+        for (i, k, f, p), kind, bend in zip(drawn, kinds, bends):
+            if p is None:  # an autoregressive factor's self-edge
+                edge = EdgeItem(i, -1, kind, "<i", False, autoregressive=True)
             else:
-                offset = (n - (same - 1) / 2) * 16.0
-            edge.set_ends(self.variables[p.name], self.variables[f.target], offset)
-            edge.setToolTip(f"{p.name}{'[' + p.step + ']' if p.step else ''} → {f.target} in model {f.model}: "
-                            f"a parent of {f.model}({f.target}|…), {factor_caption(f).split('  ', 1)[-1]}"
-                            "\n(right-click: disconnect)")
-            self.addItem(edge)
+                label = p.step.replace("-", "−") if p.step else None  # t−1, t−2, t+1, last
+                if not p.lag and f.reduce and g.variables[p.name].plate not in (None, g.variables[f.target].plate):
+                    label = "Σ" if f.reduce == "sum" else "mean"
+                edge = EdgeItem(i, k, kind, label, bool(p.lag))
+                edge.setToolTip(f"{p.name}{'[' + p.step + ']' if p.step else ''} → {f.target} in model {f.model}: "
+                                f"a parent of {f.model}({f.target}|…), {factor_caption(f).split('  ', 1)[-1]}"
+                                "\n(right-click: disconnect)")
+            self.addItem(edge)  # (in the scene first: routing asks it for the obstacles)
+            edge.set_ends(self.variables[p.name if p else f.target], self.variables[f.target], bend)
             self.edges.append(edge)
-        for i, f in enumerate(g.factors):
-            if f.autoregressive is not None and f.target in self.variables:
-                edge = EdgeItem(i, -1, g.models.get(f.model, "auxiliary"), "<i", False, autoregressive=True)
-                edge.set_ends(self.variables[f.target], self.variables[f.target], 0.0)
-                self.addItem(edge)
-                self.edges.append(edge)
+
+    def obstacles(self, src: VariableItem, dst: VariableItem) -> list[QRectF]:
+        """What the edge ``src → dst`` must not cross: the other variables' symbols and every
+        variable's caption and factor labels."""
+        out = []
+        for item in self.variables.values():
+            if item is not src and item is not dst:
+                out.append(item.symbol_rect())
+            out += item.label_rects()
+        return out
+
+    def _sync_data_plate(self) -> None:
+        """The data plate N goes round every variable, plate and edge: each is one example's."""
+        items = list(self.variables.values())
+        self.data_plate.setVisible(bool(items))
+        if not items:
+            return
+        rect = QRectF()
+        for m in items:
+            rect = rect.united(m.mapRectToScene(m.boundingRect().united(m.childrenBoundingRect())))
+        for p in self.plates.values():
+            if p.name in self.document.graph.plates and self._members(p.name):
+                rect = rect.united(p.rect)
+        for e in self.edges:
+            rect = rect.united(e.path().boundingRect().united(e.label_rect() if e.label else QRectF()))
+        self.data_plate.set_rect(rect.adjusted(-DataPlateItem.MARGIN, -DataPlateItem.MARGIN,
+                                               DataPlateItem.MARGIN, DataPlateItem.MARGIN + 14))
 
     # --- selection --------------------------------------------------------------------
 
@@ -244,6 +261,7 @@ class GraphScene(QGraphicsScene):
         for name in (plate, g.plates[plate].inside if plate in g.plates else None):  # (and its outer box)
             if name in self.plates and name in g.plates:
                 self.plates[name].set_state(g.plates[name], self.plate_rect(name))
+        self._sync_data_plate()
 
     def move_plate(self, plate: PlateItem, delta: QPointF) -> None:
         g = self.document.graph
@@ -285,7 +303,7 @@ class GraphScene(QGraphicsScene):
     def begin_connect(self, item: VariableItem, pos: QPointF) -> None:
         self.connecting = item
         self._rubber = QGraphicsLineItem(QLineF(item.pos(), pos))
-        pen = QPen(QColor(style.SELECTED), 1.8)
+        pen = QPen(style.SELECTED, 1.8)
         pen.setDashPattern([4, 3])
         self._rubber.setPen(pen)
         self._rubber.setZValue(50)

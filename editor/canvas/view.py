@@ -7,6 +7,7 @@ from PyQt6.QtGui import QBrush, QPainter, QPixmap, QTransform
 from PyQt6.QtWidgets import QGraphicsView
 
 from .. import style
+from .minimap import Minimap, items_rect
 
 MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
 
@@ -31,6 +32,7 @@ class GraphView(QGraphicsView):
         self._pan: QPointF | None = None
         self._space = False
         self.auto_fit = True  # keep the whole graph in view until the user zooms or pans
+        self.minimap = Minimap(self)
 
     # --- zoom -------------------------------------------------------------------------
 
@@ -43,6 +45,7 @@ class GraphView(QGraphicsView):
         z = self.zoom * factor
         if MIN_ZOOM <= z <= MAX_ZOOM:
             self.scale(factor, factor)
+        self.minimap.refresh()
 
     def reset_zoom(self) -> None:
         self.auto_fit = False
@@ -51,11 +54,7 @@ class GraphView(QGraphicsView):
     def fit(self) -> None:
         """Show every item, with a margin, at most at 1.6× zoom (and keep doing so on resize)."""
         self.auto_fit = True
-        scene = self.scene()
-        rect = QRectF()
-        for item in scene.items():
-            if item.parentItem() is None and item.isVisible():
-                rect = rect.united(item.sceneBoundingRect())
+        rect = items_rect(self.scene())
         if rect.isEmpty():
             self.resetTransform()
             self.centerOn(0, 0)
@@ -66,11 +65,13 @@ class GraphView(QGraphicsView):
             self.resetTransform()
             self.scale(1.6, 1.6)
             self.centerOn(rect.center())
+        self.minimap.refresh()
 
     def resizeEvent(self, event):
         super().resizeEvent(event)
         if self.auto_fit:
             self.fit()
+        self.minimap.refresh()
 
     def wheelEvent(self, event):
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
@@ -149,7 +150,7 @@ class GraphView(QGraphicsView):
 
 GRID_STEP = 24  # scene units between the dots of the background grid
 _SUPERSAMPLE = 4
-_GRID_BRUSH: list[QBrush] = []
+_GRID_BRUSH: dict[int, QBrush] = {}  # the grid's colour (the theme's) → its brush
 
 
 def grid_brush() -> QBrush:
@@ -158,7 +159,7 @@ def grid_brush() -> QBrush:
     One tile, drawn once at four times the resolution and repeated by the paint engine:
     painting the background allocates nothing, however large the view.
     """
-    if not _GRID_BRUSH:
+    if style.GRID.rgba() not in _GRID_BRUSH:
         size = GRID_STEP * _SUPERSAMPLE
         tile = QPixmap(size, size)
         tile.fill(Qt.GlobalColor.transparent)
@@ -171,5 +172,5 @@ def grid_brush() -> QBrush:
         brush = QBrush(tile)
         # tile pixels → scene units, with the dot at the tile's centre moved onto multiples of the step
         brush.setTransform(QTransform().translate(-GRID_STEP / 2, -GRID_STEP / 2).scale(1 / _SUPERSAMPLE, 1 / _SUPERSAMPLE))
-        _GRID_BRUSH.append(brush)
-    return _GRID_BRUSH[0]
+        _GRID_BRUSH[style.GRID.rgba()] = brush
+    return _GRID_BRUSH[style.GRID.rgba()]
