@@ -75,6 +75,12 @@ class MainWindow(QMainWindow):
             self.docks["problems"].raise_()
             self.runs.message.connect(self.refused)
             self.runs.resume_requested.connect(lambda path: self.train.start(resume=path))
+            from .advice import run_note
+            from .bindingtable import install
+
+            self.data_table = install(self)
+            self.problems.sources.append(lambda: run_note(self.train, self.document.graph))
+            self.train.run_saved.connect(lambda _path: self.problems.refresh())
         # the bottom row (formulas, training) spans the whole width: long formulas and plots need it
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -27,6 +27,11 @@ from .mathrender import MathRenderer
 #: formulas longer than this (characters) are shown abridged: ``z₀, z₁, z₂, …, z₁₉₉₉``
 LONG = 1500
 
+#: the colour of what stops training on the data or the objective
+WARN = QColor("#b45309")
+#: where a data problem's item keeps its variable
+DATA_ROLE = Qt.ItemDataRole.UserRole + 1
+
 KIND_TITLES = {"generative": "generative model", "inference": "inference model", "auxiliary": "auxiliary model"}
 
 
@@ -237,13 +242,20 @@ class FormulaPanel(QWidget):
 
 
 class ProblemsPanel(QListWidget):
-    """Every validation problem; activating one selects the variable or factor it names.
+    """Every validation problem, then what stops training on the data, then the warnings
+    (:mod:`editor.advice`); activating one selects the variable or factor it names.
+
+    Attributes:
+        sources: callables returning more ``(key, text)`` warnings (the main window adds
+            the note of a run that trains the graph as it was at Start).
 
     Signals:
         problem_activated(key): ``("factor", i)`` or ``("variable", name)``.
+        data_activated(variable): a data problem about ``variable`` (or None) was activated.
     """
 
     problem_activated = pyqtSignal(object)
+    data_activated = pyqtSignal(object)
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -253,54 +265,52 @@ class ProblemsPanel(QListWidget):
         self.itemClicked.connect(self._activate)
         self.itemActivated.connect(self._activate)
         self.problems: list = []
+        self.warnings: list = []
+        self.sources: list = []
         document.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
+        from .advice import graph_warnings
         from .databinding import data_problems
 
         g = self.document.graph
         self.problems = g.problems()
         self.clear()
+        for p in self.problems:
+            key = ("factor", p.factor) if p.factor is not None and p.factor < len(g.factors) else \
+                ("variable", p.variable) if p.variable in g.variables else None
+            self._add("⚠  " + p.message, key, style.PROBLEM.darker(120))
         if not self.problems:
             for variable, message in data_problems(g):
-                self._warn("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
-            if self.count():
-                return
-        reason = objective_of(g)[2] if not self.problems and g.factors else None
-        if reason:  # a sound graph whose objective cannot be derived yet: say why here too
-            item = QListWidgetItem("⚠  objective: " + reason)
-            item.setForeground(QBrush(QColor("#b45309")))
-            item.setToolTip(reason)
-            self.addItem(item)
-            return
-        if not self.problems:
-            item = QListWidgetItem("✓  No problems: the graph is valid.")
+                item = self._add("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
+                item.setData(DATA_ROLE, variable or "")
+            reason = objective_of(g)[2] if not self.count() and g.factors else None
+            if reason:  # a sound graph whose objective cannot be derived yet: say why here too
+                self._add("⚠  objective: " + reason, None)
+        self.warnings = graph_warnings(g) + [w for source in self.sources for w in source()]
+        if not self.count():
+            more = f" ({len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''} below)" \
+                if self.warnings else ""
+            item = QListWidgetItem(f"✓  No problems: the graph is valid{more}.")
             item.setForeground(QBrush(QColor("#2f7d32")))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.addItem(item)
-            return
-        for p in self.problems:
-            item = QListWidgetItem("⚠  " + p.message)
-            item.setForeground(QBrush(style.PROBLEM.darker(120)))
-            if p.factor is not None and p.factor < len(g.factors):
-                key = ("factor", p.factor)
-            elif p.variable in g.variables:
-                key = ("variable", p.variable)
-            else:
-                key = None
-            item.setData(Qt.ItemDataRole.UserRole, key)
-            item.setToolTip(p.message)
-            self.addItem(item)
+        for key, text in self.warnings:
+            self._add("△  warning: " + text, key, QColor("#8a6d1d"))
 
-    def _warn(self, text: str, key) -> None:
+    def _add(self, text: str, key, colour: QColor = WARN) -> QListWidgetItem:
         item = QListWidgetItem(text)
-        item.setForeground(QBrush(QColor("#b45309")))
+        item.setForeground(QBrush(colour))
         item.setToolTip(text)
         item.setData(Qt.ItemDataRole.UserRole, key)
         self.addItem(item)
+        return item
 
     def _activate(self, item: QListWidgetItem) -> None:
         key = item.data(Qt.ItemDataRole.UserRole)
         if key is not None:
             self.problem_activated.emit(tuple(key))
+        variable = item.data(DATA_ROLE)
+        if variable is not None:
+            self.data_activated.emit(variable or None)

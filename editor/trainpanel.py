@@ -93,6 +93,7 @@ class TrainPanel(QWidget):
         self.document, self.ops = document, ops
         self.state_dir = state_dir
         self.run: TrainingRun | None = None
+        self.started_graph = None
         self.events_seen = 0
         self.last_step = 0
         self.samples_step = -1
@@ -234,19 +235,10 @@ class TrainPanel(QWidget):
         else:
             data[key] = value
         if key == "dataset" and value:  # bind what the fields' names and shapes make clear, in the same step
-            data = self._with_binding(data)
+            from .databinding import choose_dataset
+
+            data = choose_dataset(self.document.graph, data)
         self.ops.set_section("data", data, f"Data: {key}")
-
-    def _with_binding(self, data: dict) -> dict:
-        from .databinding import _fields, suggest_binding
-
-        g = self.document.graph.copy()
-        g.data = data
-        try:
-            more = suggest_binding(g, _fields(data))
-        except GraphModelError:
-            return data  # (the Problems panel says why the dataset cannot load)
-        return {**data, "bind": {**(data.get("bind") or {}), **more}} if more else data
 
     def blockers(self) -> list[str]:
         """Why Start cannot train the graph now (empty when it can)."""
@@ -332,6 +324,7 @@ class TrainPanel(QWidget):
             run_dir, checkpoint = fresh_run_dir(self.runs_root() / "run"), None
         self.plots.reset(g)
         self.run = TrainingRun(g, config, data, run_dir=run_dir, resume=checkpoint)
+        self.started_graph = g.copy()  # what this run trains, whatever is edited meanwhile
         self.events_seen, self.last_step, self.total_steps, self.samples_step = 0, 0, steps or 0, -1
         self._last_report = time.monotonic()
         self.status.setText("Starting the training process: loading data, building networks…")

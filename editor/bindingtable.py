@@ -1,0 +1,233 @@
+"""The Data panel: the dataset and, for each variable that takes data, the field bound to it.
+
+One row per observed variable, input, or latent with given values: the variable, a combo box
+of the dataset's fields (each with its shape, the ones of the variable's shape marked), the
+shape and values expected and found, and a thumbnail of a few examples. A row that does not
+fit is tinted and says why (its tooltip, and the line under the table for the selected row);
+the same words are in the Problems panel. Every choice is one undoable edit of the file's
+``data`` section.
+"""
+
+from __future__ import annotations
+
+import html
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QBrush, QColor
+from PyQt6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graphmodel import GraphModelError
+
+from . import databinding as db
+from .forms import combo
+from .thumbnails import HEIGHT, WIDTH, sketch, thumbnail
+
+COLUMNS = ("variable", "field", "shape: expected / found", "examples")
+BAD = QColor("#fff4e5")
+BAD_TEXT = QColor("#b45309")
+GOOD_TEXT = QColor("#2f7d32")
+NONE = "(none)"
+
+
+class BindingTable(QWidget):
+    """The dataset's fields bound to the graph's variables, edited in place.
+
+    Args:
+        document: the editor's document (read on every change).
+        ops: its :class:`~editor.ops.EditOps` (every choice is one edit).
+
+    Signals are those of a widget; a refused choice is shown by ``message`` of ``ops``' owner
+    through :attr:`on_message` (the main window passes its ``refused``).
+    """
+
+    def __init__(self, document, ops, parent=None):
+        super().__init__(parent)
+        from inference.data import DATASETS
+
+        self.document, self.ops = document, ops
+        self.on_message = lambda text: None
+        self.rows: list[db.BindRow] = []
+        self.general: str | None = None
+        self._key = None
+        self.loading = False
+        self.dataset = combo([(None, NONE)] + DATASETS.names())
+        self.dataset.setToolTip("the dataset to train on; choosing one binds the variables its fields fit")
+        self.dataset.activated.connect(lambda _i: self._choose_dataset(self.dataset.currentData()))
+        self.summary = QLabel()
+        self.summary.setStyleSheet("color: #6b7280;")
+        top = QHBoxLayout()
+        top.addWidget(QLabel("dataset"))
+        top.addWidget(self.dataset, 1)
+        top.addWidget(self.summary)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setDefaultSectionSize(HEIGHT + 6)
+        header = self.table.horizontalHeader()
+        for k in range(len(COLUMNS)):
+            header.setSectionResizeMode(k, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COLUMNS.index("examples"), QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(COLUMNS.index("examples"), WIDTH + 6)
+        header.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(6, 4, 6, 4)
+        box.addLayout(top)
+        box.addWidget(self.table, 1)
+        box.addWidget(self.note)
+        document.changed.connect(self.refresh)
+        self.refresh()
+
+    # --- reading the document ---------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Show the document's binding (rebuilt only when the data section or the variables
+        that take data changed)."""
+        g = self.document.graph
+        watched = tuple((n, repr(g.variables[n])) for n in db._rows_of(g))
+        plates = tuple(repr(p) for p in g.plates.values())
+        key = (db._key(g.data), repr(g.data), watched, plates, len(g.problems()) == 0)
+        if key == self._key:
+            return
+        self._key = key
+        self.loading = True
+        try:
+            self.dataset.setCurrentIndex(max(0, self.dataset.findData(g.data.get("dataset"))))
+            self.rows, self.general = db.binding_rows(g)
+            self._fill(g)
+        finally:
+            self.loading = False
+        self._show_selected()
+
+    def _fields(self) -> dict:
+        try:
+            return db._fields(self.document.graph.data) if self.document.graph.data.get("dataset") else {}
+        except GraphModelError:
+            return {}
+
+    def _fill(self, g) -> None:
+        fields = self._fields()
+        n = next((len(x) for x in fields.values() if hasattr(x, "__len__")), 0)
+        self.summary.setText(f"{n:,} examples · {len(fields)} fields" if fields else "")
+        self.table.setRowCount(len(self.rows))
+        values = {r.variable: r.values for r in self.rows}
+        for k, row in enumerate(self.rows):
+            self._fill_row(g, k, row, fields, values)
+
+    def _fill_row(self, g, k: int, row: db.BindRow, fields: dict, values: dict) -> None:
+        tip = row.problem or (f"'{row.variable}' takes its values from {row.field}"
+                              + (" (the field has its name)" if row.by_name else ""))
+        name = QTableWidgetItem(row.variable)
+        name.setToolTip(f"{row.variable}: {row.role}\n{tip}")
+        if row.problem:
+            name.setBackground(QBrush(BAD))
+        self.table.setItem(k, 0, name)
+        mark, colour = ("⚠ ", BAD_TEXT) if row.problem else ("✓ ", GOOD_TEXT) if row.field else ("", BAD_TEXT)
+        shapes = QLabel(f"<span style='color:#374151'>{html.escape(row.expected)}</span><br>"
+                        f"<span style='color:{colour.name()}'>{mark}{html.escape(row.found or 'no field')}</span>")
+        shapes.setToolTip(tip)
+        shapes.setContentsMargins(4, 0, 4, 0)
+        if row.problem:
+            shapes.setStyleSheet(f"background: {BAD.name()};")
+        self.table.setCellWidget(k, 2, shapes)
+        self.table.setCellWidget(k, 1, self._field_box(g, row, fields))
+        picture = QLabel()
+        picture.setToolTip(tip)
+        drawn = sketch(g, row.variable, row.values, values) if row.values is not None else None
+        if drawn is not None:
+            picture.setPixmap(thumbnail(*drawn))
+        self.table.setCellWidget(k, COLUMNS.index("examples"), picture)
+
+    def _field_box(self, g, row: db.BindRow, fields: dict):
+        v = g.variables[row.variable]
+        want = tuple(v.shape) if not v.plate else None
+        items = [(None, NONE)]
+        for f, x in fields.items():
+            fits = want is not None and tuple(x.shape[1:]) == want
+            items.append((f, f"{f} {db._describe(x)}" + ("  ✓" if fits else "")))
+        if row.field is not None and row.field not in fields:
+            items.append((row.field, f"{row.field} (missing)"))
+        box = combo(items, row.field)
+        box.setEnabled(bool(fields))
+        box.setToolTip(f"the field of {g.data.get('dataset') or 'the dataset'} that gives '{row.variable}'")
+        box.activated.connect(lambda _i, r=row.variable, b=box: self._bind(r, b.currentData()))
+        return box
+
+    def _show_selected(self) -> None:
+        k = self.table.currentRow()
+        row = self.rows[k] if 0 <= k < len(self.rows) else None
+        text = self.general or (row.problem if row is not None else None) or next(
+            (r.problem for r in self.rows if r.problem), None)
+        if text:
+            self.note.setStyleSheet(f"color: {BAD_TEXT.name()};")
+            self.note.setText("⚠ " + text)
+        elif self.rows:
+            self.note.setStyleSheet(f"color: {GOOD_TEXT.name()};")
+            self.note.setText("✓ Every variable has data that fits.")
+        else:
+            self.note.setStyleSheet("color: #6b7280;")
+            self.note.setText("No variable takes data: add an observed variable or an input.")
+
+    def select(self, variable: str) -> bool:
+        """Select the row of ``variable`` (a data problem was clicked)."""
+        k = next((k for k, r in enumerate(self.rows) if r.variable == variable), None)
+        if k is not None:
+            self.table.selectRow(k)
+        return k is not None
+
+    # --- edits ------------------------------------------------------------------------
+
+    def _choose_dataset(self, name) -> None:
+        if self.loading:
+            return
+        data = {k: v for k, v in self.document.graph.data.items() if k not in ("dataset", "options")}
+        if name:
+            data = db.choose_dataset(self.document.graph, {**data, "dataset": name})
+        self._apply(data, f"Data: dataset {name or 'none'}")
+
+    def _bind(self, variable: str, field) -> None:
+        if self.loading:
+            return
+        self._apply(db.bind_field(self.document.graph, variable, field),
+                    f"Data: bind {variable} to {field}" if field else f"Data: unbind {variable}")
+
+    def _apply(self, data: dict, text: str) -> None:
+        try:
+            self.ops.set_section("data", data, text)
+        except GraphModelError as e:
+            self.on_message(str(e))
+            self._key = None
+            self.refresh()
+
+
+def install(window) -> BindingTable:
+    """Add the Data panel to ``window`` (a tab beside Formulas): choosing a dataset in the
+    training panel shows it, and a data problem clicked in the Problems panel shows its row."""
+    table = BindingTable(window.document, window.ops)
+    table.on_message = window.refused
+    dock = window._dock("data", "Data", table, Qt.DockWidgetArea.BottomDockWidgetArea)
+    window.tabifyDockWidget(window.docks["formulas"], dock)  # (wide enough for the table; the
+    window.docks["formulas"].raise_()  # formulas wait behind it while data is bound)
+    window.train.dataset.activated.connect(lambda _i: dock.raise_())
+
+    def show(variable) -> None:
+        dock.raise_()
+        table.select(variable)
+
+    window.problems.data_activated.connect(show)
+    return table
