@@ -149,20 +149,27 @@ class FormulaPanel(QWidget):
         self.copy_button = QPushButton("Copy LaTeX")
         self.copy_button.setToolTip("Copy every formula as LaTeX")
         self.copy_button.clicked.connect(self.copy_latex)
+        from .formulaedit import FormulaEditor
+
+        self._key = None
+        self.latex: list[str] = []
+        self.texts: list[str] = []
+        document.changed.connect(self.refresh)
+        self.refresh()
+        self.editor = FormulaEditor(document)  # (after refresh: its preview replaces the objective shown)
+        self.editor.previewed.connect(self._preview)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(10, 2, 10, 6)
+        buttons.addWidget(self.editor.to_formula)
+        buttons.addWidget(self.editor.to_derived)
         buttons.addStretch(1)
         buttons.addWidget(self.copy_button)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(0)
         outer.addWidget(self.scroll, 1)
+        outer.addWidget(self.editor)
         outer.addLayout(buttons)
-        self._key = None
-        self.latex: list[str] = []
-        self.texts: list[str] = []
-        document.changed.connect(self.refresh)
-        self.refresh()
 
     @property
     def objective(self) -> FormulaLabel:
@@ -219,15 +226,21 @@ class FormulaPanel(QWidget):
             formula.show_formula(text, tex)
             self.texts.append(text)
             self.latex.append(tex)
-        loss, reason = derived(g)
+        self._models = (self.texts, self.latex)
+        self.show_objective(*derived(g))
+
+    def show_objective(self, loss, reason: str | None, preview: bool = False) -> None:
+        """Show ``loss`` (a derived objective) under the models, or why there is none;
+        ``preview``: a formula typed but not applied yet."""
         shown = objective_rows(loss) if loss is not None else []
         self._grow(self.objective_rows, max(1, len(shown)), lambda k: 2 * (len(self.rows) + k))
+        self.texts, self.latex = list(self._models[0]), list(self._models[1])
         for k, (title, formula) in enumerate(self.objective_rows):
             visible = k < len(shown)
             title.setVisible(visible)
             formula.setVisible(visible)
             if visible:
-                title.setText(shown[k][0].upper())
+                title.setText(shown[k][0].upper() + (" · PREVIEW, ENTER APPLIES" if preview else ""))
                 formula.show_formula(shown[k][1], shown[k][2])
                 self.latex.append(shown[k][2] if len(shown) == 1 else f"% {shown[k][0]}\n{shown[k][2]}")
         self.reason.setVisible(bool(reason))
@@ -236,6 +249,12 @@ class FormulaPanel(QWidget):
         self.objective_reason = reason
         if loss is not None:
             self.texts.append(self.objective_text)
+
+    def _preview(self, loss) -> None:
+        if loss is not None:
+            self.show_objective(loss, None, preview=True)
+        else:  # the file's objective again
+            self.show_objective(*derived(self.document.graph))
 
     def copy_latex(self) -> None:
         QApplication.clipboard().setText("\n".join(self.latex))

@@ -32,7 +32,7 @@ from inference.config import OPTIMIZERS
 from inference.data import DATASETS
 from inference.objectives import OBJECTIVES
 
-from .forms import combo, parse_value
+from .forms import combo, mark_invalid, parse_number, parse_value
 from .liveplots import LivePlots
 from .worker import DataPreview, Ended, Reconstructions, TrainingRun, warm_up
 
@@ -111,13 +111,13 @@ class TrainPanel(QWidget):
         self.dataset.activated.connect(lambda _i: self._set_data("dataset", self.dataset.currentData()))
         self.bind = self._line("variable: field, …", lambda t: self._set_data("bind", parse_pairs(t, "data.bind")))
         self.test_fraction = self._line("0.1", lambda t: self._set_data(
-            "test_fraction", float(parse_value(t, "data.test_fraction")) if t.strip() else None))
+            "test_fraction", parse_number(t, "data.test_fraction") if t.strip() else None))
         self.objective = combo([(None, "derived from the graph")] + OBJECTIVES.names())
         self.objective.activated.connect(lambda _i: self._set_objective())
         self.objective_options = self._line("beta: 0.5, kl: mc", lambda _t: self._set_objective())
         self.optimizer = combo(OPTIMIZERS)
         self.optimizer.activated.connect(lambda _i: self._set_training("optimizer", self.optimizer.currentData()))
-        self.lr = self._line("0.001", lambda t: self._set_training("lr", float(parse_value(t, "lr"))))
+        self.lr = self._line("0.001", lambda t: self._set_training("lr", parse_number(t, "lr")))
         self.batch_size = self._spin(1, 1 << 20, lambda v: self._set_training("batch_size", v))
         self.length_unit = combo(["steps", "epochs"])
         self.length_unit.activated.connect(lambda _i: self._set_length())
@@ -176,7 +176,7 @@ class TrainPanel(QWidget):
     def _line(self, placeholder, commit):
         edit = QLineEdit()
         edit.setPlaceholderText(placeholder)
-        edit.editingFinished.connect(lambda: self._guard(commit, edit.text()))
+        edit.editingFinished.connect(lambda: self._guard(commit, edit.text(), field=edit))
         return edit
 
     def _spin(self, lo, hi, commit):
@@ -186,7 +186,8 @@ class TrainPanel(QWidget):
         box.editingFinished.connect(lambda: self._guard(commit, box.value()))
         return box
 
-    def _guard(self, fn, *args) -> None:
+    def _guard(self, fn, *args, field=None) -> None:
+        """Apply a setting; a refused one is reported, and kept in its ``field`` marked."""
         if self.loading:
             return
         try:
@@ -194,6 +195,9 @@ class TrainPanel(QWidget):
         except GraphModelError as e:
             self.message.emit(str(e))
             self.load()
+            if field is not None:  # what was typed stays, to be corrected
+                field.setText(args[0])
+                mark_invalid(field, str(e))
 
     # --- settings <-> document --------------------------------------------------------
 
