@@ -5,8 +5,8 @@ A problem stops training; a warning does not, but says what training will silent
 * a latent that a generative model reads without generating it (no prior): the objective
   takes it from the inference model alone — ``log p(x|z)``, no KL — and the model cannot be
   sampled (an autoencoder's point code, which ``point_posterior`` explains, is no trap);
-* a factor of an observed variable, or of an inference model, with no parents, no network
-  and the family's default constants (the editor's ``p(x) = Bernoulli(0)`` after its last
+* a factor of an observed variable, or an inference model's factor of a latent that the
+  generative model generates, with no parents, no network and the family's default constants (the editor's ``p(x) = Bernoulli(0)`` after its last
   parent was removed): it has nothing to learn;
 * a model the objective never uses (:func:`inference.objectives.unused_models`, the command
   line's warning);
@@ -30,11 +30,24 @@ RUN_NOTE = ("the graph was edited while training runs: the run uses the graph as
             "Stop and Start again to train the edited graph")
 
 
-def graph_warnings(graph) -> list[tuple[tuple | None, str]]:
-    """Every warning about ``graph`` (none while it has problems: those come first)."""
+def graph_warnings(graph, derivable: bool | None = None) -> list[tuple[tuple | None, str]]:
+    """Every warning about ``graph`` (none while it has problems: those come first).
+
+    Args:
+        derivable: whether the objective can be derived (None: find out). A latent without
+            a prior is only silent when it can: else the objective's own error says it.
+    """
     if not graph.factors or graph.problems():
         return []
-    return no_prior(graph) + fixed_factors(graph) + unused(graph)
+    if derivable is None:
+        from inference.objectives import derive
+
+        try:
+            derive(graph)
+            derivable = True
+        except GraphModelError:
+            derivable = False
+    return (no_prior(graph) if derivable else []) + fixed_factors(graph) + unused(graph)
 
 
 def no_prior(graph) -> list[tuple[tuple, str]]:
@@ -64,8 +77,9 @@ def fixed_factors(graph) -> list[tuple[tuple, str]]:
         v = graph.variables.get(f.target)
         if v is None or f.parents or f.init or f.net is not None or f.autoregressive is not None or f.flow:
             continue
-        if v.role != "observed" and graph.models.get(f.model) != "inference":
-            continue  # a fixed prior p(z) is the rule, not a trap
+        generated = any(e.target == f.target and graph.models.get(e.model) == "generative" for e in graph.factors)
+        if v.role != "observed" and (graph.models.get(f.model) != "inference" or not generated):
+            continue  # a fixed prior p(z), or noise that only q reads (AVB's ε), is the rule, not a trap
         if not all(isinstance(c, Const) for c in f.params.values()):
             continue
         try:

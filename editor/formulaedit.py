@@ -34,7 +34,7 @@ def located(message: str) -> tuple[int | None, str]:
     m = COLUMN.match(line)
     if m:
         return int(m.group(1)), m.group(2)
-    return None, re.sub(r"^objective(\.\w+)*: ", "", line)
+    return None, re.sub(r"^objective(\.formula)?: |^objective\.", "", line)
 
 
 def objective_section(formula: str, constants: dict) -> dict:

@@ -304,10 +304,10 @@ class ProblemsPanel(QListWidget):
             for variable, message in data_problems(g):
                 item = self._add("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
                 item.setData(DATA_ROLE, variable or "")
-            reason = objective_of(g)[2] if not self.count() and g.factors else None
-            if reason:  # a sound graph whose objective cannot be derived yet: say why here too
-                self._add("⚠  objective: " + reason, None)
-        self.warnings = graph_warnings(g) + [w for source in self.sources for w in source()]
+        reason = objective_of(g)[2] if not self.problems and g.factors else None
+        if reason and not self.count():  # a sound graph whose objective cannot be derived yet: say why here too
+            self._add("⚠  objective: " + reason, None)
+        self.warnings = graph_warnings(g, derivable=reason is None) + [w for source in self.sources for w in source()]
         if not self.count():
             more = f" ({len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''} below)" \
                 if self.warnings else ""

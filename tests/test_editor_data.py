@@ -1,0 +1,127 @@
+"""The Data panel: the binding as a table (variable ↔ field, expected and found shapes, a
+thumbnail of a few examples), edited from combo boxes as undoable edits, and its problems in
+the Problems panel in the user's words before Start."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PyQt6")
+pytest.importorskip("pyqtgraph")
+
+from conftest import EXAMPLES_DIR  # noqa: E402
+from test_editor_support import choose, make_window  # noqa: E402
+
+import graphmodel as gm  # noqa: E402
+from editor import databinding as db  # noqa: E402
+from editor.thumbnails import sketch, thumbnail  # noqa: E402
+
+
+def _vae(data=None) -> gm.Graph:
+    x = gm.Variable("x", (64,), support="binary", role="observed")
+    z = gm.Variable("z", (2,))
+    return gm.Graph("v", p=gm.Bernoulli(x, given=z, net=gm.MLP(16)) * gm.Normal(z, loc=0.0, scale=1.0),
+                    q=gm.Normal(z, given=x, net=gm.MLP(16)), data=data or {})
+
+
+def _listed(w) -> list[str]:
+    return [w.problems.item(i).text() for i in range(w.problems.count())]
+
+
+def _field_box(w, row: int):
+    return w.data_table.table.cellWidget(row, 1)
+
+
+def _drawn(pixmap) -> int:
+    """How many pixels of a thumbnail are not white."""
+    img = pixmap.toImage()
+    return sum(img.pixelColor(x, y).lightness() < 235 for x in range(0, img.width(), 2)
+               for y in range(0, img.height(), 2))
+
+
+def test_the_table_binds_from_its_own_combos_one_undoable_edit_each(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, _vae())
+    t = w.data_table
+    assert [(r.variable, r.field) for r in t.rows] == [("x", None)]
+    assert "no data yet" in t.note.text() and not _field_box(w, 0).isEnabled()
+    choose(t.dataset, "digits")  # the table's own dataset control binds what the shapes make clear
+    assert w.document.graph.data == {"dataset": "digits", "bind": {"x": "image"}}
+    (row,) = t.rows
+    assert row.field == "image" and row.problem is None
+    assert row.expected == "(N, 64) · 0 or 1" and row.found.startswith("(1797, 64) · 0")
+    assert _drawn(t.table.cellWidget(0, 3).pixmap()) > 20  # a few digits
+    assert "✓" in t.note.text() and w.train.start_button.isEnabled()
+    labels = [_field_box(w, 0).itemText(k) for k in range(_field_box(w, 0).count())]
+    assert labels[:3] == ["(none)", "image (64,)  ✓", "image2d (1, 8, 8)"]  # the fitting field is marked
+
+    choose(_field_box(w, 0), "image2d")  # the wrong shape: a problem, in the table and the Problems panel
+    assert w.document.graph.data["bind"] == {"x": "image2d"}
+    assert t.rows[0].problem.startswith("'x' is bound to image2d (1, 8, 8), which does not fit")
+    assert any(text.startswith("⚠  data: 'x' is bound to image2d") for text in _listed(w))
+    assert not w.train.start_button.isEnabled() and "image2d" in w.train.start_button.toolTip()
+    assert _drawn(t.table.cellWidget(0, 3).pixmap()) > 20  # the field's own pictures, to see what it holds
+    choose(_field_box(w, 0), None)
+    assert "bind" not in w.document.graph.data
+    assert t.rows[0].problem.startswith("'x' has no data: choose its field in the Data panel (fields: image (64,)")
+    stack = w.document.undo_stack
+    assert [stack.text(k) for k in range(stack.count())] == [
+        "Data: dataset digits", "Data: bind x to image2d", "Data: unbind x"]
+    stack.undo()
+    stack.undo()
+    assert w.document.graph.data == {"dataset": "digits", "bind": {"x": "image"}} and t.rows[0].field == "image"
+    stack.undo()
+    assert w.document.graph.data == {} and t.rows[0].field is None
+
+
+def test_an_unbound_input_stops_start_and_a_click_on_the_problem_shows_its_row(qtbot, tmp_path):
+    g = gm.load(EXAMPLES_DIR / "cvae.json")
+    g.data = {"dataset": "digits", "bind": {"x": "image"}}
+    w = make_window(qtbot, tmp_path, g)
+    text = next(t for t in _listed(w) if "'y'" in t)
+    assert "'y' is an input, always given: choose the field that gives it in the Data panel" in text
+    assert not w.train.start_button.isEnabled()
+    w.problems.setCurrentRow(_listed(w).index(text))
+    w.problems._activate(w.problems.currentItem())
+    assert not w.docks["data"].visibleRegion().isEmpty()  # the Data panel came to the front
+    assert w.data_table.table.currentRow() == [r.variable for r in w.data_table.rows].index("y")
+    choose(_field_box(w, w.data_table.table.currentRow()), "label")
+    assert w.document.graph.data["bind"] == {"x": "image", "y": "label"} and w.train.start_button.isEnabled()
+
+
+@pytest.mark.parametrize("variable, field, words", [
+    (gm.Variable("c", (), support="categorical", classes=5, role="observed"), "label",
+     "class indices must lie in [0, 5), found 5"),
+    (gm.Variable("c", (), role="observed"), "label", "'real' values must be real numbers, found whole numbers"),
+    (gm.Variable("c", (64,), support="one_hot", role="observed"), "image", "expects one-hot vectors"),
+])
+def test_a_field_whose_values_do_not_fit_is_a_problem_in_the_users_words(variable, field, words):
+    g = gm.Graph("g", p=gm.Normal(gm.Variable("z", (2,)), loc=0.0, scale=1.0))
+    g.add_variable(variable)
+    g.data = {"dataset": "digits", "bind": {"c": field}}
+    problems = db.data_problems(g)
+    assert len(problems) == 1 and problems[0][0] == "c", problems
+    assert words in problems[0][1] and "torch" not in problems[0][1] and "dtype" not in problems[0][1]
+
+
+def test_a_field_named_like_the_variable_binds_it_and_switching_datasets_keeps_what_fits():
+    g = gm.Graph("g", p=gm.Normal(gm.Variable("point", (2,), role="observed"), loc=0.0, scale=1.0))
+    g.data = {"dataset": "two_moons"}
+    (row,), why = db.binding_rows(g)
+    assert why is None and row.field == "point" and row.by_name and row.problem is None
+    g.data = db.bind_field(g, "point", "point")
+    assert db.choose_dataset(g, {**g.data, "dataset": "ring8"})["bind"] == {"point": "point"}
+    assert "bind" not in db.choose_dataset(g, {**g.data, "dataset": "digits"})  # digits has no point
+
+
+@pytest.mark.parametrize("name, variable, kind", [
+    ("vae", "x", "images"), ("realnvp", "x", "points"), ("dmm", "x", "lines"), ("sketchrnn", "d", "strokes"),
+    ("sketchrnn", "pen", "bars"), ("cvae", "y", "bars"), ("gqn_toy", "x_c", "lines"), ("m2", "y", "bars"),
+])
+def test_thumbnails_draw_a_few_examples_as_what_they_are(qapp, name, variable, kind):
+    g = gm.load(EXAMPLES_DIR / f"{name}.json")
+    rows, why = db.binding_rows(g)
+    assert why is None and not [r.problem for r in rows if r.problem]
+    values = {r.variable: r.values for r in rows}
+    drawn = sketch(g, variable, values[variable], values)
+    assert drawn is not None and drawn[0] == kind
+    assert _drawn(thumbnail(*drawn)) > 10
