@@ -31,7 +31,7 @@ from . import databinding as db
 from .forms import combo
 from .thumbnails import HEIGHT, WIDTH, sketch, thumbnail
 
-COLUMNS = ("variable", "field", "shape: expected / found", "examples")
+COLUMNS = ("variable", "field", "expected / found", "examples")
 BAD = QColor("#fff4e5")
 BAD_TEXT = QColor("#b45309")
 GOOD_TEXT = QColor("#2f7d32")
@@ -79,9 +79,13 @@ class BindingTable(QWidget):
         header = self.table.horizontalHeader()
         for k in range(len(COLUMNS)):
             header.setSectionResizeMode(k, QHeaderView.ResizeMode.ResizeToContents)
+        # the thumbnails stay in view however narrow the panel: the shapes give way (their
+        # tooltip has them whole), and a long field name is elided in its combo box
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(1, 124)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COLUMNS.index("examples"), QHeaderView.ResizeMode.Fixed)
         header.resizeSection(COLUMNS.index("examples"), WIDTH + 6)
-        header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -140,7 +144,7 @@ class BindingTable(QWidget):
         mark, colour = ("⚠ ", BAD_TEXT) if row.problem else ("✓ ", GOOD_TEXT) if row.field else ("", BAD_TEXT)
         shapes = QLabel(f"<span style='color:#374151'>{html.escape(row.expected)}</span><br>"
                         f"<span style='color:{colour.name()}'>{mark}{html.escape(row.found or 'no field')}</span>")
-        shapes.setToolTip(tip)
+        shapes.setToolTip(f"expected {row.expected}\nfound {row.found or 'nothing (no field)'}\n{tip}")
         shapes.setContentsMargins(4, 0, 4, 0)
         if row.problem:
             shapes.setStyleSheet(f"background: {BAD.name()};")

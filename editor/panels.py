@@ -158,6 +158,8 @@ class FormulaPanel(QWidget):
         self.refresh()
         self.editor = FormulaEditor(document)  # (after refresh: its preview replaces the objective shown)
         self.editor.previewed.connect(self._preview)
+        self._follow = False
+        self.scroll.verticalScrollBar().rangeChanged.connect(self._keep_in_view)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(10, 2, 10, 6)
         buttons.addWidget(self.editor.to_formula)
@@ -253,8 +255,19 @@ class FormulaPanel(QWidget):
     def _preview(self, loss) -> None:
         if loss is not None:
             self.show_objective(loss, None, preview=True)
+            self._follow = True
+            self._keep_in_view()
         else:  # the file's objective again
+            self._follow = False
             self.show_objective(*derived(self.document.graph))
+
+    def _keep_in_view(self, *_range) -> None:
+        """Scroll to the previewed objective (again when its picture, typeset meanwhile, has
+        changed the panel's height)."""
+        if self._follow:  # (down only: the formula's start stays in view, left)
+            formula = self.objective_rows[-1][1]
+            bar = self.scroll.verticalScrollBar()
+            bar.setValue(max(bar.value(), formula.geometry().bottom() - self.scroll.viewport().height() + 6))
 
     def copy_latex(self) -> None:
         QApplication.clipboard().setText("\n".join(self.latex))

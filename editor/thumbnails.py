@@ -18,7 +18,7 @@ EXAMPLES = 3
 #: points in a scatter
 POINTS = 300
 #: the thumbnail's size in pixels
-WIDTH, HEIGHT = 132, 40
+WIDTH, HEIGHT = 116, 38
 LINE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
 
 

@@ -215,6 +215,11 @@ class TrainPanel(QWidget):
             self.test_fraction.setText("" if tf is None else f"{tf:g}")
             self.objective.setCurrentIndex(max(0, self.objective.findData(g.objective.get("kind"))))
             self.objective_options.setText(format_pairs({k: v for k, v in g.objective.items() if k != "kind"}))
+            formula = "formula" in g.objective  # (a kind beside a formula would be refused: no dead end)
+            for w in (self.objective, self.objective_options):
+                w.setEnabled(not formula)
+                w.setToolTip("the objective is a formula: edit it in the Formulas panel (Derive goes back to "
+                             "a kind)" if formula else "")
             defaults = TrainConfig()
             t = {**defaults.to_dict(), **{k: v for k, v in g.training.items() if v is not None}}
             self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(t["optimizer"])))
