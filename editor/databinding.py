@@ -178,7 +178,10 @@ def _row(graph, name: str, field, by_name: bool, fields: dict) -> BindRow:
         return BindRow(name, v.role, field, by_name, expected, "",
                        f"'{name}' is bound to {field}, which the dataset does not have; choose another field")
     x = fields[field]
-    return BindRow(name, v.role, field, by_name, expected, found_text(x), _check(graph, name, field, x), x)
+    key = ("found", _key(graph.data), field)
+    if key not in _CHECKED:  # (a scan of every value: once per field, not once per edit)
+        _CHECKED[key] = found_text(x)
+    return BindRow(name, v.role, field, by_name, expected, _CHECKED[key], _check(graph, name, field, x), x)
 
 
 def _check(graph, name: str, field: str, x) -> str | None:
