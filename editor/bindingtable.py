@@ -19,6 +19,8 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
+    QPushButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -28,7 +30,7 @@ from PyQt6.QtWidgets import (
 from graphmodel import GraphModelError
 
 from . import databinding as db
-from .forms import combo
+from .forms import combo, mark_invalid
 from .thumbnails import HEIGHT, WIDTH, sketch, thumbnail
 
 COLUMNS = ("variable", "field", "expected / found", "examples")
@@ -68,6 +70,18 @@ class BindingTable(QWidget):
         top.addWidget(QLabel("dataset"))
         top.addWidget(self.dataset, 1)
         top.addWidget(self.summary)
+        self.options = QLineEdit()
+        self.options.setToolTip("the dataset's options, name: value (a file's path, a size, …)")
+        self.options.editingFinished.connect(lambda: None if self.loading else self._set_options())
+        self.browse = QPushButton("Choose…")
+        self.browse.setToolTip("choose the file (or folder) the dataset reads")
+        self.browse.clicked.connect(self._browse)
+        #: asks for a path for dataset ``name`` (a folder for image_folder); None: cancelled
+        self.choose_path = _ask_path
+        second = QHBoxLayout()
+        second.addWidget(QLabel("options"))
+        second.addWidget(self.options, 1)
+        second.addWidget(self.browse)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.verticalHeader().setVisible(False)
@@ -92,6 +106,7 @@ class BindingTable(QWidget):
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 4, 6, 4)
         box.addLayout(top)
+        box.addLayout(second)
         box.addWidget(self.table, 1)
         box.addWidget(self.note)
         document.changed.connect(self.refresh)
@@ -112,6 +127,7 @@ class BindingTable(QWidget):
         self.loading = True
         try:
             self.dataset.setCurrentIndex(max(0, self.dataset.findData(g.data.get("dataset"))))
+            self._show_options(g.data)
             self.rows, self.general = db.binding_rows(g)
             self._fill(g)
         finally:
@@ -204,6 +220,43 @@ class BindingTable(QWidget):
             data = db.choose_dataset(self.document.graph, {**data, "dataset": name})
         self._apply(data, f"Data: dataset {name or 'none'}")
 
+    def _show_options(self, data: dict) -> None:
+        from .trainpanel import format_pairs
+
+        params = _loader_options(data.get("dataset"))
+        self.options.setText(format_pairs(data.get("options") or {}))
+        self.options.setPlaceholderText(", ".join(f"{k}: {v!r}" if v != "" else f"{k}: …"
+                                                  for k, v in params.items()) or "no options")
+        self.options.setEnabled(bool(params))
+        self.browse.setVisible("path" in params)
+
+    def _set_options(self, options: dict | None = None) -> None:
+        """Apply the options typed (or ``options``); a refusal stays in the field, marked."""
+        from .trainpanel import parse_pairs
+
+        g = self.document.graph
+        try:
+            if options is None:
+                options = {k: _value(v) for k, v in parse_pairs(self.options.text(), "data.options").items()}
+            data = {k: v for k, v in g.data.items() if k != "options"} | ({"options": options} if options else {})
+            if data == g.data:
+                return
+            if data.get("dataset"):
+                from inference.data import check_dataset_options
+
+                check_dataset_options(data["dataset"], options or {})
+                data = db.choose_dataset(g, data)
+            self.ops.set_section("data", data, "Data: options")
+        except GraphModelError as e:
+            self.on_message(str(e))
+            mark_invalid(self.options, str(e))
+
+    def _browse(self) -> None:
+        name = self.document.graph.data.get("dataset")
+        path = self.choose_path(name)
+        if path:
+            self._set_options({**(self.document.graph.data.get("options") or {}), "path": str(path)})
+
     def _bind(self, variable: str, field) -> None:
         if self.loading:
             return
@@ -217,6 +270,37 @@ class BindingTable(QWidget):
             self.on_message(str(e))
             self._key = None
             self.refresh()
+
+
+def _loader_options(name) -> dict:
+    """The options dataset ``name``'s loader takes, with their defaults (``path``: "")."""
+    import inspect
+
+    from inference.data import DATASETS
+
+    if not name or name not in DATASETS.names():
+        return {}
+    params = inspect.signature(DATASETS.get(name)).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty and p.name != "split"}
+
+
+def _value(text: str):
+    """An option's value: a number, true/false or a list as JSON, anything else the text itself."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _ask_path(name: str):
+    from PyQt6.QtWidgets import QFileDialog
+
+    if name == "image_folder":
+        return QFileDialog.getExistingDirectory(None, "The folder of images") or None
+    suffix = {"npz": "NumPy archives (*.npz)", "npy": "NumPy arrays (*.npy)"}.get(name, "All files (*)")
+    return QFileDialog.getOpenFileName(None, f"The {name} file", "", suffix)[0] or None
 
 
 def install(window) -> BindingTable:

@@ -146,7 +146,7 @@ def binding_rows(graph) -> tuple[list[BindRow], str | None]:
     try:
         fields = _fields(section)
     except GraphModelError as e:
-        return [_row(graph, n, None, False, {}) for n in names], f"the dataset cannot be loaded: {_plain(e)}"
+        return [_row(graph, n, None, False, {}) for n in names], _unloadable(section["dataset"], _plain(e))
     bind = section.get("bind") or {}
     bind = bind if isinstance(bind, dict) else {}
     rows = []
@@ -199,6 +199,17 @@ def _check(graph, name: str, field: str, x) -> str | None:
         except GraphModelError as e:
             _CHECKED[key] = f"'{name}' is bound to {field} {_describe(x)}, which does not fit: {_plain(e)}"
     return _CHECKED[key]
+
+
+def _unloadable(name: str, why: str) -> str:
+    """Why dataset ``name`` cannot load, pointing at the Data panel's options (not the file's keys)."""
+    m = re.match(r"data\.options\.(\w+): (.*)", why)
+    if m is None:
+        return f"{name} cannot be loaded: {why}"
+    if m.group(1) == "path":
+        return f"{name} cannot be loaded: {m.group(2)}; choose its {'folder' if 'folder' in why else 'file'} " \
+               "with Choose… in the Data panel"
+    return f"{name} cannot be loaded: its option {m.group(1)}: {m.group(2)} (options, in the Data panel)"
 
 
 def data_problems(graph) -> list[tuple[str | None, str]]:

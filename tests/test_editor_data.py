@@ -4,16 +4,18 @@ the Problems panel in the user's words before Start."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pytest.importorskip("PyQt6")
 pytest.importorskip("pyqtgraph")
 
 from conftest import EXAMPLES_DIR  # noqa: E402
-from test_editor_support import choose, make_window  # noqa: E402
+from test_editor_support import choose, make_window, type_into  # noqa: E402
 
 import graphmodel as gm  # noqa: E402
 from editor import databinding as db  # noqa: E402
+from editor.forms import is_invalid  # noqa: E402
 from editor.thumbnails import sketch, thumbnail  # noqa: E402
 
 
@@ -125,3 +127,27 @@ def test_thumbnails_draw_a_few_examples_as_what_they_are(qapp, name, variable, k
     drawn = sketch(g, variable, values[variable], values)
     assert drawn is not None and drawn[0] == kind
     assert _drawn(thumbnail(*drawn)) > 10
+
+
+def test_a_file_of_ones_own_is_chosen_in_the_data_panel(qtbot, tmp_path):
+    path = tmp_path / "mine.npz"
+    np.savez(path, pixels=(np.random.default_rng(0).random((50, 64)) > 0.5).astype(np.float32))
+    w = make_window(qtbot, tmp_path, _vae())
+    t = w.data_table
+    choose(t.dataset, "npz")
+    assert t.browse.isVisible() and t.options.placeholderText() == "path: …"
+    text = next(x for x in _listed(w) if x.startswith("⚠  data: "))
+    assert text.endswith("choose its file with Choose… in the Data panel") and "data.options" not in text
+    t.choose_path = lambda name: str(path) if name == "npz" else None
+    t.browse.click()
+    assert w.document.graph.data == {"dataset": "npz", "options": {"path": str(path)}, "bind": {"x": "pixels"}}
+    assert t.rows[0].found.startswith("(50, 64) · 0") and w.train.start_button.isEnabled()
+    assert w.document.undo_stack.text(w.document.undo_stack.count() - 1) == "Data: options"
+
+    choose(t.dataset, "two_moons")  # another dataset: its own options, the binding that no longer fits gone
+    assert w.document.graph.data == {"dataset": "two_moons"} and not t.browse.isVisible()
+    type_into(qtbot, t.options, "n: -5")
+    assert is_invalid(t.options) and w.last_message.startswith("data.options.n: expected an integer")
+    assert w.document.graph.data == {"dataset": "two_moons"}
+    type_into(qtbot, t.options, "n: 300, noise: 0.1")
+    assert w.document.graph.data == {"dataset": "two_moons", "options": {"n": 300, "noise": 0.1}}
