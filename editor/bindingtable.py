@@ -151,8 +151,10 @@ class BindingTable(QWidget):
 
     def _fill_row(self, g, k: int, row: db.BindRow, fields: dict, values: dict) -> None:
         tip = row.problem or (f"'{row.variable}' takes its values from {row.field}"
-                              + (" (the field has its name)" if row.by_name else ""))
-        name = QTableWidgetItem(row.variable)
+                              + (" (the field has its name)" if row.by_name else "") if row.field else
+                              f"the sequences of {row.variable} all run {g.plates[row.variable].size} steps"
+                              if row.role == "lengths" else "no field yet")
+        name = QTableWidgetItem(f"{row.variable} lengths" if row.role == "lengths" else row.variable)
         name.setToolTip(f"{row.variable}: {row.role}\n{tip}")
         if row.problem:
             name.setBackground(QBrush(BAD))
@@ -174,18 +176,20 @@ class BindingTable(QWidget):
         self.table.setCellWidget(k, COLUMNS.index("examples"), picture)
 
     def _field_box(self, g, row: db.BindRow, fields: dict):
-        v = g.variables[row.variable]
-        want = tuple(v.shape) if not v.plate else None
-        items = [(None, NONE)]
+        lengths = row.role == "lengths"
+        v = None if lengths else g.variables[row.variable]
+        want = () if lengths else tuple(v.shape) if not v.plate else None
+        items = [(None, "(none: full length)" if lengths else NONE)]
         for f, x in fields.items():
-            fits = want is not None and tuple(x.shape[1:]) == want
+            fits = want is not None and tuple(x.shape[1:]) == want and (not lengths or not x.is_floating_point())
             items.append((f, f"{f} {db._describe(x)}" + ("  ✓" if fits else "")))
         if row.field is not None and row.field not in fields:
             items.append((row.field, f"{row.field} (missing)"))
         box = combo(items, row.field)
         box.setEnabled(bool(fields))
-        box.setToolTip(f"the field of {g.data.get('dataset') or 'the dataset'} that gives '{row.variable}'")
-        box.activated.connect(lambda _i, r=row.variable, b=box: self._bind(r, b.currentData()))
+        box.setToolTip(f"the field of {g.data.get('dataset') or 'the dataset'} that gives "
+                       + (f"the lengths of {row.variable}'s sequences" if lengths else f"'{row.variable}'"))
+        box.activated.connect(lambda _i, r=row, b=box: self._bind(r, b.currentData()))
         return box
 
     def _show_selected(self) -> None:
@@ -257,11 +261,15 @@ class BindingTable(QWidget):
         if path:
             self._set_options({**(self.document.graph.data.get("options") or {}), "path": str(path)})
 
-    def _bind(self, variable: str, field) -> None:
+    def _bind(self, row: db.BindRow, field) -> None:
         if self.loading:
             return
-        self._apply(db.bind_field(self.document.graph, variable, field),
-                    f"Data: bind {variable} to {field}" if field else f"Data: unbind {variable}")
+        g, name = self.document.graph, row.variable
+        if row.role == "lengths":
+            self._apply(db.bind_lengths(g, name, field), f"Data: lengths of {name} from {field or 'none'}")
+        else:
+            self._apply(db.bind_field(g, name, field), f"Data: bind {name} to {field}" if field else
+                        f"Data: unbind {name}")
 
     def _apply(self, data: dict, text: str) -> None:
         try:

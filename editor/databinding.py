@@ -155,6 +155,7 @@ def binding_rows(graph) -> tuple[list[BindRow], str | None]:
         field = str(field) if isinstance(field, int) and not isinstance(field, bool) else field
         by_name = field is None and n in fields
         rows.append(_row(graph, n, n if by_name else field, by_name, fields))
+    rows += [_length_row(graph, p, fields) for p in _sequences(graph, names)]
     lengths = {r.field: len(r.values) for r in rows if r.values is not None}
     if len(set(lengths.values())) > 1:
         counts = ", ".join(f"{f} has {k:,}" for f, k in lengths.items())
@@ -182,6 +183,55 @@ def _row(graph, name: str, field, by_name: bool, fields: dict) -> BindRow:
     if key not in _CHECKED:  # (a scan of every value: once per field, not once per edit)
         _CHECKED[key] = found_text(x)
     return BindRow(name, v.role, field, by_name, expected, _CHECKED[key], _check(graph, name, field, x), x)
+
+
+def _sequences(graph, names) -> list[str]:
+    """The sequence plates that variables taking data lie in (their lengths may be given)."""
+    plates = {graph.variables[n].plate for n in names if graph.variables[n].plate}
+    return [p for p, q in graph.plates.items() if q.kind == "sequence" and p in plates]
+
+
+def _length_row(graph, plate: str, fields: dict) -> BindRow:
+    """The lengths of a sequence plate's sequences: a field of whole numbers, or none (every
+    sequence runs all the plate's steps)."""
+    from graphmodel.variables import length_key
+    from inference.data import check_fields
+
+    p = graph.plates[plate]
+    lengths = graph.data.get("lengths") or {}
+    field = lengths.get(plate) if isinstance(lengths, dict) else None
+    by_name = field is None and length_key(plate) in fields
+    field = length_key(plate) if by_name else field
+    expected = f"({'N' if p.inside is None else f'N, {p.inside}'}{',' if p.inside is None else ''}) · " \
+               f"whole numbers 1 … {p.size}"
+    if field is None or field not in fields:
+        problem = None if field is None else f"the lengths of {plate} are bound to {field}, which the dataset does " \
+                                             "not have; choose another field"
+        return BindRow(plate, "lengths", field, False, expected, "every sequence runs all its steps"
+                       if field is None else "", problem)
+    x = fields[field]
+    key = ("lengths", _key(graph.data), field, repr(p))
+    if key not in _CHECKED:
+        try:
+            check_fields(graph, {length_key(plate): x})
+            _CHECKED[key] = None
+        except GraphModelError as e:
+            _CHECKED[key] = f"the lengths of {plate} are bound to {field} {_describe(x)}, which does not fit: " \
+                            f"{_plain(e).replace(f'lengths of plate {plate!r}: ', '')}"
+    return BindRow(plate, "lengths", field, by_name, expected, found_text(x), _CHECKED[key], x)
+
+
+def bind_lengths(graph, plate: str, field: str | None) -> dict:
+    """The data section with the lengths of ``plate`` read from ``field`` (``None``: full length)."""
+    data = dict(graph.data)
+    lengths = {k: v for k, v in (data.get("lengths") or {}).items() if k != plate}
+    if field is not None:
+        lengths[plate] = field
+    if lengths:
+        data["lengths"] = lengths
+    else:
+        data.pop("lengths", None)
+    return data
 
 
 def _check(graph, name: str, field: str, x) -> str | None:

@@ -29,9 +29,12 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
     ``rows`` (variable → values) lets the offsets of a stroke model find their pen."""
     from inference.plots import image_shape
 
-    v = graph.variables[name]
     if not isinstance(x, torch.Tensor) or x.numel() == 0 or x.dim() == 0:
         return None
+    v = graph.variables.get(name)
+    if v is None:  # a sequence plate's lengths: how many sequences have each length
+        return ("bars", torch.bincount(x.reshape(-1).long().clamp(min=0)).numpy()) \
+            if not torch.is_floating_point(x) else None
     strokes = _strokes(graph, name, x, rows or {})
     if strokes is not None:
         return "strokes", strokes

@@ -118,6 +118,7 @@ def test_a_field_named_like_the_variable_binds_it_and_switching_datasets_keeps_w
 @pytest.mark.parametrize("name, variable, kind", [
     ("vae", "x", "images"), ("realnvp", "x", "points"), ("dmm", "x", "lines"), ("sketchrnn", "d", "strokes"),
     ("sketchrnn", "pen", "bars"), ("cvae", "y", "bars"), ("gqn_toy", "x_c", "lines"), ("m2", "y", "bars"),
+    ("sketchrnn", "time", "bars"),  # the lengths of the sequences
 ])
 def test_thumbnails_draw_a_few_examples_as_what_they_are(qapp, name, variable, kind):
     g = gm.load(EXAMPLES_DIR / f"{name}.json")
@@ -151,3 +152,22 @@ def test_a_file_of_ones_own_is_chosen_in_the_data_panel(qtbot, tmp_path):
     assert w.document.graph.data == {"dataset": "two_moons"}
     type_into(qtbot, t.options, "n: 300, noise: 0.1")
     assert w.document.graph.data == {"dataset": "two_moons", "options": {"n": 300, "noise": 0.1}}
+
+
+def test_the_lengths_of_a_sequence_plate_are_a_row_of_their_own(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "sketchrnn.json"))
+    t = w.data_table
+    assert [(r.variable, r.role, r.field) for r in t.rows] == [
+        ("d", "observed", "offset"), ("pen", "observed", "pen"), ("time", "lengths", "length")]
+    assert t.rows[2].expected == "(N,) · whole numbers 1 … 64" and t.rows[2].problem is None
+    assert t.table.item(2, 0).text() == "time lengths"
+    box = _field_box(w, 2)
+    assert box.itemText(0) == "(none: full length)" and box.itemText(box.findData("length")) == "length ()  ✓"
+    choose(box, "label")  # class numbers 0 … 9 are no lengths
+    assert w.document.graph.data["lengths"] == {"time": "label"}
+    assert t.rows[2].problem.startswith("the lengths of time are bound to label (), which does not fit: expected "
+                                        "values in [1, 64]")
+    assert not w.train.start_button.isEnabled()
+    choose(_field_box(w, 2), None)
+    assert "lengths" not in w.document.graph.data and t.rows[2].found == "every sequence runs all its steps"
+    assert w.document.undo_stack.text(1) == "Data: lengths of time from none"
