@@ -53,64 +53,53 @@ class BindingTable(QWidget):
 
     def __init__(self, document, ops, parent=None):
         super().__init__(parent)
-        from inference.data import DATASETS
-
         self.document, self.ops = document, ops
         self.on_message = lambda text: None
+        #: asks for a path for dataset ``name`` (a folder for image_folder); None: cancelled
+        self.choose_path = _ask_path
         self.rows: list[db.BindRow] = []
         self.general: str | None = None
         self._key = None
         self.loading = False
+        self.table = _table()
+        self.table.itemSelectionChanged.connect(self._show_selected)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(6, 4, 6, 4)
+        box.addLayout(self._dataset_row())
+        box.addLayout(self._options_row())
+        box.addWidget(self.table, 1)
+        box.addWidget(self.note)
+        document.changed.connect(self.refresh)
+        self.refresh()
+
+    def _dataset_row(self) -> QHBoxLayout:
+        from inference.data import DATASETS
+
         self.dataset = combo([(None, NONE)] + DATASETS.names())
         self.dataset.setToolTip("the dataset to train on; choosing one binds the variables its fields fit")
         self.dataset.activated.connect(lambda _i: self._choose_dataset(self.dataset.currentData()))
         self.summary = QLabel()
         self.summary.setStyleSheet("color: #6b7280;")
-        top = QHBoxLayout()
-        top.addWidget(QLabel("dataset"))
-        top.addWidget(self.dataset, 1)
-        top.addWidget(self.summary)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("dataset"))
+        row.addWidget(self.dataset, 1)
+        row.addWidget(self.summary)
+        return row
+
+    def _options_row(self) -> QHBoxLayout:
         self.options = QLineEdit()
         self.options.setToolTip("the dataset's options, name: value (a file's path, a size, …)")
         self.options.editingFinished.connect(lambda: None if self.loading else self._set_options())
         self.browse = QPushButton("Choose…")
         self.browse.setToolTip("choose the file (or folder) the dataset reads")
         self.browse.clicked.connect(self._browse)
-        #: asks for a path for dataset ``name`` (a folder for image_folder); None: cancelled
-        self.choose_path = _ask_path
-        second = QHBoxLayout()
-        second.addWidget(QLabel("options"))
-        second.addWidget(self.options, 1)
-        second.addWidget(self.browse)
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().setDefaultSectionSize(HEIGHT + 6)
-        header = self.table.horizontalHeader()
-        for k in range(len(COLUMNS)):
-            header.setSectionResizeMode(k, QHeaderView.ResizeMode.ResizeToContents)
-        # the thumbnails stay in view however narrow the panel: the shapes give way (their
-        # tooltip has them whole), and a long field name is elided in its combo box
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
-        header.resizeSection(1, 124)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(COLUMNS.index("examples"), QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(COLUMNS.index("examples"), WIDTH + 6)
-        self.table.itemSelectionChanged.connect(self._show_selected)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        box = QVBoxLayout(self)
-        box.setContentsMargins(6, 4, 6, 4)
-        box.addLayout(top)
-        box.addLayout(second)
-        box.addWidget(self.table, 1)
-        box.addWidget(self.note)
-        document.changed.connect(self.refresh)
-        self.refresh()
+        row = QHBoxLayout()
+        row.addWidget(QLabel("options"))
+        row.addWidget(self.options, 1)
+        row.addWidget(self.browse)
+        return row
 
     # --- reading the document ---------------------------------------------------------
 
@@ -278,6 +267,27 @@ class BindingTable(QWidget):
             self.on_message(str(e))
             self._key = None
             self.refresh()
+
+
+def _table() -> QTableWidget:
+    table = QTableWidget(0, len(COLUMNS))
+    table.setHorizontalHeaderLabels(list(COLUMNS))
+    table.verticalHeader().setVisible(False)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setWordWrap(False)
+    table.verticalHeader().setDefaultSectionSize(HEIGHT + 6)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    # the thumbnails stay in view however narrow the panel: the shapes give way (their
+    # tooltip has them whole), and a long field name is elided in its combo box
+    header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+    header.resizeSection(1, 124)
+    header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(3, QHeaderView.ResizeMode.Fixed)
+    header.resizeSection(3, WIDTH + 6)
+    return table
 
 
 def _loader_options(name) -> dict:

@@ -146,32 +146,40 @@ class FormulaPanel(QWidget):
         self.reason.setStyleSheet("color: #b45309;")
         self.box.addWidget(self.reason)
         self.box.addStretch(1)
-        self.copy_button = QPushButton("Copy LaTeX")
-        self.copy_button.setToolTip("Copy every formula as LaTeX")
-        self.copy_button.clicked.connect(self.copy_latex)
-        from .formulaedit import FormulaEditor
-
         self._key = None
         self.latex: list[str] = []
         self.texts: list[str] = []
         document.changed.connect(self.refresh)
         self.refresh()
-        self.editor = FormulaEditor(document)  # (after refresh: its preview replaces the objective shown)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.scroll, 1)
+        outer.addWidget(self._formula_editor())  # (after refresh: its preview replaces the objective shown)
+        outer.addLayout(self._buttons())
+
+    def _formula_editor(self):
+        """The field that edits a formula objective (:mod:`editor.formulaedit`)."""
+        from .formulaedit import FormulaEditor
+
+        self.editor = FormulaEditor(self.document)
         self.editor.previewed.connect(self._preview)
         self._follow = False
         self.scroll.verticalScrollBar().rangeChanged.connect(self._keep_in_view)
+        return self.editor
+
+    def _buttons(self) -> QHBoxLayout:
+        """Edit as formula / Derive on the left, Copy LaTeX on the right: always in view."""
+        self.copy_button = QPushButton("Copy LaTeX")
+        self.copy_button.setToolTip("Copy every formula as LaTeX")
+        self.copy_button.clicked.connect(self.copy_latex)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(10, 2, 10, 6)
         buttons.addWidget(self.editor.to_formula)
         buttons.addWidget(self.editor.to_derived)
         buttons.addStretch(1)
         buttons.addWidget(self.copy_button)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(0)
-        outer.addWidget(self.scroll, 1)
-        outer.addWidget(self.editor)
-        outer.addLayout(buttons)
+        return buttons
 
     @property
     def objective(self) -> FormulaLabel:
