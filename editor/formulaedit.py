@@ -192,6 +192,8 @@ class FormulaEditor(QWidget):
         self.timer.stop()
         self._show(None, None)
         self._preview(None)
+        if shown is not None:  # an edit of the graph may have broken the formula: show where
+            self.check()
 
     def _preview(self, loss) -> None:
         """Tell the panel what to typeset (only when that changes: the panel derives again)."""

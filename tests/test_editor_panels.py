@@ -80,6 +80,18 @@ def test_an_error_without_a_column_is_shown_whole_and_esc_puts_the_files_formula
     assert editor.text.text() == JMVAE and editor.constants.text() == "alpha: 1.0" and editor.problem is None
 
 
+def test_an_edit_of_the_graph_that_breaks_the_formula_marks_its_column(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / "m2.json"))
+    editor = w.formulas.editor
+    assert editor.problem is None
+    w.ops.update_variable("y", name="label")  # the formula still reads y
+    formula = w.document.graph.objective["formula"]
+    assert editor.column == formula.index("y") + 1 and editor.problem.startswith("unknown name 'y'")
+    assert editor.text.extraSelections()
+    w.document.undo_stack.undo()
+    assert editor.problem is None and not editor.text.extraSelections()
+
+
 @pytest.mark.parametrize("name, formula", [("vae", "elbo(p, q)"), ("iwae", "iwae(p, q, k=5)")])
 def test_a_derived_objective_becomes_its_formula_to_edit_and_back(qtbot, tmp_path, name, formula):
     w = make_window(qtbot, tmp_path, gm.load(EXAMPLES_DIR / f"{name}.json"))
