@@ -171,3 +171,17 @@ def test_the_lengths_of_a_sequence_plate_are_a_row_of_their_own(qtbot, tmp_path)
     choose(_field_box(w, 2), None)
     assert "lengths" not in w.document.graph.data and t.rows[2].found == "every sequence runs all its steps"
     assert w.document.undo_stack.text(1) == "Data: lengths of time from none"
+
+
+def test_editing_a_variable_rechecks_its_data_at_once(qtbot, tmp_path):
+    w = make_window(qtbot, tmp_path, _vae({"dataset": "digits", "bind": {"x": "image"}}))
+    assert w.train.start_button.isEnabled() and w.data_table.rows[0].problem is None
+    w.ops.update_variable("x", shape=(32,))
+    assert w.data_table.rows[0].expected == "(N, 32) · 0 or 1"
+    assert any("'x' is bound to image (64,), which does not fit" in t for t in _listed(w))
+    assert not w.train.start_button.isEnabled()
+    w.ops.update_variable("x", shape=(64,), support="categorical")
+    assert w.data_table.rows[0].problem.endswith("categorical data must be integer class indices, found real numbers")
+    w.document.undo_stack.undo()
+    w.document.undo_stack.undo()
+    assert w.data_table.rows[0].problem is None and w.train.start_button.isEnabled()
