@@ -326,7 +326,7 @@ class ProblemsPanel(QListWidget):
                 item = self._add("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
                 item.setData(DATA_ROLE, variable or "")
         reason = objective_of(g)[2] if not self.problems and g.factors else None
-        if reason and not self.count():  # a sound graph whose objective cannot be derived yet: say why here too
+        if reason:  # a sound graph whose objective cannot be derived yet: say why here too
             self._add("⚠  objective: " + reason, None)
         self.warnings = graph_warnings(g, derivable=reason is None) + [w for source in self.sources for w in source()]
         if not self.count():

@@ -252,9 +252,12 @@ class TrainPanel(QWidget):
     def blockers(self) -> list[str]:
         """Why Start cannot train the graph now (empty when it can)."""
         from .databinding import data_problems
+        from .panels import objective_of
 
         g = self.document.graph
-        return [p.message for p in g.problems()] + [m for _, m in data_problems(g)]
+        problems = [p.message for p in g.problems()]
+        reason = objective_of(g)[2] if g.factors and not problems else None  # (training would fail on it)
+        return problems + [m for _, m in data_problems(g)] + ([f"objective: {reason}"] if reason else [])
 
     def _edited(self) -> None:
         if self.run is not None:

@@ -148,6 +148,14 @@ def test_a_latent_without_a_prior_that_the_elbo_refuses_is_said_once(qtbot, tmp_
     w = make_window(qtbot, tmp_path, _without(gm.load(EXAMPLES_DIR / "vae.json"), "p", "z"))
     assert not _warnings(w) and len(_listed(w)) == 1
     assert _listed(w)[0].startswith("⚠  objective: ELBO: 'q' samples 'z' but model 'p' has no factor for it")
+    assert not w.train.start_button.isEnabled() and "objective: ELBO: 'q' samples 'z'" in w.train.start_button.toolTip()
+
+
+def test_the_objectives_problem_is_listed_beside_the_datas(qtbot, tmp_path):
+    g = _without(gm.load(EXAMPLES_DIR / "vae.json"), "p", "z")
+    g.data = {}
+    w = make_window(qtbot, tmp_path, g)
+    assert [t.split(":")[0] for t in _listed(w)] == ["⚠  data", "⚠  objective"]
 
 
 @pytest.mark.parametrize("model, target, words", [("p", "x", "p(x) is a fixed Bernoulli"),
