@@ -41,16 +41,26 @@ def objective_of(graph) -> tuple[str, str, str | None]:
     return ("", "", reason) if reason else (str(loss), loss.latex(), None)
 
 
+#: the last derivation: ``(graph, revision, objective section, result)`` — the formulas, the
+#: problems and Start's tooltip all ask after each edit, and the graph is derived once
+_LAST: list = [None, -1, None, None]
+
+
 def derived(graph):
     """``(objective, None)``, or ``(None, reason)`` when it cannot be derived yet."""
     from inference.objectives import derive
 
     if not graph.variables:
         return None, "add variables and factors to see the objective"
+    section = repr(graph.objective)
+    if _LAST[0] is graph and _LAST[1] == graph.revision and _LAST[2] == section:
+        return _LAST[3]
     try:
-        return derive(graph), None
+        out = derive(graph), None
     except GraphModelError as e:
-        return None, str(e).split("\n")[0]
+        out = None, str(e).split("\n")[0]
+    _LAST[:] = [graph, graph.revision, section, out]  # (holding the graph: its id is not reused meanwhile)
+    return out
 
 
 def objective_rows(loss) -> list[tuple[str, str, str]]:
