@@ -30,6 +30,29 @@ RUN_NOTE = ("the graph was edited while training runs: the run uses the graph as
             "Stop and Start again to train the edited graph")
 
 
+#: the last derivation: ``(graph, revision, objective section, result)`` — the formulas, the
+#: problems and Start's tooltip all ask after each edit, and the graph is derived once
+_LAST: list = [None, -1, None, None]
+
+
+def derive_once(graph) -> tuple:
+    """``(objective, None)``, or ``(None, reason)`` when it cannot be derived yet; the last
+    graph's answer is kept until it is edited."""
+    from inference.objectives import derive
+
+    if not graph.variables:
+        return None, "add variables and factors to see the objective"
+    section = repr(graph.objective)
+    if _LAST[0] is graph and _LAST[1] == graph.revision and _LAST[2] == section:
+        return _LAST[3]
+    try:
+        out = derive(graph), None
+    except GraphModelError as e:
+        out = None, str(e).split("\n")[0]
+    _LAST[:] = [graph, graph.revision, section, out]  # (holding the graph: its id is not reused meanwhile)
+    return out
+
+
 def graph_warnings(graph, derivable: bool | None = None) -> list[tuple[tuple | None, str]]:
     """Every warning about ``graph`` (none while it has problems: those come first).
 

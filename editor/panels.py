@@ -18,7 +18,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from graphmodel import GraphModelError
 from graphmodel.render.abridge import abridge
 
 from . import style
@@ -41,26 +40,11 @@ def objective_of(graph) -> tuple[str, str, str | None]:
     return ("", "", reason) if reason else (str(loss), loss.latex(), None)
 
 
-#: the last derivation: ``(graph, revision, objective section, result)`` — the formulas, the
-#: problems and Start's tooltip all ask after each edit, and the graph is derived once
-_LAST: list = [None, -1, None, None]
-
-
 def derived(graph):
     """``(objective, None)``, or ``(None, reason)`` when it cannot be derived yet."""
-    from inference.objectives import derive
+    from .advice import derive_once
 
-    if not graph.variables:
-        return None, "add variables and factors to see the objective"
-    section = repr(graph.objective)
-    if _LAST[0] is graph and _LAST[1] == graph.revision and _LAST[2] == section:
-        return _LAST[3]
-    try:
-        out = derive(graph), None
-    except GraphModelError as e:
-        out = None, str(e).split("\n")[0]
-    _LAST[:] = [graph, graph.revision, section, out]  # (holding the graph: its id is not reused meanwhile)
-    return out
+    return derive_once(graph)
 
 
 def objective_rows(loss) -> list[tuple[str, str, str]]:

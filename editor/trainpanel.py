@@ -251,12 +251,12 @@ class TrainPanel(QWidget):
 
     def blockers(self) -> list[str]:
         """Why Start cannot train the graph now (empty when it can)."""
+        from .advice import derive_once
         from .databinding import data_problems
-        from .panels import objective_of
 
         g = self.document.graph
         problems = [p.message for p in g.problems()]
-        reason = objective_of(g)[2] if g.factors and not problems else None  # (training would fail on it)
+        reason = derive_once(g)[1] if g.factors and not problems else None  # (training would fail on it)
         return problems + [m for _, m in data_problems(g)] + ([f"objective: {reason}"] if reason else [])
 
     def _edited(self) -> None:
