@@ -73,12 +73,12 @@ INVALID_STYLE = "border: 1px solid #dc2626; background: #fff4f4;"
 
 def mark_invalid(widget: QWidget, message: str) -> None:
     """Show in ``widget`` that it refused what was typed: a red frame, and the message as its
-    tooltip, until the user types again (the text stays, to be corrected)."""
+    tooltip, until its text changes (typed again, or the document's value shown)."""
     if widget.property("valid_tip") is None:
         widget.setProperty("valid_tip", widget.toolTip())
         widget.setProperty("valid_style", widget.styleSheet())
         if isinstance(widget, QLineEdit):
-            widget.textEdited.connect(lambda _t, w=widget: clear_invalid(w))
+            widget.textChanged.connect(lambda _t, w=widget: clear_invalid(w))
     widget.setStyleSheet(INVALID_STYLE)
     widget.setToolTip(message)
 

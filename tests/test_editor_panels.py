@@ -234,3 +234,5 @@ def test_a_list_for_the_learning_rate_is_refused_in_its_field(qtbot, tmp_path):
     assert w.last_message == "lr: expected a number such as 0.001, found '[1, 2]'"
     assert is_invalid(w.train.lr) and w.train.lr.text() == "[1, 2]"
     assert "lr" not in w.document.graph.training or w.document.graph.training["lr"] != [1, 2]
+    w.train.load()  # the document's value shown again (after an undo, say): no longer marked
+    assert w.train.lr.text() == "0.001" and not is_invalid(w.train.lr)
