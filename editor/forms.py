@@ -4,6 +4,7 @@ base page that reloads from the document without echoing its own edits."""
 from __future__ import annotations
 
 import json
+import re
 
 from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
@@ -15,16 +16,24 @@ from .document import Refused
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    """``"64"`` → (64,), ``"1, 28, 28"`` → (1, 28, 28), ``""`` or ``"()"`` → ()."""
+    """``"64"`` → (64,), ``"1, 28, 28"`` or ``"1x28x28"`` → (1, 28, 28), ``""`` or ``"()"`` → ().
+
+    Raises:
+        Refused: anything else, such as ``2,x`` or ``-3`` (the message says what was expected).
+    """
     body = text.strip().strip("()[]").strip()
     if not body:
         return ()
-    try:
-        dims = tuple(int(p) for p in body.replace("x", ",").replace("×", ",").split(",") if p.strip())
-    except ValueError:
-        raise Refused(f"shape: expected positive integers such as 64 or 1, 28, 28, found {text!r}") from None
+    parts = [p.strip() for p in re.split(r"[,×]|(?<=\d)\s*x\s*(?=\d)", body)]
+    if parts and not parts[-1] and len(parts) > 1:
+        parts.pop()  # a trailing comma, as in (64,)
+    if not all(re.fullmatch(r"[+-]?\d+", p) for p in parts):
+        bad = next(p for p in parts if not re.fullmatch(r"[+-]?\d+", p))
+        raise Refused(f"shape: expected positive integers such as 64 or 1, 28, 28, found {text!r}"
+                      + (f" ({bad!r} is not a number)" if bad else " (an empty dimension)"))
+    dims = tuple(int(p) for p in parts)
     if any(d <= 0 for d in dims):
-        raise Refused(f"shape: every dimension must be positive, found {text!r}")
+        raise Refused(f"shape: every dimension must be a positive integer, found {text!r}")
     return dims
 
 
@@ -43,8 +52,46 @@ def parse_value(text: str, key: str):
     return float(v) if isinstance(v, int) else v
 
 
+def parse_number(text: str, key: str) -> float:
+    """One number (``0.001``, ``1e-3``); a list or a word is refused, naming ``key``."""
+    try:
+        v = json.loads(text)
+    except json.JSONDecodeError:
+        v = None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise Refused(f"{key}: expected a number such as 0.001, found {text.strip()!r}")
+    return float(v)
+
+
 def format_value(v) -> str:
     return json.dumps(v)
+
+
+#: how a field that refused what was typed looks until it is edited again
+INVALID_STYLE = "border: 1px solid #dc2626; background: #fff4f4;"
+
+
+def mark_invalid(widget: QWidget, message: str) -> None:
+    """Show in ``widget`` that it refused what was typed: a red frame, and the message as its
+    tooltip, until its text changes (typed again, or the document's value shown)."""
+    if widget.property("valid_tip") is None:
+        widget.setProperty("valid_tip", widget.toolTip())
+        widget.setProperty("valid_style", widget.styleSheet())
+        if isinstance(widget, QLineEdit):
+            widget.textChanged.connect(lambda _t, w=widget: clear_invalid(w))
+    widget.setStyleSheet(INVALID_STYLE)
+    widget.setToolTip(message)
+
+
+def clear_invalid(widget: QWidget) -> None:
+    """Undo :func:`mark_invalid`."""
+    if widget.property("valid_tip") is not None and widget.styleSheet() == INVALID_STYLE:
+        widget.setStyleSheet(widget.property("valid_style") or "")
+        widget.setToolTip(widget.property("valid_tip"))
+
+
+def is_invalid(widget: QWidget) -> bool:
+    return widget.styleSheet() == INVALID_STYLE
 
 
 def combo(items, current=None) -> QComboBox:
@@ -135,12 +182,13 @@ def option_value(option: Option, w: QWidget):
 def _parse_text(option: Option, text: str):
     if option.kind == "str":
         return text
+    typed = text
     if option.kind in ("ints", "floats"):
         text = f"[{text.strip('[]()').replace(';', ',')}]"
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        return text  # the option's check names what it expected and shows this text
+        return typed  # the option's check names what it expected and shows what was typed
 
 
 class Page(QWidget):
@@ -163,22 +211,42 @@ class Page(QWidget):
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
     def run(self, fn, *args, **kwargs):
+        """Perform an edit; a refusal is reported, and shown in the text field being committed
+        (which keeps what was typed), or the page shows the document's values again."""
         if self.loading:
             return None
         try:
             return fn(*args, **kwargs)
         except GraphModelError as e:
-            self.message.emit(str(e))
-            self.reload()
+            self.refuse(str(e))
             return None
+
+    def refuse(self, message: str) -> None:
+        self.message.emit(message)
+        field = getattr(self, "_committing", None)
+        if field is not None:
+            mark_invalid(field, message)
+        else:
+            self.reload()
 
     def reload(self) -> None:
         """Show the document's current values again (after a refused edit)."""
 
     def line(self, text: str, commit) -> QLineEdit:
+        """A text field that calls ``commit(text)`` when editing is finished; what ``commit``
+        refuses (parsing included) is shown in the field."""
         edit = QLineEdit(text)
-        edit.editingFinished.connect(lambda: None if self.loading else commit(edit.text()))
+        edit.editingFinished.connect(lambda: None if self.loading else self._commit(edit, commit))
         return edit
+
+    def _commit(self, edit: QLineEdit, commit) -> None:
+        self._committing = edit
+        try:
+            commit(edit.text())
+        except GraphModelError as e:  # (a value parsed before the edit ran)
+            self.refuse(str(e))
+        finally:
+            self._committing = None
 
     def clear_rows(self, first: int = 0) -> None:
         while self.form.rowCount() > first:

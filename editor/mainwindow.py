@@ -80,6 +80,12 @@ class MainWindow(QMainWindow):
 
             self.runs.resume_requested.connect(lambda path: resume_run(self, path))
             self.runs.load_requested.connect(lambda path: load_version(self, path))
+            from .advice import run_note
+            from .bindingtable import install
+
+            self.data_table = install(self)
+            self.problems.sources.append(lambda: run_note(self.train, self.document.graph))
+            self.train.run_saved.connect(lambda _path: self.problems.refresh())
         # the bottom row (formulas, training) spans the whole width: long formulas and plots need it
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -18,7 +18,6 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from graphmodel import GraphModelError
 from graphmodel.render.abridge import abridge
 
 from . import style
@@ -26,6 +25,11 @@ from .mathrender import MathRenderer
 
 #: formulas longer than this (characters) are shown abridged: ``z₀, z₁, z₂, …, z₁₉₉₉``
 LONG = 1500
+
+#: the colour of what stops training on the data or the objective
+WARN = QColor("#b45309")
+#: where a data problem's item keeps its variable
+DATA_ROLE = Qt.ItemDataRole.UserRole + 1
 
 KIND_TITLES = {"generative": "generative model", "inference": "inference model", "auxiliary": "auxiliary model"}
 
@@ -38,14 +42,9 @@ def objective_of(graph) -> tuple[str, str, str | None]:
 
 def derived(graph):
     """``(objective, None)``, or ``(None, reason)`` when it cannot be derived yet."""
-    from inference.objectives import derive
+    from .advice import derive_once
 
-    if not graph.variables:
-        return None, "add variables and factors to see the objective"
-    try:
-        return derive(graph), None
-    except GraphModelError as e:
-        return None, str(e).split("\n")[0]
+    return derive_once(graph)
 
 
 def objective_rows(loss) -> list[tuple[str, str, str]]:
@@ -141,23 +140,40 @@ class FormulaPanel(QWidget):
         self.reason.setStyleSheet("color: #b45309;")
         self.box.addWidget(self.reason)
         self.box.addStretch(1)
-        self.copy_button = QPushButton("Copy LaTeX")
-        self.copy_button.setToolTip("Copy every formula as LaTeX")
-        self.copy_button.clicked.connect(self.copy_latex)
-        buttons = QHBoxLayout()
-        buttons.setContentsMargins(10, 2, 10, 6)
-        buttons.addStretch(1)
-        buttons.addWidget(self.copy_button)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(0)
-        outer.addWidget(self.scroll, 1)
-        outer.addLayout(buttons)
         self._key = None
         self.latex: list[str] = []
         self.texts: list[str] = []
         document.changed.connect(self.refresh)
         self.refresh()
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self.scroll, 1)
+        outer.addWidget(self._formula_editor())  # (after refresh: its preview replaces the objective shown)
+        outer.addLayout(self._buttons())
+
+    def _formula_editor(self):
+        """The field that edits a formula objective (:mod:`editor.formulaedit`)."""
+        from .formulaedit import FormulaEditor
+
+        self.editor = FormulaEditor(self.document)
+        self.editor.previewed.connect(self._preview)
+        self._follow = False
+        self.scroll.verticalScrollBar().rangeChanged.connect(self._keep_in_view)
+        return self.editor
+
+    def _buttons(self) -> QHBoxLayout:
+        """Edit as formula / Derive on the left, Copy LaTeX on the right: always in view."""
+        self.copy_button = QPushButton("Copy LaTeX")
+        self.copy_button.setToolTip("Copy every formula as LaTeX")
+        self.copy_button.clicked.connect(self.copy_latex)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(10, 2, 10, 6)
+        buttons.addWidget(self.editor.to_formula)
+        buttons.addWidget(self.editor.to_derived)
+        buttons.addStretch(1)
+        buttons.addWidget(self.copy_button)
+        return buttons
 
     @property
     def objective(self) -> FormulaLabel:
@@ -214,15 +230,21 @@ class FormulaPanel(QWidget):
             formula.show_formula(text, tex)
             self.texts.append(text)
             self.latex.append(tex)
-        loss, reason = derived(g)
+        self._models = (self.texts, self.latex)
+        self.show_objective(*derived(g))
+
+    def show_objective(self, loss, reason: str | None, preview: bool = False) -> None:
+        """Show ``loss`` (a derived objective) under the models, or why there is none;
+        ``preview``: a formula typed but not applied yet."""
         shown = objective_rows(loss) if loss is not None else []
         self._grow(self.objective_rows, max(1, len(shown)), lambda k: 2 * (len(self.rows) + k))
+        self.texts, self.latex = list(self._models[0]), list(self._models[1])
         for k, (title, formula) in enumerate(self.objective_rows):
             visible = k < len(shown)
             title.setVisible(visible)
             formula.setVisible(visible)
             if visible:
-                title.setText(shown[k][0].upper())
+                title.setText(shown[k][0].upper() + (" · PREVIEW, ENTER APPLIES" if preview else ""))
                 formula.show_formula(shown[k][1], shown[k][2])
                 self.latex.append(shown[k][2] if len(shown) == 1 else f"% {shown[k][0]}\n{shown[k][2]}")
         self.reason.setVisible(bool(reason))
@@ -232,18 +254,42 @@ class FormulaPanel(QWidget):
         if loss is not None:
             self.texts.append(self.objective_text)
 
+    def _preview(self, loss) -> None:
+        if loss is not None:
+            self.show_objective(loss, None, preview=True)
+            self._follow = True
+            self._keep_in_view()
+        else:  # the file's objective again
+            self._follow = False
+            self.show_objective(*derived(self.document.graph))
+
+    def _keep_in_view(self, *_range) -> None:
+        """Scroll to the previewed objective (again when its picture, typeset meanwhile, has
+        changed the panel's height)."""
+        if self._follow:  # (down only: the formula's start stays in view, left)
+            formula = self.objective_rows[-1][1]
+            bar = self.scroll.verticalScrollBar()
+            bar.setValue(max(bar.value(), formula.geometry().bottom() - self.scroll.viewport().height() + 6))
+
     def copy_latex(self) -> None:
         QApplication.clipboard().setText("\n".join(self.latex))
 
 
 class ProblemsPanel(QListWidget):
-    """Every validation problem; activating one selects the variable or factor it names.
+    """Every validation problem, then what stops training on the data, then the warnings
+    (:mod:`editor.advice`); activating one selects the variable or factor it names.
+
+    Attributes:
+        sources: callables returning more ``(key, text)`` warnings (the main window adds
+            the note of a run that trains the graph as it was at Start).
 
     Signals:
         problem_activated(key): ``("factor", i)`` or ``("variable", name)``.
+        data_activated(variable): a data problem about ``variable`` (or None) was activated.
     """
 
     problem_activated = pyqtSignal(object)
+    data_activated = pyqtSignal(object)
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
@@ -253,54 +299,52 @@ class ProblemsPanel(QListWidget):
         self.itemClicked.connect(self._activate)
         self.itemActivated.connect(self._activate)
         self.problems: list = []
+        self.warnings: list = []
+        self.sources: list = []
         document.changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
+        from .advice import graph_warnings
         from .databinding import data_problems
 
         g = self.document.graph
         self.problems = g.problems()
         self.clear()
+        for p in self.problems:
+            key = ("factor", p.factor) if p.factor is not None and p.factor < len(g.factors) else \
+                ("variable", p.variable) if p.variable in g.variables else None
+            self._add("⚠  " + p.message, key, style.PROBLEM.darker(120))
         if not self.problems:
             for variable, message in data_problems(g):
-                self._warn("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
-            if self.count():
-                return
+                item = self._add("⚠  data: " + message, ("variable", variable) if variable in g.variables else None)
+                item.setData(DATA_ROLE, variable or "")
         reason = objective_of(g)[2] if not self.problems and g.factors else None
         if reason:  # a sound graph whose objective cannot be derived yet: say why here too
-            item = QListWidgetItem("⚠  objective: " + reason)
-            item.setForeground(QBrush(QColor("#b45309")))
-            item.setToolTip(reason)
-            self.addItem(item)
-            return
-        if not self.problems:
-            item = QListWidgetItem("✓  No problems: the graph is valid.")
+            self._add("⚠  objective: " + reason, None)
+        self.warnings = graph_warnings(g, derivable=reason is None) + [w for source in self.sources for w in source()]
+        if not self.count():
+            more = f" ({len(self.warnings)} warning{'s' if len(self.warnings) != 1 else ''} below)" \
+                if self.warnings else ""
+            item = QListWidgetItem(f"✓  No problems: the graph is valid{more}.")
             item.setForeground(QBrush(QColor("#2f7d32")))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.addItem(item)
-            return
-        for p in self.problems:
-            item = QListWidgetItem("⚠  " + p.message)
-            item.setForeground(QBrush(style.PROBLEM.darker(120)))
-            if p.factor is not None and p.factor < len(g.factors):
-                key = ("factor", p.factor)
-            elif p.variable in g.variables:
-                key = ("variable", p.variable)
-            else:
-                key = None
-            item.setData(Qt.ItemDataRole.UserRole, key)
-            item.setToolTip(p.message)
-            self.addItem(item)
+        for key, text in self.warnings:
+            self._add("△  warning: " + text, key, QColor("#8a6d1d"))
 
-    def _warn(self, text: str, key) -> None:
+    def _add(self, text: str, key, colour: QColor = WARN) -> QListWidgetItem:
         item = QListWidgetItem(text)
-        item.setForeground(QBrush(QColor("#b45309")))
+        item.setForeground(QBrush(colour))
         item.setToolTip(text)
         item.setData(Qt.ItemDataRole.UserRole, key)
         self.addItem(item)
+        return item
 
     def _activate(self, item: QListWidgetItem) -> None:
         key = item.data(Qt.ItemDataRole.UserRole)
         if key is not None:
             self.problem_activated.emit(tuple(key))
+        variable = item.data(DATA_ROLE)
+        if variable is not None:
+            self.data_activated.emit(variable or None)

@@ -32,7 +32,7 @@ from inference.config import OPTIMIZERS
 from inference.data import DATASETS
 from inference.objectives import OBJECTIVES
 
-from .forms import combo, parse_value
+from .forms import combo, mark_invalid, parse_number, parse_value
 from .liveplots import LivePlots
 from .previews import Completions, Strip, StrokeReconstructions
 from .worker import DataPreview, Ended, Reconstructions, TrainingRun, warm_up
@@ -94,6 +94,7 @@ class TrainPanel(QWidget):
         self.document, self.ops = document, ops
         self.state_dir = state_dir
         self.run: TrainingRun | None = None
+        self.started_graph = None
         self.events_seen = 0
         self.last_step = 0
         self.samples_step = -1
@@ -111,13 +112,13 @@ class TrainPanel(QWidget):
         self.dataset.activated.connect(lambda _i: self._set_data("dataset", self.dataset.currentData()))
         self.bind = self._line("variable: field, …", lambda t: self._set_data("bind", parse_pairs(t, "data.bind")))
         self.test_fraction = self._line("0.1", lambda t: self._set_data(
-            "test_fraction", float(parse_value(t, "data.test_fraction")) if t.strip() else None))
+            "test_fraction", parse_number(t, "data.test_fraction") if t.strip() else None))
         self.objective = combo([(None, "derived from the graph")] + OBJECTIVES.names())
         self.objective.activated.connect(lambda _i: self._set_objective())
         self.objective_options = self._line("beta: 0.5, kl: mc", lambda _t: self._set_objective())
         self.optimizer = combo(OPTIMIZERS)
         self.optimizer.activated.connect(lambda _i: self._set_training("optimizer", self.optimizer.currentData()))
-        self.lr = self._line("0.001", lambda t: self._set_training("lr", float(parse_value(t, "lr"))))
+        self.lr = self._line("0.001", lambda t: self._set_training("lr", parse_number(t, "lr")))
         self.batch_size = self._spin(1, 1 << 20, lambda v: self._set_training("batch_size", v))
         self.length_unit = combo(["steps", "epochs"])
         self.length_unit.activated.connect(lambda _i: self._set_length())
@@ -178,7 +179,7 @@ class TrainPanel(QWidget):
     def _line(self, placeholder, commit):
         edit = QLineEdit()
         edit.setPlaceholderText(placeholder)
-        edit.editingFinished.connect(lambda: self._guard(commit, edit.text()))
+        edit.editingFinished.connect(lambda: self._guard(commit, edit.text(), field=edit))
         return edit
 
     def _spin(self, lo, hi, commit):
@@ -188,7 +189,8 @@ class TrainPanel(QWidget):
         box.editingFinished.connect(lambda: self._guard(commit, box.value()))
         return box
 
-    def _guard(self, fn, *args) -> None:
+    def _guard(self, fn, *args, field=None) -> None:
+        """Apply a setting; a refused one is reported, and kept in its ``field`` marked."""
         if self.loading:
             return
         try:
@@ -196,6 +198,9 @@ class TrainPanel(QWidget):
         except GraphModelError as e:
             self.message.emit(str(e))
             self.load()
+            if field is not None:  # what was typed stays, to be corrected
+                field.setText(args[0])
+                mark_invalid(field, str(e))
 
     # --- settings <-> document --------------------------------------------------------
 
@@ -213,6 +218,11 @@ class TrainPanel(QWidget):
             self.test_fraction.setText("" if tf is None else f"{tf:g}")
             self.objective.setCurrentIndex(max(0, self.objective.findData(g.objective.get("kind"))))
             self.objective_options.setText(format_pairs({k: v for k, v in g.objective.items() if k != "kind"}))
+            formula = "formula" in g.objective  # (a kind beside a formula would be refused: no dead end)
+            for w in (self.objective, self.objective_options):
+                w.setEnabled(not formula)
+                w.setToolTip("the objective is a formula: edit it in the Formulas panel (Derive goes back to "
+                             "a kind)" if formula else "")
             defaults = TrainConfig()
             t = {**defaults.to_dict(), **{k: v for k, v in g.training.items() if v is not None}}
             self.optimizer.setCurrentIndex(max(0, self.optimizer.findData(t["optimizer"])))
@@ -237,26 +247,20 @@ class TrainPanel(QWidget):
         else:
             data[key] = value
         if key == "dataset" and value:  # bind what the fields' names and shapes make clear, in the same step
-            data = self._with_binding(data)
+            from .databinding import choose_dataset
+
+            data = choose_dataset(self.document.graph, data)
         self.ops.set_section("data", data, f"Data: {key}")
-
-    def _with_binding(self, data: dict) -> dict:
-        from .databinding import _fields, suggest_binding
-
-        g = self.document.graph.copy()
-        g.data = data
-        try:
-            more = suggest_binding(g, _fields(data))
-        except GraphModelError:
-            return data  # (the Problems panel says why the dataset cannot load)
-        return {**data, "bind": {**(data.get("bind") or {}), **more}} if more else data
 
     def blockers(self) -> list[str]:
         """Why Start cannot train the graph now (empty when it can)."""
+        from .advice import derive_once
         from .databinding import data_problems
 
         g = self.document.graph
-        return [p.message for p in g.problems()] + [m for _, m in data_problems(g)]
+        problems = [p.message for p in g.problems()]
+        reason = derive_once(g)[1] if g.factors and not problems else None  # (training would fail on it)
+        return problems + [m for _, m in data_problems(g)] + ([f"objective: {reason}"] if reason else [])
 
     def _edited(self) -> None:
         if self.run is None:
@@ -337,6 +341,7 @@ class TrainPanel(QWidget):
             run_dir, checkpoint = fresh_run_dir(self.runs_root() / "run"), None
         self.plots.reset(g)
         self.run = TrainingRun(g, config, data, run_dir=run_dir, resume=checkpoint, wanted=self.plots.views.wanted())
+        self.started_graph = g.copy()  # what this run trains, whatever is edited meanwhile
         self.events_seen, self.last_step, self.total_steps, self.samples_step = 0, 0, steps or 0, -1
         self._last_report = time.monotonic()
         self.status.setText("Starting the training process: loading data, building networks…")

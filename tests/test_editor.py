@@ -24,6 +24,7 @@ from test_editor_support import (  # noqa: E402
 )
 
 import graphmodel as gm  # noqa: E402
+from editor.forms import is_invalid  # noqa: E402
 from editor.templates import TEMPLATE_DIR, TEMPLATES, template  # noqa: E402
 
 
@@ -167,7 +168,9 @@ def test_renaming_a_plate_in_the_inspector_renames_it_everywhere_and_undoes(qtbo
     after = doc(w)
     type_into(qtbot, w.inspector.page.name, "views")  # taken
     assert w.last_message == "cannot rename plate 'steps' to 'views': that name is taken"
-    assert w.inspector.page.name.text() == "steps"  # the field shows the name it still has
+    field = w.inspector.page.name  # the field keeps what was typed, to be corrected, marked with the reason
+    assert field.text() == "views" and is_invalid(field) and field.toolTip() == w.last_message
+    assert w.document.graph.plates.keys() == {"steps", "views"}
     type_into(qtbot, w.inspector.page.name, "2t")
     assert "plate name must be" in w.last_message and doc(w) == after
 

@@ -58,7 +58,7 @@ def test_each_option_has_a_widget_of_its_kind_and_edits_undo(qtbot, tmp_path):
     type_into(qtbot, w.inspector.page.options["channels"], "")
     assert w.last_message == "channels: expected a non-empty list of integers ≥ 1, found []"
     type_into(qtbot, w.inspector.page.options["hidden"], "8, x")
-    assert w.last_message.startswith("hidden: expected a list of integers ≥ 1, found '[8, x]'")
+    assert w.last_message.startswith("hidden: expected a list of integers ≥ 1, found '8, x'")
     assert net()["channels"] == [4, 8] and net()["hidden"] == [32, 32] and stack.count() == start + 4
 
     for _ in range(4):
