@@ -120,9 +120,10 @@ class DockLayout(QObject):
         for dock in (d["palette"], d["inspector"], *(d[k] for k in ("problems", "runs") if k in d)):
             dock.show()
         d["inspector"].raise_()
-        if "training" in d:
-            w.tabifyDockWidget(d["formulas"], d["training"])
-            d["formulas"].raise_()
+        for key in ("training", "data"):  # the Data panel (bindingtable.py) is one more tab of that row
+            if key in d:
+                w.tabifyDockWidget(d["formulas"], d[key])
+        d["formulas"].raise_()
         w.resizeDocks([d["formulas"]], [self.bottom_height()], Qt.Orientation.Vertical)
         w.resizeDocks([d["inspector"]], [SIDE_WIDTH], Qt.Orientation.Horizontal)
         self._balance_side()
