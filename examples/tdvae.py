@@ -1,4 +1,4 @@
-"""TD-VAE (Gregor et al. 2019) on a dot moving round a ring of 16 pixels, 20 frames per sequence.
+"""TD-VAE (Gregor et al. 2019) on a dot moving round a ring of 32 pixels, 20 frames per sequence.
 
     p(z₁,z₂,x₂|x,δ) = p(x₂|z₂)p(z₂|z₁,δ)p(z₁|b_{t₁})    with bₜ = LSTM(bₜ₋₁, xₜ)
     q(z₁,z₂|x) = q(z₁|z₂,b_{t₁},b_{t₂})q(z₂|b_{t₂})
@@ -14,7 +14,7 @@ z₂. The objective is the ELBO of these two models, the paper's loss:
 
     E[log p_D(x_{t₂}|z_{t₂}) + log p_T(z_{t₂}|z_{t₁}) − log p_B(z_{t₂}|b_{t₂})] − KL[q_S ‖ p_B(z_{t₁}|b_{t₁})]
 
-The data (``ring_dot``) are a dot moving ±1 or ±2 pixels a frame. Train it with ``graphmodel
+The data (``ring_dot``) are a dot 3 pixels wide moving ±1 or ±2 pixels a frame. Train it with ``graphmodel
 train examples/tdvae.json --out run``; ``inference.rollout`` rolls the belief forward by jumps.
 Run ``python examples/tdvae.py`` to print the factorizations; ``tdvae.json`` is
 ``gm.save(build())``.
@@ -22,11 +22,11 @@ Run ``python examples/tdvae.py`` to print the factorizations; ``tdvae.json`` is
 
 import graphmodel as gm
 
-STEPS, PIXELS, JUMP = 20, 16, 4
+STEPS, PIXELS, JUMP = 20, 32, 4
 
 
 def build() -> gm.Graph:
-    """The TD-VAE graph: frames x (16,) and beliefs b (an LSTM's (2, 32)) per step; z₁, z₂ (8,)."""
+    """The TD-VAE graph: frames x (32,) and beliefs b (an LSTM's (2, 32)) per step; z₁, z₂ (8,)."""
     time = gm.Plate("time", STEPS, kind="sequence", jump={"max": JUMP, "delta": "dt", "gather": {"x2": "x[t2]"}})
     x = gm.Variable("x", (PIXELS,), "binary", "observed", plate="time")
     b = gm.Variable("b", (2, 32), plate="time")
