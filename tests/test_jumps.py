@@ -160,3 +160,34 @@ def test_renaming_a_variable_renames_it_in_the_jump():
     g.update_variable("x", name="frames")
     g.update_variable("dt", name="delta")
     assert g.plates["time"].jump == Jump(3, "delta", (("x2", "frames[t2]"),))
+
+
+def test_sum_t_over_a_jump_sums_the_pair_term_over_its_first_steps():
+    g = _graph()
+    rt = g.build()
+    x = ring_dot(n=8, steps=8, pixels=6)["frames"]
+    pair = torch.tensor([[0, 3], [2, 3], [4, 7], [1, 2]] * 2)
+    values = {}
+    for formula in ("elbo(p, q)", "sum_t(elbo(p, q))"):
+        g.objective = {"formula": formula}
+        loss = derive(g)
+        torch.manual_seed(0)
+        values[formula] = loss(rt, {"x": x, pair_key("time"): pair}).total
+    assert str(loss).startswith("Σₜ₁(")
+    g.objective = {"formula": "elbo(p, q)"}  # per example: (T − δ)·term
+    torch.manual_seed(0)
+    ctx = Context(rt, {"x": x, pair_key("time"): pair})
+    per_example = derive(g)._eval(ctx)
+    weight = (8 - (pair[:, 1] - pair[:, 0])).float()
+    assert torch.allclose(values["sum_t(elbo(p, q))"], (per_example * weight).mean(), rtol=1e-5)
+    assert torch.allclose(values["elbo(p, q)"], per_example.mean(), rtol=1e-5)
+
+
+def test_sum_t_refuses_a_term_that_does_not_read_the_pair():
+    g = _graph()
+    w = g.add_variable(gm.Variable("w", (2,)))
+    g.add_factor(gm.Normal(w, loc=0.0, scale=1.0), "p")
+    g.add_factor(gm.Normal(w, given="b[t1]", net=gm.MLP(4)), "q")
+    g.objective = {"formula": "sum_t(kl(q, p, w))"}
+    with pytest.raises(GraphModelError, match="sum_t: p\\(w\\) does not read the pair of plate 'time'"):
+        derive(g)

@@ -244,6 +244,11 @@ def batch_sum(a, latex: bool) -> str:
     return rf"\sum_{{n}} \left({a._fmt(True)}\right)" if latex else f"Σₙ({a._fmt(False)})"
 
 
+def pair_sum(a, latex: bool) -> str:
+    """``Σ_{t₁}(…)``: a term of a jump's pair summed over its first step (``sum_t`` of a jump)."""
+    return rf"\sum_{{t_1}} \left({a._fmt(True)}\right)" if latex else f"Σₜ₁({a._fmt(False)})"
+
+
 def expectation(sub: tuple | None, body: str, latex: bool) -> str:
     """``E_sub[body]``, or the bare body when nothing is sampled (``sub`` None)."""
     if sub is None:
