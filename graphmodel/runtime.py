@@ -296,12 +296,15 @@ class ModelRuntime:
             variable name → tensor shaped ``(n or batch..., [plate,] *event)``; for a sequence
             plate whose end token (``Plate.end``) was drawn, also its lengths under
             ``length_key(plate)`` (the steps after each end zeroed; the sweep stops when every
-            sequence has ended).
+            sequence has ended); for a plate with a jump whose pair it read, the pair under
+            ``pair_key(plate)``.
         """
         vals, _, dists = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
         out = dict(zip(self.plan.names, vals))
         for plate, n_ in dists.get("lengths", {}).items():  # a sequence plate's end token was drawn
             out[length_key(plate)] = n_
+        for plate, pair in dists.get("pairs", {}).items():  # the pair of steps it read (scored again with it)
+            out[pair_key(plate)] = pair
         return out
 
     def log_prob(self, values: dict) -> torch.Tensor:
@@ -328,6 +331,8 @@ class ModelRuntime:
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
         times = {labels[i]: m for i, m in dists.pop("times", {}).items()}
         lengths = dists.pop("lengths", {})
+        # the pair of steps a jump read: scoring the values again reads the same pair
+        values.update({pair_key(plate): pair for plate, pair in dists.pop("pairs", {}).items()})
         return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times, lengths)
 
     # --- execution --------------------------------------------------------------------
@@ -356,14 +361,15 @@ class ModelRuntime:
             vals[k] = v if n is None else v.expand(n, *v.shape)
         batch = self._batch_shape(vals, n)
         sizes = self._plate_sizes(vals, plate_sizes)
+        lps: dict = {}
+        dists: dict = {}
         if plan.jumps:
             self._draw_pairs(vals, pairs, lengths, batch, sizes)
+            dists["pairs"] = pairs
         for k in plan.inputs:
             if vals[k] is None:
                 raise GraphModelError(
                     f"model '{self.name}' reads '{plan.names[k]}' but no value was given for it")
-        lps: dict = {}
-        dists: dict = {}
         if lengths:
             blank_padding(self, vals, lengths)
         for b, block in enumerate(plan.blocks):
