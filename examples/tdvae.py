@@ -25,25 +25,29 @@ import graphmodel as gm
 STEPS, PIXELS, JUMP = 20, 32, 4
 
 
-def build() -> gm.Graph:
-    """The TD-VAE graph: frames x (32,) and beliefs b (an LSTM's (2, 32)) per step; z₁, z₂ (8,)."""
-    time = gm.Plate("time", STEPS, kind="sequence", jump={"max": JUMP, "delta": "dt", "gather": {"x2": "x[t2]"}})
-    x = gm.Variable("x", (PIXELS,), "binary", "observed", plate="time")
-    b = gm.Variable("b", (2, 32), plate="time")
-    x2 = gm.Variable("x2", (PIXELS,), "binary", "observed")
+def build(steps: int = STEPS, pixels: int = PIXELS, jump: int = JUMP, state: int = 32, latent: int = 8,
+          hidden: int = 64, max_speed: int = 2) -> gm.Graph:
+    """The TD-VAE graph: frames x (32,) and beliefs b (an LSTM's (2, 32)) per step; z₁, z₂ (8,).
+
+    The defaults make ``tdvae.json``; the tests train a smaller one.
+    """
+    time = gm.Plate("time", steps, kind="sequence", jump={"max": jump, "delta": "dt", "gather": {"x2": "x[t2]"}})
+    x = gm.Variable("x", (pixels,), "binary", "observed", plate="time")
+    b = gm.Variable("b", (2, state), plate="time")
+    x2 = gm.Variable("x2", (pixels,), "binary", "observed")
     dt = gm.Variable("dt", (1,), role="input")
-    z1, z2 = gm.Variable("z1", (8,)), gm.Variable("z2", (8,))
-    p = (gm.Bernoulli(x2, given=z2, net=gm.MLP(64)) * gm.Normal(z2, given=(z1, dt), net=gm.MLP(64))
+    z1, z2 = gm.Variable("z1", (latent,)), gm.Variable("z2", (latent,))
+    p = (gm.Bernoulli(x2, given=z2, net=gm.MLP(hidden)) * gm.Normal(z2, given=(z1, dt), net=gm.MLP(hidden))
          * gm.Normal(z1, given="b[t1]", net="belief")
          * gm.Deterministic(b, given=(b.prev, x), net=gm.LSTMCell())
          * gm.Deterministic(b, value=0.0, init="before"))
-    q = gm.Normal(z1, given=(z2, "b[t1]", "b[t2]"), net=gm.MLP(64)) * gm.Normal(z2, given="b[t2]", net="belief")
+    q = gm.Normal(z1, given=(z2, "b[t1]", "b[t2]"), net=gm.MLP(hidden)) * gm.Normal(z2, given="b[t2]", net="belief")
+    options = {"n": 2000, "steps": steps, "pixels": pixels} | ({"max_speed": max_speed} if max_speed != 2 else {})
     return gm.Graph(
-        "tdvae", plates=[time], variables=[x, b, z1, z2, dt, x2], networks={"belief": gm.MLP(64)}, p=p, q=q,
+        "tdvae", plates=[time], variables=[x, b, z1, z2, dt, x2], networks={"belief": gm.MLP(hidden)}, p=p, q=q,
         objective={"formula": "elbo(p, q)"},
-        data={"dataset": "ring_dot", "options": {"n": 2000, "steps": STEPS, "pixels": PIXELS},
-              "bind": {"x": "frames"}, "test_fraction": 0.1},
-        training={"steps": 3000, "batch_size": 64, "lr": 0.001, "log_every": 100, "num_samples": 16},
+        data={"dataset": "ring_dot", "options": options, "bind": {"x": "frames"}, "test_fraction": 0.1},
+        training={"steps": 3000, "batch_size": 64, "lr": 0.002, "log_every": 100, "num_samples": 16},
     )
 
 
