@@ -61,7 +61,7 @@ class TDVAE(nn.Module):
         jump = normal(self.transition, torch.cat((z1, delta), -1)).log_prob(z2).sum(-1) - pb2.log_prob(z2).sum(-1)
         kl = kl_divergence(qs, normal(self.belief, b1)).sum(-1)
         bound = recon + jump - kl
-        return -bound.mean(), {"recon": float(recon.mean()), "jump": float(jump.mean()), "kl": float(kl.mean())}
+        return -bound.mean(), {k: float(v.detach().mean()) for k, v in (("recon", recon), ("jump", jump), ("kl", kl))}
 
     @torch.no_grad()
     def rollout(self, b: torch.Tensor, start: int, jumps, n: int) -> torch.Tensor:
