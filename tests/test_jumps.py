@@ -191,3 +191,14 @@ def test_sum_t_refuses_a_term_that_does_not_read_the_pair():
     g.objective = {"formula": "sum_t(kl(q, p, w))"}
     with pytest.raises(GraphModelError, match="sum_t: p\\(w\\) does not read the pair of plate 'time'"):
         derive(g)
+
+
+def test_the_exported_script_rebuilds_the_jump(tmp_path):
+    import runpy
+
+    from editor.export import script
+
+    g = gm.loads(gm.dumps(_graph()))
+    out = tmp_path / "jump_script.py"
+    out.write_text(script(g), encoding="utf-8")
+    assert runpy.run_path(str(out))["build"]() == g
