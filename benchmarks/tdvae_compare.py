@@ -2,6 +2,7 @@
 (``benchmarks/tdvae_hand.py``), on the built-in ``ring_dot``.
 
     OMP_NUM_THREADS=1 python benchmarks/tdvae_compare.py --steps 3000 --seed 0
+    OMP_NUM_THREADS=1 python benchmarks/tdvae_compare.py --time 10   # step time, interleaved
 
 Trains graphmodel through its own ``Trainer`` (the file's settings, ``steps`` and ``seed``
 overridden) and the hand-written model on the same training split with the same batch size,
@@ -10,12 +11,16 @@ the bound's terms (one pair per sequence, averaged over ``--pairs`` draws; nats 
 sequence) and the mean squared error per pixel of jumpy rollouts from the belief at step
 ``--start`` against the sequence's own future frames — from its own belief, from another
 sequence's belief (the next one in the test split) and the test frames' mean — for jumps of
-1, 2 and 4 steps (each rollout the mean decoded frame of ``--draws`` draws).
+1, 2 and 4 steps (each rollout the mean decoded frame of ``--draws`` draws). The bound is
+printed as the objective (higher is better) for both. ``--time ROUNDS`` times a training step
+(loss, backward, Adam; batch 64) of each, interleaved round by round, in CPU time on one
+thread, and prints the median ratio graphmodel / by hand.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -66,7 +71,7 @@ def graphmodel_report(g, trainer, x: torch.Tensor, args) -> dict:
     with torch.no_grad():
         for _ in range(args.pairs):
             value = elbo(rt, {"x": x})
-            for k, v in [("loss", float(value.total)), *((k, float(v)) for k, v in value.terms.items())]:
+            for k, v in [("bound", float(value.total)), *((k, float(v)) for k, v in value.terms.items())]:
                 terms[k] = terms.get(k, 0.0) + v / args.pairs
         b = beliefs(g, rt, {"x": x})
 
@@ -100,7 +105,7 @@ def hand_report(model, x: torch.Tensor, args) -> dict:
     with torch.no_grad():
         for _ in range(args.pairs):
             loss, parts = model.loss(x, draw_pair(x.shape[1], tdvae.JUMP, None, (len(x),), "cpu"))
-            for k, v in [("loss", float(loss)), *parts.items()]:
+            for k, v in [("bound", -float(loss)), *parts.items()]:
                 terms[k] = terms.get(k, 0.0) + v / args.pairs
         b = model.beliefs(x)
 
@@ -110,6 +115,32 @@ def hand_report(model, x: torch.Tensor, args) -> dict:
     return {"terms": terms, "errors": errors(roll, x, args.start)}
 
 
+def time_steps(rounds: int, steps: int = 20) -> dict:
+    """CPU seconds per training step of each, interleaved; the median ratio over rounds."""
+    g = tdvae.build()
+    trainer = Trainer(g)
+    x = trainer.train_data["x"][:64]
+    rt, elbo = trainer.runtime, derive(g)
+    hand = tdvae_hand.TDVAE(x.shape[-1])
+    opts = {"gm": torch.optim.Adam(rt.parameters(), lr=1e-3), "hand": torch.optim.Adam(hand.parameters(), lr=1e-3)}
+    losses = {"gm": lambda: -elbo(rt, {"x": x}).total,
+              "hand": lambda: hand.loss(x, draw_pair(x.shape[1], tdvae.JUMP, None, (len(x),), "cpu"))[0]}
+    times: dict = {"gm": [], "hand": []}
+    for r in range(rounds + 1):
+        for name in (("gm", "hand") if r % 2 else ("hand", "gm")):
+            t0 = time.process_time()
+            for _ in range(steps):
+                loss = losses[name]()
+                opts[name].zero_grad(set_to_none=True)
+                loss.backward()
+                opts[name].step()
+            if r:  # (round 0 warms up)
+                times[name].append((time.process_time() - t0) / steps)
+    ratios = sorted(a / b for a, b in zip(times["gm"], times["hand"]))
+    return {"gm": statistics.median(times["gm"]), "hand": statistics.median(times["hand"]),
+            "ratio": ratios[len(ratios) // 2]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=3000)
@@ -117,8 +148,14 @@ def main(argv=None) -> int:
     ap.add_argument("--start", type=int, default=6)
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--draws", type=int, default=8)
+    ap.add_argument("--time", type=int, default=0, metavar="ROUNDS")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.time:
+        t = time_steps(args.time)
+        print(f"step (CPU ms): graphmodel {1e3 * t['gm']:.2f}, by hand {1e3 * t['hand']:.2f}, "
+              f"median ratio {t['ratio']:.2f}")
+        return 0
     g, trainer, gm_time = train_graphmodel(args.steps, args.seed)
     test = trainer.test_data["x"]
     torch.manual_seed(args.seed + 1)

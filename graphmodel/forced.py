@@ -151,6 +151,8 @@ def run_forced(m, block, fp: ForcedPlan, vals, sizes, lps, dists, lengths=None) 
     masks = dists.setdefault("masks", {}) if lengths is not None else None
     valid = None if lengths is None else torch.arange(T, device=lengths.device) < lengths.unsqueeze(-1)
     for s, looped in fp.order:
+        if s.deterministic and vals[s.target] is not None:
+            continue  # a given state (q's, lent to p by the ELBO) is taken as it is, as run_sequence does
         if looped:
             vals[s.target] = _looped(m, block, s, vals, T, dists, times)
             continue
