@@ -331,11 +331,15 @@ class Jump:
 
     def renamed(self, old: str, new: str) -> Jump:
         """This jump with variable ``old`` renamed ``new``."""
+        return self.mapped({old: new})
+
+    def mapped(self, names: dict) -> Jump:
+        """This jump with its variables renamed by ``names`` (old → new; others kept)."""
         def ren(ref):
             p = Parent.parse(ref)
-            return str(replace(p, name=new)) if p.name == old else ref
-        return Jump(self.max, new if self.delta == old else self.delta,
-                    tuple((new if n == old else n, ren(r)) for n, r in self.gather))
+            return str(replace(p, name=names.get(p.name, p.name)))
+        return Jump(self.max, names.get(self.delta, self.delta),
+                    tuple((names.get(n, n), ren(r)) for n, r in self.gather))
 
     def to_json(self) -> dict:
         d: dict = {"max": self.max}
