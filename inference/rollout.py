@@ -95,7 +95,8 @@ def rollout(graph, runtime, data: dict, start, jumps, n: int = 1, model: str = "
     """Decoded frames after each jump, from the belief at step ``start``.
 
     Args:
-        graph, runtime: the graph and its built runtime (``graph.build()``), trained.
+        graph: the graph.
+        runtime: its built runtime (``graph.build()``), trained.
         data: the sequences, ``{"x": (batch, T, *event)}`` (and their lengths, if any).
         start: the step whose belief the rollout starts from: an int, or one per sequence ``(batch,)``.
         jumps: the jump lengths, e.g. ``[2, 2, 2]`` (steps ``start+2``, ``start+4``, ``start+6``).
