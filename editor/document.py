@@ -29,7 +29,7 @@ from graphmodel.variables import check_name
 #: Graph methods a step may call.
 GRAPH_METHODS = frozenset({
     "add_variable", "update_variable", "remove_variable", "add_plate", "rename_plate", "remove_plate",
-    "add_model", "add_factor", "replace_factor", "remove_factor",
+    "add_model", "add_factor", "replace_factor", "remove_factor", "set_network",
 })
 SECTIONS = ("objective", "data", "training", "layout")
 

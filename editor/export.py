@@ -142,6 +142,7 @@ def script(graph) -> str:
     for p in graph.plates.values():
         inside = f", inside={p.inside!r}" if p.inside is not None else ""
         inside += f", end={p.end!r}" if p.end is not None else ""
+        inside += f", jump={p.jump.to_json()!r}" if p.jump is not None else ""
         lines.append(f"    {plates[p.name]} = gm.Plate({p.name!r}, {p.size}, kind={p.kind!r}{inside})")
     for n, v in graph.variables.items():
         extra = "".join([f", classes={v.classes}" if v.classes is not None else "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from graphmodel import Graph, GraphModelError
+from graphmodel import Graph, GraphModelError, Tied
 from graphmodel.fileio import graph_from_dict
 
 from . import layout
@@ -89,11 +89,20 @@ def merge_steps(document, source: Graph, pos=(0.0, 0.0), whole: bool = False,
         while g.models.get(new, kind) != kind:
             new, k = f"{m}{k}", k + 1
         models[m] = new
+    nets: dict[str, str] = {}  # shared networks: a copy merged beside gets networks of its own
+    for n in source.networks:
+        new, k = n, 2
+        while new in g.networks or new in nets.values():
+            new, k = f"{n}{k}", k + 1
+        nets[n] = new
     steps: list[Step] = []
     if whole:
         steps.append(Step("set_name", (source.name,)))
+    for n, spec in source.networks.items():
+        steps.append(Step("set_network", (nets[n], spec)))
     for p in source.plates.values():
         p = p.with_end_variable(p.end_token[0], names.get(p.end_token[0], p.end_token[0])) if p.end else p
+        p = replace(p, jump=p.jump.mapped(names)) if p.jump is not None else p
         steps.append(Step("add_plate", (replace(p, name=names[p.name], inside=names.get(p.inside, p.inside)),)))
     for v in source.variables.values():
         steps.append(Step("add_variable", (replace(v, name=names[v.name], plate=names.get(v.plate, v.plate)),)))
@@ -101,7 +110,8 @@ def merge_steps(document, source: Graph, pos=(0.0, 0.0), whole: bool = False,
         steps.append(Step("add_model", (models[m], kind)))
     for f in source.factors:
         parents = tuple(replace(p, name=names.get(p.name, p.name)) for p in f.parents)
-        steps.append(Step("add_factor", (replace(f, target=names.get(f.target, f.target), parents=parents,
+        net = Tied(nets[f.net.name]) if isinstance(f.net, Tied) and f.net.name in nets else f.net
+        steps.append(Step("add_factor", (replace(f, target=names.get(f.target, f.target), parents=parents, net=net,
                                                  model=models.get(f.model, f.model)), models.get(f.model, f.model))))
     if whole:
         for section in ("objective", "data", "training"):

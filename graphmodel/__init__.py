@@ -84,7 +84,7 @@ from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
 from .supports import SUPPORTS, Support
-from .variables import Parent, Plate, Variable, length_key
+from .variables import Jump, Parent, Plate, Variable, length_key, pair_key
 
 __version__ = "0.1.0"
 
@@ -106,3 +106,4 @@ __all__ = [
     "DRAWRead", "DRAWWrite", "ConvMap", "ConvRead", "ConvWrite",
 ]
 __all__ += ["ConvMap", "ConvWrite", "GQNPool", "GQNTower"]  # GQN's networks (issue 16)
+__all__ += ["Jump", "pair_key"]  # a sequence plate's pair of steps per example (TD-VAE)

@@ -18,6 +18,7 @@ from .errors import format_shape as _fmt
 from .factors import NET, Annealed, Const, Learn, Tied
 from .families import FAMILIES, factor_family
 from .flows import TRANSFORMS, step_problems
+from .jumps import Pick, jump_problems
 from .networks import NETWORKS, NetSpec, check_options
 from .plates import end_problems, nesting_problems, outer_plate, plate_problems, sequence_read
 from .positive import POSITIVE_MAPS, positive_params
@@ -93,16 +94,18 @@ class Plan:
     """A model compiled to integer slots, in ancestral order."""
 
     model: str
-    names: tuple[str, ...]  # slot → variable name (slots after these hold ``c[last]`` values)
+    names: tuple[str, ...]  # slot → variable name (slots after these hold ``c[last]``, ``b[t1]`` values)
     event_ndims: tuple[int, ...]  # slot → number of event dims (every slot)
     plates: tuple[str | None, ...]  # slot → plate name (every slot)
     inputs: tuple[int, ...]  # slots the caller must give
-    blocks: tuple  # Step | SeqBlock | Last
+    blocks: tuple  # Step | SeqBlock | Last | Pick
     factors: tuple[int, ...]  # graph factor indices of the model, in scoring order
     plate_sizes: dict
     outer: dict = field(default_factory=dict)  # nested sequence plate → the iid plate around it
     #: sequence plate → (slot, class or None) of its end token (``Plate.end``), where the model has it
     ends: dict = field(default_factory=dict)
+    #: jump plate → (longest jump, slot of its δ variable or None), where the model reads its pair
+    jumps: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -296,7 +299,7 @@ def _flow_problems(graph, f, fam, var, bad) -> None:
 
 
 def _analyze(graph) -> Analysis:
-    problems: list[Problem] = [Problem(m) for m in nesting_problems(graph) + end_problems(graph)]
+    problems: list[Problem] = [Problem(m) for m in nesting_problems(graph) + end_problems(graph) + jump_problems(graph)]
     for v in graph.variables.values():
         if v.plate is not None and v.plate not in graph.plates:
             problems.append(Problem(
@@ -554,28 +557,29 @@ def compile_plan(graph, model: str) -> Plan:
     order, ins = a.orders[model], a.inputs[model]
     names = tuple(ins) + tuple(order)
     members = a.members[model]
-    lasts = tuple(dict.fromkeys(p.name for i in members for p in graph.factors[i].parents if p.last))
+    # parents read at one step from outside their plate (c[last], b[t1]): a slot each, after the names
+    picked = tuple(dict.fromkeys(p for i in members for p in graph.factors[i].parents if p.picked))
     slot = {n: k for k, n in enumerate(names)}
-    slot.update({f"{n}[last]": len(names) + k for k, n in enumerate(lasts)})
+    slot.update({str(p): len(names) + k for k, p in enumerate(picked)})
     regular = {graph.factors[i].target: i for i in members if not graph.factors[i].init}
     initial = {graph.factors[i].target: i for i in members if graph.factors[i].init}
     before = {n for n, i in initial.items() if graph.factors[i].init == "before"}
     # h[last] of a sequence nested in an iid plate is one value per view: it lives in the outer plate
     plates = tuple(graph.variables[n].plate for n in names) + tuple(
-        outer_plate(graph, graph.variables[n].plate) for n in lasts)
+        outer_plate(graph, graph.variables[p.name].plate) for p in picked)
 
     def step(target: str) -> Step:
         i = regular.get(target, initial.get(target))
         f = graph.factors[i]
         ctx = graph.variables[target].plate
-        ps = tuple(slot[str(p) if p.last else p.name] for p in f.parents)
+        ps = tuple(slot[str(p) if p.picked else p.name] for p in f.parents)
         if f.reduce:
             ctx = next(plates[k] for k in ps if plates[k] not in (None, ctx))
         kind = graph.plates[ctx].kind if ctx else None
         in_loop = kind == "sequence" and not f.reduce
         expand = tuple(kind is not None and not in_loop and plates[k] != ctx for k in ps)
         j = initial.get(target) if target in regular else None
-        init_parents = tuple(slot[str(p) if p.last else p.name] for p in graph.factors[j].parents) if j is not None else ()
+        init_parents = tuple(slot[str(p) if p.picked else p.name] for p in graph.factors[j].parents) if j is not None else ()
         lags = tuple(p.lag for p in f.parents)
         # a parent with a value before the first step is readable at every step: it limits no span
         reach = [g for p, g in zip(f.parents, lags) if not (g > 0 and p.name in before)]
@@ -588,18 +592,27 @@ def compile_plan(graph, model: str) -> Plan:
         return Step(i, slot[target], ps, lags, expand, j, init_parents,
                     FAMILIES.get(f.family).deterministic, ctx, bool(f.reduce), span, pad, sequence_read(graph, f))
 
-    blocks: list = [Last(slot[n], slot[f"{n}[last]"], graph.variables[n].plate) for n in lasts if n in ins]
+    def picks(names) -> list:
+        return [Last(slot[p.name], slot[str(p)], graph.variables[p.name].plate) if p.last else
+                Pick(slot[p.name], slot[str(p)], graph.variables[p.name].plate, int(p.at[1]) - 1)
+                for p in picked if p.name in names]
+
+    blocks: list = picks(ins)
     for plate, direction, targets in a.blocks[model]:
         steps = tuple(step(n) for n in targets)
         if plate is not None and all(not s.reduce for s in steps):
             blocks.append(SeqBlock(plate, steps, direction, outer_plate(graph, plate)))
         else:
             blocks += steps
-        blocks += [Last(slot[n], slot[f"{n}[last]"], plate) for n in lasts if n in targets]
+        blocks += picks(targets)
     scoring = tuple(i for n in order for i in (initial.get(n), regular.get(n)) if i is not None)
-    return Plan(model, names, tuple(len(graph.variables[n].shape) for n in names + lasts), plates,
+    jumps = {graph.variables[p.name].plate for p in picked if p.at is not None} | {
+        k for k, pl in graph.plates.items() if pl.jump is not None and pl.jump.delta in slot}
+    return Plan(model, names, tuple(len(graph.variables[n].shape) for n in names) + tuple(
+                    len(graph.variables[p.name].shape) for p in picked), plates,
                 tuple(range(len(ins))), tuple(blocks), scoring,
                 {k: p.size for k, p in graph.plates.items()},
                 {k: p.inside for k, p in graph.plates.items() if p.inside is not None},
                 {k: (slot[p.end_token[0]], p.end_token[1]) for k, p in graph.plates.items()
-                 if p.end is not None and p.end_token[0] in slot})
+                 if p.end is not None and p.end_token[0] in slot},
+                {k: (graph.plates[k].jump.max, slot.get(graph.plates[k].jump.delta)) for k in sorted(jumps)})

@@ -50,6 +50,8 @@ def _plate_json(p: Plate) -> dict:
         d["inside"] = p.inside
     if p.end is not None:  # (only when set, as inside)
         d["end"] = p.end
+    if p.jump is not None:  # (only when set, as inside)
+        d["jump"] = p.jump.to_json()
     return d
 
 

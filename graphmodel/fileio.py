@@ -27,7 +27,7 @@ from .objective_syntax import check_section as check_objective
 from .plates import nesting_problem
 from .positive import POSITIVE_MAPS, positive_params
 from .supports import declarable
-from .variables import PLATE_KINDS, ROLES, Parent, Plate, Variable, check_name
+from .variables import PLATE_KINDS, ROLES, Jump, Parent, Plate, Variable, check_name
 
 MAX_DIM = 1 << 24  # no dimension or size in a file may exceed this
 MAX_BYTES = 64 << 20
@@ -160,14 +160,32 @@ def _variable(d, path) -> Variable:
 
 
 def _plate(d, path) -> Plate:
-    d = _obj(d, path, ("name", "size"), ("name", "kind", "size", "inside", "end"))
+    d = _obj(d, path, ("name", "size"), ("name", "kind", "size", "inside", "end", "jump"))
     inside, end = d.get("inside"), d.get("end")
     if inside is not None:
         _str(inside, f"{path}.inside")
     if end is not None:
         _str(end, f"{path}.end")
-    return _wrap(path, Plate, _str(d["name"], f"{path}.name"), _posint(d["size"], f"{path}.size"),
-                 _str(d.get("kind", "iid"), f"{path}.kind", PLATE_KINDS), inside, end)
+    size = _posint(d["size"], f"{path}.size")
+    jump = _jump(d["jump"], f"{path}.jump", size) if "jump" in d else None
+    return _wrap(path, Plate, _str(d["name"], f"{path}.name"), size,
+                 _str(d.get("kind", "iid"), f"{path}.kind", PLATE_KINDS), inside, end, jump)
+
+
+def _jump(d, path, size: int) -> Jump:
+    """A plate's jump: ``{"max": D, "delta": "dt", "gather": {"x2": "x[t2]"}}``."""
+    d = _obj(d, path, ("max",), ("max", "delta", "gather"))
+    top = d["max"]
+    if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top < size:
+        raise _fail(f"{path}.max", f"an integer in [1, {size - 1}] (the plate's size less one)", top)
+    if "delta" in d:
+        _wrap(f"{path}.delta", check_name, _str(d["delta"], f"{path}.delta"), "variable")
+    gather = _obj(d.get("gather", {}), f"{path}.gather", (), None)
+    for k, v in gather.items():
+        _wrap(f"{path}.gather", check_name, k, "variable")
+        if not isinstance(v, str) or _wrap(f"{path}.gather.{k}", Parent.parse, v).at is None:
+            raise _fail(f"{path}.gather.{k}", "'variable[t1]' or 'variable[t2]'", v)
+    return _wrap(path, Jump, top, d.get("delta"), tuple(gather.items()))
 
 
 def _number_tree(v, path, depth=0):

@@ -80,25 +80,36 @@ def _scanned(m, block, s, vals, T: int) -> torch.Tensor | None:
     mod = mods[s.factor]
     net = getattr(mod, "net", None)
     own = [lag for k, lag in zip(s.parents, s.lags) if k == s.target]
-    if (not hasattr(net, "sequence") or s.span[0] != 1 or own != [1] or len(mod.table) != 1
+    # the cell runs from t = 1 after a t = 0 factor, or (a value before the first step,
+    # ``init="before"``) from t = 0 after it, reading the other parents at the same step
+    start = 0 if s.pad else 1
+    if (not hasattr(net, "sequence") or s.span[0] != start or own != [1] or len(mod.table) != 1
             or mod.table[0][3] is not None or net.state_index != s.parents.index(s.target)
-            or any(lag not in (0, 1) for lag in s.lags)):
+            or any(lag not in ((0, 1) if start else (0,)) for k, lag in zip(s.parents, s.lags) if k != s.target)):
         return None
     nd = plan.event_ndims[s.target]
-    d0 = mods[s.init].forward(*[vals[k] if plan.plates[k] != block.plate
-                                else vals[k].select(-(plan.event_ndims[k] + 1), 0) for k in s.init_parents])
-    first = draw(d0)
+    first = _initial(m, block, s, vals)
     others = []
     for k, lag in zip(s.parents, s.lags):
         if k == s.target:
             continue
         v = vals[k]
         dim = -(plan.event_ndims[k] + 1)
-        others.append(v.narrow(dim, 1 - lag, T - 1) if plan.plates[k] == block.plate
-                      else _over_steps(plan, k, v, T - 1, block.plate))
+        others.append(v.narrow(dim, start - lag, T - start) if plan.plates[k] == block.plate
+                      else _over_steps(plan, k, v, T - start, block.plate))
     rest = net.sequence(first, others)  # (a constant initial state broadcasts to the batch)
+    if not start:
+        return rest
     first = first.expand(*rest.shape[: rest.dim() - nd - 1], *first.shape[first.dim() - nd:])
     return torch.cat((first.unsqueeze(-(nd + 1)), rest), -(nd + 1))
+
+
+def _initial(m, block, s, vals) -> torch.Tensor:
+    """The boundary factor's value: the state at t = 0, or before it (``init="before"``)."""
+    plan = m.plan
+    d0 = m._modules[s.init].forward(*[vals[k] if plan.plates[k] != block.plate
+                                      else vals[k].select(-(plan.event_ndims[k] + 1), 0) for k in s.init_parents])
+    return draw(d0)
 
 
 def _looped(m, block, s, vals, T: int, dists, times) -> torch.Tensor:
@@ -108,7 +119,8 @@ def _looped(m, block, s, vals, T: int, dists, times) -> torch.Tensor:
     fast = _scanned(m, block, s, vals, T)
     if fast is not None:
         return fast
-    past: list = [None] * T
+    # past[-k] (k ≤ pad) is the value before the first step, where the state has one
+    past: list = [None] * T + ([_initial(m, block, s, vals)] * s.pad if s.pad else [])
     for fi in (s.init, s.factor):
         dists[fi], times[fi] = [], []
     for t in range(T):
@@ -124,7 +136,9 @@ def _looped(m, block, s, vals, T: int, dists, times) -> torch.Tensor:
         times[fi].append(t)
     if not dists[s.factor]:
         del dists[s.factor], times[s.factor]
-    return torch.stack(torch.broadcast_tensors(*past), dim=-(nd + 1))  # (a constant initial state broadcasts)
+    if not dists[s.init]:
+        del dists[s.init], times[s.init]
+    return torch.stack(torch.broadcast_tensors(*past[:T]), dim=-(nd + 1))  # (a constant initial state broadcasts)
 
 
 def run_forced(m, block, fp: ForcedPlan, vals, sizes, lps, dists, lengths=None) -> None:
@@ -137,6 +151,8 @@ def run_forced(m, block, fp: ForcedPlan, vals, sizes, lps, dists, lengths=None) 
     masks = dists.setdefault("masks", {}) if lengths is not None else None
     valid = None if lengths is None else torch.arange(T, device=lengths.device) < lengths.unsqueeze(-1)
     for s, looped in fp.order:
+        if s.deterministic and vals[s.target] is not None:
+            continue  # a given state (q's, lent to p by the ELBO) is taken as it is, as run_sequence does
         if looped:
             vals[s.target] = _looped(m, block, s, vals, T, dists, times)
             continue

@@ -17,6 +17,7 @@ per view, and a factor outside both reduces it over the views (``r = Σᵢ f(h�
 from __future__ import annotations
 
 from .factors import REDUCTIONS, Tied
+from .jumps import pair_parent_problems
 from .networks import NETWORKS, NetSpec
 
 
@@ -78,6 +79,9 @@ def plate_problems(graph, f, var, bad) -> list:
     other = set()
     for p in f.parents:
         pv = graph.variables[p.name]
+        if p.at is not None:  # b[t1]: one value per example, outside every plate
+            pair_parent_problems(graph, p, pv, tplate, bad)
+            continue
         if p.last:
             _last_problems(graph, p, pv, tplate, bad)
             plate = outer_plate(graph, pv.plate)  # h[last] is one value per view
@@ -156,9 +160,9 @@ def _whole_sequence_problems(graph, f, var, bad) -> list:
     elif var.plate is not None:
         bad(f"a network that reads whole sequences of plate '{plate.name}' summarizes them for a variable "
             f"outside every plate, and '{f.target}' is in plate '{var.plate}'")
-    if any(p.lag or p.last for p in f.parents):
+    if any(p.lag or p.picked for p in f.parents):
         bad(f"a network that reads whole sequences reads each parent whole, found parent "
-            f"'{next(p for p in f.parents if p.lag or p.last)}'")
+            f"'{next(p for p in f.parents if p.lag or p.picked)}'")
     if f.reduce or f.init:
         bad("a network that reads whole sequences needs no reduce and no init")
     return []

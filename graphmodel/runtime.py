@@ -26,11 +26,12 @@ from .families import FAMILIES, draw, draw_plan, log_density
 from .flows import build_layers
 from .flows.factor import FlowFactorModule
 from .forced import forced_plan, run_forced
+from .jumps import Pick, delta_of, draw_pair, step_at, with_pairs
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
-from .variables import length_key
+from .variables import length_key, pair_key
 
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity", "BiRNN"})
 
@@ -264,7 +265,9 @@ class ModelRuntime:
         seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))} | {
             b.lengths for b in plan.blocks if getattr(b, "lengths", None) is not None}  # (Steps over whole sequences)
         self._length_keys = {length_key(pl): pl for pl in seq}
-        self.variables = frozenset(plan.names) | frozenset(self._length_keys)
+        #: ``"time.pair"``: the pair of steps (t₁, t₂) per example of a jump plate it reads
+        self._pair_keys = {pair_key(pl): pl for pl in plan.jumps}
+        self.variables = frozenset(plan.names) | frozenset(self._length_keys) | frozenset(self._pair_keys)
         #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
         #: whose value shows the plate's size (a nested variable shows both of its plates')
         self._depth = tuple(0 if pl is None else 2 if pl in plan.outer else 1 for pl in plan.plates)
@@ -293,12 +296,15 @@ class ModelRuntime:
             variable name → tensor shaped ``(n or batch..., [plate,] *event)``; for a sequence
             plate whose end token (``Plate.end``) was drawn, also its lengths under
             ``length_key(plate)`` (the steps after each end zeroed; the sweep stops when every
-            sequence has ended).
+            sequence has ended); for a plate with a jump whose pair it read, the pair under
+            ``pair_key(plate)``.
         """
         vals, _, dists = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
         out = dict(zip(self.plan.names, vals))
         for plate, n_ in dists.get("lengths", {}).items():  # a sequence plate's end token was drawn
             out[length_key(plate)] = n_
+        for plate, pair in dists.get("pairs", {}).items():  # the pair of steps it read (scored again with it)
+            out[pair_key(plate)] = pair
         return out
 
     def log_prob(self, values: dict) -> torch.Tensor:
@@ -325,6 +331,8 @@ class ModelRuntime:
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
         times = {labels[i]: m for i, m in dists.pop("times", {}).items()}
         lengths = dists.pop("lengths", {})
+        # the pair of steps a jump read: scoring the values again reads the same pair
+        values.update({pair_key(plate): pair for plate, pair in dists.pop("pairs", {}).items()})
         return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times, lengths)
 
     # --- execution --------------------------------------------------------------------
@@ -338,23 +346,30 @@ class ModelRuntime:
         vals: list = [None] * len(plan.event_ndims)
         given = given or {}
         lengths: dict = {}
+        pairs: dict = {}
         for name, v in given.items():
             k = self._slot.get(name)
             if k is None:
                 if name in self._length_keys:
                     lengths[self._length_keys[name]] = v if n is None else v.expand(n, *v.shape)
                     continue
+                if name in self._pair_keys:
+                    pairs[self._pair_keys[name]] = v if n is None else v.expand(n, *v.shape)
+                    continue
                 raise GraphModelError(
                     f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
             vals[k] = v if n is None else v.expand(n, *v.shape)
+        batch = self._batch_shape(vals, n)
+        sizes = self._plate_sizes(vals, plate_sizes)
+        lps: dict = {}
+        dists: dict = {}
+        if plan.jumps:
+            self._draw_pairs(vals, pairs, lengths, batch, sizes)
+            dists["pairs"] = pairs
         for k in plan.inputs:
             if vals[k] is None:
                 raise GraphModelError(
                     f"model '{self.name}' reads '{plan.names[k]}' but no value was given for it")
-        batch = self._batch_shape(vals, n)
-        lps: dict = {}
-        dists: dict = {}
-        sizes = self._plate_sizes(vals, plate_sizes)
         if lengths:
             blank_padding(self, vals, lengths)
         for b, block in enumerate(plan.blocks):
@@ -368,9 +383,21 @@ class ModelRuntime:
             elif isinstance(block, Last):
                 vals[block.target] = last_step(vals[block.source], plan.event_ndims[block.source],
                                                lengths.get(block.plate))
+            elif isinstance(block, Pick):
+                vals[block.target] = step_at(vals[block.source], plan.event_ndims[block.source],
+                                             pairs[block.plate][..., block.which])
             else:
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau, lengths)
         return vals, lps, dists
+
+    def _draw_pairs(self, vals, pairs: dict, lengths: dict, batch, sizes) -> None:
+        """Each jump plate's pair where not given (into ``pairs``), and δ where the model reads it."""
+        device = next((v.device for v in vals if v is not None), None)
+        for plate, (longest, delta) in self.plan.jumps.items():
+            if plate not in pairs:
+                pairs[plate] = draw_pair(sizes[plate], longest, lengths.get(plate), batch, device)
+            if delta is not None and vals[delta] is None:
+                vals[delta] = delta_of(pairs[plate])
 
     def _batch_shape(self, vals, n):
         plan = self.plan
@@ -491,9 +518,17 @@ class Runtime(nn.Module):
         self.register_load_state_dict_post_hook(lambda module, _keys: module._step_values.__setitem__(
             slice(None), [None] * len(module._step_values)))
         self.kinds = dict(graph.models)
+        self._jump_plates = {k: p for k, p in graph.plates.items() if p.jump is not None}
+        self._variables = dict(graph.variables) if self._jump_plates else {}
         observed = frozenset(n for n, v in graph.variables.items() if v.role == "observed")
         self._models = {m: ModelRuntime(self, compile_plan(graph, m), labels, observed) for m in graph.models}
         self._factor_model = [f.model for f in graph.factors]
+
+    def with_pairs(self, batch: dict) -> dict:
+        """``batch`` with each jump plate's pair of steps (``pair_key(plate)``), its δ and its
+        gathered variables added where missing (see :mod:`graphmodel.jumps`): the objective
+        calls this once per evaluation, so every model it runs reads the same pair."""
+        return with_pairs(self._jump_plates, self._variables, batch) if self._jump_plates else batch
 
     def model(self, name: str) -> ModelRuntime:
         try:

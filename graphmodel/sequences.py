@@ -16,6 +16,7 @@ import torch
 
 from .errors import GraphModelError
 from .families import draw
+from .jumps import step_at
 from .shapes import broadcast
 from .variables import length_key
 
@@ -45,13 +46,9 @@ def tempered(mod, xs, tau: float):
 def last_step(value, event_ndim: int, lengths):
     """The last step of ``value`` ``(batch..., T, *event)``: step T-1, or each example's
     ``lengths - 1`` where lengths were given."""
-    dim = -(event_ndim + 1)
     if lengths is None:
-        return value.select(dim, -1)
-    index = (lengths - 1).clamp(min=0).to(torch.long)
-    index = index.reshape(*index.shape, *(1,) * (event_ndim + 1))
-    index = index.expand(*value.shape[: value.dim() + dim], 1, *value.shape[value.dim() + dim + 1:])
-    return value.gather(dim, index).squeeze(dim)
+        return value.select(-(event_ndim + 1), -1)
+    return step_at(value, event_ndim, (lengths - 1).clamp(min=0))
 
 
 def sequence_lengths(end: torch.Tensor) -> torch.Tensor:

@@ -135,13 +135,16 @@ class Plate:
     kind: str = "iid"
     inside: str | None = None
     end: str | None = None
+    jump: Jump | None = None
 
     def with_end_variable(self, old: str, new: str) -> Plate:
-        """This plate with its end token's variable ``old`` renamed ``new`` (itself otherwise)."""
+        """This plate with variable ``old`` renamed ``new`` in its end token and its jump
+        (itself where neither names it)."""
+        out = self if self.jump is None else replace(self, jump=self.jump.renamed(old, new))
         token = self.end_token
         if token is None or token[0] != old:
-            return self
-        return replace(self, end=new if token[1] is None else f"{new}[{token[1]}]")
+            return out
+        return replace(out, end=new if token[1] is None else f"{new}[{token[1]}]")
 
     @property
     def end_token(self) -> tuple[str, int | None] | None:
@@ -169,6 +172,14 @@ class Plate:
             if not isinstance(self.end, str) or not _END.match(self.end):
                 raise GraphModelError(f"plate '{self.name}': end must name a variable, 'stop', or a class of one, "
                                       f"'pen[2]'; found {self.end!r}")
+        if self.jump is not None:
+            if not isinstance(self.jump, Jump):
+                object.__setattr__(self, "jump", Jump.of(self.jump, f"plate '{self.name}': jump"))
+            if self.kind != "sequence":
+                raise GraphModelError(f"plate '{self.name}': a jump is for sequence plates, found {self.kind!r}")
+            if self.jump.max > self.size - 1:
+                raise GraphModelError(f"plate '{self.name}': jump.max: expected an integer in [1, {self.size - 1}] "
+                                      f"(the plate's size less one), found {self.jump.max}")
 
 
 #: a plate's end token: a variable, or one class of it
@@ -177,7 +188,9 @@ _END = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[([0-9]{1,4})\])?$")
 
 #: the farthest step a parent may reach back or ahead (``z[t-k]``, ``x[t+k]``)
 MAX_OFFSET = 1000
-_PARENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(?:t([-+])([1-9][0-9]{0,3})|(last))\])?$")
+_PARENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(?:t([-+])([1-9][0-9]{0,3})|(last)|(t1|t2))\])?$")
+#: the steps of a jump plate's pair (``Plate.jump``) that a parent may read: ``b[t1]``, ``b[t2]``
+PAIR_STEPS = ("t1", "t2")
 
 
 @dataclass(frozen=True)
@@ -185,17 +198,21 @@ class Parent:
     """A parent reference: a variable, at the same step or another step of a sequence plate.
 
     ``lag = k > 0`` reads step ``t-k`` (``z[t-1]``, ``z[t-2]``), ``lag = -k`` step ``t+k``
-    (``x[t+1]``, inference models only), and ``last`` the last step, read from outside the
-    plate (``c[last]``).
+    (``x[t+1]``, inference models only), ``last`` the last step, read from outside the
+    plate (``c[last]``), and ``at`` one step of a jump plate's pair (``Plate.jump``), read
+    from outside the plate: ``"t1"`` the earlier, ``"t2"`` the later (``b[t1]``, ``b[t2]``).
 
     Example:
         >>> Parent.parse("z[t-2]"), Parent.parse("x[t+1]").lag, str(Parent("c", last=True))
-        (Parent(name='z', lag=2, last=False), -1, 'c[last]')
+        (Parent(name='z', lag=2, last=False, at=None), -1, 'c[last]')
+        >>> Parent.parse("b[t2]").at
+        't2'
     """
 
     name: str
     lag: int = 0
     last: bool = False
+    at: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.lag, int) or isinstance(self.lag, bool) or abs(self.lag) > MAX_OFFSET:
@@ -204,15 +221,27 @@ class Parent:
         if self.last and self.lag:
             raise GraphModelError(f"parent '{self.name}': a parent reads either the last step or a "
                                   f"step t-k, not both (found lag={self.lag} and last)")
+        if self.at is not None and (self.at not in PAIR_STEPS or self.lag or self.last):
+            raise GraphModelError(f"parent '{self.name}': at must be one of {', '.join(PAIR_STEPS)} on a parent "
+                                  f"without lag or last, found at={self.at!r}")
 
     @property
     def step(self) -> str | None:
-        """The step index as written between brackets: ``"t-2"``, ``"t+1"``, ``"last"``, or None."""
+        """The step index as written between brackets: ``"t-2"``, ``"t+1"``, ``"last"``,
+        ``"t1"``, or None."""
         if self.last:
             return "last"
+        if self.at is not None:
+            return self.at
         if self.lag:
             return f"t-{self.lag}" if self.lag > 0 else f"t+{-self.lag}"
         return None
+
+    @property
+    def picked(self) -> bool:
+        """Whether this parent reads one step of a sequence from outside its plate (``c[last]``,
+        ``b[t1]``): a slot of its own, filled after the sequence's sweep."""
+        return self.last or self.at is not None
 
     def __str__(self) -> str:
         step = self.step
@@ -220,7 +249,8 @@ class Parent:
 
     @staticmethod
     def parse(ref: object) -> Parent:
-        """Read ``"z"``, ``"z[t-k]"``, ``"x[t+k]"`` or ``"c[last]"`` (or a :class:`Variable` / :class:`Parent`)."""
+        """Read ``"z"``, ``"z[t-k]"``, ``"x[t+k]"``, ``"c[last]"`` or ``"b[t1]"`` / ``"b[t2]"``
+        (or a :class:`Variable` / :class:`Parent`)."""
         if isinstance(ref, Parent):
             return ref
         if isinstance(ref, Variable):
@@ -229,13 +259,106 @@ class Parent:
             m = _PARENT.match(ref)
             if m and m.group(4):
                 return Parent(m.group(1), last=True)
+            if m and m.group(5):
+                return Parent(m.group(1), at=m.group(5))
             if m and m.group(3) and int(m.group(3)) <= MAX_OFFSET:
                 k = int(m.group(3))
                 return Parent(m.group(1), lag=k if m.group(2) == "-" else -k)
             if m and not m.group(3):
                 return Parent(m.group(1))
         raise GraphModelError("a parent must be a variable name, 'name[t-k]', 'name[t+k]' "
-                              f"(1 <= k <= {MAX_OFFSET}) or 'name[last]', found {ref!r}")
+                              f"(1 <= k <= {MAX_OFFSET}), 'name[last]' or 'name[t1]' / 'name[t2]', found {ref!r}")
+
+
+@dataclass(frozen=True)
+class Jump:
+    """A sequence plate's pair of steps per example: TD-VAE's ``t₁ < t₂ = t₁ + δ``.
+
+    Each evaluation draws, per example, ``δ`` uniformly in ``[1, max]`` (at most the
+    sequence's length less one) and ``t₁`` uniformly among the steps that leave ``t₂`` inside
+    the sequence. Factors outside the plate read a plate variable at either step
+    (``b[t1]``, ``b[t2]``: :class:`Parent` ``at``); the pair itself travels in the batch
+    under :func:`pair_key` (given there, it is used as it is).
+
+    Args:
+        max: the longest jump D (1 ≤ D < the plate's size).
+        delta: an input variable outside every plate, shape ``(1,)``, that receives δ as a
+            number (a transition ``p(z₂|z₁,δ)`` lists it as a parent), or ``None``.
+        gather: ``(variable, "x[t2]")`` pairs: an observed variable outside every plate that
+            holds observed ``x`` of the plate at the pair's step, taken from the batch when the
+            pair is drawn (the decoder's target ``p(x₂|z₂)``); data binds ``x`` only.
+
+    Example:
+        >>> Jump(4, delta="dt", gather=(("x2", "x[t2]"),)).gathered("x2")
+        Parent(name='x', lag=0, last=False, at='t2')
+    """
+
+    max: int
+    delta: str | None = None
+    gather: tuple = ()
+
+    def __post_init__(self):
+        if not isinstance(self.max, int) or isinstance(self.max, bool) or self.max < 1:
+            raise GraphModelError(f"jump.max: expected a positive integer, found {self.max!r}")
+        if self.delta is not None:
+            check_name(self.delta, "jump.delta: variable")
+        items = tuple(self.gather.items()) if isinstance(self.gather, dict) else self.gather
+        if not isinstance(items, (tuple, list)) or not all(isinstance(i, (tuple, list)) and len(i) == 2 for i in items):
+            raise GraphModelError(f"jump.gather: expected variable → 'x[t1]' or 'x[t2]' pairs, found {self.gather!r}")
+        for name, ref in items:
+            check_name(name, "jump.gather: variable")
+            p = Parent.parse(ref) if isinstance(ref, str) else None
+            if p is None or p.at is None:
+                raise GraphModelError(f"jump.gather.{name}: expected 'variable[t1]' or 'variable[t2]', found {ref!r}")
+        object.__setattr__(self, "gather", tuple((n, str(r)) for n, r in items))
+
+    @staticmethod
+    def of(value, what: str = "jump") -> Jump:
+        """A :class:`Jump` from itself, an integer (the longest jump) or ``{"max": …, "delta": …,
+        "gather": {…}}``."""
+        if isinstance(value, Jump):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return Jump(value)
+        if isinstance(value, dict) and "max" in value and set(value) <= {"max", "delta", "gather"}:
+            return Jump(value["max"], value.get("delta"), value.get("gather", ()))
+        raise GraphModelError(f"{what}: expected the longest jump (an integer) or {{'max', 'delta', 'gather'}}, "
+                              f"found {value!r}")
+
+    def gathered(self, name: str) -> Parent | None:
+        """The step of the plate that gathered variable ``name`` holds, or ``None``."""
+        return next((Parent.parse(r) for n, r in self.gather if n == name), None)
+
+    def renamed(self, old: str, new: str) -> Jump:
+        """This jump with variable ``old`` renamed ``new``."""
+        return self.mapped({old: new})
+
+    def mapped(self, names: dict) -> Jump:
+        """This jump with its variables renamed by ``names`` (old → new; others kept)."""
+        def ren(ref):
+            p = Parent.parse(ref)
+            return str(replace(p, name=names.get(p.name, p.name)))
+        return Jump(self.max, names.get(self.delta, self.delta),
+                    tuple((names.get(n, n), ren(r)) for n, r in self.gather))
+
+    def to_json(self) -> dict:
+        d: dict = {"max": self.max}
+        if self.delta is not None:
+            d["delta"] = self.delta
+        if self.gather:
+            d["gather"] = dict(self.gather)
+        return d
+
+
+def pair_key(plate: str) -> str:
+    """The key under which a batch gives a jump plate's pair of steps: a ``(batch..., 2)``
+    integer tensor of ``(t₁, t₂)`` per example (drawn per evaluation where not given).
+
+    Example:
+        >>> pair_key("time")
+        'time.pair'
+    """
+    return f"{plate}.pair"
 
 
 def length_key(plate: str) -> str:

@@ -38,7 +38,7 @@ from graphmodel.errors import format_shape as _fmt
 from graphmodel.registry import Registry
 from graphmodel.variables import length_key
 
-from . import strokes
+from . import ringdot, strokes
 from .datacheck import check_loader_options, check_tensor
 from .filedata import FIELDS as _FILE_FIELDS
 from .filedata import LOADERS as _FILE_LOADERS
@@ -195,11 +195,12 @@ FIELDS = {**dict.fromkeys(("four_points", "ring8", "two_moons"), ("point", "labe
           "sines": ("sequence", "frequency"), "rooms": ("context", "context_view", "query", "query_view", "walls"),
           **dict.fromkeys(("digits", "mnist", "mnist5k"), ("image", "image2d", "label", "label_onehot")),
           "scenes": ("context", "context_view", "query", "query_view", "scene"), **_FILE_FIELDS,
-          **dict.fromkeys(("glyphs", "quickdraw"), ("offset", "pen", "strokes", "length", "label", "scale"))}
+          **dict.fromkeys(("glyphs", "quickdraw"), ("offset", "pen", "strokes", "length", "label", "scale")),
+          "ring_dot": ringdot.FIELDS}
 
 for _name, _fn in (("four_points", four_points), ("ring8", ring8), ("two_moons", two_moons), ("sines", sines),
                    ("rooms", rooms), ("digits", digits), ("mnist", mnist), ("mnist5k", mnist5k), ("scenes", scenes),
-                   ("glyphs", strokes.glyphs), ("quickdraw", strokes.quickdraw),
+                   ("glyphs", strokes.glyphs), ("quickdraw", strokes.quickdraw), ("ring_dot", ringdot.ring_dot),
                    *_FILE_LOADERS.items()):  # the user's files and torchvision (inference.filedata)
     DATASETS.register(_name, _fn)
 
@@ -288,7 +289,8 @@ def binding_of(graph, fields, binding: dict | None = None) -> dict:
         if name not in out and name in fields:
             out[name] = name
     out.update(_bind_lengths(graph, fields, length_spec))
-    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out]
+    gathered = {n for p in graph.plates.values() if p.jump is not None for n, _ in p.jump.gather}  # (x2 = x[t2])
+    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out and v.name not in gathered]
     if missing:
         raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
                         f"fields: {', '.join(fields)}; bind it in data.bind")

@@ -116,6 +116,8 @@ def importance_sampled(runtime, graph, batch: dict, k: int = 100, *, p: str | No
     why = _no_likelihood(graph, p)
     if why:
         raise GraphModelError(f"log_likelihood: {why}, so there is no likelihood to estimate")
+    fill = getattr(runtime, "with_pairs", None)  # a jump plate's pair: one per example for every chunk
+    batch = fill(batch) if fill is not None else batch
     plan = elbo_terms(graph, p, q, set(batch), "mc", "score")
     p_labels = [factor_label(graph.factors[i]) for i in plan.data] + [
         factor_label(graph.factors[i]) for lat in plan.latents for i in lat.p_factors]

@@ -117,6 +117,9 @@ class Context:
                 size = v.shape[0]
             elif v.shape[0] != size:
                 raise DataError(f"batch['{name}']: batch size {v.shape[0]}, but other variables have {size}")
+        fill = getattr(runtime, "with_pairs", None)  # one pair of steps per jump plate, for every model
+        if fill is not None:
+            batch = fill(batch)
         self.runtime, self.batch, self.step, self.size = runtime, batch, int(step), size
         self.terms: dict[str, torch.Tensor] = {}
         self._cache: dict = {}

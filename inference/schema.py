@@ -46,6 +46,13 @@ def _plate() -> dict:
         "kind": {"enum": list(PLATE_KINDS), "default": "iid"},
         "inside": {**_NAME, "description": "the plate this one is nested in"},
         "end": {"type": "string", "description": "a sequence's end token (pen[2]): sampling stops at it"},
+        "jump": {"type": "object", "required": ["max"], "additionalProperties": False,
+                 "description": "a pair of steps t1 < t2 = t1 + δ per example, δ uniform in [1, max] (TD-VAE)",
+                 "properties": {
+                     "max": {"type": "integer", "minimum": 1, "description": "the longest jump (below size)"},
+                     "delta": {**_NAME, "description": "an input variable (1,) that receives δ"},
+                     "gather": {"type": "object", "additionalProperties": {"type": "string", "pattern": r"\[t[12]\]$"},
+                                "description": "observed variable → 'x[t2]': the data at one step of the pair"}}},
     }}
 
 
@@ -72,7 +79,7 @@ def _factor() -> dict:
                 "model": _NAME, "target": _NAME,
                 "family": {"enum": sorted(FAMILIES)},
                 "parents": {"type": "array", "items": {"type": "string"},
-                            "description": "parent variables: x, h[t-1], h[last], …"},
+                            "description": "parent variables: x, h[t-1], h[last], b[t1], b[t2], …"},
                 "params": {"type": "object", "additionalProperties": _param()},
                 "net": _net(),
                 "init": {"anyOf": [{"type": "boolean"}, {"const": "before"}],

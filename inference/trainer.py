@@ -698,8 +698,11 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
     device = next((b.device for b in runtime.buffers()), None) or next(
         (p.device for p in runtime.parameters()), torch.device("cpu"))
     given = {}
+    drawn = {p.jump.delta for p in graph.plates.values() if p.jump is not None}  # δ: drawn with the pair
     for name in model.plan.names[: len(model.plan.inputs)]:
         v = graph.variables[name]
+        if name in drawn:
+            continue
         if v.support == "categorical":
             given[name] = torch.arange(n, device=device) % v.classes
         elif v.support == "one_hot":

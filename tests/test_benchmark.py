@@ -132,3 +132,23 @@ def test_a_tiny_fast_generation_run_prints_every_row_with_the_same_samples(monke
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "×" in line]
     assert len(rows) == 4 and all(row.endswith("| yes |") for row in rows)
     assert "first 10 pixels × 3.6" in rows[1] and "all pixels" in rows[0]
+
+
+def test_the_tdvae_comparison_times_and_scores_both_models(monkeypatch):
+    """``benchmarks/tdvae_compare.py`` at toy size: both steps timed, the hand-written model's
+    bound and rollout errors reported the way graphmodel's are."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    import tdvae_compare
+
+    try:
+        r = tdvae_compare.time_steps(rounds=1, steps=1)
+        x = torch.zeros(6, 20, 32)
+        x[:, :, :3] = 1.0
+        model, _ = tdvae_compare.train_hand(x, 2, 0, 4, 1e-3, 4)
+        report = tdvae_compare.hand_report(model, x, argparse.Namespace(pairs=2, start=6, draws=2))
+    finally:
+        sys.modules.pop("tdvae_compare", None)
+    assert r["gm"] > 0 and r["hand"] > 0 and r["ratio"] > 0
+    assert set(report["terms"]) == {"bound", "recon", "jump", "kl"}
+    assert set(report["errors"]) == {"1", "2", "4"} and all(
+        set(e) == {"own", "other", "mean"} for e in report["errors"].values())

@@ -96,8 +96,12 @@ def test_generative_model_samples_and_scores(example_graph, make_value):
     net = g.build().eval()
     values, inputs = _sample_p(g, net, make_value)
     ends = {gm.length_key(p.name) for p in g.plates.values() if p.end}  # a drawn end token's lengths
-    assert set(values) == set(gm.ancestral_order(g, "p")) | set(inputs) | ends
+    pairs = {gm.pair_key(p.name) for p in g.plates.values() if p.jump}  # the pair of steps a jump read
+    assert set(values) == set(gm.ancestral_order(g, "p")) | set(inputs) | ends | pairs
     for name, value in values.items():
+        if name in pairs:
+            assert tuple(value.shape) == (BATCH, 2)
+            continue
         assert tuple(value.shape) == ((BATCH,) if name in ends else _expected_shape(g, name)), name
         if name not in ends and g.variables[name].support == "categorical":
             assert not torch.is_floating_point(value)
@@ -116,6 +120,9 @@ def test_other_models_trace_on_generated_data(example_graph, make_value):
         given = {n: data[n] for n in gm.model_inputs(g, model)}
         trace = net.model(model).trace(given)
         for name, value in trace.values.items():
+            if name not in g.variables:  # the pair of steps of a jump (scored again with the values)
+                assert name == gm.pair_key(name.split(".")[0]) and tuple(value.shape) == (BATCH, 2)
+                continue
             assert tuple(value.shape) == _expected_shape(g, name), f"{model}: {name}"
         for name in given:
             assert trace.values[name] is given[name], f"{model}: a given value must be kept as it is"

@@ -76,7 +76,7 @@ def _plate_label(plate) -> str:
 def _edges(graph) -> list[tuple[str, str, str, dict]]:
     """``(parent, target, kind, attrs)`` for every drawn edge, in factor order."""
     drawn: dict = {}
-    gen = {(p.name, f.target, p.lag, f.reduce, p.last) for f in graph.factors
+    gen = {(p.name, f.target, p.lag, f.reduce, p.last, p.at) for f in graph.factors
            if graph.models.get(f.model) == "generative" for p in f.parents}
     for f in graph.factors:
         kind = graph.models.get(f.model, "auxiliary")
@@ -85,7 +85,7 @@ def _edges(graph) -> list[tuple[str, str, str, dict]]:
         for p in f.parents:
             if p.name not in graph.variables:
                 continue
-            key = (p.name, f.target, p.lag, f.reduce, p.last)
+            key = (p.name, f.target, p.lag, f.reduce, p.last, p.at)
             if (kind != "generative" and key in gen) or (key, kind) in drawn:
                 continue
             style, colour = EDGE_STYLES.get(kind, EDGE_STYLES["auxiliary"])

@@ -83,7 +83,7 @@ def variable_text(name: str, idx: str | None, latex: bool, lag: int = 0, init: b
     if sub is None and idx is not None:
         sub = ("-1" if init == "before" else "0") if init else (f"{idx}-{lag}" if lag > 0 else f"{idx}+{-lag}" if lag < 0 else idx)
     if latex:
-        sub = r"\mathrm{last}" if sub == "last" else sub
+        sub = r"\mathrm{last}" if sub == "last" else f"t_{sub[1]}" if sub in ("t1", "t2") else sub
         return _latex_name(name, f"{outer},{sub}" if outer and sub else sub)
     return name if sub is None else name + (outer + sub).translate(_SUB)
 
@@ -108,8 +108,8 @@ def factor_text(graph, f, latex: bool) -> str:
     for p in f.parents:
         pvar = graph.variables.get(p.name)  # an invalid graph may name an undeclared parent
         pidx = _index(graph, pvar.plate if pvar is not None else None)
-        if p.last:  # (a reduction of a nested plate reads the last steps of every view: hₗₐₛₜ)
-            parents.append(variable_text(p.name, pidx if tidx is not None else None, latex, step="last"))
+        if p.picked:  # (a reduction of a nested plate reads the last steps of every view: hₗₐₛₜ)
+            parents.append(variable_text(p.name, pidx if tidx is not None else None, latex, step=p.step))
         elif pidx is not None and tidx is None:  # a reduction over the plate
             parents.append(variable_text(p.name, None, latex) if latex else p.name)
         else:
@@ -258,6 +258,11 @@ def negation(a, latex: bool) -> str:
 
 def batch_sum(a, latex: bool) -> str:
     return rf"\sum_{{n}} \left({a._fmt(True)}\right)" if latex else f"Σₙ({a._fmt(False)})"
+
+
+def pair_sum(a, latex: bool) -> str:
+    """``Σ_{t₁}(…)``: a term of a jump's pair summed over its first step (``sum_t`` of a jump)."""
+    return rf"\sum_{{t_1}} \left({a._fmt(True)}\right)" if latex else f"Σₜ₁({a._fmt(False)})"
 
 
 def expectation(sub: tuple | None, body: str, latex: bool) -> str:

@@ -35,6 +35,7 @@ from ..elbo import (
 )
 from ..estimators import Density, Expectation, KLDivergence, Leaf, _steps
 from ..losses import Sampling, Sum
+from .pairs import over_pairs
 from .terms import Param, Term, register
 
 __all__ = ["MMD", "Entropy", "LogProb", "entropy", "expect", "kl", "log_prob", "mmd", "sum_t"]
@@ -284,9 +285,9 @@ def sum_t(graph, term, plate: str | None = None):
     (each step's KL given the sample of the steps before, masked past a sequence's length), and
     prints with its ``Σₜ``; ``sum_t`` states it in the formula and checks it: every factor the
     term reads lies in the sequence plate (``plate``: the graph's only one by default), so
-    that a term outside the plate is not summed by mistake. Jumps of random length between
-    steps (TD-VAE's ``t₁ → t₂``) need factors whose lag varies per example, which plates do
-    not have; this term does not offer them.
+    that a term outside the plate is not summed by mistake. Over a plate with a jump, a term
+    whose factors read the pair of steps (TD-VAE's ``t₁ → t₂``) is summed over the first
+    steps: ``Σ_{t₁} term``, estimated from the evaluation's pair (:mod:`.pairs`).
     """
     seqs = [n for n, p in graph.plates.items() if p.kind == "sequence"]
     if plate is None:
@@ -300,6 +301,9 @@ def sum_t(graph, term, plate: str | None = None):
     labels = [lab for node in term.walk() for lab in _labels(node)]
     if not labels:
         raise GraphModelError(f"sum_t: {term} reads no factor of a sequence")
+    if graph.plates[plate].jump is not None and any(
+            f is not None and graph.variables[f.target].plate != plate for f in map(by_label.get, labels)):
+        return over_pairs(graph, term, plate, labels)
     for lab in labels:
         f = by_label.get(lab)
         if f is not None and graph.variables[f.target].plate != plate:
@@ -308,4 +312,5 @@ def sum_t(graph, term, plate: str | None = None):
 
 
 register(Term("sum_t", sum_t, (Param("term", "loss"), Param("plate", "plate", None)),
-              "Σₜ term: a term over a sequence plate's latents, summed over its steps", trains=()))
+              "Σₜ term: a term over a sequence plate's latents, summed over its steps (or a jump's pairs, "
+              "over their first steps)", trains=()))
