@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from graphmodel import GraphModelError
+from graphmodel.jumps import filled_by_jumps
 
 #: loaded datasets by their section (the bundled ones load in well under a second; a dataset
 #: is loaded once per editor session, not once per edit)
@@ -71,7 +72,8 @@ def _fields(section: dict) -> dict:
 
 
 def _needs_data(graph) -> list[str]:
-    return [v.name for v in graph.variables.values() if v.role in ("observed", "input")]
+    filled = filled_by_jumps(graph)  # a jump's δ and gathered steps come from the sequence itself
+    return [v.name for v in graph.variables.values() if v.role in ("observed", "input") and v.name not in filled]
 
 
 def _rows_of(graph) -> list[str]:
@@ -79,7 +81,9 @@ def _rows_of(graph) -> list[str]:
     (the labels of a semi-supervised model)."""
     bound = graph.data.get("bind") or {}
     bound = bound if isinstance(bound, dict) else {}
-    return [n for n, v in graph.variables.items() if v.role in ("observed", "input") or n in bound]
+    filled = filled_by_jumps(graph)
+    return [n for n, v in graph.variables.items()
+            if (v.role in ("observed", "input") and n not in filled) or n in bound]
 
 
 def _shape(x) -> tuple:

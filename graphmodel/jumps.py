@@ -104,6 +104,18 @@ def with_pairs(graph_plates: dict, variables: dict, batch: dict) -> dict:
 
 # --- rules -----------------------------------------------------------------------------
 
+def filled_by_jumps(graph) -> set[str]:
+    """The variables a plate's jump fills in itself (its ``delta`` and ``gather`` targets):
+    they take no data of their own and need no binding."""
+    out = set()
+    for plate in graph.plates.values():
+        if plate.jump is not None:
+            out.update(name for name, _ in plate.jump.gather)
+            if plate.jump.delta is not None:
+                out.add(plate.jump.delta)
+    return out
+
+
 def jump_problems(graph) -> list:
     """What is wrong with the jumps of a graph's plates and the models that read them.
 

@@ -35,6 +35,7 @@ import torch
 
 from graphmodel.errors import DataError, GraphModelError
 from graphmodel.errors import format_shape as _fmt
+from graphmodel.jumps import filled_by_jumps
 from graphmodel.registry import Registry
 from graphmodel.variables import length_key
 
@@ -289,8 +290,8 @@ def binding_of(graph, fields, binding: dict | None = None) -> dict:
         if name not in out and name in fields:
             out[name] = name
     out.update(_bind_lengths(graph, fields, length_spec))
-    gathered = {n for p in graph.plates.values() if p.jump is not None for n, _ in p.jump.gather}  # (x2 = x[t2])
-    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out and v.name not in gathered]
+    filled = filled_by_jumps(graph)  # (x2 = x[t2], δ)
+    missing = [v.name for v in graph.variables.values() if v.role == "observed" and v.name not in out and v.name not in filled]
     if missing:
         raise DataError(f"observed variable '{missing[0]}' is not bound to any data field; "
                         f"fields: {', '.join(fields)}; bind it in data.bind")

@@ -197,3 +197,19 @@ def test_the_exported_script_rebuilds_the_jump(tmp_path):
     out = tmp_path / "jump_script.py"
     out.write_text(script(g), encoding="utf-8")
     assert runpy.run_path(str(out))["build"]() == g
+
+
+def test_what_a_jump_fills_in_needs_no_data_in_the_editors_binding():
+    """δ and the gathered step come from the sequence: the editor's data panel (Qt-free
+    part) neither lists them nor reports them unbound, as the trainer does not."""
+    from conftest import EXAMPLES_DIR
+
+    from editor.databinding import binding_rows, data_problems
+    from graphmodel.jumps import filled_by_jumps
+
+    g = gm.load(EXAMPLES_DIR / "tdvae.json")
+    assert filled_by_jumps(g) == {"dt", "x2"}
+    assert data_problems(g) == []
+    rows, _ = binding_rows(g)
+    names = [r.variable for r in rows]
+    assert "x" in names and "dt" not in names and "x2" not in names
