@@ -287,6 +287,44 @@ def cmd_interpolate(args) -> int:
     return run(args, _trained, _test_data)
 
 
+def _jump_list(text: str) -> list[int]:
+    try:
+        jumps = [int(j) for j in text.split(",")]
+    except ValueError:
+        jumps = []
+    if not jumps or min(jumps) < 1:
+        raise gm.GraphModelError(f"--jumps: expected positive whole numbers separated by commas (2,2,2), found {text!r}")
+    return jumps
+
+
+def cmd_rollout(args) -> int:
+    import torch
+
+    from inference.config import SEED_LIMIT
+    from inference.rollout import rollout_errors, save_rollouts
+
+    jumps = _jump_list(args.jumps)
+    if args.start < 0:
+        raise gm.GraphModelError(f"--start: expected a step ≥ 0, found {args.start}")
+    if not 1 <= args.n <= 1000:
+        raise gm.GraphModelError(f"-n: expected a number of rollouts per sequence in [1, 1000], found {args.n}")
+    if not 0 <= args.seed < SEED_LIMIT:
+        raise gm.GraphModelError(f"--seed: expected an integer in [0, 2**63), found {args.seed}")
+    g, runtime, _ = _trained(args)
+    data, split = _test_data(g)
+    torch.manual_seed(args.seed)
+    errors = rollout_errors(g, runtime, data, args.start, jumps, n=args.n)
+    print(f"rollouts from the belief at step {args.start} by jumps {jumps}, {args.n} per sequence of the {split} split; "
+          "mean squared error per element:")
+    for key, label in (("own", "from its own belief"), ("other", "from another sequence's belief"),
+                       ("mean", "the mean frame")):
+        print(f"  {label}: {errors[key]:.4f}")
+    if args.output:
+        drawn = save_rollouts(g, runtime, data, args.start, jumps, args.output)
+        print(f"wrote {args.output} ({drawn} sequences)")
+    return 0
+
+
 def _sample_strip(args, g, runtime, data) -> int:
     """``sample --strip``: every canvas (an image variable of a sequence plate) over its steps."""
     from inference.strips import save_strip, strip_variables
@@ -444,6 +482,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=0.2, metavar="TAU",
                    help="the decoder's sampling temperature in (0, 1] (default 0.2)")
+    p = add("rollout", cmd_rollout, "roll a jumpy model (TD-VAE) forward from its belief at a step and score "
+                                    "the predicted frames against the sequences' own")
+    p.add_argument("file")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--start", type=int, default=4, help="the step whose belief the rollouts start from (default 4)")
+    p.add_argument("--jumps", default="1,1,1,1", help="the jump lengths, e.g. 2,2,2 (default 1,1,1,1)")
+    p.add_argument("-n", type=int, default=8, help="rollouts per sequence, averaged (default 8)")
+    p.add_argument("-o", "--output", metavar="OUT.png", help="also draw the rollouts beside the truth")
+    p.add_argument("--seed", type=int, default=0)
     p = add("evaluate", cmd_evaluate, "print the test bound and the importance-sampled log-likelihood "
                                       "(each ± its standard error over the test examples)")
     p.add_argument("file")

@@ -25,7 +25,7 @@ from graphmodel import GraphModelError
 from graphmodel.jumps import step_at
 from graphmodel.variables import Parent
 
-__all__ = ["Roles", "beliefs", "roles", "rollout", "rollout_errors"]
+__all__ = ["Roles", "beliefs", "roles", "rollout", "rollout_errors", "save_rollouts"]
 
 
 @dataclass(frozen=True)
@@ -144,4 +144,66 @@ def rollout_errors(graph, runtime, data: dict, start: int, jumps, n: int = 8, mo
     other = rollout(graph, runtime, data, start, jumps, n, model, belief=b.roll(1, 0)).mean(0)
     mean = x.mean((0, 1)).expand_as(truth)
     return {k: float(((v - truth) ** 2).mean()) for k, v in (("own", own), ("other", other), ("mean", mean))}
+
+
+def save_rollouts(graph, runtime, data: dict, start: int, jumps, path, rows: int = 6, model: str = "p") -> int:
+    """A picture of jumpy rollouts beside the truth; returns the number of sequences drawn.
+
+    Vector frames ``(D,)`` are drawn as space-time pictures, one per sequence and time
+    downwards: the true sequence, then the rollout from its own belief (the frames up to
+    ``start`` given, each jump's decoded frame at its step, grey between), then the rollout
+    from another sequence's belief. Image frames ``(C, H, W)`` or ``(H, W)`` are drawn as rows:
+    the true frames at the jumps' steps over the decoded ones.
+    """
+    from .plots import _plt, _save, image_shape
+
+    r = roles(graph, model)
+    x = data[r.observed][:rows]
+    part = {k: v[:rows] for k, v in data.items()}
+    steps = (torch.tensor(list(jumps)).cumsum(0) + start).tolist()
+    if steps[-1] >= x.shape[1]:
+        raise GraphModelError(f"a rollout from step {start} by {list(jumps)} reaches step {steps[-1]}, "
+                              f"past the sequences' {x.shape[1]} steps")
+    b = beliefs(graph, runtime, part, model)
+    own = rollout(graph, runtime, part, start, jumps, 1, model, belief=b)[0]
+    other = rollout(graph, runtime, part, start, jumps, 1, model, belief=b.roll(1, 0))[0]
+    event = tuple(x.shape[2:])
+    plt = _plt()
+    from matplotlib import colormaps
+
+    gray = colormaps["gray"].with_extremes(bad="0.55")
+    if len(event) == 1:
+        fig, axes = plt.subplots(1, 3 * len(x), figsize=(1.1 * 3 * len(x), 0.16 * x.shape[1] + 1.2), squeeze=False)
+        for i in range(len(x)):
+            past = (x[i], x[i], x.roll(1, 0)[i])  # "other": the past its belief came from
+            for j, (title, rolled) in enumerate((("truth", None), ("own", own[i]), ("other", other[i]))):
+                canvas = past[j].float().clone()
+                if rolled is not None:
+                    canvas[start + 1:] = float("nan")
+                    canvas[steps] = rolled.float()
+                ax = axes[0, 3 * i + j]
+                ax.imshow(canvas.cpu().numpy(), cmap=gray, vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+                ax.axhline(start + 0.5, color="tab:red", lw=0.8)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_title(f"{title}" if j else f"#{i} truth", fontsize=7)
+        fig.suptitle(f"rollouts from the belief at step {start}, jumps {list(jumps)} (time downwards; "
+                     "grey: not predicted)", fontsize=8)
+    else:
+        shape = image_shape(event)
+        if shape is None:
+            raise GraphModelError(f"variable '{r.observed}': frames of shape {event} cannot be drawn; "
+                                  "expected a vector (D,) or an image (C, H, W)")
+        fig, axes = plt.subplots(2 * len(x), len(steps), figsize=(1.2 * len(steps), 2.4 * len(x)), squeeze=False)
+        for i in range(len(x)):
+            for k, t in enumerate(steps):
+                for row, frame in ((2 * i, x[i, t]), (2 * i + 1, own[i, k])):
+                    img = frame.float().reshape(shape).clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+                    axes[row, k].imshow(img.squeeze(-1) if shape[0] == 1 else img, cmap="gray", vmin=0, vmax=1)
+                    axes[row, k].set_xticks([])
+                    axes[row, k].set_yticks([])
+                axes[2 * i, k].set_title(f"t = {t}", fontsize=7)
+        fig.suptitle(f"true frames (odd rows) and rollouts from step {start} (even rows)", fontsize=8)
+    _save(fig, path)
+    return len(x)
 

@@ -55,3 +55,27 @@ def test_a_rollout_names_what_it_cannot_find_or_reach():
     g.plates["time"] = g.plates["time"].__class__("time", 6, "sequence")
     with pytest.raises(GraphModelError, match="exactly one plate with a jump, found 0"):
         roles(g)
+
+
+def test_the_command_line_rolls_out_a_trained_file_scores_it_and_draws_it(tmp_path, capsys):
+    import graphmodel as gm
+    from cli import main
+
+    g = tdvae.build(steps=8, pixels=12, jump=2, state=8, latent=2, hidden=16, max_speed=1)
+    g.data["options"]["n"] = 200
+    path = tmp_path / "tdvae.json"
+    gm.save(g, path)
+    assert main(["train", str(path), "--out", str(tmp_path / "run"), "--steps", "20", "--quiet", "--threads", "1"]) == 0
+    checkpoint = str(tmp_path / "run" / "checkpoint.pt")
+    capsys.readouterr()
+    out = tmp_path / "rollouts.png"
+    assert main(["rollout", str(path), "--checkpoint", checkpoint, "--start", "2", "--jumps", "2,1,2",
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    numbers = [float(line.rsplit(":", 1)[1]) for line in printed.splitlines() if line.startswith("  ")]
+    assert len(numbers) == 3 and all(0 <= v <= 1 for v in numbers), printed
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for bad, said in ((["--jumps", "2,0"], "--jumps: expected positive whole numbers"),
+                      (["--start", "6", "--jumps", "2"], "reaches step 8, past the sequences' 8 steps")):
+        assert main(["rollout", str(path), "--checkpoint", checkpoint, *bad]) == 1
+        assert said in capsys.readouterr().err
