@@ -80,6 +80,7 @@ from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks.pixelcnn import PIXELCNN_OPTIONS, PixelCNN
 from .networks.pixelcnnpp import PixelCNNpp
 from .networks.residual import ResidualMLP
+from .networks.select import Select
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
@@ -106,3 +107,4 @@ __all__ = [
     "DRAWRead", "DRAWWrite", "ConvMap", "ConvRead", "ConvWrite",
 ]
 __all__ += ["ConvMap", "ConvWrite", "GQNPool", "GQNTower"]  # GQN's networks (issue 16)
+__all__ += ["Select"]  # an LSTM state's h as a variable (issue 17)

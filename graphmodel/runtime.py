@@ -255,7 +255,8 @@ class ModelRuntime:
         self._modules = list(runtime.factor_modules)  # a list: ModuleList indexing is slow per call
         self.plan = plan
         #: per block: its teacher-forced form where a scored sweep qualifies (graphmodel/forced.py)
-        self._forced = [forced_plan(plan, b, observed) if isinstance(b, SeqBlock) else None for b in plan.blocks]
+        self._forced = [forced_plan(plan, b, observed, self._modules) if isinstance(b, SeqBlock) else None
+                        for b in plan.blocks]
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}
