@@ -226,7 +226,8 @@ class Trace:
     """What one pass through a model produced.
 
     Attributes:
-        values: variable name → value, shaped ``(batch..., [plate,] *event)``.
+        values: variable name → value, shaped ``(batch..., [plate,] *event)``; ``None`` for an
+            LSTM state that a teacher-forced pass ran fused and never made (``graphmodel.forced``).
         log_probs: factor label → log-density summed over plates and steps, ``(batch...)``;
             deterministic factors are left out.
         dists: factor label → the distribution (a list, one per step in time order, inside a

@@ -155,3 +155,9 @@ def test_sampling_never_takes_the_forced_sweep():
     g = _graph(gm.LSTMCell(), (2, 6), False)
     s = g.build().p.sample(3)
     assert s["x"].shape == (3, 9, 2) and s["h"].shape == (3, 9, 2, 6)
+
+
+def test_a_sequence_of_one_step_has_no_recurrence_to_run():
+    values = {"x": torch.randn(5, 1, 2), "k": torch.randint(0, 3, (5, 1)), "z": torch.randn(5, 4)}
+    _same_as_stepwise(_h_graph().build(), values, "h")  # fused
+    _same_as_stepwise(_graph(gm.LSTMCell(), (2, 6), True).build(), values, "h")  # stepped in one node
