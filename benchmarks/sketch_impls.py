@@ -5,9 +5,10 @@ reading each drawing up to its length, the backward one over the drawing reverse
 length), q(z|strokes) a diagonal Normal (σ = exp), the decoder's initial (h, c) a linear map of
 z, an LSTM over the previous step's point and z (teacher forcing, one ``nn.LSTM`` call), at
 each step a mixture of bivariate Normals for the offset and a 3-way pen; the loss is the
-negative ELBO masked to each drawing's length, the KL weighted by β with free bits. One
-difference in what the heads read: graphmodel's read the LSTM's whole state (h and c,
-the state variable), this one reads h (what ``nn.LSTM`` returns per step).
+negative ELBO masked to each drawing's length, the KL weighted by β with free bits. The
+heads read h (what ``nn.LSTM`` returns per step), as graphmodel's read ``h = hc[0]``. One
+difference is left: the correlation is ``tanh(x)`` here (the paper's), ``2·sigmoid(x) − 1 =
+tanh(x/2)`` in graphmodel (the family's ``transform_to`` of the interval (−1, 1)).
 """
 
 from __future__ import annotations

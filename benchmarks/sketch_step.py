@@ -137,12 +137,14 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cpu-time", action="store_true", help="time by the process's CPU time (a shared machine)")
     ap.add_argument("--train", type=int, metavar="STEPS", help="train the hand-written model instead")
+    ap.add_argument("--seed", type=int, default=0, help="with --train: the seed of its weights and batches")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.cpu_time:
         CLOCK[0] = time.process_time
     if args.train:
-        print(train_hand(args.train))
+        t0 = time.process_time()
+        print({**train_hand(args.train, args.seed), "CPU s": round(time.process_time() - t0, 1)})
     else:
         time_steps(args.rounds, args.steps, args.batch, not args.no_compile)
     return 0

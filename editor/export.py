@@ -27,7 +27,7 @@ CONSTRUCTORS = ("Normal", "Laplace", "Bernoulli", "Categorical", "OneHotCategori
 #: Network types with a constructor of their own name in ``graphmodel`` (keyword per option)
 NET_CONSTRUCTORS = ("MLP", "ConvEncoder", "DeconvDecoder", "GRUCell", "LSTMCell", "ConvGRU", "ConvLSTM", "Identity",
                     "MaskedMLP", "ResidualMLP", "ConvMap", "ConvWrite", "GQNTower", "GQNPool", "PixelCNN", "BiRNN",
-                    "DRAWRead", "DRAWWrite", "ConvRead", "ProductOfExperts", "PixelCNNpp")
+                    "DRAWRead", "DRAWWrite", "ConvRead", "ProductOfExperts", "PixelCNNpp", "Select")
 _IDENT = "abcdefghijklmnopqrstuvwxyz"
 
 

@@ -1,14 +1,16 @@
 """SketchRNN (Ha & Eck 2018): a sequence-to-sequence VAE over pen strokes, on font glyphs.
 
-    p(pen,d,h,z) = ∏ₜ[p(penₜ|hₜ)p(dₜ|hₜ)p(hₜ|hₜ₋₁,dₜ₋₁,penₜ₋₁,z)]p(h₀|z)p(z)
+    p(pen,d,h,hc,z) = ∏ₜ[p(penₜ|hₜ)p(dₜ|hₜ)p(hₜ|hcₜ)p(hcₜ|hcₜ₋₁,dₜ₋₁,penₜ₋₁,z)]p(hc₀|z)p(z)
     q(z|d,pen) = q(z|d,pen)
 
 Each step of a drawing is an offset ``d = (Δx, Δy)`` and a pen state (drawing, lifted,
 finished): the stroke-5 format. The encoder is a bidirectional LSTM (``BiRNN``) that reads
 both whole sequences, masked to each drawing's length, and gives q(z | strokes); the decoder
-is an LSTM whose state starts from z and which reads z, the previous offset and pen at every
-step; each step's offset is a mixture of 10 bivariate Normals and its pen a 3-way
-categorical. The plate's end token is the pen's "finished": sampling a sketch stops there.
+is an LSTM whose state hc (h and c stacked) starts from z and which reads z, the previous
+offset and pen at every step; its output h = hc[0] (``Select(0)``) is what the heads read,
+as a hand-written model reads what ``nn.LSTM`` returns (and what lets training run the LSTM
+as torch's fused kernel); each step's offset is a mixture of 10 bivariate Normals and its
+pen a 3-way categorical. The plate's end token is the pen's "finished": sampling a sketch stops there.
 The objective is the ELBO with the KL weight annealed from 0.01 to 1 and a floor of 0.2
 nats per latent dimension (free bits). The data are the built-in ``glyphs``: digits drawn
 from the fonts matplotlib ships, under a small random affine jitter, offline.
@@ -30,16 +32,19 @@ LATENT, ENCODER, DECODER, COMPONENTS = 32, 128, 256, 10
 
 
 def build() -> gm.Graph:
-    """The SketchRNN graph: offsets d (2,), pen (3,) and the decoder state h (2, 256) per step."""
+    """The SketchRNN graph: offsets d (2,), pen (3,), the decoder's LSTM state hc (2, 256) per
+    step and its output h (256,) = hc[0], which the heads read."""
     time = gm.Plate("time", STEPS, kind="sequence", end="pen[2]")
     d = gm.Variable("d", (2,), role="observed", plate="time")
     pen = gm.Variable("pen", (3,), support="one_hot", role="observed", plate="time")
-    h = gm.Variable("h", (2, DECODER), plate="time")
+    hc = gm.Variable("hc", (2, DECODER), plate="time")
+    h = gm.Variable("h", (DECODER,), plate="time")
     z = gm.Variable("z", (LATENT,))
     p = (gm.BivariateNormalMixture(d, given=h, net=gm.MLP(), components=COMPONENTS)
          * gm.OneHotCategorical(pen, given=h, net=gm.MLP())
-         * gm.Deterministic(h, given=(h.prev, d.prev, pen.prev, z), net=gm.LSTMCell())
-         * gm.Deterministic(h, given=z, init=True, net=gm.MLP())
+         * gm.Deterministic(h, given=hc, net=gm.Select(0))
+         * gm.Deterministic(hc, given=(hc.prev, d.prev, pen.prev, z), net=gm.LSTMCell())
+         * gm.Deterministic(hc, given=z, init=True, net=gm.MLP())
          * gm.Normal(z, loc=0.0, scale=1.0))
     q = gm.Normal(z, given=(d, pen), net=gm.BiRNN(ENCODER))
     return gm.Graph(

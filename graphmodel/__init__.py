@@ -80,6 +80,7 @@ from .networks.masked import MASKED_MLP_OPTIONS, MaskedMLP
 from .networks.pixelcnn import PIXELCNN_OPTIONS, PixelCNN
 from .networks.pixelcnnpp import PixelCNNpp
 from .networks.residual import ResidualMLP
+from .networks.select import Select
 from .plugins import load_plugins
 from .positive import POSITIVE_MAPS, PositiveMap
 from .runtime import ModelRuntime, Runtime, Trace
@@ -107,3 +108,4 @@ __all__ = [
 ]
 __all__ += ["ConvMap", "ConvWrite", "GQNPool", "GQNTower"]  # GQN's networks (issue 16)
 __all__ += ["Jump", "pair_key"]  # a sequence plate's pair of steps per example (TD-VAE)
+__all__ += ["Select"]  # an LSTM state's h as a variable (issue 17)

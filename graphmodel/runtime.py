@@ -227,7 +227,8 @@ class Trace:
     """What one pass through a model produced.
 
     Attributes:
-        values: variable name → value, shaped ``(batch..., [plate,] *event)``.
+        values: variable name → value, shaped ``(batch..., [plate,] *event)``; ``None`` for an
+            LSTM state that a teacher-forced pass ran fused and never made (``graphmodel.forced``).
         log_probs: factor label → log-density summed over plates and steps, ``(batch...)``;
             deterministic factors are left out.
         dists: factor label → the distribution (a list, one per step in time order, inside a
@@ -256,7 +257,8 @@ class ModelRuntime:
         self._modules = list(runtime.factor_modules)  # a list: ModuleList indexing is slow per call
         self.plan = plan
         #: per block: its teacher-forced form where a scored sweep qualifies (graphmodel/forced.py)
-        self._forced = [forced_plan(plan, b, observed) if isinstance(b, SeqBlock) else None for b in plan.blocks]
+        self._forced = [forced_plan(plan, b, observed, self._modules) if isinstance(b, SeqBlock) else None
+                        for b in plan.blocks]
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}

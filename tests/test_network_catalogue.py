@@ -104,6 +104,7 @@ CASES = {
     "GQNPool": Case(gm.GQNPool(8), (4,), (("image",), ("image", "vector"))),
     "ProductOfExperts": Case(gm.ProductOfExperts(), (2,), (("expert",),)),
     "Identity": Case(gm.Identity(), (5,), (("vector",),), params=(("scale", 1.0),)),
+    "Select": Case(gm.Select(0), (3, 4, 4), (("state",),), family="Deterministic"),
     "DRAWRead": Case(gm.DRAWRead(), _glimpses({}), (("image", "canvas", "vector"),), family="Deterministic",
                      target_of=_glimpses),
     "DRAWWrite": Case(gm.DRAWWrite(grid=3), IMAGE, (("vector",), ("vector", "image")), recurrent=True),

@@ -205,11 +205,12 @@ def _small(g):
     time = gm.Plate("time", 48, kind="sequence", end="pen[2]")
     d = gm.Variable("d", (2,), role="observed", plate="time")
     pen = gm.Variable("pen", (3,), support="one_hot", role="observed", plate="time")
-    h, z = gm.Variable("h", (2, 32), plate="time"), gm.Variable("z", (8,))
+    hc, h, z = gm.Variable("hc", (2, 32), plate="time"), gm.Variable("h", (32,), plate="time"), gm.Variable("z", (8,))
     p = (gm.BivariateNormalMixture(d, given=h, net=gm.MLP(), components=3)
          * gm.OneHotCategorical(pen, given=h, net=gm.MLP())
-         * gm.Deterministic(h, given=(h.prev, d.prev, pen.prev, z), net=gm.LSTMCell())
-         * gm.Deterministic(h, given=z, init=True, net=gm.MLP()) * gm.Normal(z, loc=0.0, scale=1.0))
+         * gm.Deterministic(h, given=hc, net=gm.Select(0))
+         * gm.Deterministic(hc, given=(hc.prev, d.prev, pen.prev, z), net=gm.LSTMCell())
+         * gm.Deterministic(hc, given=z, init=True, net=gm.MLP()) * gm.Normal(z, loc=0.0, scale=1.0))
     return gm.Graph("sketch_small", plates=[time], p=p, q=gm.Normal(z, given=(d, pen), net=gm.BiRNN(16)),
                     objective={**g.objective, "free_bits": 0.8,
                                "beta": {"schedule": "anneal", "start": 0.01, "end": 1.0, "steps": 200}},

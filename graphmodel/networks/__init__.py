@@ -8,7 +8,7 @@ the family's parameter shapes (the heads), and returns an ``nn.Module`` whose
 ``(batch..., *head_shape)``.
 
 One module per kind of network (``mlp``, ``residual``, ``conv``, ``recurrent``, ``convrnn``, ``maps``, ``gqn``,
-``attention``, ``canvasconv``, ``bidirectional``, ``masked``, ``pixelcnn``, ``pixelcnnpp``, ``poe``, ``identity``, ``user``);
+``attention``, ``canvasconv``, ``bidirectional``, ``masked``, ``pixelcnn``, ``pixelcnnpp``, ``poe``, ``identity``, ``select``, ``user``);
 each registers its types into :data:`NETWORKS` when imported here. The shared pieces are in
 ``base``, the fast call path in ``_fastcall``.
 """
@@ -46,6 +46,7 @@ from .pixelcnnpp import PIXELCNNPP_OPTIONS, PixelCNNpp, PixelCNNppNet
 from .poe import ProductOfExperts, ProductOfExpertsNet
 from .recurrent import GRUCell, GRUCellNet, LSTMCell, LSTMCellNet
 from .residual import ResidualMLP, ResidualMLPNet
+from .select import Select, SelectNet
 from .user import UserNet, import_ref
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "HeadSpec", "Identity", "IdentityNet", "import_ref", "InputSpec", "LSTMCell", "LSTMCellNet",
     "MASKED_MLP_OPTIONS", "MaskedMLP", "MaskedMLPNet", "MLP", "MLPNet", "NetSpec", "NETWORKS", "NetworkType",
     "PixelCNN", "PIXELCNN_OPTIONS", "PixelCNNNet", "PixelCNNpp", "PIXELCNNPP_OPTIONS", "PixelCNNppNet",
-    "ProductOfExperts", "ProductOfExpertsNet", "ResidualMLP", "ResidualMLPNet", "run_sequential", "UserNet",
+    "ProductOfExperts", "ProductOfExpertsNet", "ResidualMLP", "ResidualMLPNet", "run_sequential", "Select",
+    "SelectNet", "UserNet",
     "UserNetAdapter",
 ]

@@ -91,17 +91,9 @@ class GRUCellNet(_VectorCell):
         for each step ``(batch..., T, *shape)`` (teacher forcing, ``graphmodel.forced``): the
         input side of the gates in one matrix product, then the recurrence, ``(batch..., T, H)``."""
         h, x, batch = self._sequence_inputs(state, others)
-        cell = self.cell
-        xg = nn.functional.linear(x, cell.weight_ih, cell.bias_ih)  # (B, T, 3H)
-        out = []
-        for xt in xg.unbind(1):  # (unbind: one backward node; a slice per step would zero-fill (B, T, 3H) each)
-            hg = nn.functional.linear(h, cell.weight_hh, cell.bias_hh)
-            xr, xz, xn = xt.chunk(3, -1)
-            hr, hz, hn = hg.chunk(3, -1)
-            r, z = torch.sigmoid(xr + hr), torch.sigmoid(xz + hz)
-            h = torch.lerp(torch.tanh(xn + r * hn), h, z)
-            out.append(h)
-        return torch.stack(out, 1).reshape(*batch, x.shape[1], -1)
+        # a GRU's state is all it returns: torch's fused kernel (oneDNN, cuDNN) gives every step's
+        out = _fused_rnn(torch.gru, x, h.unsqueeze(0).contiguous(), _weights(self.cell), self.cell.bias, self.training)
+        return out.reshape(*batch, x.shape[1], -1)
 
 
 class LSTMCellNet(_VectorCell):
@@ -130,6 +122,29 @@ class LSTMCellNet(_VectorCell):
         b_hh = cell.bias_hh if cell.bias_hh is not None else xg.new_zeros(xg.shape[-1])
         out = _LSTMScan.apply(xg, s[:, 0], s[:, 1], cell.weight_hh, b_hh)
         return out.reshape(*batch, x.shape[1], *s.shape[1:])
+
+    def outputs(self, state, others):
+        """Like :meth:`sequence`, the h of each step alone, ``(batch..., T, H)``: torch's fused
+        LSTM kernel (oneDNN, cuDNN; what ``nn.LSTM`` runs), which keeps no memory c but the last.
+        For a state read only through its h (``graphmodel.forced``)."""
+        s, x, batch = self._sequence_inputs(state, others)
+        hx = (s[:, 0].unsqueeze(0).contiguous(), s[:, 1].unsqueeze(0).contiguous())
+        out = _fused_rnn(torch.lstm, x, hx, _weights(self.cell), self.cell.bias, self.training)
+        return out.reshape(*batch, x.shape[1], -1)
+
+
+def _weights(cell) -> tuple:
+    """A cell's weights in the order torch's fused RNN kernels take them (the gates' layouts agree)."""
+    return (cell.weight_ih, cell.weight_hh) + ((cell.bias_ih, cell.bias_hh) if cell.bias else ())
+
+
+@torch.compiler.disable
+def _fused_rnn(kernel, x, hx, weights: tuple, bias: bool, training: bool) -> torch.Tensor:
+    """One layer of torch's fused RNN ``kernel`` over ``x`` ``(B, T, in)``: every step's output.
+
+    Kept out of ``torch.compile``'s graphs, as ``nn.LSTM`` is by default: traced, the kernel
+    is decomposed into one small op per step, slower to compile and to run than the kernel."""
+    return kernel(x, hx, weights, bias, 1, 0.0, training, False, True)[0]
 
 
 def _gates(k: int):
