@@ -329,7 +329,15 @@ def install(window) -> BindingTable:
     dock = window._dock("data", "Data", table, Qt.DockWidgetArea.BottomDockWidgetArea)
     window.tabifyDockWidget(window.docks["formulas"], dock)  # (wide enough for the table; the
     window.docks["formulas"].raise_()  # formulas wait behind it while data is bound)
-    window.train.dataset.activated.connect(lambda _i: dock.raise_())
+
+    def chosen(_i) -> None:
+        # show the binding, unless the Data panel shares a tab row with the training panel
+        # (a small window): the dataset is chosen there, and Start is what comes next
+        training = window.docks.get("training")
+        if training is None or dock not in window.tabifiedDockWidgets(training):
+            dock.raise_()
+
+    window.train.dataset.activated.connect(chosen)
 
     def show(variable) -> None:
         dock.raise_()

@@ -60,6 +60,8 @@ class DockLayout(QObject):
         if training is not None:
             training.setWidget(scrollable(training.widget()))
             training.visibilityChanged.connect(self._training_shown)
+        if "data" in window.docks:  # (the Data panel's table shares the low bottom row: it scrolls too)
+            window.docks["data"].setWidget(scrollable(window.docks["data"].widget()))
         self._wide = window.saveState()  # the wide arrangement, as the window built it
         window.installEventFilter(self)
 

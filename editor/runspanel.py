@@ -20,6 +20,7 @@ from PyQt6.QtGui import QImage, QPixmap
 from PyQt6.QtWidgets import (
     QComboBox,
     QDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -84,18 +85,18 @@ class RunsPanel(QWidget):
         self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.list.itemDoubleClicked.connect(lambda _i: self.explore())
         box.addWidget(self.list, 1)
-        row = QHBoxLayout()
+        row = QGridLayout()  # (two rows of three: the panel fits the side column of a 1280×720 window)
         self.buttons = {}
-        for key, label, fn, tip in (
+        for i, (key, label, fn, tip) in enumerate((
                 ("explore", "Explore", self.explore, "load the selected run's weights into the latent explorer"),
                 ("resume", "Resume", self.resume, "continue the selected run from its checkpoint"),
                 ("load", "Load", self.load, "open the graph the selected run trained in the editor (undoable)"),
                 ("compare", "Compare", self.compare, "overlay the curves of the selected runs"),
-                ("refresh", "Refresh", self.refresh, "list the runs again")):
+                ("refresh", "Refresh", self.refresh, "list the runs again"))):
             b = QPushButton(label)
             b.setToolTip(tip)
             b.clicked.connect(fn)
-            row.addWidget(b)
+            row.addWidget(b, i // 3, i % 3)
             self.buttons[key] = b
         box.addLayout(row)
         self._explorer_widgets(box)
