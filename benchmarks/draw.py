@@ -53,7 +53,28 @@ def filterbank(params, n: int, height: int, width: int):
     return bank(gx, width), bank(gy, height), torch.exp(log_gamma)
 
 
-class HandDRAW(nn.Module):
+class Scored(nn.Module):
+    """A hand-written DRAW-like model: ``run(x)`` gives ``(log p(x|c_T), Σₜ log p(zₜ) − log q(zₜ), Σₜ KL)``
+    per example; the training loss and the test scores follow from it."""
+
+    def loss(self, x):
+        rec, _, kl = self.run(x)
+        return (kl - rec).mean()
+
+    @torch.no_grad()
+    def scores(self, x, k: int, chunk: int = 2000):
+        """``(ELBO, IS log-likelihood with k samples)`` per example."""
+        rec, _, kl = self.run(x)
+        out = []
+        for part in x.split(max(1, chunk // k)):
+            rep = part.repeat_interleave(k, 0)
+            r, lr, _ = self.run(rep)
+            w = (r + lr).view(-1, k)
+            out.append(torch.logsumexp(w, 1) - math.log(k))
+        return rec - kl, torch.cat(out)
+
+
+class HandDRAW(Scored):
     """DRAW with (or without) attention, as ``examples/draw.py`` builds it: LSTM cells over
     ``[glimpse, h_dec, c_dec]`` and ``z``, q's loc and log-scale linear in ``[h_enc, c_enc]``."""
 
@@ -106,22 +127,6 @@ class HandDRAW(nn.Module):
         rec = -F.binary_cross_entropy_with_logits(canvas, x, reduction="none").flatten(1).sum(1)
         return rec, log_ratio, kl
 
-    def loss(self, x):
-        rec, _, kl = self.run(x)
-        return (kl - rec).mean()
-
-    @torch.no_grad()
-    def scores(self, x, k: int, chunk: int = 2000):
-        """``(ELBO, IS log-likelihood with k samples)`` per example."""
-        rec, _, kl = self.run(x)
-        out = []
-        for part in x.split(max(1, chunk // k)):
-            rep = part.repeat_interleave(k, 0)
-            r, lr, _ = self.run(rep)
-            w = (r + lr).view(-1, k)
-            out.append(torch.logsumexp(w, 1) - math.log(k))
-        return rec - kl, torch.cat(out)
-
 
 def copy_weights(hand: HandDRAW, runtime, graph) -> None:
     """Give the hand-written model graphmodel's initial weights (same start, same architecture)."""
@@ -171,12 +176,19 @@ def train_by_hand(hand: HandDRAW, t: Trainer, steps: int) -> float:
     return time.process_time() - start
 
 
-def compare(graph, steps: int, k: int) -> list[tuple[str, float, float, float]]:
-    """Rows ``(name, test ELBO, test IS log-likelihood, training seconds)``."""
+def draw_twin(graph, runtime) -> HandDRAW:
+    """The hand-written DRAW of ``graph`` with the runtime's initial weights."""
+    hand = hand_for(graph)
+    copy_weights(hand, runtime, graph)
+    return hand
+
+
+def compare(graph, steps: int, k: int, twin=draw_twin) -> list[tuple[str, float, float, float]]:
+    """Rows ``(name, test ELBO, test IS log-likelihood, training seconds)``; ``twin(graph, runtime)``
+    is the hand-written model given graphmodel's initial weights."""
     torch.manual_seed(0)
     t = trainer(graph, steps)
-    hand = hand_for(graph)
-    copy_weights(hand, t.runtime, graph)
+    hand = twin(graph, t.runtime)
     start = time.process_time()
     t.run()
     secs = time.process_time() - start
