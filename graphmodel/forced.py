@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from .families import draw
+from .steps import dense
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,9 @@ def run_forced(m, block, fp: ForcedPlan, vals, sizes, lps, dists, lengths=None) 
     being one distribution with batch ``(batch..., T)`` and its step mask ``(batch..., T)``."""
     plan, mods = m.plan, m._modules
     T = sizes[block.plate]
+    for s, _ in fp.order:  # (an earlier sweep's values, kept step by step, are read whole here)
+        for k in (*s.parents, *s.init_parents):
+            vals[k] = dense(vals[k])
     times = dists.setdefault("times", {})
     masks = dists.setdefault("masks", {}) if lengths is not None else None
     valid = None if lengths is None else torch.arange(T, device=lengths.device) < lengths.unsqueeze(-1)

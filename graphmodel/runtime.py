@@ -30,6 +30,7 @@ from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
+from .steps import Steps, Values, dense
 from .variables import length_key
 
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity", "BiRNN"})
@@ -160,6 +161,11 @@ class FactorModule(nn.Module):
                     log_scale = v
         return out, log_scale
 
+    def point(self, parents) -> torch.Tensor:
+        """A deterministic factor's value for these parents: its Delta's point, without the Delta
+        (a sweep's step takes it so; nothing scores a deterministic factor)."""
+        return self._params(parents)[0]["value"]
+
     def forward(self, *parents: torch.Tensor):
         params, log_scale = self._params(parents)
         d = self.family.make(params, self.event_ndim)
@@ -226,7 +232,9 @@ class Trace:
     """What one pass through a model produced.
 
     Attributes:
-        values: variable name → value, shaped ``(batch..., [plate,] *event)``.
+        values: variable name → value, shaped ``(batch..., [plate,] *event)`` (a
+            :class:`graphmodel.steps.Values`: a swept variable's steps are stacked when first
+            read; ``values.raw(name)`` gives them step by step).
         log_probs: factor label → log-density summed over plates and steps, ``(batch...)``;
             deterministic factors are left out.
         dists: factor label → the distribution (a list, one per step in time order, inside a
@@ -240,7 +248,7 @@ class Trace:
             (``Plate.end``; a pass that sampled without scoring), else empty.
     """
 
-    values: dict
+    values: Mapping
     log_probs: Mapping
     dists: dict
     masks: dict = field(default_factory=dict)
@@ -253,6 +261,8 @@ class ModelRuntime:
 
     def __init__(self, runtime: Runtime, plan: Plan, labels: list[str], observed: frozenset = frozenset()):
         self._modules = list(runtime.factor_modules)  # a list: ModuleList indexing is slow per call
+        #: per factor: ``FactorModule.point`` of a deterministic one (a sweep's value without a Delta)
+        self._points = [m.point if type(m) is FactorModule and m.deterministic else None for m in self._modules]
         self.plan = plan
         #: per block: its teacher-forced form where a scored sweep qualifies (graphmodel/forced.py)
         self._forced = [forced_plan(plan, b, observed) if isinstance(b, SeqBlock) else None for b in plan.blocks]
@@ -264,6 +274,10 @@ class ModelRuntime:
         seq = {b.plate for b in plan.blocks if isinstance(b, (SeqBlock, Last))} | {
             b.lengths for b in plan.blocks if getattr(b, "lengths", None) is not None}  # (Steps over whole sequences)
         self._length_keys = {length_key(pl): pl for pl in seq}
+        #: per block: the parents a step outside the sweeps reads whole from a sequence plate
+        #: (a sweep leaves its values step by step: ``graphmodel.steps``)
+        self._whole = [() if isinstance(b, (SeqBlock, Last)) else tuple(k for k in b.parents if plan.plates[k] in seq)
+                       for b in plan.blocks]
         self.variables = frozenset(plan.names) | frozenset(self._length_keys)
         #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
         #: whose value shows the plate's size (a nested variable shows both of its plates')
@@ -296,7 +310,7 @@ class ModelRuntime:
             sequence has ended).
         """
         vals, _, dists = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
-        out = dict(zip(self.plan.names, vals))
+        out = {name: dense(v) for name, v in zip(self.plan.names, vals)}
         for plate, n_ in dists.get("lengths", {}).items():  # a sequence plate's end token was drawn
             out[length_key(plate)] = n_
         return out
@@ -319,7 +333,7 @@ class ModelRuntime:
         """
         plan = self.plan
         vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True, tau=_tau(temperature))
-        values = {n_: v for n_, v in zip(plan.names, vals)}
+        values = Values(plan.names, vals)
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
@@ -346,7 +360,7 @@ class ModelRuntime:
                     continue
                 raise GraphModelError(
                     f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
-            vals[k] = v if n is None else v.expand(n, *v.shape)
+            vals[k] = v if n is None else dense(v).expand(n, *v.shape)
         for k in plan.inputs:
             if vals[k] is None:
                 raise GraphModelError(
@@ -369,6 +383,9 @@ class ModelRuntime:
                 vals[block.target] = last_step(vals[block.source], plan.event_ndims[block.source],
                                                lengths.get(block.plate))
             else:
+                for k in self._whole[b]:
+                    if type(vals[k]) is Steps:
+                        vals[k] = vals[k].whole()
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau, lengths)
         return vals, lps, dists
 

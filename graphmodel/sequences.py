@@ -17,6 +17,7 @@ import torch
 from .errors import GraphModelError
 from .families import draw
 from .shapes import broadcast
+from .steps import Steps, dense, step_of
 from .variables import length_key
 
 
@@ -47,7 +48,8 @@ def last_step(value, event_ndim: int, lengths):
     ``lengths - 1`` where lengths were given."""
     dim = -(event_ndim + 1)
     if lengths is None:
-        return value.select(dim, -1)
+        return value.items[-1] if type(value) is Steps else value.select(dim, -1)
+    value = dense(value)
     index = (lengths - 1).clamp(min=0).to(torch.long)
     index = index.reshape(*index.shape, *(1,) * (event_ndim + 1))
     index = index.expand(*value.shape[: value.dim() + dim], 1, *value.shape[value.dim() + dim + 1:])
@@ -82,6 +84,7 @@ def blank_padding(m, vals, lengths):
     for k, v in enumerate(vals):
         n = lengths.get(plan.plates[k]) if v is not None else None
         if n is not None:
+            v = dense(v)
             nd = plan.event_ndims[k]
             steps = torch.arange(v.shape[-(nd + 1)], device=v.device)
             valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
@@ -138,9 +141,9 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
                 entry[1].append(v)
                 if valid is not None:
                     entry[3].append(valid)
-    for s in block.steps:
+    for s in block.steps:  # the steps as they are: stacked only if something reads them whole
         if out[s.target] is None:
-            out[s.target] = torch.stack(hist[s.target][:T], dim=-(plan.event_ndims[s.target] + 1))
+            out[s.target] = Steps(hist[s.target][:T], -(plan.event_ndims[s.target] + 1))
     if stop is not None:
         dists.setdefault("lengths", {})[block.plate] = stop.finish(plan, block, out)
         for i in (s.factor, s.init):
@@ -191,14 +194,14 @@ class _Stop:
     def finish(self, plan, block, out) -> torch.Tensor:
         """Each sequence's length (its first end token included); the steps after it are zeroed
         like the padding of given sequences."""
-        v = out[self.slot]  # (batch..., T, *event): its flags are (batch..., T)
+        v = dense(out[self.slot])  # (batch..., T, *event): its flags are (batch..., T)
         n = sequence_lengths(self.flag(v).to(torch.get_default_dtype()))
         T = v.shape[-(self.nd + 1)]
         steps = torch.arange(T, device=n.device)
         for s in block.steps:
             nd = plan.event_ndims[s.target]
             valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
-            out[s.target] = out[s.target].masked_fill(~valid, 0)
+            out[s.target] = dense(out[s.target]).masked_fill(~valid, 0)
         return n
 
 
@@ -247,7 +250,7 @@ def _read(plan, block, k, lag, t, vals, hist):
         return vals[k]  # outside the plate: the same value at every step
     if k in hist:
         return hist[k][t - lag]
-    return vals[k].select(-(plan.event_ndims[k] + 1), t - lag)  # given, or from an earlier sweep
+    return step_of(vals[k], -(plan.event_ndims[k] + 1), t - lag)  # given, or from an earlier sweep
 
 
 def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None):
@@ -257,16 +260,25 @@ def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None
     fi = s.init if first else s.factor
     full = vals[s.target]
     if full is not None and s.deterministic:  # given (q's, lent to p by the ELBO): taken as it is
-        v = hist[s.target][t] = full.select(-(plan.event_ndims[s.target] + 1), t)
+        v = hist[s.target][t] = step_of(full, -(plan.event_ndims[s.target] + 1), t)
         dists[fi].append(None)
         return fi, v
     if first:
         xs = [_read(plan, block, k, 0, t, vals, hist) for k in s.init_parents]
     else:
         xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
+    point = m._points[fi] if full is None else None
+    if point is not None:  # a deterministic state: the network's value itself, no Delta to build and draw
+        v = point(xs)
+        nd = plan.event_ndims[s.target]
+        if v.shape[: v.dim() - nd] != batch:
+            v = v.expand(*broadcast(v.shape[: v.dim() - nd], batch), *v.shape[v.dim() - nd:])
+        hist[s.target][t] = v
+        dists[fi].append(None)
+        return fi, v
     d = m._modules[fi].forward(*xs) if tau is None or full is not None else tempered(m._modules[fi], xs, tau)
     if full is not None:
-        v = full.select(-(plan.event_ndims[s.target] + 1), t)
+        v = step_of(full, -(plan.event_ndims[s.target] + 1), t)
     elif sample:
         if d.batch_shape != batch:
             d = expanded(m._modules[fi], d, batch)

@@ -73,7 +73,7 @@ class ConvLSTMNet(_ConvCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        h, c = s[:, 0], s[:, 1]
+        h, c = s.unbind(1)  # (one backward node: see recurrent.LSTMCellNet)
         i, f, o, g = call(self.gates, torch.cat((x, h), dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)

@@ -116,7 +116,9 @@ class LSTMCellNet(_VectorCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        h, c = self.cell(x, (s[:, 0], s[:, 1]))
+        # unbind: one backward node stacking both gradients (two selects would zero-fill the
+        # whole state twice and add the two)
+        h, c = self.cell(x, s.unbind(1))
         return (torch.stack((h, c), dim=1).reshape(*batch, *s.shape[1:]),)
 
     def sequence(self, state, others):
