@@ -28,6 +28,7 @@ from ..errors import GraphModelError
 from ..options import Option
 from ..shapes import broadcast
 from ._fastcall import call
+from ._state import h_of
 from .base import NETWORKS, NetSpec, NetworkType, off_default
 
 ATTENTION = Option("attention", "bool", True, "read/write through an N×N grid of Gaussian filters "
@@ -58,7 +59,7 @@ class _Controller(nn.Module):
         """``(n, width)``: each parent broadcast to ``batch`` and flattened to ``n = batch.numel()`` rows."""
         parts = []
         for x, lstm, nd in zip(xs, self.lstm, self.nds):
-            x = x.select(-2, 0) if lstm else x.flatten(-nd) if nd > 1 else x
+            x = h_of(x, -2) if lstm else x.flatten(-nd) if nd > 1 else x
             parts.append(x.expand(*batch, x.shape[-1]).reshape(n, -1))
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
