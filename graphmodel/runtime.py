@@ -27,6 +27,7 @@ from .flows import build_layers
 from .flows.factor import FlowFactorModule
 from .forced import forced_plan, run_forced
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
+from .perstep import PerStepFactor
 from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
@@ -263,9 +264,12 @@ class ModelRuntime:
         self._modules = list(runtime.factor_modules)  # a list: ModuleList indexing is slow per call
         #: per factor: ``FactorModule.point`` of a deterministic one (a sweep's value without a Delta)
         self._points = [m.point if type(m) is FactorModule and m.deterministic else None for m in self._modules]
+        #: per factor: its modules step by step where it has a network per step (``graphmodel.perstep``)
+        self._per_step = [list(m.steps) if isinstance(m, PerStepFactor) else None for m in self._modules]
         self.plan = plan
         #: per block: its teacher-forced form where a scored sweep qualifies (graphmodel/forced.py)
-        self._forced = [forced_plan(plan, b, observed) if isinstance(b, SeqBlock) else None for b in plan.blocks]
+        self._forced = [forced_plan(plan, b, observed) if isinstance(b, SeqBlock) and not any(
+            isinstance(self._modules[s.factor], PerStepFactor) for s in b.steps) else None for b in plan.blocks]
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}
@@ -373,6 +377,9 @@ class ModelRuntime:
             blank_padding(self, vals, lengths)
         for b, block in enumerate(plan.blocks):
             if isinstance(block, SeqBlock):
+                for s in block.steps:
+                    if self._per_step[s.factor] is not None:
+                        self._modules[s.factor].check_length(sizes[block.plate], block.plate)
                 fp = self._forced[b] if score and tau is None else None
                 if fp is not None and all(vals[k] is not None for k in fp.given):
                     run_forced(self, block, fp, vals, sizes, lps, dists, lengths.get(block.plate))
@@ -473,6 +480,9 @@ class ModelRuntime:
 def _factor_module(graph, index: int, trusted: bool, shared: dict) -> nn.Module:
     """The module of one factor, by its kind (decided here once: no per-step dispatch)."""
     f = graph.factors[index]
+    if f.per_step:
+        size = graph.plates[graph.variables[f.target].plate].size
+        return PerStepFactor(lambda: FactorModule(graph, index, trusted, shared), size)
     if f.autoregressive is not None:
         return AutoregressiveModule(graph, index, trusted, shared)
     mod = FactorModule(graph, index, trusted, shared)
@@ -501,8 +511,9 @@ class Runtime(nn.Module):
         shared: dict = {}  # tied network name → (module, shapes, first factor)
         self.factor_modules = nn.ModuleList(_factor_module(graph, i, trusted, shared) for i in range(len(graph.factors)))
         labels = [m.label for m in self.factor_modules]
-        self._scheduled = [(m, ref, sched) for m in (getattr(x, "base", x) for x in self.factor_modules)
-                           for ref, sched in m.schedules]  # (a flow's schedules are its base's)
+        self._scheduled = [(m, ref, sched) for m in (getattr(x, "base", x) for y in self.factor_modules
+                                                      for x in (y.steps if isinstance(y, PerStepFactor) else (y,)))
+                           for ref, sched in m.schedules]  # (a flow's schedules are its base's; each step's own)
         self._step_values: list = [None] * len(self._scheduled)
         # a loaded state (a checkpoint, a rollback) replaces the buffers: forget what was written
         self.register_load_state_dict_post_hook(lambda module, _keys: module._step_values.__setitem__(

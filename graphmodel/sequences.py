@@ -267,7 +267,10 @@ def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None
         xs = [_read(plan, block, k, 0, t, vals, hist) for k in s.init_parents]
     else:
         xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
-    point = m._points[fi] if full is None else None
+    mod, steps = m._modules[fi], m._per_step[fi]
+    if steps is not None:  # a network per step (graphmodel.perstep): step t's
+        mod = steps[t]
+    point = None if full is not None else m._points[fi] if steps is None else mod.point if mod.deterministic else None
     if point is not None:  # a deterministic state: the network's value itself, no Delta to build and draw
         v = point(xs)
         nd = plan.event_ndims[s.target]
@@ -276,12 +279,12 @@ def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None
         hist[s.target][t] = v
         dists[fi].append(None)
         return fi, v
-    d = m._modules[fi].forward(*xs) if tau is None or full is not None else tempered(m._modules[fi], xs, tau)
+    d = mod.forward(*xs) if tau is None or full is not None else tempered(mod, xs, tau)
     if full is not None:
         v = step_of(full, -(plan.event_ndims[s.target] + 1), t)
     elif sample:
         if d.batch_shape != batch:
-            d = expanded(m._modules[fi], d, batch)
+            d = expanded(mod, d, batch)
         v = draw(d)
     else:
         raise GraphModelError(f"model '{m.name}': no value given for '{plan.names[s.target]}'")
