@@ -27,8 +27,8 @@ from .flows import build_layers
 from .flows.factor import FlowFactorModule
 from .forced import forced_plan, run_forced
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
-from .perstep import PerStepFactor
 from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
+from .perstep import PerStepFactor
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
 from .steps import Steps, Values, dense
