@@ -110,6 +110,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, help="training steps (default: the file's own)")
     ap.add_argument("--k", type=int, default=100, help="importance samples for the test log-likelihood")
+    ap.add_argument("--only", choices=("graphmodel", "pytorch"), help="one of the two (run both at once)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     graph = gm.load(HERE.parent / "examples" / "convdraw.json")
@@ -118,7 +119,7 @@ def main(argv=None) -> None:
     print(f"ConvDRAW on mnist5k: T = {graph.plates['steps'].size}, ConvLSTMs of {v['h'].shape[1]} channels, "
           f"z {list(v['z'].shape)}; {steps} training steps; k = {args.k}", flush=True)
     print("| model | test ELBO (nats) | test log-likelihood, IS (nats) | training, CPU (s) |\n| --- | --- | --- | --- |")
-    for name, elbo, ll, secs in draw.compare(graph, steps, args.k, twin=twin):
+    for name, elbo, ll, secs in draw.compare(graph, steps, args.k, twin=twin, only=args.only):
         print(f"| {name} | {elbo:.2f} | {ll:.2f} | {secs:.0f} |", flush=True)
 
 
