@@ -60,7 +60,9 @@ class _Controller(nn.Module):
         parts = []
         for x, lstm, nd in zip(xs, self.lstm, self.nds):
             x = h_of(x, -2) if lstm else x.flatten(-nd) if nd > 1 else x
-            parts.append(x.expand(*batch, x.shape[-1]).reshape(n, -1))
+            if x.dim() != 2 or x.shape[0] != n:  # (one batch dim of n rows already: nothing to do)
+                x = x.expand(*batch, x.shape[-1]).reshape(n, -1)
+            parts.append(x)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
@@ -144,8 +146,9 @@ class DRAWReadNet(nn.Module):
         n = batch.numel()
         x, canvas = xs[self.ix], xs[self.ic]
         err = x - torch.sigmoid(canvas)
-        x = x.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
-        err = err.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
+        if x.dim() != 4 or err.dim() != 4 or x.shape[0] != n or err.shape[0] != n:  # (else both are (n, C, H, W))
+            x = x.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
+            err = err.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
         if not self.attention:
             return (torch.cat((x.reshape(n, -1), err.reshape(n, -1)), -1).reshape(*batch, *self.out_shape),)
         fx, fy, gamma = self.bank(self.controller([xs[k] for k in self.rest], batch, n))
