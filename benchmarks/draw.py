@@ -217,16 +217,17 @@ def _ours(graph, t: Trainer, k: int) -> tuple[str, float, float, float]:
 
 
 def time_steps(graph, rounds: int, per_round: int, compile_: bool) -> dict:
-    """Median milliseconds a step of each, timed in interleaved rounds; and their ratio."""
+    """Median milliseconds a step of each, timed in interleaved rounds; and their ratio (with
+    ``compile_``, also the hand-written eager step's, and each compiled one's ratio to it)."""
     t = Trainer(graph, config={"device": "cpu", "steps": 10**9, "epochs": None, "checkpoint_every": None,
                                "log_every": 10**9, "compile": compile_})
     t.run(steps=2)
     hand = hand_for(graph)
     opt = torch.optim.Adam(hand.parameters(), lr=1e-3, fused=True)
-    loss_fn = torch.compile(hand.loss) if compile_ else hand.loss
+    compiled = torch.compile(hand.loss) if compile_ else hand.loss
     train, cfg = t.train_data["x"], t.config
 
-    def hand_step():
+    def hand_step(loss_fn=compiled):
         x = train.index_select(0, torch.randperm(len(train))[: cfg.batch_size])
         x = (torch.rand_like(x) < x).to(x.dtype)
         loss = loss_fn(x)
@@ -239,6 +240,8 @@ def time_steps(graph, rounds: int, per_round: int, compile_: bool) -> dict:
     for _ in range(2):
         hand_step()
     at, times = 2, {"graphmodel": [], "pytorch": [], "ratio": []}
+    if compile_:
+        times.update({"pytorch eager": [], "graphmodel / pytorch eager": [], "pytorch / pytorch eager": []})
     for _ in range(rounds):
         start = time.process_time()
         for s in range(at, at + per_round):
@@ -252,6 +255,14 @@ def time_steps(graph, rounds: int, per_round: int, compile_: bool) -> dict:
         times["graphmodel"].append(ours)
         times["pytorch"].append(theirs)
         times["ratio"].append(ours / theirs)
+        if compile_:  # the hand-written eager step in the same round: the baseline of both
+            start = time.process_time()
+            for _ in range(per_round):
+                hand_step(hand.loss)
+            eager = (time.process_time() - start) * 1e3 / per_round
+            times["pytorch eager"].append(eager)
+            times["graphmodel / pytorch eager"].append(ours / eager)
+            times["pytorch / pytorch eager"].append(theirs / eager)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -278,6 +289,9 @@ def main(argv=None) -> None:
         m = time_steps(graph, args.time, args.per_round, args.compile)
         mode = "compiled" if args.compile else "eager"
         print(f"| DRAW ({graph.name}), {mode} | {m['graphmodel']:.1f} | {m['pytorch']:.1f} | {m['ratio']:.3f} |")
+        if args.compile:
+            print(f"hand-written eager {m['pytorch eager']:.1f} ms; graphmodel compiled / it "
+                  f"{m['graphmodel / pytorch eager']:.3f}, hand-written compiled / it {m['pytorch / pytorch eager']:.3f}")
         return
     steps = args.steps or graph.training["steps"]
     v = graph.variables
