@@ -53,7 +53,28 @@ def filterbank(params, n: int, height: int, width: int):
     return bank(gx, width), bank(gy, height), torch.exp(log_gamma)
 
 
-class HandDRAW(nn.Module):
+class Scored(nn.Module):
+    """A hand-written DRAW-like model: ``run(x)`` gives ``(log p(x|c_T), Σₜ log p(zₜ) − log q(zₜ), Σₜ KL)``
+    per example; the training loss and the test scores follow from it."""
+
+    def loss(self, x):
+        rec, _, kl = self.run(x)
+        return (kl - rec).mean()
+
+    @torch.no_grad()
+    def scores(self, x, k: int, chunk: int = 2000):
+        """``(ELBO, IS log-likelihood with k samples)`` per example."""
+        rec, _, kl = self.run(x)
+        out = []
+        for part in x.split(max(1, chunk // k)):
+            rep = part.repeat_interleave(k, 0)
+            r, lr, _ = self.run(rep)
+            w = (r + lr).view(-1, k)
+            out.append(torch.logsumexp(w, 1) - math.log(k))
+        return rec - kl, torch.cat(out)
+
+
+class HandDRAW(Scored):
     """DRAW with (or without) attention, as ``examples/draw.py`` builds it: LSTM cells over
     ``[glimpse, h_dec, c_dec]`` and ``z``, q's loc and log-scale linear in ``[h_enc, c_enc]``."""
 
@@ -106,22 +127,6 @@ class HandDRAW(nn.Module):
         rec = -F.binary_cross_entropy_with_logits(canvas, x, reduction="none").flatten(1).sum(1)
         return rec, log_ratio, kl
 
-    def loss(self, x):
-        rec, _, kl = self.run(x)
-        return (kl - rec).mean()
-
-    @torch.no_grad()
-    def scores(self, x, k: int, chunk: int = 2000):
-        """``(ELBO, IS log-likelihood with k samples)`` per example."""
-        rec, _, kl = self.run(x)
-        out = []
-        for part in x.split(max(1, chunk // k)):
-            rep = part.repeat_interleave(k, 0)
-            r, lr, _ = self.run(rep)
-            w = (r + lr).view(-1, k)
-            out.append(torch.logsumexp(w, 1) - math.log(k))
-        return rec - kl, torch.cat(out)
-
 
 def copy_weights(hand: HandDRAW, runtime, graph) -> None:
     """Give the hand-written model graphmodel's initial weights (same start, same architecture)."""
@@ -171,12 +176,33 @@ def train_by_hand(hand: HandDRAW, t: Trainer, steps: int) -> float:
     return time.process_time() - start
 
 
-def compare(graph, steps: int, k: int) -> list[tuple[str, float, float, float]]:
-    """Rows ``(name, test ELBO, test IS log-likelihood, training seconds)``."""
+def draw_twin(graph, runtime) -> HandDRAW:
+    """The hand-written DRAW of ``graph`` with the runtime's initial weights."""
+    hand = hand_for(graph)
+    copy_weights(hand, runtime, graph)
+    return hand
+
+
+def compare(graph, steps: int, k: int, twin=draw_twin, only: str | None = None) -> list[tuple[str, float, float, float]]:
+    """Rows ``(name, test ELBO, test IS log-likelihood, training seconds)``; ``twin(graph, runtime)``
+    is the hand-written model given graphmodel's initial weights; ``only``: ``"graphmodel"`` or
+    ``"pytorch"`` alone (two processes run both at once; each is what the pair would run)."""
     torch.manual_seed(0)
     t = trainer(graph, steps)
-    hand = hand_for(graph)
-    copy_weights(hand, t.runtime, graph)
+    hand = twin(graph, t.runtime)
+    rows = []
+    if only != "pytorch":
+        rows.append(_ours(graph, t, k))
+    if only != "graphmodel":
+        hand_secs = train_by_hand(hand, t, steps)
+        torch.manual_seed(1)
+        e, ll_h = hand.scores(t.test_data["x"], k)
+        rows.append((f"hand-written PyTorch ({graph.name})", e.mean().item(), ll_h.mean().item(), hand_secs))
+    return rows
+
+
+def _ours(graph, t: Trainer, k: int) -> tuple[str, float, float, float]:
+    """graphmodel's row: trained by its trainer, then scored on the test digits."""
     start = time.process_time()
     t.run()
     secs = time.process_time() - start
@@ -187,25 +213,21 @@ def compare(graph, steps: int, k: int) -> list[tuple[str, float, float, float]]:
         elbo = bound(rt, graph, test).mean().item()
         torch.manual_seed(2)
         ll = log_likelihood(rt, graph, test, k=k, chunk=2000).mean().item()
-    rows = [(f"graphmodel ({graph.name})", elbo, ll, secs)]
-    hand_secs = train_by_hand(hand, t, steps)
-    torch.manual_seed(1)
-    e, ll_h = hand.scores(test["x"], k)
-    rows.append((f"hand-written PyTorch ({graph.name})", e.mean().item(), ll_h.mean().item(), hand_secs))
-    return rows
+    return f"graphmodel ({graph.name})", elbo, ll, secs
 
 
 def time_steps(graph, rounds: int, per_round: int, compile_: bool) -> dict:
-    """Median milliseconds a step of each, timed in interleaved rounds; and their ratio."""
+    """Median milliseconds a step of each, timed in interleaved rounds; and their ratio (with
+    ``compile_``, also the hand-written eager step's, and each compiled one's ratio to it)."""
     t = Trainer(graph, config={"device": "cpu", "steps": 10**9, "epochs": None, "checkpoint_every": None,
                                "log_every": 10**9, "compile": compile_})
     t.run(steps=2)
     hand = hand_for(graph)
     opt = torch.optim.Adam(hand.parameters(), lr=1e-3, fused=True)
-    loss_fn = torch.compile(hand.loss) if compile_ else hand.loss
+    compiled = torch.compile(hand.loss) if compile_ else hand.loss
     train, cfg = t.train_data["x"], t.config
 
-    def hand_step():
+    def hand_step(loss_fn=compiled):
         x = train.index_select(0, torch.randperm(len(train))[: cfg.batch_size])
         x = (torch.rand_like(x) < x).to(x.dtype)
         loss = loss_fn(x)
@@ -218,6 +240,8 @@ def time_steps(graph, rounds: int, per_round: int, compile_: bool) -> dict:
     for _ in range(2):
         hand_step()
     at, times = 2, {"graphmodel": [], "pytorch": [], "ratio": []}
+    if compile_:
+        times.update({"pytorch eager": [], "graphmodel / pytorch eager": [], "pytorch / pytorch eager": []})
     for _ in range(rounds):
         start = time.process_time()
         for s in range(at, at + per_round):
@@ -231,6 +255,14 @@ def time_steps(graph, rounds: int, per_round: int, compile_: bool) -> dict:
         times["graphmodel"].append(ours)
         times["pytorch"].append(theirs)
         times["ratio"].append(ours / theirs)
+        if compile_:  # the hand-written eager step in the same round: the baseline of both
+            start = time.process_time()
+            for _ in range(per_round):
+                hand_step(hand.loss)
+            eager = (time.process_time() - start) * 1e3 / per_round
+            times["pytorch eager"].append(eager)
+            times["graphmodel / pytorch eager"].append(ours / eager)
+            times["pytorch / pytorch eager"].append(theirs / eager)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -257,6 +289,9 @@ def main(argv=None) -> None:
         m = time_steps(graph, args.time, args.per_round, args.compile)
         mode = "compiled" if args.compile else "eager"
         print(f"| DRAW ({graph.name}), {mode} | {m['graphmodel']:.1f} | {m['pytorch']:.1f} | {m['ratio']:.3f} |")
+        if args.compile:
+            print(f"hand-written eager {m['pytorch eager']:.1f} ms; graphmodel compiled / it "
+                  f"{m['graphmodel / pytorch eager']:.3f}, hand-written compiled / it {m['pytorch / pytorch eager']:.3f}")
         return
     steps = args.steps or graph.training["steps"]
     v = graph.variables

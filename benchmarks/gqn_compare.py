@@ -178,6 +178,9 @@ def step_makers(batch: dict, compile: bool):
             value.backward()
             opt.step()
         out.append((name + (" (compiled)" if compile else ""), step))
+        if compile and name == "pytorch":  # the hand-written eager step: the baseline of both compiled ones
+            out.append(("pytorch", lambda opt=opt: (opt.zero_grad(set_to_none=True), hand_loss(batch).backward(),
+                                                   opt.step())))
     return out
 
 
@@ -200,7 +203,9 @@ def time_steps(rounds: int, steps: int, compile: bool, batch_size: int = 32) -> 
             times[name].append((time.process_time() - start) / steps * 1000)
     names = [n for n, _ in impls]
     ratios = [a / b for a, b in zip(times[names[0]], times[names[1]])]
-    return {"ms": {n: statistics.median(t) for n, t in times.items()}, "ratio": statistics.median(ratios),
+    eager = {f"{n} / pytorch": statistics.median(a / b for a, b in zip(times[n], times["pytorch"]))
+             for n in names[:2] if len(names) > 2}
+    return {"ms": {n: statistics.median(t) for n, t in times.items()}, "ratio": statistics.median(ratios), **eager,
             "ratio IQR": (statistics.quantiles(ratios, n=4)[0], statistics.quantiles(ratios, n=4)[2])
             if len(ratios) > 1 else None}
 

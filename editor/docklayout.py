@@ -60,8 +60,9 @@ class DockLayout(QObject):
         if training is not None:
             training.setWidget(scrollable(training.widget()))
             training.visibilityChanged.connect(self._training_shown)
-        if "data" in window.docks:  # (the Data panel's table shares the low bottom row: it scrolls too)
-            window.docks["data"].setWidget(scrollable(window.docks["data"].widget()))
+        for key in ("data", "runs"):  # (tall panels that share a low row or a tab group: they scroll too)
+            if key in window.docks:
+                window.docks[key].setWidget(scrollable(window.docks[key].widget()))
         self._wide = window.saveState()  # the wide arrangement, as the window built it
         window.installEventFilter(self)
 

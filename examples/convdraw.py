@@ -21,8 +21,10 @@ CHANNELS = 16  # each ConvLSTM's feature maps
 LATENT = 4  # zₜ's channels (a 4 × 7 × 7 map per step)
 
 
-def build(steps: int = STEPS, channels: int = CHANNELS, latent: int = LATENT, training: dict | None = None) -> gm.Graph:
-    """The ConvDRAW graph over ``steps`` steps of 7×7 maps."""
+def build(steps: int = STEPS, channels: int = CHANNELS, latent: int = LATENT, training: dict | None = None,
+          shared_cores: bool = True) -> gm.Graph:
+    """The ConvDRAW graph over ``steps`` steps of 7×7 maps; ``shared_cores=False`` gives each step its
+    own encoder and decoder ConvLSTM (the factors' ``per_step``)."""
     plate = gm.Plate("steps", steps, kind="sequence")
     x = gm.Variable("x", (1, 28, 28), support="binary", role="observed")
     z = gm.Variable("z", (latent, 7, 7), plate="steps")
@@ -33,11 +35,11 @@ def build(steps: int = STEPS, channels: int = CHANNELS, latent: int = LATENT, tr
     p = (gm.Bernoulli(x, given="c[last]", net=gm.Identity())
          * gm.Deterministic(c, given=(c.prev, h), net=gm.ConvWrite())
          * gm.Deterministic(c, value=0.0, init="before")
-         * gm.Deterministic(h, given=(h.prev, z), net=gm.ConvLSTM())
+         * gm.Deterministic(h, given=(h.prev, z), net=gm.ConvLSTM(), per_step=not shared_cores)
          * gm.Deterministic(h, value=0.0, init="before")
          * gm.Normal(z, given=h.prev, net=gm.ConvMap()))
     q = (gm.Normal(z, given=e, net=gm.ConvMap())
-         * gm.Deterministic(e, given=(e.prev, r, h.prev), net=gm.ConvLSTM())
+         * gm.Deterministic(e, given=(e.prev, r, h.prev), net=gm.ConvLSTM(), per_step=not shared_cores)
          * gm.Deterministic(e, value=0.0, init="before")
          * gm.Deterministic(r, given=(x, c.prev), net=gm.ConvRead()))
     return gm.Graph(

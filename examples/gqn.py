@@ -16,7 +16,8 @@ convolution. The ELBO's KL is summed over the steps (closed form, step by step).
 
 The cores, the canvas and their states start from zero before the first step
 (``init="before"``: ``g[-1] = e[-1] = 0``, ``u[-1] = 0``), so one factor of each runs at every
-step: the cores are shared across the steps, and the first prior is the prior convolution of
+step: the cores are shared across the steps (``build(shared_cores=False)``: a core per step,
+the factors' ``per_step``), and the first prior is the prior convolution of
 a zero state (its bias), as in the paper. The data are the built-in ``scenes``: 3 context
 views and a query view of Shepard–Metzler-like objects at 32×32, rendered offline and cached.
 Train it with ``graphmodel train examples/gqn.json --out run``; run ``python examples/gqn.py``
@@ -33,10 +34,12 @@ KERNEL = 3  # the cores' and heads' kernels (the paper's are 5×5; 3×3 costs a 
 
 
 def build(steps: int = STEPS, hidden: int = 32, latent: int = 4, rep: int = 32, canvas: int = 8,
-          tower: int = 32, representation: str = "GQNTower", train_steps: int = TRAIN_STEPS) -> gm.Graph:
+          tower: int = 32, representation: str = "GQNTower", train_steps: int = TRAIN_STEPS,
+          shared_cores: bool = True) -> gm.Graph:
     """The GQN graph: ``steps`` generator steps, cores of ``hidden`` channels, ``z`` of ``latent``
     channels, ``r`` of ``rep`` channels (a map of the cores' size; a vector with ``GQNPool``), the
-    canvas of ``canvas`` channels; σ reaches 0.7 at ``train_steps``, the training's length."""
+    canvas of ``canvas`` channels; σ reaches 0.7 at ``train_steps``, the training's length.
+    ``shared_cores=False`` gives each step its own generator and inference core (``per_step``)."""
     grid = (SIDE // 4, SIDE // 4)
     views = gm.Plate("views", CONTEXT, kind="iid")
     time = gm.Plate("steps", steps, kind="sequence")
@@ -55,12 +58,12 @@ def build(steps: int = STEPS, hidden: int = 32, latent: int = 4, rep: int = 32, 
                    scale=gm.Annealed(2.0, 0.7, train_steps))
          * gm.Deterministic(u, given=(u.prev, g), net=gm.ConvWrite())
          * gm.Deterministic(u, value=0.0, init="before")
-         * gm.Deterministic(g, given=(g.prev, z, v, r), net=gm.ConvLSTM(KERNEL))
+         * gm.Deterministic(g, given=(g.prev, z, v, r), net=gm.ConvLSTM(KERNEL), per_step=not shared_cores)
          * gm.Deterministic(g, value=0.0, init="before")
          * gm.Normal(z, given=g.prev, net=gm.ConvMap(KERNEL))
          * gm.Deterministic(r, given=(x_c, v_c), net=net, reduce="sum"))
     q = (gm.Normal(z, given=e, net=gm.ConvMap(KERNEL))
-         * gm.Deterministic(e, given=(e.prev, x, v, r, g.prev), net=gm.ConvLSTM(KERNEL))
+         * gm.Deterministic(e, given=(e.prev, x, v, r, g.prev), net=gm.ConvLSTM(KERNEL), per_step=not shared_cores)
          * gm.Deterministic(e, value=0.0, init="before"))
     return gm.Graph(
         "gqn", plates=[views, time], p=p, q=q,

@@ -210,6 +210,8 @@ def estimate(graph, trusted: bool = False, exact: bool = True) -> Estimate:
                 tied.add(key)
                 params += _network_params(spec, inputs, heads, trusted) if exact else _crude_params(spec, inputs, heads)
             acts = NETWORKS.get(spec.type).activation_count(spec.options, inputs, heads) * _repeats(graph, f)
+        if f.per_step and var is not None and var.plate in graph.plates:  # its own network and constants each step
+            params *= graph.plates[var.plate].size
         label = f"{f.model}({f.label})"
         if getattr(f, "flow", ()):
             p, a = _flow_cost(f, var, inputs, label, trusted, exact)

@@ -212,9 +212,22 @@ def _factor_problems(graph, i, f) -> list[Problem]:
                     found = "a ragged list" if shape is None else _fmt(shape)
                     bad(f"parameter {k!r} has shape {found}, expected {_fmt(want)} or one that broadcasts to it")
     out += plate_problems(graph, f, var, bad)
+    if f.per_step:
+        _per_step_problems(graph, f, var, uses_net, bad)
     if f.flow:
         _flow_problems(graph, f, fam, var, bad)
     return out
+
+
+def _per_step_problems(graph, f, var, uses_net, bad) -> None:
+    """A network per step needs a network of its own, in a sequence plate of fixed size."""
+    plate = graph.plates.get(var.plate) if var is not None and var.plate else None
+    if plate is None or plate.kind != "sequence":
+        bad("per_step: a network per step needs a target in a sequence plate"
+            f"{f', found plate {plate.name!r} ({plate.kind})' if plate else ', found none'}")
+    elif not uses_net or isinstance(f.net, Tied) or f.init or f.flow or f.autoregressive is not None:
+        bad("per_step: expected a factor whose parameters come from its own network (not tied, not an init, "
+            "flow or autoregressive factor)")
 
 
 def _choice_problems(graph, f, fam, bad) -> None:

@@ -198,6 +198,8 @@ class Factor:
             (``p(x) = ∏ᵢ p(xᵢ | x<ᵢ, parents)``, its net reads the target too) the order.
         flow: the flow kind: invertible steps (:class:`graphmodel.flows.FlowStep`) the
             family's distribution (the base) is pushed through; empty for a parametric factor.
+        per_step: in a sequence plate, a separate network (its own weights) at each step
+            instead of one shared by all steps (GQN's untied cores); ``False``: shared.
     """
 
     target: str
@@ -213,6 +215,7 @@ class Factor:
     variables: tuple[Variable, ...] = field(default=(), compare=False, repr=False)
     positive: dict = field(default_factory=dict)
     flow: tuple = ()
+    per_step: bool = False
 
     @property
     def label(self) -> str:
@@ -265,7 +268,7 @@ def _positive_choice(fam, tname: str, positive) -> dict:
 
 def make_factor(family: str, target, given=(), net=None, *, init: bool | str = False,
                 reduce: str | None = None, positive=None, autoregressive=None, flow=None,
-                **params) -> Factor:
+                per_step: bool = False, **params) -> Factor:
     """Build a factor in code; used by the family constructors (``Normal(z, given=x)``).
 
     Parameters not given come from ``net``; when ``net`` is omitted and the factor has
@@ -278,6 +281,7 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool | str = F
     ``autoregressive`` is ``True``, a dict such as ``{"order": "agnostic", "ensemble": 8}``
     or an :class:`Autoregressive`. ``flow`` (a list of steps such as ``[gm.Coupling(), gm.Permute()]``,
     or dicts ``{"type": "coupling", ...}``) makes it a flow factor with this family as its base.
+    ``per_step=True`` gives a factor of a sequence plate its own network at each step.
 
     Example:
         >>> f = make_factor("Mixture", "z", components=3, mixture_logits=0.0, loc=Learn(0.0), scale=1.0)
@@ -319,6 +323,8 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool | str = F
         sources[k] = NET
     if not any(init is k for k in INITS[:2]) and init != BEFORE:
         raise GraphModelError(f"factor {tname}: init must be True, False or {BEFORE!r}, found {init!r}")
+    if not isinstance(per_step, bool):
+        raise GraphModelError(f"factor {tname}: per_step must be true or false, found {per_step!r}")
     if reduce is not None and reduce not in REDUCTIONS:
         raise GraphModelError(f"factor {tname}: reduce must be one of {REDUCTIONS}, found {reduce!r}")
     try:
@@ -327,20 +333,20 @@ def make_factor(family: str, target, given=(), net=None, *, init: bool | str = F
         raise GraphModelError(f"factor {tname}: {e}") from None
     return Factor(tname, family, parents, sources, net, None, init, reduce, family_options=options,
                   autoregressive=ar, variables=variables, positive=_positive_choice(fam, tname, positive),
-                  flow=steps)
+                  flow=steps, per_step=per_step)
 
 
 def _constructor(family: str):
     def build(target, given=(), net=None, *, init=False, reduce=None, positive=None, autoregressive=None,
-              flow=None, **params) -> Factor:
+              flow=None, per_step=False, **params) -> Factor:
         return make_factor(family, target, given, net, init=init, reduce=reduce, positive=positive,
-                           autoregressive=autoregressive, flow=flow, **params)
+                           autoregressive=autoregressive, flow=flow, per_step=per_step, **params)
 
     build.__name__ = family
     build.__qualname__ = family
     options = "".join(f", {o.name}=..." for o in FAMILIES.get(family).options)
     build.__doc__ = (f"A {family} factor: ``{family}(target, given=parents, net=...{options}, "
-                     "autoregressive=None, flow=[...], **params)``.")
+                     "autoregressive=None, flow=[...], per_step=False, **params)``.")
     return build
 
 

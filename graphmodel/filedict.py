@@ -85,6 +85,8 @@ def graph_to_dict(graph) -> dict:
             d["autoregressive"] = f.autoregressive.to_json()
         if f.flow:
             d["flow"] = [s.to_dict() for s in f.flow]
+        if f.per_step:
+            d["per_step"] = True
         factors.append(d)
     networks = {"networks": _networks_json(graph)} if graph.networks else {}  # (only when used)
     return {

@@ -294,7 +294,7 @@ def _net(d, path) -> NetSpec:
 
 
 _FACTOR_KEYS = ("model", "target", "family", "parents", "params", "net", "init", "reduce", "family_options",
-                "positive", "autoregressive", "flow")
+                "positive", "autoregressive", "flow", "per_step")
 
 
 def _factor_net(v, path):
@@ -354,8 +354,11 @@ def _factor(d, path) -> Factor:
     positive = _positive(d.get("positive", {}), family, f"{path}.positive")
     ar = _autoregressive(d.get("autoregressive"), f"{path}.autoregressive")
     flow = _flow(d["flow"], f"{path}.flow") if "flow" in d else ()
+    per_step = d.get("per_step", False)
+    if not isinstance(per_step, bool):
+        raise _fail(f"{path}.per_step", "true or false", per_step)
     return Factor(target, family, parents, params, net, model, init, reduce, options, autoregressive=ar,
-                  positive=positive, flow=flow)
+                  positive=positive, flow=flow, per_step=per_step)
 
 
 def _family_options(d, family: str, path: str) -> dict:

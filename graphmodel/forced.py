@@ -33,6 +33,7 @@ import torch
 
 from .families import draw
 from .networks.select import SelectNet
+from .steps import dense
 
 #: how a step of a teacher-forced sweep runs: all steps in one call; stepped through time (a
 #: state reading its own past); an LSTM as one fused kernel, writing its h to ``Select(0)``'s targets
@@ -227,6 +228,9 @@ def run_forced(m, block, fp: ForcedPlan, vals, sizes, lps, dists, lengths=None) 
     being one distribution with batch ``(batch..., T)`` and its step mask ``(batch..., T)``."""
     plan, mods = m.plan, m._modules
     T = sizes[block.plate]
+    for s, *_ in fp.order:  # (an earlier sweep's values, kept step by step, are read whole here)
+        for k in (*s.parents, *s.init_parents):
+            vals[k] = dense(vals[k])
     times = dists.setdefault("times", {})
     masks = dists.setdefault("masks", {}) if lengths is not None else None
     valid = None if lengths is None else torch.arange(T, device=lengths.device) < lengths.unsqueeze(-1)
@@ -235,7 +239,7 @@ def run_forced(m, block, fp: ForcedPlan, vals, sizes, lps, dists, lengths=None) 
             # a given state (q's, lent to p by the ELBO) is taken as it is, as run_sequence does
             for o in outs:  # (and a fused LSTM's h read from it)
                 if vals[o.target] is None:
-                    vals[o.target] = vals[s.target].select(-2, 0)
+                    vals[o.target] = dense(vals[s.target]).select(-2, 0)
             continue
         if how == FUSED:
             _fused(m, block, s, outs, vals, T)

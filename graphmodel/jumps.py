@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .steps import dense
 from .variables import Parent, pair_key
 
 __all__ = ["Pick", "draw_pair", "jump_problems", "pair_parent_problems", "step_at", "with_pairs"]
@@ -37,7 +38,9 @@ class Pick:
 
 
 def step_at(value: torch.Tensor, event_ndim: int, index: torch.Tensor) -> torch.Tensor:
-    """``value`` ``(batch..., T, *event)`` at step ``index[b]`` of each example ``(batch...)``."""
+    """``value`` ``(batch..., T, *event)`` (a tensor, or a sweep's :class:`~graphmodel.steps.Steps`)
+    at step ``index[b]`` of each example ``(batch...)``."""
+    value = dense(value)
     dim = value.dim() - event_ndim - 1
     index = index.to(torch.long).reshape(*index.shape, *(1,) * (event_ndim + 1))
     index = index.expand(*value.shape[:dim], 1, *value.shape[dim + 1:])

@@ -29,8 +29,10 @@ from .forced import forced_plan, run_forced
 from .jumps import Pick, delta_of, draw_pair, step_at, with_pairs
 from .networks import HeadSpec, InputSpec, NetSpec, build_network, call
 from .paramtable import _CONST, _LEARN, _NET, _SCHED, param_table
+from .perstep import PerStepFactor
 from .sequences import blank_padding, expanded, last_step, run_sequence, tempered
 from .shapes import broadcast
+from .steps import Steps, Values, dense
 from .variables import length_key, pair_key
 
 _EXACT_NETS = frozenset({"MLP", "GRUCell", "LSTMCell", "Identity", "BiRNN"})
@@ -161,6 +163,11 @@ class FactorModule(nn.Module):
                     log_scale = v
         return out, log_scale
 
+    def point(self, parents) -> torch.Tensor:
+        """A deterministic factor's value for these parents: its Delta's point, without the Delta
+        (a sweep's step takes it so; nothing scores a deterministic factor)."""
+        return self._params(parents)[0]["value"]
+
     def forward(self, *parents: torch.Tensor):
         params, log_scale = self._params(parents)
         d = self.family.make(params, self.event_ndim)
@@ -227,8 +234,10 @@ class Trace:
     """What one pass through a model produced.
 
     Attributes:
-        values: variable name → value, shaped ``(batch..., [plate,] *event)``; ``None`` for an
-            LSTM state that a teacher-forced pass ran fused and never made (``graphmodel.forced``).
+        values: variable name → value, shaped ``(batch..., [plate,] *event)`` (a
+            :class:`graphmodel.steps.Values`: a swept variable's steps are stacked when first
+            read; ``values.raw(name)`` gives them step by step); ``None`` for an LSTM state that
+            a teacher-forced pass ran fused and never made (``graphmodel.forced``).
         log_probs: factor label → log-density summed over plates and steps, ``(batch...)``;
             deterministic factors are left out.
         dists: factor label → the distribution (a list, one per step in time order, inside a
@@ -242,7 +251,7 @@ class Trace:
             (``Plate.end``; a pass that sampled without scoring), else empty.
     """
 
-    values: dict
+    values: Mapping
     log_probs: Mapping
     dists: dict
     masks: dict = field(default_factory=dict)
@@ -255,10 +264,14 @@ class ModelRuntime:
 
     def __init__(self, runtime: Runtime, plan: Plan, labels: list[str], observed: frozenset = frozenset()):
         self._modules = list(runtime.factor_modules)  # a list: ModuleList indexing is slow per call
+        #: per factor: ``FactorModule.point`` of a deterministic one (a sweep's value without a Delta)
+        self._points = [m.point if type(m) is FactorModule and m.deterministic else None for m in self._modules]
+        #: per factor: its modules step by step where it has a network per step (``graphmodel.perstep``)
+        self._per_step = [list(m.steps) if isinstance(m, PerStepFactor) else None for m in self._modules]
         self.plan = plan
         #: per block: its teacher-forced form where a scored sweep qualifies (graphmodel/forced.py)
-        self._forced = [forced_plan(plan, b, observed, self._modules) if isinstance(b, SeqBlock) else None
-                        for b in plan.blocks]
+        self._forced = [forced_plan(plan, b, observed, self._modules) if isinstance(b, SeqBlock) and not any(
+            isinstance(self._modules[s.factor], PerStepFactor) for s in b.steps) else None for b in plan.blocks]
         self.name = plan.model
         self._labels = labels  # graph factor index → label
         self._slot = {n: k for k, n in enumerate(plan.names)}
@@ -269,6 +282,10 @@ class ModelRuntime:
         self._length_keys = {length_key(pl): pl for pl in seq}
         #: ``"time.pair"``: the pair of steps (t₁, t₂) per example of a jump plate it reads
         self._pair_keys = {pair_key(pl): pl for pl in plan.jumps}
+        #: per block: the parents a step outside the sweeps reads whole from a sequence plate
+        #: (a sweep leaves its values step by step: ``graphmodel.steps``)
+        self._whole = [() if isinstance(b, (SeqBlock, Last)) else tuple(k for k in b.parents if plan.plates[k] in seq)
+                       for b in plan.blocks]
         self.variables = frozenset(plan.names) | frozenset(self._length_keys) | frozenset(self._pair_keys)
         #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
         #: whose value shows the plate's size (a nested variable shows both of its plates')
@@ -302,7 +319,7 @@ class ModelRuntime:
             ``pair_key(plate)``.
         """
         vals, _, dists = self._run(given, n, plate_sizes, False, True, keep=False, tau=_tau(temperature))
-        out = dict(zip(self.plan.names, vals))
+        out = {name: dense(v) for name, v in zip(self.plan.names, vals)}
         for plate, n_ in dists.get("lengths", {}).items():  # a sequence plate's end token was drawn
             out[length_key(plate)] = n_
         for plate, pair in dists.get("pairs", {}).items():  # the pair of steps it read (scored again with it)
@@ -327,7 +344,7 @@ class ModelRuntime:
         """
         plan = self.plan
         vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True, tau=_tau(temperature))
-        values = {n_: v for n_, v in zip(plan.names, vals)}
+        values = Values(plan.names, vals)
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
@@ -360,7 +377,7 @@ class ModelRuntime:
                     continue
                 raise GraphModelError(
                     f"model '{self.name}' has no variable '{name}'; its variables: {', '.join(plan.names)}")
-            vals[k] = v if n is None else v.expand(n, *v.shape)
+            vals[k] = v if n is None else dense(v).expand(n, *v.shape)
         batch = self._batch_shape(vals, n)
         sizes = self._plate_sizes(vals, plate_sizes)
         lps: dict = {}
@@ -376,6 +393,9 @@ class ModelRuntime:
             blank_padding(self, vals, lengths)
         for b, block in enumerate(plan.blocks):
             if isinstance(block, SeqBlock):
+                for s in block.steps:
+                    if self._per_step[s.factor] is not None:
+                        self._modules[s.factor].check_length(sizes[block.plate], block.plate)
                 fp = self._forced[b] if score and tau is None else None
                 if fp is not None and all(vals[k] is not None for k in fp.given):
                     run_forced(self, block, fp, vals, sizes, lps, dists, lengths.get(block.plate))
@@ -389,6 +409,9 @@ class ModelRuntime:
                 vals[block.target] = step_at(vals[block.source], plan.event_ndims[block.source],
                                              pairs[block.plate][..., block.which])
             else:
+                for k in self._whole[b]:
+                    if type(vals[k]) is Steps:
+                        vals[k] = vals[k].whole()
                 self._run_step(block, vals, batch, sizes, lps, dists, score, sample, keep, tau, lengths)
         return vals, lps, dists
 
@@ -485,6 +508,9 @@ class ModelRuntime:
 def _factor_module(graph, index: int, trusted: bool, shared: dict) -> nn.Module:
     """The module of one factor, by its kind (decided here once: no per-step dispatch)."""
     f = graph.factors[index]
+    if f.per_step:
+        size = graph.plates[graph.variables[f.target].plate].size
+        return PerStepFactor(lambda: FactorModule(graph, index, trusted, shared), size)
     if f.autoregressive is not None:
         return AutoregressiveModule(graph, index, trusted, shared)
     mod = FactorModule(graph, index, trusted, shared)
@@ -513,8 +539,9 @@ class Runtime(nn.Module):
         shared: dict = {}  # tied network name → (module, shapes, first factor)
         self.factor_modules = nn.ModuleList(_factor_module(graph, i, trusted, shared) for i in range(len(graph.factors)))
         labels = [m.label for m in self.factor_modules]
-        self._scheduled = [(m, ref, sched) for m in (getattr(x, "base", x) for x in self.factor_modules)
-                           for ref, sched in m.schedules]  # (a flow's schedules are its base's)
+        self._scheduled = [(m, ref, sched) for m in (getattr(x, "base", x) for y in self.factor_modules
+                                                      for x in (y.steps if isinstance(y, PerStepFactor) else (y,)))
+                           for ref, sched in m.schedules]  # (a flow's schedules are its base's; each step's own)
         self._step_values: list = [None] * len(self._scheduled)
         # a loaded state (a checkpoint, a rollback) replaces the buffers: forget what was written
         self.register_load_state_dict_post_hook(lambda module, _keys: module._step_values.__setitem__(

@@ -18,6 +18,7 @@ from .errors import GraphModelError
 from .families import draw
 from .jumps import step_at
 from .shapes import broadcast
+from .steps import Steps, dense, step_of
 from .variables import length_key
 
 
@@ -47,8 +48,8 @@ def last_step(value, event_ndim: int, lengths):
     """The last step of ``value`` ``(batch..., T, *event)``: step T-1, or each example's
     ``lengths - 1`` where lengths were given."""
     if lengths is None:
-        return value.select(-(event_ndim + 1), -1)
-    return step_at(value, event_ndim, (lengths - 1).clamp(min=0))
+        return value.items[-1] if type(value) is Steps else value.select(-(event_ndim + 1), -1)
+    return step_at(value, event_ndim, (lengths - 1).clamp(min=0))  # (step_at stacks a Steps value)
 
 
 def sequence_lengths(end: torch.Tensor) -> torch.Tensor:
@@ -79,6 +80,7 @@ def blank_padding(m, vals, lengths):
     for k, v in enumerate(vals):
         n = lengths.get(plan.plates[k]) if v is not None else None
         if n is not None:
+            v = dense(v)
             nd = plan.event_ndims[k]
             steps = torch.arange(v.shape[-(nd + 1)], device=v.device)
             valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
@@ -135,9 +137,9 @@ def run_sequence(m, block, vals, batch, sizes, lps, dists, score, sample, length
                 entry[1].append(v)
                 if valid is not None:
                     entry[3].append(valid)
-    for s in block.steps:
+    for s in block.steps:  # the steps as they are: stacked only if something reads them whole
         if out[s.target] is None:
-            out[s.target] = torch.stack(hist[s.target][:T], dim=-(plan.event_ndims[s.target] + 1))
+            out[s.target] = Steps(hist[s.target][:T], -(plan.event_ndims[s.target] + 1))
     if stop is not None:
         dists.setdefault("lengths", {})[block.plate] = stop.finish(plan, block, out)
         for i in (s.factor, s.init):
@@ -188,14 +190,14 @@ class _Stop:
     def finish(self, plan, block, out) -> torch.Tensor:
         """Each sequence's length (its first end token included); the steps after it are zeroed
         like the padding of given sequences."""
-        v = out[self.slot]  # (batch..., T, *event): its flags are (batch..., T)
+        v = dense(out[self.slot])  # (batch..., T, *event): its flags are (batch..., T)
         n = sequence_lengths(self.flag(v).to(torch.get_default_dtype()))
         T = v.shape[-(self.nd + 1)]
         steps = torch.arange(T, device=n.device)
         for s in block.steps:
             nd = plan.event_ndims[s.target]
             valid = (steps < n.unsqueeze(-1)).reshape(*n.shape, -1, *(1,) * nd)
-            out[s.target] = out[s.target].masked_fill(~valid, 0)
+            out[s.target] = dense(out[s.target]).masked_fill(~valid, 0)
         return n
 
 
@@ -244,7 +246,7 @@ def _read(plan, block, k, lag, t, vals, hist):
         return vals[k]  # outside the plate: the same value at every step
     if k in hist:
         return hist[k][t - lag]
-    return vals[k].select(-(plan.event_ndims[k] + 1), t - lag)  # given, or from an earlier sweep
+    return step_of(vals[k], -(plan.event_ndims[k] + 1), t - lag)  # given, or from an earlier sweep
 
 
 def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None):
@@ -254,19 +256,31 @@ def _sequence_step(m, block, s, t, T, vals, hist, batch, dists, sample, tau=None
     fi = s.init if first else s.factor
     full = vals[s.target]
     if full is not None and s.deterministic:  # given (q's, lent to p by the ELBO): taken as it is
-        v = hist[s.target][t] = full.select(-(plan.event_ndims[s.target] + 1), t)
+        v = hist[s.target][t] = step_of(full, -(plan.event_ndims[s.target] + 1), t)
         dists[fi].append(None)
         return fi, v
     if first:
         xs = [_read(plan, block, k, 0, t, vals, hist) for k in s.init_parents]
     else:
         xs = [_read(plan, block, k, lag, t, vals, hist) for k, lag in zip(s.parents, s.lags)]
-    d = m._modules[fi].forward(*xs) if tau is None or full is not None else tempered(m._modules[fi], xs, tau)
+    mod, steps = m._modules[fi], m._per_step[fi]
+    if steps is not None:  # a network per step (graphmodel.perstep): step t's
+        mod = steps[t]
+    point = None if full is not None else m._points[fi] if steps is None else mod.point if mod.deterministic else None
+    if point is not None:  # a deterministic state: the network's value itself, no Delta to build and draw
+        v = point(xs)
+        nd = plan.event_ndims[s.target]
+        if v.shape[: v.dim() - nd] != batch:
+            v = v.expand(*broadcast(v.shape[: v.dim() - nd], batch), *v.shape[v.dim() - nd:])
+        hist[s.target][t] = v
+        dists[fi].append(None)
+        return fi, v
+    d = mod.forward(*xs) if tau is None or full is not None else tempered(mod, xs, tau)
     if full is not None:
-        v = full.select(-(plan.event_ndims[s.target] + 1), t)
+        v = step_of(full, -(plan.event_ndims[s.target] + 1), t)
     elif sample:
         if d.batch_shape != batch:
-            d = expanded(m._modules[fi], d, batch)
+            d = expanded(mod, d, batch)
         v = draw(d)
     else:
         raise GraphModelError(f"model '{m.name}': no value given for '{plan.names[s.target]}'")

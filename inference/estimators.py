@@ -26,6 +26,7 @@ from graphmodel import DataError, GraphModelError
 from graphmodel.families import closed_form_kl
 from graphmodel.render import formula as text
 from graphmodel.shapes import broadcast
+from graphmodel.steps import stacked_kl
 
 from .data import missing_rows
 from .losses import ADD, ATOM, NEG, Context, Loss, Sampling, Wrapper, cached
@@ -157,7 +158,9 @@ class KLDivergence(Leaf):
         (qs, masks), (ps, _) = _steps(qt, self.q_labels), _steps(pt, self.p_labels)
         if len(qs) != len(ps):
             raise GraphModelError(f"{self.text[0]}: q has {len(qs)} steps and p has {len(ps)}")
-        out = None
+        out = stacked_kl(qs, ps, masks)  # the steps' Normals at once (None: step by step below)
+        if out is not None:
+            return _per_example(self.sampling, out.sum(-1) if self.plate else out)
         for dq, dp, mask in zip(qs, ps, masks):
             kl = closed_form_kl(dq, dp)
             if kl is None:

@@ -164,8 +164,8 @@ class Context:
         if s.p is not None:
             pm = rt.model(s.p)
             pgiven = _take(data, pm.variables, s.n)
-            for name in s.shared:
-                pgiven[name] = qt.values[name]
+            for name in s.shared:  # (step by step where q swept them: p's sweep reads them so)
+                pgiven[name] = qt.values.raw(name)
             pt = pm.trace(pgiven)
         self._cache[key] = out = (qt, pt)
         return out

@@ -89,6 +89,8 @@ def _factor() -> dict:
                 "positive": {"anyOf": [{"type": "string"}, {"type": "object"}]},
                 "autoregressive": {"anyOf": [{"type": "boolean"}, {"type": "object"}]},
                 "flow": {"type": "array", "items": {"type": "object"}},
+                "per_step": {"type": "boolean",
+                             "description": "in a sequence plate: a separate network at each step (default: one shared)"},
             }}
 
 

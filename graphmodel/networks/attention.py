@@ -28,6 +28,7 @@ from ..errors import GraphModelError
 from ..options import Option
 from ..shapes import broadcast
 from ._fastcall import call
+from ._state import h_of
 from .base import NETWORKS, NetSpec, NetworkType, off_default
 
 ATTENTION = Option("attention", "bool", True, "read/write through an N×N grid of Gaussian filters "
@@ -58,8 +59,10 @@ class _Controller(nn.Module):
         """``(n, width)``: each parent broadcast to ``batch`` and flattened to ``n = batch.numel()`` rows."""
         parts = []
         for x, lstm, nd in zip(xs, self.lstm, self.nds):
-            x = x.select(-2, 0) if lstm else x.flatten(-nd) if nd > 1 else x
-            parts.append(x.expand(*batch, x.shape[-1]).reshape(n, -1))
+            x = h_of(x, -2) if lstm else x.flatten(-nd) if nd > 1 else x
+            if x.dim() != 2 or x.shape[0] != n:  # (one batch dim of n rows already: nothing to do)
+                x = x.expand(*batch, x.shape[-1]).reshape(n, -1)
+            parts.append(x)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
 
@@ -143,8 +146,9 @@ class DRAWReadNet(nn.Module):
         n = batch.numel()
         x, canvas = xs[self.ix], xs[self.ic]
         err = x - torch.sigmoid(canvas)
-        x = x.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
-        err = err.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
+        if x.dim() != 4 or err.dim() != 4 or x.shape[0] != n or err.shape[0] != n:  # (else both are (n, C, H, W))
+            x = x.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
+            err = err.expand(*batch, *self.image_shape).reshape(n, *self.image_shape)
         if not self.attention:
             return (torch.cat((x.reshape(n, -1), err.reshape(n, -1)), -1).reshape(*batch, *self.out_shape),)
         fx, fy, gamma = self.bank(self.controller([xs[k] for k in self.rest], batch, n))

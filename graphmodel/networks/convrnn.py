@@ -17,6 +17,7 @@ from torch import nn
 from ..errors import GraphModelError
 from ..options import Option
 from ._fastcall import call
+from ._state import pack
 from .base import BIAS, NETWORKS, NetSpec, NetworkType, off_default
 from .maps import MapReader, gather
 from .recurrent import split_state
@@ -73,11 +74,11 @@ class ConvLSTMNet(_ConvCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        h, c = s[:, 0], s[:, 1]
+        h, c = s.unbind(1)  # (one backward node: see recurrent.LSTMCellNet)
         i, f, o, g = call(self.gates, torch.cat((x, h), dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
-        return (torch.stack((h, c), dim=1).reshape(*batch, *self.state_shape),)
+        return (pack(h, c, batch, self.state_shape),)
 
 
 def _builder(cls):

@@ -28,6 +28,7 @@ from ..errors import GraphModelError
 from ..options import Option
 from ..shapes import broadcast
 from ._fastcall import call
+from ._state import h_of
 from .base import BIAS, NETWORKS, NetSpec, NetworkType, _flatten_inputs, off_default
 
 ODD_KERNEL = Option("kernel_size", "int", 5, "side of the square kernel (odd: 'same' padding)",
@@ -69,7 +70,7 @@ class MapReader:
             if not torch.is_floating_point(x):
                 x = x.to(torch.get_default_dtype())
             if f == 0:
-                x = x.select(-4, 0)
+                x = h_of(x, -4)
             elif f > 1:
                 x = F.pixel_unshuffle(x, f) if x.dim() > 3 else F.pixel_unshuffle(x[None], f)[0]
             out.append(x)

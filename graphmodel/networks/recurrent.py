@@ -14,6 +14,7 @@ from torch import nn
 
 from ..errors import GraphModelError
 from ..shapes import broadcast
+from ._state import pack
 from .base import BIAS, NETWORKS, InputSpec, NetSpec, NetworkType, _flatten_inputs, off_default
 
 
@@ -108,8 +109,10 @@ class LSTMCellNet(_VectorCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        h, c = self.cell(x, (s[:, 0], s[:, 1]))
-        return (torch.stack((h, c), dim=1).reshape(*batch, *s.shape[1:]),)
+        # unbind: one backward node stacking both gradients (two selects would zero-fill the
+        # whole state twice and add the two)
+        h, c = self.cell(x, s.unbind(1))
+        return (pack(h, c, batch, s.shape[1:]),)
 
     def sequence(self, state, others):
         """The states of T steps from ``state`` ``(batch..., 2, H)``, given the other parents'
