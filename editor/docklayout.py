@@ -63,6 +63,10 @@ class DockLayout(QObject):
         for key in ("data", "runs"):  # (tall panels that share a low row or a tab group: they scroll too)
             if key in window.docks:
                 window.docks[key].setWidget(scrollable(window.docks[key].widget()))
+        # the window's minimum size was set while the panels had their full heights: ask again,
+        # so that a small screen's size is not refused before the compact arrangement is made
+        window.layout().invalidate()
+        window.layout().activate()
         self._wide = window.saveState()  # the wide arrangement, as the window built it
         window.installEventFilter(self)
 
