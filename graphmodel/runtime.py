@@ -284,7 +284,7 @@ class ModelRuntime:
         self._pair_keys = {pair_key(pl): pl for pl in plan.jumps}
         #: per block: the parents a step outside the sweeps reads whole from a sequence plate
         #: (a sweep leaves its values step by step: ``graphmodel.steps``)
-        self._whole = [() if isinstance(b, (SeqBlock, Last)) else tuple(k for k in b.parents if plan.plates[k] in seq)
+        self._whole = [() if isinstance(b, (SeqBlock, Last, Pick)) else tuple(k for k in b.parents if plan.plates[k] in seq)
                        for b in plan.blocks]
         self.variables = frozenset(plan.names) | frozenset(self._length_keys) | frozenset(self._pair_keys)
         #: slot → number of plate dims (2 in a nested sequence plate); plate → (slot, dim) pairs
@@ -344,14 +344,14 @@ class ModelRuntime:
         """
         plan = self.plan
         vals, lps, dists = self._run(given, n, plate_sizes, score, sample, keep=True, tau=_tau(temperature))
-        values = Values(plan.names, vals)
+        # the pair of steps a jump read: scoring the values again reads the same pair
+        pairs = dists.pop("pairs", {})
+        values = Values([*plan.names, *map(pair_key, pairs)], [*vals[:len(plan.names)], *pairs.values()])
         labels = self._labels
         log_probs = LogProbs({labels[i]: lps[i] for i in plan.factors if i in lps})
         masks = {labels[i]: m for i, m in dists.pop("masks", {}).items()}
         times = {labels[i]: m for i, m in dists.pop("times", {}).items()}
         lengths = dists.pop("lengths", {})
-        # the pair of steps a jump read: scoring the values again reads the same pair
-        values.update({pair_key(plate): pair for plate, pair in dists.pop("pairs", {}).items()})
         return Trace(values, log_probs, {labels[i]: d for i, d in dists.items()}, masks, times, lengths)
 
     # --- execution --------------------------------------------------------------------
