@@ -538,7 +538,9 @@ def test_the_demo_with_a_display_opens_the_vae_and_trains_it_live(qtbot, monkeyp
             (w,) = [t for t in QApplication.topLevelWidgets() if isinstance(t, MainWindow) and t.isVisible()]
             qtbot.addWidget(w)
             seen["running"] = w.train.running
-            qtbot.waitUntil(lambda: w.train.last_step >= 20 and w.train.plots.draws > 0, timeout=180_000)
+            # (the step counter may run ahead of the 20 Hz redraw: wait for the curve itself too)
+            qtbot.waitUntil(lambda: w.train.last_step >= 20 and w.train.plots.draws > 0
+                            and w.train.plots.curve_lengths().get("loss", 0) >= 1, timeout=180_000)
             seen["path"], seen["graph"] = w.document.path, w.document.graph.to_dict()
             seen["curves"] = w.train.plots.curve_lengths()
             w.train.shutdown()
