@@ -29,24 +29,11 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import draw  # noqa: E402  (benchmarks/draw.py: the training and scoring harness)
+from gqn_hand import ConvLSTM  # noqa: E402  (the hand-written GQN's ConvLSTM cell: the same cell)
 
 import graphmodel as gm  # noqa: E402
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-
-
-class ConvLSTM(nn.Module):
-    """``(h, c)`` from ``(h, c)`` and the inputs: the gates i, f, o, g of one convolution."""
-
-    def __init__(self, inputs: int, hidden: int, kernel: int):
-        super().__init__()
-        self.gates = nn.Conv2d(inputs + hidden, 4 * hidden, kernel, padding=kernel // 2)
-
-    def forward(self, x, state):
-        h, c = state
-        i, f, o, g = self.gates(torch.cat((x, h), 1)).chunk(4, 1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c
 
 
 def _log_normal(z, loc, log_scale):
