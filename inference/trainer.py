@@ -165,6 +165,7 @@ class Trainer:
             #: each is also reported as a TrainWarning when the run starts
             self.notes = self._unsaid = ready.notes
         self._trusted, self._makers = trust or graph.trusted, (optimizer, scheduler)
+        self._sampled_at: int | None = None  # the step of the last Samples event: none twice
         self.batches_per_epoch = self._source.batches_per_epoch if self._source else max(1, self.n_train // cfg.batch_size)
         torch.manual_seed(cfg.seed)
         if not graph.problems():  # a step of this batch size must fit before anything is built
@@ -394,7 +395,8 @@ class Trainer:
         if per_step:  # a stop that came after the last step's report check: its steps still count
             self._report(per_step, first_of_interval)
         metrics = self.evaluate()
-        self.emit_samples()
+        if self._sampled_at != self.step:  # the last step may have been a sampling step
+            self.emit_samples()
         self.emit(ev.Finished(self.step, metrics, stopped=self._stop.is_set()))
         return metrics
 
@@ -581,6 +583,7 @@ class Trainer:
                                                  f"(training.num_samples): {type(e).__name__}: {first}"))
             return
         if values:
+            self._sampled_at = self.step
             self.emit(ev.Samples(self.step, values))
 
     # --- checkpoints ------------------------------------------------------------------

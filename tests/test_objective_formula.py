@@ -106,6 +106,17 @@ def test_meaning_errors_name_the_column(formula, message):
         compile_formula(jmvae(), formula)
 
 
+def test_a_model_left_without_factors_is_pointed_at_where_the_formula_names_it():
+    """The graph's problem is about ``qw``: its column, not that of the first term that checked the graph."""
+    g = jmvae()
+    g.remove_factor(next(i for i, f in enumerate(g.factors) if f.model == "qw"))
+    formula = "elbo(p, q) - (kl(q, qx) + kl(q, qw))"
+    with pytest.raises(gm.GraphModelError, match=f"column {formula.index('qw)') + 1}: model 'qw' has no factors"):
+        compile_formula(g, formula)
+    with pytest.raises(gm.GraphModelError, match="column 1: elbo\\(\\): model 'qw' has no factors"):
+        compile_formula(g, "elbo(p, q)")  # not written: the term that found it
+
+
 def test_the_file_loader_checks_the_formula_and_keeps_its_bytes(tmp_path):
     g = jmvae()
     g.objective = {"formula": "elbo(p, q) - alpha * (kl(q, qx) + kl(q, qw))", "constants": {"alpha": 1.0}}

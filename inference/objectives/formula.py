@@ -15,10 +15,12 @@ Every error is one line naming the column::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from graphmodel import GraphModelError
-from graphmodel.objective_syntax import Bin, Call, Data, Name, Neg, Num, Str, fail, left_spine, parse, unparse
+from graphmodel.errors import ValidationError
+from graphmodel.objective_syntax import Bin, Call, Data, Name, Neg, Num, Str, fail, left_spine, names_in, parse, unparse
 from graphmodel.render.formula import constant_symbol
 
 from ..losses import Constant, Loss, Schedule, as_loss
@@ -46,8 +48,9 @@ class _GameSum:
 
 
 class _Scope:
-    def __init__(self, graph, constants: dict, where: str):
+    def __init__(self, graph, constants: dict, where: str, tree=None):
         self.graph, self.constants, self.where = graph, dict(constants or {}), where
+        self.tree = tree  # the formula's syntax tree, for the columns of what it names
         self.used: set = set()
         for k in self.constants:
             if k in graph.models or k in graph.variables or k in graph.plates:
@@ -232,8 +235,20 @@ def _evaluate(scope: _Scope, node):
     args = bind(scope, node, lambda n: _evaluate(scope, n))
     try:
         return term.build(scope.graph, **args)
+    except ValidationError as e:  # the whole graph's problem: at the name it is about, if written
+        named = _written(scope, e)
+        if named is not None:
+            raise scope.err(named.col, str(e.problems[0])) from None
+        raise scope.err(node.col, f"{node.func}(): {_strip(str(e))}") from None
     except GraphModelError as e:
         raise scope.err(node.col, f"{node.func}(): {_strip(str(e))}") from None
+
+
+def _written(scope: _Scope, e: ValidationError) -> Name | None:
+    """Where the formula names what the graph's first problem is about (a model or a
+    variable), e.g. ``qw`` in ``kl(q, qw)`` for "model 'qw' has no factors"; None if nowhere."""
+    m = re.match(r"(?:model|variable) '([^']+)'", str(e.problems[0])) if e.problems else None
+    return next((n for n in names_in(scope.tree) if m and n.id == m.group(1)), None)
 
 
 def compile_formula(graph, formula: str, constants: dict | None = None, where: str = "objective"):
@@ -246,7 +261,7 @@ def compile_formula(graph, formula: str, constants: dict | None = None, where: s
         where: the place in the file, for error messages.
     """
     tree = parse(formula, f"{where}.formula")
-    scope = _Scope(graph, constants, where)
+    scope = _Scope(graph, constants, where, tree)
     out = _evaluate(scope, tree)
     unused = [k for k in scope.constants if k not in scope.used]
     if unused:
