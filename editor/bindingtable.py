@@ -65,6 +65,8 @@ class BindingTable(QWidget):
         self.table.itemSelectionChanged.connect(self._show_selected)
         self.note = QLabel()
         self.note.setWordWrap(True)
+        #: each row's *Fit* button (where changing the variable makes its field fit), by variable
+        self.fits: dict[str, QPushButton] = {}
         box = QVBoxLayout(self)
         box.setContentsMargins(6, 4, 6, 4)
         box.addLayout(self._dataset_row())
@@ -155,7 +157,7 @@ class BindingTable(QWidget):
         shapes.setContentsMargins(4, 0, 4, 0)
         if row.problem:
             shapes.setStyleSheet(f"background: {BAD.name()};")
-        self.table.setCellWidget(k, 2, shapes)
+        self.table.setCellWidget(k, 2, self._with_fit(g, row, shapes))
         self.table.setCellWidget(k, 1, self._field_box(g, row, fields))
         picture = QLabel()
         picture.setToolTip(tip)
@@ -163,6 +165,29 @@ class BindingTable(QWidget):
         if drawn is not None:
             picture.setPixmap(thumbnail(*drawn))
         self.table.setCellWidget(k, COLUMNS.index("examples"), picture)
+
+    def _with_fit(self, g, row: db.BindRow, shapes: QLabel) -> QWidget:
+        """The row's shapes, with a *Fit* button where changing the variable (its shape and
+        values, and a family that cannot score them) makes the bound field fit it."""
+        fit = db.fit_to_field(g, row.variable, row.field) if row.problem and row.field and \
+            row.role != "lengths" else None
+        self.fits.pop(row.variable, None)
+        if fit is None:
+            return shapes
+        becomes = db.fit_text(g, row.variable, fit[0])
+        button = QPushButton("Fit")
+        families = ", ".join(f"{f.model}({f.label}) {f.family}" for _, f in fit[1])
+        button.setToolTip(f"make {becomes} so that {row.field} fits it"
+                          + (f"; its factors become {families}" if families else "") + " (one undoable edit)")
+        button.clicked.connect(lambda _c=False, n=row.variable, f=fit: self.ops.fit_variable(n, *f))
+        self.fits[row.variable] = button
+        cell = QWidget()
+        cell.setStyleSheet(f"background: {BAD.name()};")
+        line = QHBoxLayout(cell)
+        line.setContentsMargins(0, 0, 4, 0)
+        line.addWidget(shapes, 1)
+        line.addWidget(button)
+        return cell
 
     def _field_box(self, g, row: db.BindRow, fields: dict):
         lengths = row.role == "lengths"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphmodel import GraphModelError
 from graphmodel.jumps import filled_by_jumps
@@ -186,7 +186,11 @@ def _row(graph, name: str, field, by_name: bool, fields: dict) -> BindRow:
     key = ("found", _key(graph.data), field)
     if key not in _CHECKED:  # (a scan of every value: once per field, not once per edit)
         _CHECKED[key] = found_text(x)
-    return BindRow(name, v.role, field, by_name, expected, _CHECKED[key], _check(graph, name, field, x), x)
+    problem = _check(graph, name, field, x)
+    fit = fit_to_field(graph, name, field) if problem else None
+    if fit is not None:
+        problem += f"; Fit (in the Data panel) makes it {fit_text(graph, name, fit[0])}"
+    return BindRow(name, v.role, field, by_name, expected, _CHECKED[key], problem, x)
 
 
 def _sequences(graph, names) -> list[str]:
@@ -255,6 +259,55 @@ def _check(graph, name: str, field: str, x) -> str | None:
     return _CHECKED[key]
 
 
+#: the supports a variable may be given to fit a field, the most telling first (its own after
+#: the two for pixels: 0/1 data are modelled as 0/1 rather than as real numbers)
+_FITS = ("binary", "unit_interval")
+
+
+def fit_to_field(graph, name: str, field: str) -> tuple[dict, list] | None:
+    """What makes variable ``name`` fit ``field`` of the chosen dataset: ``(changes, factors)``,
+    the variable's new ``shape``/``support`` and ``(index, factor)`` for each of its factors
+    to change (to the new support's default family, network kept: see below), or ``None`` when it fits already or nothing does (a field in a plate, a label)."""
+    from graphmodel.families import FAMILIES
+    from inference.data import check_fields
+
+    from .defaults import family_for, with_family
+
+    v = graph.variables[name]
+    try:
+        x = _fields(graph.data)[field]
+    except (GraphModelError, KeyError):
+        return None
+    if v.plate is not None or _check(graph, name, field, x) is None or not x.is_floating_point():
+        return None
+    trial = graph.copy()
+    for support in dict.fromkeys((*_FITS, v.support, "real")):
+        wanted = (("shape", tuple(x.shape[1:])), ("support", support), ("classes", None))
+        changes = {k: val for k, val in wanted if getattr(v, k) != val}
+        try:
+            trial.variables[name] = replace(v, **changes)
+            check_fields(trial, {name: x}, grey=_grey(trial))
+        except GraphModelError:
+            continue
+        was, now = family_for(v), family_for(trial.variables[name])
+        # a factor that cannot score the new values, or that had the old values' default family
+        # (the palette's Normal for real x), gets the new values' default (Bernoulli for 0/1)
+        return changes, [(i, with_family(f, now)) for i, f in enumerate(graph.factors)
+                         if f.target == name and f.family != now and not f.deterministic
+                         and (support not in FAMILIES.get(f.family).accepts or f.family == was)]
+    return None
+
+
+def fit_text(graph, name: str, changes: dict) -> str:
+    """``x (64,) · 0 or 1``: the variable as a fit would make it, in the panel's words."""
+    v = replace(graph.variables[name], **changes)
+    return f"{name} {_describe_shape(v.shape)} · {SUPPORT_WORDS.get(v.support, v.support)}"
+
+
+def _describe_shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
 def _unloadable(name: str, why: str) -> str:
     """Why dataset ``name`` cannot load, pointing at the Data panel's options (not the file's keys)."""
     m = re.match(r"data\.options\.(\w+): (.*)", why)
@@ -306,7 +359,7 @@ def _grey(graph) -> tuple:
 
 
 def _describe(x) -> str:
-    return "(" + ", ".join(map(str, _shape(x))) + ("," if len(_shape(x)) == 1 else "") + ")"
+    return _describe_shape(_shape(x))
 
 
 #: the file's and torch's words for values, as a user says them

@@ -106,6 +106,14 @@ class EditOps:
         self.document.apply(text, steps)
         return new
 
+    def fit_variable(self, name: str, changes: dict, factors: list) -> None:
+        """Change variable ``name`` (shape, support) and replace its factors ``[(index, factor)]``
+        that could not score it any more, as one edit (the Data panel's *Fit*)."""
+        what = ", ".join(f"{k} {v}" for k, v in changes.items())
+        self.document.apply(f"Fit {name} to its data: {what}",
+                            [Step("update_variable", (name,), changes),
+                             *(Step("replace_factor", (i, f)) for i, f in factors)])
+
     # --- factors ----------------------------------------------------------------------
 
     def factor_of(self, variable: str, model: str | None = None, init: bool = False) -> int | None:

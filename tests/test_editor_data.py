@@ -75,6 +75,34 @@ def test_the_table_binds_from_its_own_combos_one_undoable_edit_each(qtbot, tmp_p
     assert w.document.graph.data == {} and t.rows[0].field is None
 
 
+def test_fit_makes_a_new_variable_take_the_shape_and_values_of_its_field_in_one_edit(qtbot, tmp_path):
+    """A palette's x is (2,) real under a Normal: bound to the digits' image, Fit makes it
+    (64,) binary and its factor Bernoulli, the network kept; one undo puts it back."""
+    x = gm.Variable("x", (2,), role="observed")
+    z = gm.Variable("z", (8,))
+    g = gm.Graph("v", p=gm.Normal(x, given=z, net=gm.MLP(16)) * gm.Normal(z, loc=0.0, scale=1.0),
+                 q=gm.Normal(z, given=x, net=gm.MLP(16)))
+    w = make_window(qtbot, tmp_path, g)
+    t = w.data_table
+    choose(t.dataset, "digits")
+    assert "bind" not in w.document.graph.data and not t.fits  # no field of x's shape: unbound
+    choose(_field_box(w, 0), "image")
+    assert "Fit (in the Data panel) makes it x (64,) · 0 or 1" in t.rows[0].problem
+    assert any("Fit (in the Data panel)" in text for text in _listed(w))
+    fit = t.fits["x"]
+    assert fit.isVisibleTo(w) and fit.toolTip().startswith("make x (64,) · 0 or 1 so that image fits it")
+    assert "p(x|z) Bernoulli" in fit.toolTip()
+    fit.click()
+    after = w.document.graph
+    assert (after.variables["x"].shape, after.variables["x"].support) == ((64,), "binary")
+    (px,) = [f for f in after.factors if f.target == "x"]
+    assert px.family == "Bernoulli" and px.net == g.factors[0].net
+    assert t.rows[0].problem is None and not after.problems() and w.train.start_button.isEnabled()
+    assert not t.fits
+    w.document.undo_stack.undo()
+    assert w.document.graph.variables["x"].shape == (2,) and w.document.graph.factors[0].family == "Normal"
+
+
 def test_an_unbound_input_stops_start_and_a_click_on_the_problem_shows_its_row(qtbot, tmp_path):
     g = gm.load(EXAMPLES_DIR / "cvae.json")
     g.data = {"dataset": "digits", "bind": {"x": "image"}}
@@ -181,7 +209,7 @@ def test_editing_a_variable_rechecks_its_data_at_once(qtbot, tmp_path):
     assert any("'x' is bound to image (64,), which does not fit" in t for t in _listed(w))
     assert not w.train.start_button.isEnabled()
     w.ops.update_variable("x", shape=(64,), support="categorical")
-    assert w.data_table.rows[0].problem.endswith("categorical data must be integer class indices, found real numbers")
+    assert "categorical data must be integer class indices, found real numbers" in w.data_table.rows[0].problem
     w.document.undo_stack.undo()
     w.document.undo_stack.undo()
     assert w.data_table.rows[0].problem is None and w.train.start_button.isEnabled()
