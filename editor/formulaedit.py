@@ -124,7 +124,7 @@ class FormulaEditor(QWidget):
         self.loading = False
         self.previewing = False
         self.text = FormulaText()
-        self.text.setPlaceholderText("elbo(p, q) - alpha * kl(q, qx)")
+        self.text.setPlaceholderText("e.g. elbo(p, q) - alpha * kl(q, qx)")
         self.text.setToolTip("the objective as a formula (maximized): terms such as elbo(p, q), kl(q, p), "
                              "iwae(p, q, k=5), numbers and constants with + - * /; Enter applies, Esc reverts")
         self.error = QLabel()

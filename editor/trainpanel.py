@@ -115,7 +115,7 @@ class TrainPanel(QWidget):
             "test_fraction", parse_number(t, "data.test_fraction") if t.strip() else None))
         self.objective = combo([(None, "derived from the graph")] + OBJECTIVES.names())
         self.objective.activated.connect(lambda _i: self._set_objective())
-        self.objective_options = self._line("beta: 0.5, kl: mc", lambda _t: self._set_objective())
+        self.objective_options = self._line("e.g. beta: 0.5, kl: mc", lambda _t: self._set_objective())
         self.optimizer = combo(OPTIMIZERS)
         self.optimizer.activated.connect(lambda _i: self._set_training("optimizer", self.optimizer.currentData()))
         self.lr = self._line("0.001", lambda t: self._set_training("lr", parse_number(t, "lr")))

@@ -49,7 +49,7 @@ def display():
         server.wait(10)
 
 
-def test_a_user_builds_binds_and_trains_a_vae_with_the_mouse(display, tmp_path):
+def test_a_user_builds_binds_trains_and_explores_a_vae_with_the_mouse(display, tmp_path):
     out = tmp_path / "session.json"
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb", "GRAPHMODEL_EDITOR_HOME": str(tmp_path),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "tests"), os.environ.get("PYTHONPATH")]))}
@@ -58,9 +58,11 @@ def test_a_user_builds_binds_and_trains_a_vae_with_the_mouse(display, tmp_path):
     assert out.exists(), run.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["how"] == "done", result
-    assert sorted(result["variables"]) == ["x", "z"]
+    assert result["variables"] == {"x": [[64], "binary", "observed"], "z": [[8], "real", "latent"]}  # Fit made x
     assert sorted(map(tuple, (f[:3] for f in result["factors"]))) == [
-        ("p", "x", "Normal"), ("p", "z", "Normal"), ("q", "z", "Normal")]
-    assert result["data"] == {"dataset": "two_moons", "bind": {"x": "point"}}  # bound by the panel itself
+        ("p", "x", "Bernoulli"), ("p", "z", "Normal"), ("q", "z", "Normal")]
+    assert result["data"] == {"dataset": "digits", "bind": {"x": "image"}}  # chosen in the Data panel's list
     assert result["problems"] == [] and result["objective"].startswith("E_q(z|x)[log p(x|z)]")
     assert result["samples_step"] > 0  # trained, and the first samples arrived in the window
+    assert result["runs"] >= 1  # stopped, its checkpoint kept and listed
+    assert result["slider"] > 20 and result["explored"]  # the slider moved and the decoded digit changed

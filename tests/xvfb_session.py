@@ -2,10 +2,12 @@
 
 Run by ``tests/test_editor_xvfb.py`` under Xvfb (``QT_QPA_PLATFORM=xcb``): from an empty canvas
 it drags an observed and a latent variable from the palette, connects z → x in p, gives z its
-prior with the inspector's button, switches to q and connects x → z, picks the two-moons data
-(the panel binds x itself), presses Start and waits for the first samples. Every action is a
-real X event sent by ``xdotool``; the window only reacts. Writes what happened as JSON to the
-path in ``argv[1]``.
+prior with the inspector's button, switches to q and connects x → z, picks the 8×8 digits from
+the dataset list, chooses their image field for x in the Data panel and presses its Fit (x
+becomes 64 binary pixels under a Bernoulli), presses Start, waits for the first samples, stops
+the run (its checkpoint is kept), explores it from the Runs panel and drags a latent's slider
+until the decoded picture changes. Every action is a real X event sent by ``xdotool``; the
+window only reacts. Writes what happened as JSON to the path in ``argv[1]``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from PyQt6.QtCore import QPoint, QPointF, QTimer
 from PyQt6.QtWidgets import QApplication
 
 TICK_MS = 250
-LIMIT_TICKS = 4 * 150  # two and a half minutes
+LIMIT_TICKS = 4 * 240  # four minutes (a bound on a hang: the session waits on events, not on time)
 
 
 def xdo(*args) -> subprocess.Popen:
@@ -47,8 +49,12 @@ class Session:
     def __init__(self, window, out: Path):
         self.w, self.out = window, out
         self.steps = [self.settle, self.settle, self.focus, self.show_palette, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.reveal_add, self.add_prior,
-                      self.choose_q, self.connect_q, self.show_training, self.settle, self.open_datasets, self.choose_moons, self.start,
-                      self.wait_for_samples]
+                      self.choose_q, self.connect_q, self.show_training, self.settle, self.open_datasets, self.settle,
+                      self.choose_digits, self.settle, self.show_data, self.settle, self.open_fields, self.settle,
+                      self.choose_image, self.settle, self.fit, self.settle, self.show_training, self.settle, self.start,
+                      self.wait_for_samples, self.stop, self.wait_for_run, self.show_runs, self.settle, self.explore,
+                      self.settle, self.move_slider, self.wait_for_picture]
+        self.picture_before = None
         self.proc: subprocess.Popen | None = None
         self.ticks = 0
         self.log: list[str] = []
@@ -139,11 +145,46 @@ class Session:
                     self.proc = click(bar.mapToGlobal(bar.tabRect(i).center()))
                     return
 
+    def tab(self, text: str):
+        """Click the visible dock tab ``text`` (a small window stacks panels as tabs)."""
+        from PyQt6.QtWidgets import QTabBar
+
+        for bar in self.w.findChildren(QTabBar):
+            for i in range(bar.count()):
+                if bar.tabText(i) == text and bar.isVisible():
+                    self.proc = click(bar.mapToGlobal(bar.tabRect(i).center()))
+                    return
+
+    def show_data(self):
+        self.tab("Data")
+
+    def show_runs(self):
+        self.tab("Runs")
+
+    def pick(self, combo, data):
+        """Click item ``data`` in the open list of ``combo`` (opened by a click before)."""
+        view = combo.view()
+        index = view.model().index(combo.findData(data), 0)
+        view.scrollTo(index)
+        self.proc = click(view.viewport().mapToGlobal(view.visualRect(index).center()))
+
     def open_datasets(self):
         self.proc = click(self.widget(self.w.train.dataset))
 
-    def choose_moons(self):
-        self.proc = xdo("key", "Escape", "sleep", 0.3, "type", "--delay", 150, "two")
+    def choose_digits(self):
+        self.pick(self.w.train.dataset, "digits")
+
+    def field_box(self):
+        return self.w.data_table.table.cellWidget(0, 1)
+
+    def open_fields(self):
+        self.proc = click(self.widget(self.field_box()))
+
+    def choose_image(self):
+        self.pick(self.field_box(), "image")
+
+    def fit(self):
+        self.proc = click(self.widget(self.w.data_table.fits["x"]))
 
     def start(self):
         self.proc = click(self.widget(self.w.train.start_button))
@@ -151,6 +192,28 @@ class Session:
     def wait_for_samples(self):
         if self.w.train.samples_step <= 0:
             self.steps.insert(0, self.wait_for_samples)
+
+    def stop(self):
+        self.proc = click(self.widget(self.w.train.stop_button))
+
+    def wait_for_run(self):
+        """The run ended (stopped) and the Runs panel lists it."""
+        if self.w.train.running or not self.w.runs.list.count():
+            self.steps.insert(0, self.wait_for_run)
+
+    def explore(self):
+        self.proc = click(self.widget(self.w.runs.buttons["explore"]))
+
+    def move_slider(self):
+        """Drag the first slider's handle (in the middle: value 0) most of the way right."""
+        slider = self.w.runs.sliders[0]
+        self.picture_before = self.w.runs.picture.pixmap().toImage()
+        middle = self.widget(slider)
+        self.proc = drag(middle, middle + QPoint(slider.width() * 2 // 5, 0))
+
+    def wait_for_picture(self):
+        if self.w.runs.picture.pixmap().toImage() == self.picture_before:
+            self.steps.insert(0, self.wait_for_picture)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -181,6 +244,8 @@ class Session:
             "factors": [[f.model, f.target, f.family, [p.name for p in f.parents]] for f in g.factors],
             "data": g.data, "problems": [p.message for p in g.problems()],
             "samples_step": self.w.train.samples_step, "objective": self.w.formulas.objective_text,
+            "runs": self.w.runs.list.count(), "slider": self.w.runs.sliders[0].value() if self.w.runs.sliders else None,
+            "explored": self.picture_before is not None and self.w.runs.picture.pixmap().toImage() != self.picture_before,
         }
         self.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
         run = self.w.train.run
