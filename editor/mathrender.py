@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+#: the ink of the light theme (and of pictures made outside the editor)
+INK = "#1f2430"
 _LOCK = threading.Lock()  # matplotlib's text layout is not documented as thread-safe
 
 
@@ -38,7 +40,7 @@ def mathtext(tex: str) -> str:
     return "\n".join(lines)
 
 
-def render_png(tex: str, size: float = 14.0, dpi: float = 100.0, colour: str = "#1f2430") -> bytes | None:
+def render_png(tex: str, size: float = 14.0, dpi: float = 100.0, colour: str = INK) -> bytes | None:
     """PNG bytes of ``$tex$`` with a transparent background, or None if mathtext refuses it."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -56,31 +58,43 @@ def render_png(tex: str, size: float = 14.0, dpi: float = 100.0, colour: str = "
 
 
 class MathRenderer(QObject):
-    """Renders formulas in one background thread; ``rendered(tex, png)`` arrives queued."""
+    """Renders formulas in one background thread; ``rendered(tex, png)`` arrives queued.
+
+    Pictures are drawn in :attr:`colour` (the theme's text colour, so a dark theme's formulas
+    are light on its own background); :meth:`set_colour` switches it, and a picture of the
+    old colour still being drawn is then dropped rather than shown.
+    """
 
     rendered = pyqtSignal(str, bytes)
 
-    def __init__(self, scale: float = 1.0, parent=None):
+    def __init__(self, scale: float = 1.0, parent=None, colour: str = INK):
         super().__init__(parent)
         self.scale = scale
-        self.cache: dict[str, bytes | None] = {}
-        self._pending: set[str] = set()
+        self.colour = colour
+        self.cache: dict[tuple[str, str], bytes | None] = {}  # (colour, tex) → picture
+        self._pending: set[tuple[str, str]] = set()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="formula")
+
+    def set_colour(self, colour: str) -> None:
+        """Draw the formulas requested from now on in ``colour`` (``"#rrggbb"``)."""
+        self.colour = colour
 
     def request(self, tex: str) -> bytes | None:
         """The picture if it is ready; otherwise start rendering it and return None."""
-        if tex in self.cache:
-            return self.cache[tex]
-        if tex not in self._pending:
-            self._pending.add(tex)
-            self._pool.submit(self._work, tex)
+        key = (self.colour, tex)
+        if key in self.cache:
+            return self.cache[key]
+        if key not in self._pending:
+            self._pending.add(key)
+            self._pool.submit(self._work, key)
         return None
 
-    def _work(self, tex: str) -> None:
-        png = render_png(tex, dpi=100 * self.scale)
-        self.cache[tex] = png
-        self._pending.discard(tex)
-        if png is not None:
+    def _work(self, key: tuple[str, str]) -> None:
+        colour, tex = key
+        png = render_png(tex, dpi=100 * self.scale, colour=colour)
+        self.cache[key] = png
+        self._pending.discard(key)
+        if png is not None and colour == self.colour:
             try:
                 self.rendered.emit(tex, png)
             except RuntimeError:  # the receiver was deleted while rendering

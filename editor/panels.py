@@ -92,6 +92,13 @@ class FormulaLabel(QLabel):
             self.setWordWrap(True)
             self.setText(text)
 
+    def rerender(self) -> None:
+        """Ask again for the formula's picture (in the renderer's new colour); the one shown
+        stays until the new one arrives."""
+        png = self.renderer.request(self.tex) if self.tex else None
+        if png:
+            self._show_png(png)
+
     def _ready(self, tex: str, png: bytes) -> None:
         if tex == self.tex:
             self._show_png(png)
@@ -124,7 +131,7 @@ class FormulaPanel(QWidget):
         super().__init__(parent)
         self.document = document
         ratio = QGuiApplication.primaryScreen().devicePixelRatio() if QGuiApplication.primaryScreen() else 1.0
-        self.renderer = MathRenderer(scale=max(1.0, ratio) * 1.25, parent=self)
+        self.renderer = MathRenderer(scale=max(1.0, ratio) * 1.25, parent=self, colour=style.INK.name())
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -270,6 +277,13 @@ class FormulaPanel(QWidget):
             formula = self.objective_rows[-1][1]
             bar = self.scroll.verticalScrollBar()
             bar.setValue(max(bar.value(), formula.geometry().bottom() - self.scroll.viewport().height() + 6))
+
+    def set_ink(self, colour: str) -> None:
+        """Typeset every formula in ``colour`` (the theme's text colour) from now on."""
+        if colour != self.renderer.colour:
+            self.renderer.set_colour(colour)
+            for _, label in self.rows + self.objective_rows:
+                label.rerender()
 
     def copy_latex(self) -> None:
         QApplication.clipboard().setText("\n".join(self.latex))
