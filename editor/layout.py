@@ -16,12 +16,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from .layoutblocks import side_by_side
+
 #: (width, height, dx): a node's whole extent, and the offset of its symbol's centre from
 #: the left edge of that extent (the factor labels sit to the right of the symbol).
 Size = tuple[float, float, float]
 
 H_GAP = 46.0
 V_GAP = 60.0
+#: rows are closer where plates stand side by side: such a graph is wide, and a window is not
+BLOCK_V_GAP = 40.0
 
 
 def stored_positions(graph) -> dict[str, tuple[float, float]]:
@@ -249,8 +253,10 @@ def _plates_apart(graph, sizes: dict[str, Size], pos: dict) -> None:
 
 
 def auto_layout(graph, sizes: dict[str, Size], use_graphviz: bool = True) -> dict[str, tuple[float, float]]:
-    """Positions for every variable, centred on (0, 0)."""
-    pos = (graphviz(graph, sizes) if use_graphviz else None) or layered(graph, sizes)
+    """Positions for every variable, centred on (0, 0). Several top-level plates are packed
+    side by side (:mod:`editor.layoutblocks`), with or without Graphviz."""
+    pos = side_by_side(graph, sizes, ranks(graph), inference_only(graph), edges(graph), (H_GAP, BLOCK_V_GAP))
+    pos = pos or (graphviz(graph, sizes) if use_graphviz else None) or layered(graph, sizes)
     if not pos:
         return {}
     _plates_apart(graph, sizes, pos)

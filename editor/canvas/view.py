@@ -3,13 +3,37 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QPainter, QPixmap, QTransform
+from PyQt6.QtGui import QBrush, QFontMetricsF, QPainter, QPixmap, QTransform
 from PyQt6.QtWidgets import QGraphicsView
 
 from .. import style
 from .minimap import Minimap, items_rect
 
 MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
+#: viewport pixels kept free around a fitted graph
+FIT_MARGIN = 20
+#: the height (pixels) of a factor label's text below which fitting zooms no further out, as
+#: long as that cuts off little (:func:`fit_zoom`): a fitted graph stays readable
+READABLE_PX = 9.0
+#: how far below the readable zoom a graph must need to go before fitting shows it all anyway
+#: (an overview of a large graph, where reading is not the point)
+FLOOR_REACH = 0.85
+
+
+def readable_zoom() -> float:
+    """The zoom at which a factor label's text is :data:`READABLE_PX` pixels high."""
+    return READABLE_PX / QFontMetricsF(style.ui_font(8.5)).height()
+
+
+def fit_zoom(rect: QRectF, width: float, height: float) -> float:
+    """The zoom that shows ``rect`` in a viewport of ``width`` × ``height`` pixels: all of it
+    with :data:`FIT_MARGIN` around it (at most 1.6×), but never less than the readable zoom
+    when that cuts off only a little (down to :data:`FLOOR_REACH` of it)."""
+    if rect.isEmpty():
+        return 1.0
+    z = min((width - 2 * FIT_MARGIN) / rect.width(), (height - 2 * FIT_MARGIN) / rect.height(), 1.6)
+    floor = readable_zoom()
+    return floor if FLOOR_REACH * floor <= z < floor else z
 
 
 class GraphView(QGraphicsView):
@@ -52,19 +76,16 @@ class GraphView(QGraphicsView):
         self.resetTransform()
 
     def fit(self) -> None:
-        """Show every item, with a margin, at most at 1.6× zoom (and keep doing so on resize)."""
+        """Show every item at :func:`fit_zoom` (and keep doing so on resize)."""
         self.auto_fit = True
         rect = items_rect(self.scene())
         if rect.isEmpty():
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        rect = rect.adjusted(-40, -40, 40, 40)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.6:
-            self.resetTransform()
-            self.scale(1.6, 1.6)
-            self.centerOn(rect.center())
+        z = fit_zoom(rect, self.viewport().width(), self.viewport().height())
+        self.setTransform(QTransform.fromScale(z, z))
+        self.centerOn(rect.center())
         self.minimap.refresh()
 
     def resizeEvent(self, event):
