@@ -27,6 +27,8 @@ def mathtext(tex: str) -> str:
     ``\\text{...}`` becomes upright text; ``\\lVert``/``\\rVert`` (a norm) are ``\\Vert``."""
     tex = tex.replace(r"\lVert", r"\Vert").replace(r"\rVert", r"\Vert")
     tex = _TEXT.sub(lambda m: r"\mathrm{" + m.group(1).replace(" ", r"\ ") + "}", tex)
+    if "\n" in tex:  # (lines of a long formula, wrap_tex)
+        return "\n".join(f"${line}$" for line in tex.split("\n"))
     m = re.fullmatch(r"\s*\\begin\{cases\}(.*)\\end\{cases\}\s*", tex, flags=re.S)
     if not m:
         return f"${tex}$"
@@ -38,6 +40,45 @@ def mathtext(tex: str) -> str:
                                     else r"\quad\mathrm{if}\ " + cond)
         lines.append(f"${expr.strip()}{cond}$")
     return "\n".join(lines)
+
+
+_TOKEN = re.compile(r"\\left|\\right|\\,| = | \+ | - |[{}]")
+
+
+def break_points(tex: str) -> list[tuple[int, int]]:
+    """Where a formula may go on to a new line: ``(start, end)`` spans at its top level (in no
+    braces, no ``\\left … \\right``) — after ``=``, before ``+`` and ``−``, at a thin space
+    between factors. The text from ``start`` to ``end`` is dropped at a break."""
+    depth, out = 0, []
+    for m in _TOKEN.finditer(tex):
+        t = m.group()
+        if t in ("{", "\\left"):
+            depth += 1
+        elif t in ("}", "\\right"):
+            depth -= 1
+        elif depth == 0:
+            out.append((m.end(), m.end()) if t == " = " else (m.start(), m.start() + 1) if t != "\\," else m.span())
+    return out
+
+
+def wrap_tex(tex: str, lines: int) -> str:
+    """``tex`` on ``lines`` lines of about equal length (fewer where it has fewer break points),
+    joined by newlines, the later ones indented; :func:`mathtext` typesets each line."""
+    points = break_points(tex)
+    cuts: list[tuple[int, int]] = []
+    for k in range(1, lines):
+        later = [p for p in points if not cuts or p[0] > cuts[-1][1]]
+        if not later:
+            break
+        cuts.append(min(later, key=lambda p: abs(p[0] - k * len(tex) / lines)))
+    if not cuts:
+        return tex
+    parts, start = [], 0
+    for a, b in cuts:
+        parts.append(tex[start:a].strip())
+        start = b
+    parts.append(tex[start:].strip())
+    return "\n".join([parts[0], *(r"\qquad " + p for p in parts[1:])])
 
 
 def render_png(tex: str, size: float = 14.0, dpi: float = 100.0, colour: str = INK) -> bytes | None:
