@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from .layoutblocks import side_by_side
+from .layoutblocks import next_to_readers, side_by_side
 
 #: (width, height, dx): a node's whole extent, and the offset of its symbol's centre from
 #: the left edge of that extent (the factor labels sit to the right of the symbol).
@@ -102,7 +102,7 @@ def inference_only(graph) -> list[str]:
 
 def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
     """Layers top to bottom, each row centred, variables of one plate side by side."""
-    rank = ranks(graph)
+    rank = next_to_readers(graph, ranks(graph), edges(graph))
     aside = inference_only(graph)
     order = list(graph.variables)
     rows: dict[int, list[str]] = {}

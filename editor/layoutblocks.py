@@ -45,6 +45,18 @@ def attach(outside: list[str], home: dict, links: list[tuple[str, str]], order: 
     return out
 
 
+def next_to_readers(graph, rank: dict, links: list[tuple[str, str]]) -> dict:
+    """``rank`` with each variable outside the plates that reads nothing (an input: GQN's query
+    viewpoint ``v``, TD-VAE's ``dt``) one row above its first reader, not on the top row with a
+    long edge down to it."""
+    out = dict(rank)
+    for n, v in graph.variables.items():
+        kids = [rank[b] for a, b in links if a == n]
+        if v.plate not in graph.plates and kids and not any(b == n for _a, b in links):
+            out[n] = max(rank[n], min(kids) - 1)
+    return out
+
+
 def row_heights(rank: dict, sizes: dict, v_gap: float, feet=()) -> dict[int, float]:
     """The y of each row (the tallest variable of a row sets its height); a row in ``feet``
     (some plate's last) has :data:`PLATE_FOOT` more below it."""
@@ -155,11 +167,7 @@ def side_by_side(graph, sizes: dict, rank: dict, aside: list[str], links: list[t
     order = [k for k in graph.plates if any(home[n] == k for n in graph.variables)]
     if len(order) < 2:
         return None
-    rank = dict(rank)
-    for n in graph.variables:  # an input stands one row above its first reader, not at the top
-        kids = [rank[b] for a, b in links if a == n]
-        if home[n] is None and kids and not any(b == n for _a, b in links):
-            rank[n] = max(0, min(kids) - 1)
+    rank = next_to_readers(graph, rank, links)
     near: dict[str, list[str]] = {n: [] for n in graph.variables}
     for a, b in links:
         near[a].append(b)

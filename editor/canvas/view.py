@@ -7,17 +7,14 @@ from PyQt6.QtGui import QBrush, QFontMetricsF, QPainter, QPixmap, QTransform
 from PyQt6.QtWidgets import QGraphicsView
 
 from .. import style
-from .minimap import Minimap, items_rect
+from .minimap import Minimap, content_rect, items_rect
 
 MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
 #: viewport pixels kept free around a fitted graph
 FIT_MARGIN = 20
 #: the height (pixels) of a factor label's text below which fitting zooms no further out, as
-#: long as that cuts off little (:func:`fit_zoom`): a fitted graph stays readable
+#: long as it only trims the margins and the data plate's frame (:func:`fit_zoom`)
 READABLE_PX = 9.0
-#: how far below the readable zoom a graph must need to go before fitting shows it all anyway
-#: (an overview of a large graph, where reading is not the point)
-FLOOR_REACH = 0.85
 
 
 def readable_zoom() -> float:
@@ -25,15 +22,17 @@ def readable_zoom() -> float:
     return READABLE_PX / QFontMetricsF(style.ui_font(8.5)).height()
 
 
-def fit_zoom(rect: QRectF, width: float, height: float) -> float:
-    """The zoom that shows ``rect`` in a viewport of ``width`` × ``height`` pixels: all of it
-    with :data:`FIT_MARGIN` around it (at most 1.6×), but never less than the readable zoom
-    when that cuts off only a little (down to :data:`FLOOR_REACH` of it)."""
+def fit_zoom(rect: QRectF, core: QRectF, width: float, height: float) -> float:
+    """The zoom that shows ``rect`` (every item) in a viewport of ``width`` × ``height``
+    pixels with :data:`FIT_MARGIN` around it, at most 1.6×; where that is below the readable
+    zoom, as near it as still shows all of ``core`` (the variables, their labels, plates and
+    edges: everything but the data plate's frame), so a wide graph stays readable whole."""
     if rect.isEmpty():
         return 1.0
     z = min((width - 2 * FIT_MARGIN) / rect.width(), (height - 2 * FIT_MARGIN) / rect.height(), 1.6)
-    floor = readable_zoom()
-    return floor if FLOOR_REACH * floor <= z < floor else z
+    if core.isEmpty():
+        return z
+    return max(z, min(readable_zoom(), width / core.width(), height / core.height()))
 
 
 class GraphView(QGraphicsView):
@@ -83,9 +82,11 @@ class GraphView(QGraphicsView):
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        z = fit_zoom(rect, self.viewport().width(), self.viewport().height())
+        core = content_rect(self.scene())
+        z = fit_zoom(rect, core, self.viewport().width(), self.viewport().height())
         self.setTransform(QTransform.fromScale(z, z))
-        self.centerOn(rect.center())
+        self.centerOn(core.center() if rect.width() * z > self.viewport().width() - 2 * FIT_MARGIN
+                      or rect.height() * z > self.viewport().height() - 2 * FIT_MARGIN else rect.center())
         self.minimap.refresh()
 
     def resizeEvent(self, event):
