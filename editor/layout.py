@@ -8,7 +8,9 @@ positions only when the user moves something, so opening and saving a file uncha
 gives the same bytes.
 
 Automatic layout puts parents above children: latents on top, observations below, as
-papers draw them. Edges of non-generative models do not constrain the ranks.
+papers draw them. Edges of non-generative models do not constrain the ranks. A graph with
+several top-level plates (GQN's views and steps) is packed plate by plate instead
+(:mod:`editor.layoutblocks`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from .layoutblocks import next_to_readers, side_by_side
+from .layoutblocks import next_to_readers, side_by_side, stack_column
 
 #: (width, height, dx): a node's whole extent, and the offset of its symbol's centre from
 #: the left edge of that extent (the factor labels sit to the right of the symbol).
@@ -143,13 +145,7 @@ def _column_aside(graph, sizes: dict[str, Size], names: list[str], pos: dict) ->
             known = [pos[m][1] if m in pos else y[m] for m in near[n] if m in pos or m in y]
             if known:
                 y[n] = sum(known) / len(known)
-    left = min(pos[n][0] - sizes[n][2] for n in pos) - 2 * H_GAP
-    width = max(sizes[n][0] for n in names)
-    floor = None
-    for n in sorted(names, key=lambda n: y[n]):
-        top = y[n] if floor is None else max(y[n], floor)
-        pos[n] = (left - width + sizes[n][2], top)
-        floor = top + sizes[n][1] + V_GAP / 2
+    stack_column(names, y, sizes, pos, min(pos[n][0] - sizes[n][2] for n in pos) - 2 * H_GAP, V_GAP)
 
 
 def _out_of_plates(graph, sizes: dict[str, Size], pos: dict) -> None:

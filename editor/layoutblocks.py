@@ -91,12 +91,17 @@ def _aside(names, near, sizes, pos, span, v_gap) -> None:
     for n in names:
         known = [pos[m][1] for m in near[n] if m in pos]
         y[n] = min(max(sum(known) / len(known), span[0]), span[1]) if known else span[0]
-    left = min(x - sizes[n][2] for n, (x, _y) in pos.items()) - BLOCK_GAP
+    stack_column(names, y, sizes, pos, min(x - sizes[n][2] for n, (x, _y) in pos.items()) - BLOCK_GAP, v_gap)
+
+
+def stack_column(names, y: dict, sizes: dict, pos: dict, right: float, v_gap: float) -> None:
+    """Put ``names`` in ``pos`` in a column that ends at x = ``right``, each at its wanted
+    height ``y[name]`` or just under the one above it, none overlapping."""
     width = max(sizes[n][0] for n in names)
     floor = None
     for n in sorted(names, key=lambda n: y[n]):
         top = y[n] if floor is None else max(y[n], floor)
-        pos[n] = (left - width + sizes[n][2], top)
+        pos[n] = (right - width + sizes[n][2], top)
         floor = top + sizes[n][1] + v_gap / 2
 
 
