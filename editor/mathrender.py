@@ -114,6 +114,7 @@ class MathRenderer(QObject):
         self.colour = colour
         self.cache: dict[tuple[str, str], bytes | None] = {}  # (colour, tex) → picture
         self._pending: set[tuple[str, str]] = set()
+        self._closed = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="formula")
 
     def set_colour(self, colour: str) -> None:
@@ -125,7 +126,8 @@ class MathRenderer(QObject):
         key = (self.colour, tex)
         if key in self.cache:
             return self.cache[key]
-        if key not in self._pending:
+        if key not in self._pending and not self._closed:  # (a picture that arrives after
+            # shutdown may ask for its wrapped version: the window is closing, nothing to draw)
             self._pending.add(key)
             self._pool.submit(self._work, key)
         return None
@@ -146,4 +148,5 @@ class MathRenderer(QObject):
         self._pool.submit(lambda: None).result()
 
     def shutdown(self) -> None:
+        self._closed = True
         self._pool.shutdown(wait=True, cancel_futures=True)

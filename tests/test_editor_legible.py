@@ -157,3 +157,14 @@ def test_long_formulas_stay_inside_the_formulas_panel(qtbot, tmp_path, name, siz
     assert panel.copy_button.isVisible() and panel.copy_button.geometry().right() <= panel.width()
     if name == "tdvae":  # its objective is longer than the panel is wide: on two lines, each readable
         assert panel.objective.lines >= 2 and "\n" in panel.objective.shown
+
+
+@pytest.mark.parametrize("name", ["gqn", "tdvae", "mvae", "convdraw", "sketchrnn", "jmvae"])
+def test_fitting_never_cuts_off_a_variable_label_plate_or_edge(qtbot, tmp_path, name):
+    from editor.canvas.minimap import content_rect
+
+    w = window(qtbot, tmp_path, name, (1280, 720), training=True)
+    shown = w.view.mapToScene(w.view.viewport().rect()).boundingRect()
+    core = content_rect(w.scene)
+    assert shown.contains(core.adjusted(1, 1, -1, -1)), f"{name}: {core} not inside the view {shown}"
+    assert not w.view.minimap.isVisible()  # (nothing to navigate to)

@@ -34,8 +34,8 @@ def content_rect(scene) -> QRectF:
     frame = getattr(scene, "data_plate", None)
     rect = QRectF()
     for item in scene.items():
-        if item.parentItem() is None and item.isVisible() and item is not frame:
-            rect = rect.united(item.sceneBoundingRect())
+        if item.parentItem() is None and item.isVisible() and item is not frame:  # (with its factor labels)
+            rect = rect.united(item.mapRectToScene(item.boundingRect().united(item.childrenBoundingRect())))
     return rect
 
 

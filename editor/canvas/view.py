@@ -85,8 +85,8 @@ class GraphView(QGraphicsView):
         core = content_rect(self.scene())
         z = fit_zoom(rect, core, self.viewport().width(), self.viewport().height())
         self.setTransform(QTransform.fromScale(z, z))
-        self.centerOn(core.center() if rect.width() * z > self.viewport().width() - 2 * FIT_MARGIN
-                      or rect.height() * z > self.viewport().height() - 2 * FIT_MARGIN else rect.center())
+        whole = fit_zoom(rect, QRectF(), self.viewport().width(), self.viewport().height())
+        self.centerOn(core.center() if z > whole + 1e-6 else rect.center())  # (trimmed: round what counts)
         self.minimap.refresh()
 
     def resizeEvent(self, event):
