@@ -100,13 +100,6 @@ class FormulaLabel(QLabel):
             self.setWordWrap(True)
             self.setText(text)
 
-    def rerender(self) -> None:
-        """Ask again for the formula's picture (in the renderer's new colour); the one shown
-        stays until the new one arrives."""
-        png = self.renderer.request(self.shown) if self.shown else None
-        if png:
-            self._show_png(png)
-
     def _ready(self, tex: str, png: bytes) -> None:
         if tex == self.shown:
             self._show_png(png)
@@ -312,8 +305,8 @@ class FormulaPanel(QWidget):
         """Typeset every formula in ``colour`` (the theme's text colour) from now on."""
         if colour != self.renderer.colour:
             self.renderer.set_colour(colour)
-            for _, label in self.rows + self.objective_rows:
-                label.rerender()
+            self._key = None  # (the titles take the scheme's model colours too)
+            self.refresh()
 
     def copy_latex(self) -> None:
         QApplication.clipboard().setText("\n".join(self.latex))

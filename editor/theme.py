@@ -99,6 +99,8 @@ class Theme(QObject):
             formulas.set_ink(style.INK.name())
         scene, view = self.window.scene, self.window.view
         scene.setBackgroundBrush(style.CANVAS)
+        if hasattr(scene, "sync"):  # (an edge keeps the pen of its model's colour: drawn again)
+            scene.sync()
         scene.hint.setBrush(style.MUTED)
         scene.update()
         view.viewport().update()

@@ -50,6 +50,8 @@ def test_typeset_formulas_take_the_theme_s_ink_and_change_with_it(qtbot, tmp_pat
         w.theme.set_choice("dark")
         settle(qtbot, w)
         assert ink_lightness(label) > 0.65  # light ink on the dark theme...
+        generative = [e for e in w.scene.edges if e.kind == "generative"]
+        assert generative and all(e.pen().color().lightnessF() > 0.6 for e in generative)  # (edges too)
         background = QGuiApplication.palette().color(QPalette.ColorRole.Window)
         panel = w.formulas.grab().toImage().pixelColor(3, w.formulas.height() // 2)
         assert background.lightnessF() < 0.3 and panel.lightnessF() < 0.3  # ...on its dark background
