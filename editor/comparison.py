@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import QCheckBox, QDialog, QLabel, QVBoxLayout
 
 from inference.outputs import read_metrics
 from inference.plots import term_title
-from inference.runplots import _COLOURS, _keys, _runs
+from inference.runplots import RUN_COLOURS, plot_keys, read_runs
 
 #: panels per row, and how often a running run's metrics are read again
 COLUMNS, REFRESH_MS = 3, 2000
@@ -40,14 +40,14 @@ class CompareDialog(QDialog):
     def __init__(self, run_dirs, parent=None):
         super().__init__(parent)
         self.dirs = [Path(d) for d in run_dirs]
-        runs = _runs(self.dirs)
+        runs = read_runs(self.dirs)
         self.names = [name for name, _, _ in runs]
-        self.keys = _keys(runs, None)
+        self.keys = plot_keys(runs, None)
         self.setWindowTitle("Runs compared: " + ", ".join(self.names))
         box = QVBoxLayout(self)
         self.legend = legend = QLabel(  # (above the panels: a legend inside one would hide its curves)
             "&nbsp;&nbsp; ".join(
-            f"<span style='color:{_COLOURS[i % len(_COLOURS)]}'>━━</span>&nbsp;{html.escape(n)}"
+            f"<span style='color:{RUN_COLOURS[i % len(RUN_COLOURS)]}'>━━</span>&nbsp;{html.escape(n)}"
             for i, n in enumerate(self.names)))
         legend.setToolTip("\n".join(str(d) for d in self.dirs))
         box.addWidget(legend)
@@ -68,7 +68,7 @@ class CompareDialog(QDialog):
             plot.setLabel("bottom", "step")
             self.plots[key] = plot
             for i in range(len(self.names)):
-                pen = pg.mkPen(_COLOURS[i % len(_COLOURS)], width=1.6)
+                pen = pg.mkPen(RUN_COLOURS[i % len(RUN_COLOURS)], width=1.6)
                 self.curves[(key, i)] = plot.plot(pen=pen)
         self._draw(runs)
         self.resize(min(1500, 480 * min(COLUMNS, len(self.keys))), 320 * (1 + (len(self.keys) - 1) // COLUMNS) + 60)

@@ -8,7 +8,9 @@ positions only when the user moves something, so opening and saving a file uncha
 gives the same bytes.
 
 Automatic layout puts parents above children: latents on top, observations below, as
-papers draw them. Edges of non-generative models do not constrain the ranks.
+papers draw them. Edges of non-generative models do not constrain the ranks. A graph with
+several top-level plates (GQN's views and steps) is packed plate by plate instead
+(:mod:`editor.layoutblocks`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from .layoutblocks import next_to_readers, side_by_side, stack_column
+
 #: (width, height, dx): a node's whole extent, and the offset of its symbol's centre from
 #: the left edge of that extent (the factor labels sit to the right of the symbol).
 Size = tuple[float, float, float]
 
 H_GAP = 46.0
 V_GAP = 60.0
+#: rows are closer where plates stand side by side: such a graph is wide, and a window is not
+BLOCK_V_GAP = 40.0
 
 
 def stored_positions(graph) -> dict[str, tuple[float, float]]:
@@ -98,7 +104,7 @@ def inference_only(graph) -> list[str]:
 
 def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
     """Layers top to bottom, each row centred, variables of one plate side by side."""
-    rank = ranks(graph)
+    rank = next_to_readers(graph, ranks(graph), edges(graph))
     aside = inference_only(graph)
     order = list(graph.variables)
     rows: dict[int, list[str]] = {}
@@ -139,13 +145,7 @@ def _column_aside(graph, sizes: dict[str, Size], names: list[str], pos: dict) ->
             known = [pos[m][1] if m in pos else y[m] for m in near[n] if m in pos or m in y]
             if known:
                 y[n] = sum(known) / len(known)
-    left = min(pos[n][0] - sizes[n][2] for n in pos) - 2 * H_GAP
-    width = max(sizes[n][0] for n in names)
-    floor = None
-    for n in sorted(names, key=lambda n: y[n]):
-        top = y[n] if floor is None else max(y[n], floor)
-        pos[n] = (left - width + sizes[n][2], top)
-        floor = top + sizes[n][1] + V_GAP / 2
+    stack_column(names, y, sizes, pos, min(pos[n][0] - sizes[n][2] for n in pos) - 2 * H_GAP, V_GAP)
 
 
 def _out_of_plates(graph, sizes: dict[str, Size], pos: dict) -> None:
@@ -249,8 +249,10 @@ def _plates_apart(graph, sizes: dict[str, Size], pos: dict) -> None:
 
 
 def auto_layout(graph, sizes: dict[str, Size], use_graphviz: bool = True) -> dict[str, tuple[float, float]]:
-    """Positions for every variable, centred on (0, 0)."""
-    pos = (graphviz(graph, sizes) if use_graphviz else None) or layered(graph, sizes)
+    """Positions for every variable, centred on (0, 0). Several top-level plates are packed
+    side by side (:mod:`editor.layoutblocks`), with or without Graphviz."""
+    pos = side_by_side(graph, sizes, ranks(graph), inference_only(graph), edges(graph), (H_GAP, BLOCK_V_GAP))
+    pos = pos or (graphviz(graph, sizes) if use_graphviz else None) or layered(graph, sizes)
     if not pos:
         return {}
     _plates_apart(graph, sizes, pos)

@@ -21,10 +21,15 @@ from PyQt6.QtWidgets import (
 from graphmodel.render.abridge import abridge
 
 from . import style
-from .mathrender import MathRenderer
+from .mathrender import MathRenderer, wrap_tex
 
 #: formulas longer than this (characters) are shown abridged: ``z₀, z₁, z₂, …, z₁₉₉₉``
 LONG = 1500
+#: a typeset formula that would be shrunk below WRAP to fit the panel's width is wrapped onto
+#: more lines instead; one that cannot be wrapped enough is shrunk, at most to SHRINK
+WRAP, SHRINK = 0.85, 0.6
+#: the most lines a formula is wrapped onto
+MAX_LINES = 6
 
 #: the colour of what stops training on the data or the objective
 WARN = QColor("#b45309")
@@ -67,6 +72,8 @@ class FormulaLabel(QLabel):
         super().__init__(parent)
         self.renderer = renderer
         self.tex = ""
+        self.shown = ""  # the LaTeX of the picture shown: ``tex``, or it on ``lines`` lines
+        self.lines = 1
         self.png: bytes | None = None
         self.available = 10_000.0  # the width the panel offers; wider pictures are shrunk to it
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -80,7 +87,8 @@ class FormulaLabel(QLabel):
         if len(tex) > LONG or len(text) > LONG:
             # thousands of terms: typesetting all of them would take minutes, and no one reads them
             text, tex = abridge(text), abridge(tex, latex=True)
-        self.tex = tex
+        self.tex = self.shown = tex
+        self.lines, self.png = 1, None
         self.setToolTip(text)
         png = self.renderer.request(tex) if tex else None
         if png:
@@ -93,21 +101,42 @@ class FormulaLabel(QLabel):
             self.setText(text)
 
     def _ready(self, tex: str, png: bytes) -> None:
-        if tex == self.tex:
+        if tex == self.shown:
             self._show_png(png)
 
     def set_available(self, width: float) -> None:
         if abs(width - self.available) > 2:
             self.available = width
+            if self.png and self.lines > 1:  # (wider now: perhaps on fewer lines)
+                self.shown, self.lines = self.tex, 1
+                png = self.renderer.request(self.tex)
+                self.png = png or self.png
             if self.png:
                 self._show_png(self.png)
 
+    def _wrap(self, natural: float) -> bool:
+        """Ask for the formula on more lines when even shrunk it is wider than the panel;
+        True if that picture is on its way (the one shown stays until it comes)."""
+        if natural * WRAP <= self.available or self.lines >= MAX_LINES:
+            return False
+        self.lines += 1
+        wrapped = wrap_tex(self.tex, self.lines)
+        if wrapped == self.shown:  # (no more places to break it)
+            return False
+        self.shown = wrapped
+        png = self.renderer.request(wrapped)
+        if png:
+            self._show_png(png)
+        return True
+
     def _show_png(self, png: bytes) -> None:
-        self.png = png
         pm = QPixmap()
         pm.loadFromData(png, "PNG")
         natural = pm.width() / self.renderer.scale
-        shrink = min(1.0, max(0.6, self.available / natural)) if natural > 0 else 1.0
+        if self._wrap(natural) and self.png is not None:
+            return
+        self.png = png
+        shrink = min(1.0, max(SHRINK, self.available / natural)) if natural > 0 else 1.0
         pm.setDevicePixelRatio(self.renderer.scale / shrink)
         # a word-wrapped label asks heightForWidth, which is 0 for a picture
         self.setWordWrap(False)
@@ -124,7 +153,7 @@ class FormulaPanel(QWidget):
         super().__init__(parent)
         self.document = document
         ratio = QGuiApplication.primaryScreen().devicePixelRatio() if QGuiApplication.primaryScreen() else 1.0
-        self.renderer = MathRenderer(scale=max(1.0, ratio) * 1.25, parent=self)
+        self.renderer = MathRenderer(scale=max(1.0, ratio) * 1.25, parent=self, colour=style.INK.name())
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -185,7 +214,8 @@ class FormulaPanel(QWidget):
         self._fit()
 
     def _width(self) -> float:
-        return self.scroll.viewport().width() - 24
+        # (the scroll bar's room is kept: one appearing must not push a formula out of view)
+        return self.scroll.width() - self.scroll.verticalScrollBar().sizeHint().width() - 26
 
     def _fit(self) -> None:
         for _, label in self.rows + self.objective_rows:
@@ -270,6 +300,13 @@ class FormulaPanel(QWidget):
             formula = self.objective_rows[-1][1]
             bar = self.scroll.verticalScrollBar()
             bar.setValue(max(bar.value(), formula.geometry().bottom() - self.scroll.viewport().height() + 6))
+
+    def set_ink(self, colour: str) -> None:
+        """Typeset every formula in ``colour`` (the theme's text colour) from now on."""
+        if colour != self.renderer.colour:
+            self.renderer.set_colour(colour)
+            self._key = None  # (the titles take the scheme's model colours too)
+            self.refresh()
 
     def copy_latex(self) -> None:
         QApplication.clipboard().setText("\n".join(self.latex))

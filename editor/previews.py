@@ -183,7 +183,7 @@ class Previews:
                                                      "known": known.cpu(), "completions": x.detach().float().cpu()})
 
     def _strip(self, trainer, step: int) -> Strip | None:
-        from inference.strips import _logits_of_bernoulli, as_pictures, columns
+        from inference.strips import as_pictures, columns, logits_of_bernoulli
         from inference.trainer import sample_observed
 
         values = sample_observed(self.graph, trainer.runtime, STRIP_ROWS, trainer.train_data,
@@ -193,7 +193,7 @@ class Previews:
             if name in values:
                 steps = tuple(columns(values[name].shape[1]))
                 out[name] = as_pictures(self.graph, name, values[name][:STRIP_ROWS][:, list(steps)])
-        logits = tuple(n for n in out if _logits_of_bernoulli(self.graph, n))
+        logits = tuple(n for n in out if logits_of_bernoulli(self.graph, n))
         return Strip(step, steps, logits, out) if out else None
 
     def _strokes(self, trainer, step: int) -> StrokeReconstructions | None:
@@ -234,7 +234,7 @@ def held_out(trainer, n: int) -> dict | None:
 def _quiet(trainer):
     """The trainer's side random stream, no gradients and eval mode, restored after."""
     was = trainer.runtime.training
-    with trainer._own_rng(), torch.no_grad():
+    with trainer.own_rng(), torch.no_grad():
         trainer.runtime.eval()
         try:
             yield

@@ -41,10 +41,10 @@ class LoadVersion(QUndoCommand):
 def difference(run_dir, graph) -> str | None:
     """Where the graph a run trained differs from ``graph`` in what its weights depend on
     (``None``: the checkpoint fits ``graph``)."""
-    from inference.trainer import _difference, _structure
+    from inference.trainer import graph_structure, structure_difference
 
     trained = load_graph(Path(run_dir) / "graph.json")
-    return _difference(_structure(trained), _structure(graph))
+    return structure_difference(graph_structure(trained), graph_structure(graph))
 
 
 def load_version(window, run_dir) -> bool:

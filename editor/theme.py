@@ -51,14 +51,6 @@ def dark_palette() -> QPalette:
     return p
 
 
-def _paper() -> QPalette:
-    p = dark_palette()
-    for role, colour in ((QPalette.ColorRole.Window, "#f4f5f8"), (QPalette.ColorRole.Base, "#f4f5f8"),
-                         (QPalette.ColorRole.WindowText, "#1f2430"), (QPalette.ColorRole.Text, "#1f2430")):
-        p.setColor(role, QColor(colour))
-    return p
-
-
 class Theme(QObject):
     """The window's colour scheme: ``choice`` is ``"system"``, ``"light"`` or ``"dark"``.
 
@@ -103,11 +95,12 @@ class Theme(QObject):
             fusion = app.style().standardPalette() if hasattr(app, "style") else QPalette()
             app.setPalette(dark_palette() if scheme == "dark" else fusion)
         formulas = getattr(self.window, "formulas", None)
-        if formulas is not None:  # typeset dark on light paper in either scheme (matplotlib's ink is dark)
-            formulas.setAutoFillBackground(scheme == "dark")
-            formulas.setPalette(_paper() if scheme == "dark" else QPalette())
+        if formulas is not None:  # typeset in the scheme's own text colour, on its background
+            formulas.set_ink(style.INK.name())
         scene, view = self.window.scene, self.window.view
         scene.setBackgroundBrush(style.CANVAS)
+        if hasattr(scene, "sync"):  # (an edge keeps the pen of its model's colour: drawn again)
+            scene.sync()
         scene.hint.setBrush(style.MUTED)
         scene.update()
         view.viewport().update()

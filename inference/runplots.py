@@ -15,10 +15,12 @@ from graphmodel.errors import GraphModelError
 from .outputs import read_metrics, read_terms
 from .plots import MAX_PANELS, RECORD_FIELDS, _plt, _save, term_title
 
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+#: one colour per run, in order, wherever runs are drawn together (here and the editor's comparison)
+RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
-def _runs(paths) -> list[tuple[str, list[dict], dict]]:
+def read_runs(paths) -> list[tuple[str, list[dict], dict]]:
+    """``(name, metrics history, term formulas)`` of each run directory (or metrics.jsonl) in ``paths``."""
     runs = []
     for p in paths:
         p = Path(p)
@@ -32,7 +34,9 @@ def _runs(paths) -> list[tuple[str, list[dict], dict]]:
     return runs
 
 
-def _keys(runs, wanted) -> list[str]:
+def plot_keys(runs, wanted) -> list[str]:
+    """The metric keys to draw: ``wanted`` (each checked against the runs), else the loss and every
+    term the runs recorded, at most :data:`MAX_PANELS`."""
     seen: dict[str, None] = {"loss": None}
     for _, history, _ in runs:
         for k in history[-1]:
@@ -50,8 +54,8 @@ def _keys(runs, wanted) -> list[str]:
 
 def plot_runs(paths, output, keys=None) -> Path:
     """Draw the runs' curves into ``output`` (PNG); returns its path."""
-    runs = _runs(paths)
-    keys = _keys(runs, keys)
+    runs = read_runs(paths)
+    keys = plot_keys(runs, keys)
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = _plt().subplots(rows, cols, figsize=(4.6 * cols, 3.1 * rows), squeeze=False)
@@ -61,7 +65,7 @@ def plot_runs(paths, output, keys=None) -> Path:
             pts = [(r["step"], r[key]) for r in history if isinstance(r.get(key), (int, float))]
             if pts:
                 xs, ys = zip(*pts)
-                ax.plot(xs, ys, color=_COLOURS[i % len(_COLOURS)], linewidth=1.3, label=name)
+                ax.plot(xs, ys, color=RUN_COLOURS[i % len(RUN_COLOURS)], linewidth=1.3, label=name)
         ax.set_title(term_title(formula, 60) if formula == key else f"{key}: {term_title(formula, 50)}", fontsize=8)
         ax.set_xlabel("step", fontsize=8)
         ax.grid(alpha=0.3)

@@ -42,14 +42,15 @@ def strip_variables(graph) -> list[str]:
     return sorted(out, key=list(graph.variables).index)
 
 
-def _logits_of_bernoulli(graph, name: str) -> bool:
+def logits_of_bernoulli(graph, name: str) -> bool:
+    """Whether ``name`` is the logits of some Bernoulli factor (its pictures are σ of it)."""
     return any(f.family == "Bernoulli" and any(p.name == name for p in f.parents) for f in graph.factors)
 
 
 def as_pictures(graph, name: str, x: torch.Tensor) -> torch.Tensor:
     """``x (n, T, C, H, W)`` in [0, 1]: σ of a Bernoulli's logits, else as is or scaled."""
     x = x.detach().float().cpu()
-    if _logits_of_bernoulli(graph, name):
+    if logits_of_bernoulli(graph, name):
         return torch.sigmoid(x)
     lo, hi = x.min(), x.max()
     if lo >= 0 and hi <= 1:
@@ -87,7 +88,7 @@ def save_strip(values: dict, graph, path, rows: int = 8) -> bool:
                   interpolation="nearest")
         ax.set_xticks([(k + 0.5) * (shape[2] + 1) for k in range(len(steps))], [str(t) for t in steps])
         ax.set_yticks([])
-        shown = f"σ({name}ₜ)" if _logits_of_bernoulli(graph, name) else f"{name}ₜ"
+        shown = f"σ({name}ₜ)" if logits_of_bernoulli(graph, name) else f"{name}ₜ"
         ax.set_title(f"{shown} over the steps t (rows: samples)")
     _save(fig, path)
     return True
@@ -101,6 +102,6 @@ def save_run_strip(trainer, path) -> bool:
     names = strip_variables(trainer.graph)
     if not names:
         return False
-    with trainer._own_rng():
+    with trainer.own_rng():
         values = sample_observed(trainer.graph, trainer.runtime, 8, trainer.train_data, extra=tuple(names))
     return save_strip(values, trainer.graph, path)

@@ -526,7 +526,7 @@ class Trainer:
             return str(self.players[0].loss)
         return "; ".join(f"{p.name}: {p.loss}" for p in self.players)
 
-    def _own_rng(self):
+    def own_rng(self):
         """Random draws inside this block leave the training RNG stream as it was, so that
         evaluating or sampling between steps never changes what training does next."""
         return torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else [])
@@ -554,7 +554,7 @@ class Trainer:
         out: dict = {}
         self.runtime.eval()
         try:
-            with self._own_rng():
+            with self.own_rng():
                 for p in self.players:
                     prefix = "" if len(self.players) == 1 else f"{p.name}: "
                     val = p.loss(self.runtime, data, self.step)
@@ -572,7 +572,7 @@ class Trainer:
         if not self.is_main:
             return
         try:
-            with self._own_rng():
+            with self.own_rng():
                 values = self.sample()
         except GraphModelError as e:
             self.emit(ev.TrainWarning(self.step, f"could not sample: {e}"))
@@ -599,7 +599,7 @@ class Trainer:
             rng=rngstate.current(self)[0],
             cuda_rng=rngstate.current(self)[1],
             config=self.config.to_dict(),
-            structure=_structure(self.graph),
+            structure=graph_structure(self.graph),
             extra=self._losses.extra.state_dict(),  # players' networks outside the graph (discriminators)
         )
         self.emit(ev.CheckpointSaved(self.step, str(path)))
@@ -639,12 +639,13 @@ class RunResult(dict):
         self.history = history
 
 
-def _structure(graph) -> dict:
+def graph_structure(graph) -> dict:
+    """What a checkpoint's weights depend on in ``graph`` (plain data, as the file holds it)."""
     d = graph.to_dict()
     return {k: d[k] for k in _STRUCTURE if k in d}
 
 
-def _difference(saved, here, where: str = "") -> str | None:
+def structure_difference(saved, here, where: str = "") -> str | None:
     """The first place where two graph structures (plain data) differ, in file notation."""
     if isinstance(saved, dict) and isinstance(here, dict):
         for k in [*saved, *(k for k in here if k not in saved)]:
@@ -653,14 +654,14 @@ def _difference(saved, here, where: str = "") -> str | None:
                 return f"{sub} is only in the checkpoint's graph"
             if k not in saved:
                 return f"{sub} is only in this graph"
-            d = _difference(saved[k], here[k], sub)
+            d = structure_difference(saved[k], here[k], sub)
             if d:
                 return d
         return None
     if isinstance(saved, list) and isinstance(here, list) and any(
             isinstance(x, (dict, list)) for x in (*saved, *here)):  # lists of numbers read best whole
         for i, (a, b) in enumerate(zip(saved, here)):
-            d = _difference(a, b, f"{where}[{i}]")
+            d = structure_difference(a, b, f"{where}[{i}]")
             if d:
                 return d
         if len(saved) != len(here):
@@ -679,7 +680,7 @@ def load_weights(path, graph, runtime, map_location="cpu") -> dict:
         if "different graph" not in str(e):
             raise
         saved = load_checkpoint(path, map_location="cpu").get("structure")
-        diff = _difference(saved, _structure(graph)) if isinstance(saved, dict) else None
+        diff = structure_difference(saved, graph_structure(graph)) if isinstance(saved, dict) else None
         raise GraphModelError(f"{e}: {diff}" if diff else str(e)) from None
 
 

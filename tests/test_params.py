@@ -112,9 +112,9 @@ def test_a_checkpoint_of_other_shared_networks_is_refused(tmp_path):
     other = tied_graph(networks={"writer": gm.MLP(8)})
     with pytest.raises(GraphModelError, match="made for a different graph"):
         gm.load_checkpoint(tmp_path / "c.pt", other, other.build())
-    from inference.trainer import _difference, _structure
+    from inference.trainer import graph_structure, structure_difference
 
-    assert _difference(_structure(g), _structure(other)) == (
+    assert structure_difference(graph_structure(g), graph_structure(other)) == (
         "networks.writer.hidden: [16] in the checkpoint's graph, [8] in this graph")
 
 

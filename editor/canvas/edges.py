@@ -9,7 +9,7 @@ from PyQt6.QtGui import QBrush, QPainter, QPainterPath, QPainterPathStroker, QPe
 from PyQt6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from .. import style
-from . import routing
+from . import labels, routing
 from .items import R, VariableItem
 
 
@@ -74,7 +74,8 @@ class EdgeItem(QGraphicsPathItem):
 
         scene = self.scene()
         if scene is not None and hasattr(scene, "obstacles"):
-            bend = routing.route(make, bend, scene.obstacles(src, dst), keep_side=bool(self.offset) or self.lag,
+            bend = routing.route(make, bend, scene.obstacles(src, dst) + scene.twin_marks(self),
+                                 keep_side=bool(self.offset) or self.lag,
                                  key=(a.x(), a.y(), b.x(), b.y(), src.kind, dst.kind))
         self.bend = bend
         path, mid = routing.quad_path(a, b, bend, src.boundary_distance, dst.boundary_distance)
@@ -122,10 +123,17 @@ class EdgeItem(QGraphicsPathItem):
         painter.setBrush(QBrush(pen.color()))
         painter.drawPolygon(self.arrow)
         if self.label:
-            painter.setFont(style.ui_font(8.5, bold=True))
+            painter.setFont(labels.label_font())
             painter.setPen(pen.color())
             painter.drawText(self.label_rect(), Qt.AlignmentFlag.AlignCenter, self.label)
 
     def label_rect(self) -> QRectF:
-        """Where the label (``t−1``) is drawn: centred on ``label_pos``."""
-        return QRectF(self.label_pos.x() - 20, self.label_pos.y() - 8, 40, 16)
+        """Where the label (``t−1``) is drawn: centred on ``label_pos``, as wide as its text."""
+        return labels.box(self.label_pos, labels.label_size(self.label or ""))
+
+    def place_label(self, centre: QPointF) -> None:
+        """Draw the label centred on ``centre`` (:func:`.labels.place` chose it)."""
+        if centre is not None and centre != self.label_pos:
+            self.prepareGeometryChange()
+            self.label_pos = QPointF(centre)
+            self.update()

@@ -28,6 +28,17 @@ def items_rect(scene) -> QRectF:
     return rect
 
 
+def content_rect(scene) -> QRectF:
+    """:func:`items_rect` less the data plate's frame: the variables, labels, plates and edges,
+    what fitting never cuts off (the frame only says that all of it is one example's)."""
+    frame = getattr(scene, "data_plate", None)
+    rect = QRectF()
+    for item in scene.items():
+        if item.parentItem() is None and item.isVisible() and item is not frame:  # (with its factor labels)
+            rect = rect.united(item.mapRectToScene(item.boundingRect().united(item.childrenBoundingRect())))
+    return rect
+
+
 class Minimap(QGraphicsView):
     """The overview of ``view``'s scene, drawn over ``view``'s bottom-right corner.
 
@@ -57,8 +68,9 @@ class Minimap(QGraphicsView):
         return self.main.mapToScene(self.main.viewport().rect()).boundingRect()
 
     def needed(self) -> bool:
-        """Whether some of the graph lies outside the canvas's view."""
-        rect = items_rect(self.scene())
+        """Whether some of the graph (not counting the data plate's frame) lies outside the
+        canvas's view."""
+        rect = content_rect(self.scene())
         return not rect.isEmpty() and not self.visible_rect().contains(rect.adjusted(6, 6, -6, -6))
 
     def refresh(self) -> None:

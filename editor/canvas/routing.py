@@ -27,7 +27,7 @@ from PyQt6.QtCore import QPointF, QRectF
 from PyQt6.QtGui import QPainterPath, QPainterPathStroker
 
 #: control-point offset of the first parallel edge on a side, and of each next one
-PAIR_BEND, PAIR_STEP = 30.0, 30.0
+PAIR_BEND, PAIR_STEP = 30.0, 40.0
 #: angles (degrees, y down: 180 = left, 232 = up-left) of the self-loops of one variable: its
 #: previous steps take the first four in turn; the last, below, is an autoregressive ``<i``'s
 LOOP_SLOTS = (180.0, 232.0, 128.0, 270.0, 90.0)

@@ -7,13 +7,13 @@ into one undoable edit; when the document changes, :meth:`GraphScene.sync` redra
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QLineF, QPoint, QPointF, QRectF, pyqtSignal
+from PyQt6.QtCore import QLineF, QPoint, QPointF, QRectF, QSizeF, pyqtSignal
 from PyQt6.QtGui import QPen
 from PyQt6.QtWidgets import QGraphicsLineItem, QGraphicsScene, QGraphicsSimpleTextItem
 
 from .. import layout, style
 from ..captions import factor_caption
-from . import routing
+from . import labels, routing
 from .edges import EdgeItem
 from .items import VariableItem
 from .plates import DataPlateItem, PlateItem
@@ -188,6 +188,12 @@ class GraphScene(QGraphicsScene):
             self.addItem(edge)  # (in the scene first: routing asks it for the obstacles)
             edge.set_ends(self.variables[p.name if p else f.target], self.variables[f.target], bend)
             self.edges.append(edge)
+        self.place_labels()
+
+    def place_labels(self) -> None:
+        """Every edge label beside its own edge and clear of the others (:mod:`.labels`)."""
+        solid = [r for item in self.variables.values() for r in (item.symbol_rect(), *item.label_rects())]
+        labels.place(self.edges, solid)
 
     def obstacles(self, src: VariableItem, dst: VariableItem) -> list[QRectF]:
         """What the edge ``src → dst`` must not cross: the other variables' symbols and every
@@ -197,6 +203,20 @@ class GraphScene(QGraphicsScene):
             if item is not src and item is not dst:
                 out.append(item.symbol_rect())
             out += item.label_rects()
+        return out
+
+    def twin_marks(self, edge) -> list[QRectF]:
+        """Small boxes along the middle of the edges routed before ``edge`` that join the same
+        two variables: routing keeps ``edge`` off them, so parallel edges (VRNN's ``h → x``
+        and its ``x[t−1] → h``) never run on top of each other."""
+        ends = set(edge.ends)
+        out = []
+        for other in self.edges:
+            if other is edge:
+                break
+            if len(ends) == 2 and set(other.ends) == ends:
+                path = other.path()
+                out += [QRectF(path.pointAtPercent(f / 10) - QPointF(5, 5), QSizeF(10, 10)) for f in range(2, 9)]
         return out
 
     def _sync_data_plate(self) -> None:
@@ -256,6 +276,7 @@ class GraphScene(QGraphicsScene):
         for e in self.edges:
             if item in e.ends:
                 e.refresh()
+        self.place_labels()
         g = self.document.graph
         plate = g.variables[item.name].plate if item.name in g.variables else None
         for name in (plate, g.plates[plate].inside if plate in g.plates else None):  # (and its outer box)

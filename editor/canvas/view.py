@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 from PyQt6.QtCore import QEvent, QPointF, QRectF, Qt, pyqtSignal
-from PyQt6.QtGui import QBrush, QPainter, QPixmap, QTransform
+from PyQt6.QtGui import QBrush, QFontMetricsF, QPainter, QPixmap, QTransform
 from PyQt6.QtWidgets import QGraphicsView
 
 from .. import style
-from .minimap import Minimap, items_rect
+from .minimap import Minimap, content_rect, items_rect
 
 MIN_ZOOM, MAX_ZOOM = 0.2, 4.0
+#: viewport pixels kept free around a fitted graph
+FIT_MARGIN = 20
+#: the height (pixels) of a factor label's text below which fitting zooms no further out, as
+#: long as it only trims the margins and the data plate's frame (:func:`fit_zoom`)
+READABLE_PX = 9.0
+
+
+def readable_zoom() -> float:
+    """The zoom at which a factor label's text is :data:`READABLE_PX` pixels high."""
+    return READABLE_PX / QFontMetricsF(style.ui_font(8.5)).height()
+
+
+def fit_zoom(rect: QRectF, core: QRectF, width: float, height: float) -> float:
+    """The zoom that shows ``rect`` (every item) in a viewport of ``width`` × ``height``
+    pixels with :data:`FIT_MARGIN` around it, at most 1.6×; where that is below the readable
+    zoom, as near it as still shows all of ``core`` (the variables, their labels, plates and
+    edges: everything but the data plate's frame), so a wide graph stays readable whole."""
+    if rect.isEmpty():
+        return 1.0
+    z = min((width - 2 * FIT_MARGIN) / rect.width(), (height - 2 * FIT_MARGIN) / rect.height(), 1.6)
+    if core.isEmpty():
+        return z
+    return max(z, min(readable_zoom(), width / core.width(), height / core.height()))
 
 
 class GraphView(QGraphicsView):
@@ -52,19 +75,18 @@ class GraphView(QGraphicsView):
         self.resetTransform()
 
     def fit(self) -> None:
-        """Show every item, with a margin, at most at 1.6× zoom (and keep doing so on resize)."""
+        """Show every item at :func:`fit_zoom` (and keep doing so on resize)."""
         self.auto_fit = True
         rect = items_rect(self.scene())
         if rect.isEmpty():
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        rect = rect.adjusted(-40, -40, 40, 40)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.6:
-            self.resetTransform()
-            self.scale(1.6, 1.6)
-            self.centerOn(rect.center())
+        core = content_rect(self.scene())
+        z = fit_zoom(rect, core, self.viewport().width(), self.viewport().height())
+        self.setTransform(QTransform.fromScale(z, z))
+        whole = fit_zoom(rect, QRectF(), self.viewport().width(), self.viewport().height())
+        self.centerOn(core.center() if z > whole + 1e-6 else rect.center())  # (trimmed: round what counts)
         self.minimap.refresh()
 
     def resizeEvent(self, event):

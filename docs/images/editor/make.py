@@ -54,8 +54,8 @@ def shoot(name: str, state_dir: Path, out: Path = HERE, sizes=SIZES) -> list[Pat
         window.resize(width, height)
         window.show()
         wait_for(app, lambda w=window: w.isVisible(), timeout=10)
-        window.formulas.renderer.wait()
-        for _ in range(2):  # (the rendered formulas change the docks' sizes once they arrive)
+        for _ in range(3):  # (the rendered formulas change the docks' sizes once they arrive, and a
+            window.formulas.renderer.wait()  # formula too wide for its panel is typeset again, wrapped)
             for _ in range(10):
                 app.processEvents()
             window.view.fit()
