@@ -51,9 +51,10 @@ def build() -> gm.Graph:
         "sketchrnn", plates=[time], p=p, q=q,
         objective={"kind": "elbo", "free_bits": 0.2 * LATENT,
                    "beta": {"schedule": "anneal", "start": 0.01, "end": 1.0, "steps": 2000}},
-        data={"dataset": "glyphs", "options": {"n": 3000, "steps": STEPS, "chars": "0123456789"},
+        data={"dataset": "glyphs", "options": {"n": 10000, "steps": STEPS, "chars": "0123456789"},
               "bind": {"d": "offset", "pen": "pen"}, "lengths": {"time": "length"}, "test_fraction": 0.1},
-        training={"steps": 4000, "batch_size": 64, "lr": 0.001, "log_every": 50, "num_samples": 32},
+        training={"steps": 6000, "batch_size": 64, "lr": 0.001, "log_every": 50, "num_samples": 32,
+                  "grad_clip": 64.0, "lr_schedule": "step", "lr_step": 1000, "lr_gamma": 0.9},
     )
 
 
