@@ -9,7 +9,7 @@ process's CPU time, for a machine shared with other work).
 
 ``python benchmarks/sketch_step.py --train STEPS`` trains the hand-written model on the
 example's data section (the same split, batch size, learning rate, β schedule and free
-bits) for STEPS steps and prints its test reconstruction and KL, to set beside
+bits, gradient clipping and learning-rate decay) for STEPS steps and prints its test reconstruction and KL, to set beside
 ``graphmodel train examples/sketchrnn.json --steps STEPS`` (its ``summary.json``).
 """
 
@@ -110,6 +110,10 @@ def train_hand(steps: int, seed: int = 0, log=print) -> dict:
     torch.manual_seed(seed)
     m = HandSketchRNN()
     opt = torch.optim.Adam(m.parameters(), lr=t["lr"])
+    # the file's clipping and learning-rate decay, as graphmodel's trainer applies them
+    clip = t.get("grad_clip")
+    sched = (torch.optim.lr_scheduler.StepLR(opt, t.get("lr_step", 1000), t.get("lr_gamma", 0.5))
+             if t.get("lr_schedule") == "step" else None)
     n, bs = len(train["d"]), t["batch_size"]
     perm, at = torch.randperm(n), 0
     for step in range(steps):
@@ -120,7 +124,11 @@ def train_hand(steps: int, seed: int = 0, log=print) -> dict:
         loss = m.loss(train["d"][idx], train["pen"][idx], train["time.length"][idx], anneal(step))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(m.parameters(), clip)
         opt.step()
+        if sched is not None:
+            sched.step()
         if step % 500 == 0:
             log(f"  step {step}: loss {loss.item():.3f}")
     with torch.no_grad():

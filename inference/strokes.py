@@ -11,7 +11,7 @@ to the plate's size with more end rows (every row stays one-hot).
 
 ``glyphs`` draws letters and digits from the fonts matplotlib ships (DejaVu, STIX, Computer
 Modern) with ``matplotlib.textpath.TextPath``: each outline's curves are flattened, simplified
-(Ramer–Douglas–Peucker), jittered by a small random affine map, and the offsets divided by the
+(Ramer–Douglas–Peucker), put in one drawing order (:func:`canonical_order`), jittered by a small random affine map, and the offsets divided by the
 dataset's own scale (their standard deviation, as the paper normalizes). ``quickdraw`` reads
 a class file of the public QuickDraw sketch set (stroke-3) without unpickling anything but
 arrays.
@@ -135,7 +135,32 @@ def glyph_outline(char: str, face: str, eps: float = 0.004) -> tuple:
         raise DataError(f"glyphs: face '{face}' draws nothing for {char!r}")
     lo = np.min([s.min(0) for s in strokes], axis=0)
     hi = np.max([s.max(0) for s in strokes], axis=0)
-    return tuple(rdp(s - (lo + hi) / 2, eps) for s in strokes)
+    return canonical_order(tuple(rdp(s - (lo + hi) / 2, eps) for s in strokes))
+
+
+def canonical_order(contours: tuple) -> tuple:
+    """Closed contours drawn as one hand would draw them in every face: each counterclockwise
+    from its top-left point, the higher-reaching contours first.
+
+    Fonts store a glyph's contours in any order, either direction and from any point (a 0
+    starts at its top in DejaVu Sans and at its right in STIX, its outer contour clockwise
+    there); left as stored, the same digit is a different pen path in each face, and a
+    sequence model must learn each path apart. A contour that does not close is kept as it is.
+    """
+    out = []
+    for c in contours:
+        if len(c) < 4 or not np.allclose(c[0], c[-1]):
+            out.append(c)
+            continue
+        ring = c[:-1]
+        x, y = ring[:, 0], ring[:, 1]
+        if np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y) < 0:  # signed area: clockwise
+            ring = ring[::-1]
+        start = int(np.argmax(ring[:, 1] - 0.25 * ring[:, 0]))  # top, ties to the left
+        ring = np.roll(ring, -start, axis=0)
+        out.append(np.concatenate((ring, ring[:1])))
+    out.sort(key=lambda c: -float(c[:, 1].max()))
+    return tuple(out)
 
 
 def _jitter(rng: np.random.Generator, amount: float) -> np.ndarray:

@@ -57,6 +57,35 @@ def test_glyphs_fields_and_scale():
         S.glyphs(n=4, faces="comic")
 
 
+def _signed_area(ring):
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+@pytest.mark.parametrize("face", sorted(S.FACES))
+def test_glyph_contours_are_drawn_in_one_order_in_every_face(face):
+    for char in "0123456789":
+        outline = S.glyph_outline(char, face)
+        tops = [float(c[:, 1].max()) for c in outline]
+        assert tops == sorted(tops, reverse=True), (char, face)  # the higher-reaching contour first
+        for c in outline:
+            np.testing.assert_allclose(c[0], c[-1])  # closed, and drawn counterclockwise
+            assert _signed_area(c[:-1]) > 0, (char, face)
+            assert c[0, 1] - 0.25 * c[0, 0] >= (c[:, 1] - 0.25 * c[:, 0]).max() - 1e-12  # from its top-left
+    # the outer contour of a 0 starts near the glyph's top in every face (STIX stores it from the right)
+    assert S.glyph_outline("0", face)[0][0, 1] > 0.25
+
+
+def test_canonical_order_reverses_rotates_and_sorts_contours():
+    square = np.array([[0, 0], [0, 1], [1, 1], [1, 0], [0, 0]], dtype=float)  # clockwise, from the bottom-left
+    low = square * 0.5 - [0, 2]
+    line = np.array([[0, 5], [1, 6]], dtype=float)  # open: kept as it is
+    out = S.canonical_order((low, square, line))
+    np.testing.assert_array_equal(out[0], line)
+    np.testing.assert_array_equal(out[1], [[0, 1], [0, 0], [1, 0], [1, 1], [0, 1]])
+    np.testing.assert_array_equal(out[2], [[0, -1.5], [0, -2], [0.5, -2], [0.5, -1.5], [0, -1.5]])
+
+
 def _npz(path, drawings):
     """A QuickDraw-like file: object arrays of int16 stroke-3 drawings."""
     arr = np.empty(len(drawings), dtype=object)
