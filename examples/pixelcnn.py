@@ -24,9 +24,9 @@ def build() -> gm.Graph:
     x = gm.Variable("x", (1, 28, 28), support="binary", role="observed")
     return gm.Graph(
         "pixelcnn",
-        p=gm.Bernoulli(x, net=gm.PixelCNN(16, layers=5, kernel_size=5, head=32), autoregressive=True),
+        p=gm.Bernoulli(x, net=gm.PixelCNN(32, layers=8, kernel_size=5, head=64), autoregressive=True),
         data={"dataset": "mnist5k", "bind": {"x": "image2d"}, "binarize": "dynamic"},
-        training={"steps": 2000, "batch_size": 32, "lr": 0.001, "log_every": 100},
+        training={"steps": 2000, "batch_size": 32, "lr": 0.001, "lr_schedule": "cosine", "log_every": 100},
     )
 
 
