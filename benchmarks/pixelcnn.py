@@ -1,7 +1,7 @@
 """Gated PixelCNN: graphmodel's example against the same network written by hand in PyTorch.
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/pixelcnn.py [--example pixelcnn|pixelcnn_digits]
-        [--steps N] [--png grid.png]
+        [--steps N] [--png grid.png] [--only graphmodel|hand] [--hand-png grid.png]
 
 ``--example pixelcnn`` (the default) trains ``examples/pixelcnn.json`` (binarized mnist5k,
 a Bernoulli per pixel, dynamic binarization; test NLL over mnist5k's 500 test images, drawn
@@ -11,7 +11,10 @@ test NLL in nats and bits/dim): graphmodel's trainer on the file; the same archi
 written here by hand — plain ``nn.Conv2d`` layers, vertical and horizontal stacks, gates,
 links, residuals, the 1×1 head — trained with Adam at the same learning rate on the same
 batches of the same split (binary pixels drawn afresh per batch from the same random
-stream), for the same number of steps; and independent pixels (the training means).
+stream), for the same number of steps and the file's learning-rate schedule; and independent
+pixels (the training means). ``--only`` trains one of the two (run both at once, one thread
+each, as two processes); ``--hand-png`` saves a grid of the hand-written model's 64 samples,
+drawn pixel by pixel with one full pass each (no cache: the twin stays apart from graphmodel).
 """
 
 from __future__ import annotations
@@ -93,13 +96,35 @@ def train_by_hand(graph: gm.Graph, train: torch.Tensor, steps: int, batch: int, 
     o, levels = graph.factors[0].net.options, graph.factors[0].family_options.get("levels")
     model = HandPixelCNN(o["channels"], o["layers"], o["kernel_size"], o["head"], levels or 1)
     opt = torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    cosine = graph.training.get("lr_schedule") == "cosine"
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps)) if cosine else None
     start = time.perf_counter()
     for x in trainer_batches(train, steps, batch, seed, dynamic):
         loss = model.nll(x, levels).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
     return model, levels, time.perf_counter() - start
+
+
+@torch.no_grad()
+def hand_samples(model: HandPixelCNN, n: int, shape: tuple, levels: int | None, seed: int = 0) -> torch.Tensor:
+    """``n`` samples drawn pixel by pixel in raster order, one pass of the network per pixel
+    over the rows drawn so far (the network is causal: rows below do not change them)."""
+    gen = torch.Generator().manual_seed(seed)
+    _, height, width = shape
+    x = torch.zeros(n, *shape)
+    for i in range(height):
+        for j in range(width):
+            out = model(x[:, :, : i + 1])[:, :, i, j]
+            if levels is None:
+                x[:, 0, i, j] = (torch.rand(n, generator=gen) < torch.sigmoid(out[:, 0])).float()
+            else:
+                k = torch.multinomial(torch.softmax(out, -1), 1, generator=gen)[:, 0]
+                x[:, 0, i, j] = k.float() / (levels - 1)
+    return x
 
 
 def main(argv=None) -> None:
@@ -107,6 +132,8 @@ def main(argv=None) -> None:
     ap.add_argument("--example", choices=("pixelcnn", "pixelcnn_digits"), default="pixelcnn")
     ap.add_argument("--steps", type=int, help="training steps (default: the example file's own)")
     ap.add_argument("--png", help="save a grid of graphmodel's samples here")
+    ap.add_argument("--only", choices=("graphmodel", "hand"), help="train only one of the two")
+    ap.add_argument("--hand-png", help="save a grid of the hand-written model's samples here")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     graph = gm.load(ROOT / "examples" / f"{args.example}.json")
@@ -114,29 +141,51 @@ def main(argv=None) -> None:
     print(f"{args.example}, {steps} steps, {graph.factors[0].net}", flush=True)
     t = Trainer(graph, config={"device": "cpu", "steps": steps, "epochs": None, "checkpoint_every": None,
                                "log_every": steps, "num_samples": 1})
-    start = time.perf_counter()
-    t.run()
-    ours = time.perf_counter() - start
     test, cfg, x = t.test_data["x"], t.config, t.test_data["x"]
     dim = x[0].numel()
-    with torch.no_grad():
-        nll = -bound(t.runtime.eval(), graph, t.test_data).mean().item()
     print("| model | parameters | test NLL (nats) | bits/dim | training (s) |\n| --- | --- | --- | --- | --- |")
-    params = sum(p.numel() for p in t.runtime.parameters())
-    print(f"| graphmodel (`{args.example}.json`) | {params:,} | {nll:.2f} | {nll / dim / math.log(2):.4f} "
-          f"| {ours:.0f} |", flush=True)
-    model, levels, secs = train_by_hand(graph, t.train_data["x"], steps, cfg.batch_size, cfg.lr, cfg.seed,
-                                        bool(t._dynamic))
-    with torch.no_grad():
-        hand = model.nll(test, levels).mean().item()
-    print(f"| hand-written PyTorch | {sum(p.numel() for p in model.parameters()):,} | {hand:.2f} | "
-          f"{hand / dim / math.log(2):.4f} | {secs:.0f} |", flush=True)
+    if args.only != "hand":
+        start = time.perf_counter()
+        t.run()
+        ours = time.perf_counter() - start
+        with torch.no_grad():
+            nll = -bound(t.runtime.eval(), graph, t.test_data).mean().item()
+        params = sum(p.numel() for p in t.runtime.parameters())
+        print(f"| graphmodel (`{args.example}.json`) | {params:,} | {nll:.2f} | {nll / dim / math.log(2):.4f} "
+              f"| {ours:.0f} |", flush=True)
+    levels = graph.factors[0].family_options.get("levels")
+    if args.only != "graphmodel":
+        model, levels, secs = train_by_hand(graph, t.train_data["x"], steps, cfg.batch_size, cfg.lr, cfg.seed,
+                                            bool(t._dynamic))
+        with torch.no_grad():
+            hand = model.nll(test, levels).mean().item()
+        print(f"| hand-written PyTorch | {sum(p.numel() for p in model.parameters()):,} | {hand:.2f} | "
+              f"{hand / dim / math.log(2):.4f} | {secs:.0f} |", flush=True)
+        if args.hand_png:
+            save_hand_grid(model, x.shape[1:], levels, args.hand_png)
     base = independent(t.train_data["x"], x, levels)
     print(f"| independent pixels (training frequencies) | | {base:.2f} | {base / dim / math.log(2):.4f} | |")
     print(f"(batch {cfg.batch_size}, lr {cfg.lr}, seed {cfg.seed}; {len(t.train_data['x'])} training and "
           f"{len(x)} test examples)")
-    if args.png:
+    if args.png and args.only != "hand":
         save_grid(t.runtime, graph, args.png)
+
+
+def save_hand_grid(model: HandPixelCNN, shape: tuple, levels: int | None, path: str) -> None:
+    """A grid of the hand-written model's 64 samples (seed 0) at ``path``, as graphmodel draws its own."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    x = hand_samples(model.eval(), 64, tuple(shape), levels)
+    grid = x[:, 0].reshape(8, 8, *shape[1:]).permute(0, 2, 1, 3).reshape(8 * shape[1], 8 * shape[2])
+    plt.figure(figsize=(4, 4))
+    plt.imshow(grid.numpy(), cmap="gray", vmin=0, vmax=1)
+    plt.axis("off")
+    plt.title("hand-written PixelCNN, samples of x")
+    plt.savefig(path, dpi=100, bbox_inches="tight")
+    print(f"wrote {path}")
 
 
 def independent(train: torch.Tensor, test: torch.Tensor, levels: int | None) -> float:

@@ -19,14 +19,19 @@ is the same network over 8 grey levels (a softmax per pixel). ``pixelcnn.json`` 
 import graphmodel as gm
 
 
-def build() -> gm.Graph:
-    """The PixelCNN graph: one autoregressive Bernoulli factor over the 28×28 pixels."""
+def build(channels: int = 24, layers: int = 8, head: int = 64) -> gm.Graph:
+    """The PixelCNN graph: one autoregressive Bernoulli factor over the 28×28 pixels.
+
+    Args:
+        channels, layers, head: the network's size (the defaults are the file's; the CI
+            test trains a smaller one, the same graph otherwise).
+    """
     x = gm.Variable("x", (1, 28, 28), support="binary", role="observed")
     return gm.Graph(
         "pixelcnn",
-        p=gm.Bernoulli(x, net=gm.PixelCNN(16, layers=5, kernel_size=5, head=32), autoregressive=True),
+        p=gm.Bernoulli(x, net=gm.PixelCNN(channels, layers=layers, kernel_size=5, head=head), autoregressive=True),
         data={"dataset": "mnist5k", "bind": {"x": "image2d"}, "binarize": "dynamic"},
-        training={"steps": 2000, "batch_size": 32, "lr": 0.001, "log_every": 100},
+        training={"steps": 1500, "batch_size": 32, "lr": 0.001, "lr_schedule": "cosine", "log_every": 100},
     )
 
 

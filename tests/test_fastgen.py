@@ -25,6 +25,9 @@ REAL = gm.Variable("x", (5,), role="observed")
 
 CASES = {
     "pixelcnn": lambda: gm.Bernoulli(IMG, net=gm.PixelCNN(6, layers=3, kernel_size=3, head=8), autoregressive=True),
+    # the pixelcnn example's shape: 8 gated layers of kernel 5 (a field wider than the image)
+    "pixelcnn-deep": lambda: gm.Bernoulli(IMG, net=gm.PixelCNN(6, layers=8, kernel_size=5, head=8),
+                                          autoregressive=True),
     "pixelcnn-label": lambda: gm.Bernoulli(IMG, given=C, net=gm.PixelCNN(6, layers=2, head=8), autoregressive=True),
     "pixelcnn-levels": lambda: gm.QuantizedCategorical(GREY, levels=5, net=gm.PixelCNN(6, layers=2, head=8),
                                                        autoregressive=True),
@@ -82,7 +85,7 @@ def test_a_normal_target_samples_the_same_values_up_to_rounding():
     torch.testing.assert_close(draw(rt, False), draw(rt, True))
 
 
-@pytest.mark.parametrize("name", ["pixelcnn", "made"])
+@pytest.mark.parametrize("name", ["pixelcnn", "pixelcnn-deep", "made"])
 def test_completion_on_the_cached_path_keeps_the_given_pixels_and_matches_the_naive_one(name):
     rt = runtime(name)
     shape = rt.factor_modules[0].event_shape
