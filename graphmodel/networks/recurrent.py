@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import GraphModelError
 from ..shapes import broadcast
-from ._state import pack
+from ._state import pack, parts
 from .base import BIAS, NETWORKS, InputSpec, NetSpec, NetworkType, _flatten_inputs, off_default
 
 
@@ -109,9 +109,7 @@ class LSTMCellNet(_VectorCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        # unbind: one backward node stacking both gradients (two selects would zero-fill the
-        # whole state twice and add the two)
-        h, c = self.cell(x, s.unbind(1))
+        h, c = self.cell(x, parts(xs[self.state_index], batch, s))
         return (pack(h, c, batch, s.shape[1:]),)
 
     def sequence(self, state, others):
