@@ -55,6 +55,7 @@ class RNNLayer(nn.Module):
     def __init__(self, cell: str, input_size: int, hidden_size: int, bias: bool = True):
         super().__init__()
         self.cell, self.hidden_size, self.bias = cell, hidden_size, bias
+        self._lstm = cell == "lstm"
         gates = {"lstm": 4, "gru": 3}[cell] * hidden_size
         shapes = [("weight_ih_l0", (gates, input_size)), ("weight_hh_l0", (gates, hidden_size))]
         shapes += [("bias_ih_l0", (gates,)), ("bias_hh_l0", (gates,))] if bias else []
@@ -68,7 +69,7 @@ class RNNLayer(nn.Module):
         h0 = x.new_zeros(1, x.shape[0], self.hidden_size)
         p = self._parameters
         weights = (p["weight_ih_l0"], p["weight_hh_l0"]) + ((p["bias_ih_l0"], p["bias_hh_l0"]) if self.bias else ())
-        if self.cell == "lstm":
+        if self._lstm:
             return fused_rnn(torch.lstm, x, (h0, h0), weights, self.bias, self.training)
         return fused_rnn(torch.gru, x, h0, weights, self.bias, self.training)
 
