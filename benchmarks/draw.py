@@ -10,9 +10,8 @@ Gaussian filterbanks, LSTM cells and the ELBO with the KL in closed form — wit
 initial weights (copied from graphmodel's freshly built model), batches, dynamic binary draws,
 Adam, gradient clipping and number of steps; both are then scored on mnist5k's 500 test
 images (drawn once): the ELBO and the importance-sampled log-likelihood (``--k`` samples).
-``--time`` times one training step of each, interleaved (graphmodel's trainer step, then the
-hand-written step, round after round), eager or ``--compile``d, and prints the medians and
-their ratio. Times are the process's CPU time on one thread (a shared machine's wall clock
+``--time`` times one training step of each, interleaved round by round (each round starting
+with the next implementation), eager or ``--compile``d, and prints the medians and their ratio. Times are the process's CPU time on one thread (a shared machine's wall clock
 mostly measures the neighbours).
 """
 
@@ -239,30 +238,27 @@ def time_steps(graph, rounds: int, per_round: int, compile_: bool) -> dict:
 
     for _ in range(2):
         hand_step()
-    at, times = 2, {"graphmodel": [], "pytorch": [], "ratio": []}
-    if compile_:
-        times.update({"pytorch eager": [], "graphmodel / pytorch eager": [], "pytorch / pytorch eager": []})
-    for _ in range(rounds):
-        start = time.process_time()
-        for s in range(at, at + per_round):
-            t._train_step(s)
-        ours = (time.process_time() - start) * 1e3 / per_round
-        start = time.process_time()
-        for _ in range(per_round):
-            hand_step()
-        theirs = (time.process_time() - start) * 1e3 / per_round
-        at += per_round
-        times["graphmodel"].append(ours)
-        times["pytorch"].append(theirs)
-        times["ratio"].append(ours / theirs)
-        if compile_:  # the hand-written eager step in the same round: the baseline of both
+    at = [2]
+
+    def ours_step():
+        t._train_step(at[0])
+        at[0] += 1
+
+    steps = [("graphmodel", ours_step), ("pytorch", hand_step)]
+    if compile_:  # the hand-written eager step in the same round: the baseline of both
+        steps.append(("pytorch eager", lambda: hand_step(hand.loss)))
+    times = {name: [] for name, _ in steps}
+    for r in range(rounds):
+        for name, step in steps[r % len(steps):] + steps[:r % len(steps)]:  # each round starts with the next
             start = time.process_time()
             for _ in range(per_round):
-                hand_step(hand.loss)
-            eager = (time.process_time() - start) * 1e3 / per_round
-            times["pytorch eager"].append(eager)
-            times["graphmodel / pytorch eager"].append(ours / eager)
-            times["pytorch / pytorch eager"].append(theirs / eager)
+                step()
+            times[name].append((time.process_time() - start) * 1e3 / per_round)
+    times["ratio"] = [a / b for a, b in zip(times["graphmodel"], times["pytorch"])]
+    if compile_:
+        eager = times["pytorch eager"]
+        times["graphmodel / pytorch eager"] = [a / b for a, b in zip(times["graphmodel"], eager)]
+        times["pytorch / pytorch eager"] = [a / b for a, b in zip(times["pytorch"], eager)]
     return {k: statistics.median(v) for k, v in times.items()}
 
 

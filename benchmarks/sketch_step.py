@@ -100,6 +100,11 @@ def time_steps(rounds: int, steps: int, batch: int, compile_ok: bool, log=print)
         ratio = statistics.median(a / b for a, b in zip(times, base))
         out.append({"impl": name, "median_ms": round(statistics.median(times), 2), "ratio": round(ratio, 3)})
         log(f"  {name:24s} {out[-1]['median_ms']:9.2f} ms/step  ×{ratio:5.2f}")
+    by_name = {name: times for name, _, times in built}
+    if "graphmodel (compiled)" in by_name:  # (paired per round, as the others)
+        ratio = statistics.median(a / b for a, b in zip(by_name["graphmodel (compiled)"], by_name["pytorch (compiled)"]))
+        out[-1]["ratio to pytorch (compiled)"] = round(ratio, 3)
+        log(f"  graphmodel (compiled) / pytorch (compiled): ×{ratio:5.3f}")
     return out
 
 

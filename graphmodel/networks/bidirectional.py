@@ -21,12 +21,13 @@ from torch import nn
 from ..errors import GraphModelError
 from ..options import Option
 from ._fastcall import call
+from ._fusedrnn import RNNLayer
 from .base import BIAS, NETWORKS, Heads, NetSpec, NetworkType, _flatten_inputs, _total, off_default
 
-_CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+_CELLS = ("lstm", "gru")
 HIDDEN = Option("hidden", "int", 256, "the state size of each direction (the summary has twice as many values)",
                 minimum=1, maximum=65536)
-CELL = Option("cell", "str", "lstm", "the recurrent cell of both directions", choices=tuple(_CELLS))
+CELL = Option("cell", "str", "lstm", "the recurrent cell of both directions", choices=_CELLS)
 
 
 def reversed_within(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
@@ -68,9 +69,8 @@ class BiRNNNet(nn.Module):
         if any(i.is_state for i in inputs):
             raise GraphModelError("a BiRNN reads whole sequences from outside their plate, not a previous step")
         width = sum(i.width for i in inputs)
-        rnn = _CELLS[cell]
-        self.forwards = rnn(width, hidden, bias=bias, batch_first=True)
-        self.backwards = rnn(width, hidden, bias=bias, batch_first=True)
+        self.forwards = RNNLayer(cell, width, hidden, bias)  # (nn.LSTM's parameters and names)
+        self.backwards = RNNLayer(cell, width, hidden, bias)
         self.out = nn.Linear(2 * hidden, _total(heads), bias=bias)
         self.heads = Heads(heads)
 
@@ -83,8 +83,8 @@ class BiRNNNet(nn.Module):
         if lengths is not None:
             lengths = lengths.expand(batch).reshape(-1)
         mods = self._modules
-        ahead, _ = call(mods["forwards"], x)
-        behind, _ = call(mods["backwards"], reversed_within(x, lengths))
+        ahead = call(mods["forwards"], x)
+        behind = call(mods["backwards"], reversed_within(x, lengths))
         summary = torch.cat((at_last(ahead, lengths), at_last(behind, lengths)), -1)
         y = call(mods["out"], summary)
         return mods["heads"].forward(y.reshape(*batch, y.shape[-1]))

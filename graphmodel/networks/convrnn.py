@@ -17,7 +17,7 @@ from torch import nn
 from ..errors import GraphModelError
 from ..options import Option
 from ._fastcall import call
-from ._state import pack
+from ._state import pack, parts
 from .base import BIAS, NETWORKS, NetSpec, NetworkType, off_default
 from .maps import MapReader, gather
 from .recurrent import split_state
@@ -74,7 +74,7 @@ class ConvLSTMNet(_ConvCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        h, c = s.unbind(1)  # (one backward node: see recurrent.LSTMCellNet)
+        h, c = parts(xs[self.state_index], batch, s)
         i, f, o, g = call(self.gates, torch.cat((x, h), dim=1)).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)

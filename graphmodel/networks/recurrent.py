@@ -14,7 +14,8 @@ from torch import nn
 
 from ..errors import GraphModelError
 from ..shapes import broadcast
-from ._state import pack
+from ._fusedrnn import fused_rnn
+from ._state import pack, parts
 from .base import BIAS, NETWORKS, InputSpec, NetSpec, NetworkType, _flatten_inputs, off_default
 
 
@@ -93,7 +94,7 @@ class GRUCellNet(_VectorCell):
         input side of the gates in one matrix product, then the recurrence, ``(batch..., T, H)``."""
         h, x, batch = self._sequence_inputs(state, others)
         # a GRU's state is all it returns: torch's fused kernel (oneDNN, cuDNN) gives every step's
-        out = _fused_rnn(torch.gru, x, h.unsqueeze(0).contiguous(), _weights(self.cell), self.cell.bias, self.training)
+        out = fused_rnn(torch.gru, x, h.unsqueeze(0).contiguous(), _weights(self.cell), self.cell.bias, self.training)
         return out.reshape(*batch, x.shape[1], -1)
 
 
@@ -109,9 +110,7 @@ class LSTMCellNet(_VectorCell):
 
     def forward(self, *xs):
         x, s, batch = self._inputs(xs)
-        # unbind: one backward node stacking both gradients (two selects would zero-fill the
-        # whole state twice and add the two)
-        h, c = self.cell(x, s.unbind(1))
+        h, c = self.cell(x, parts(xs[self.state_index], batch, s))
         return (pack(h, c, batch, s.shape[1:]),)
 
     def sequence(self, state, others):
@@ -132,22 +131,13 @@ class LSTMCellNet(_VectorCell):
         For a state read only through its h (``graphmodel.forced``)."""
         s, x, batch = self._sequence_inputs(state, others)
         hx = (s[:, 0].unsqueeze(0).contiguous(), s[:, 1].unsqueeze(0).contiguous())
-        out = _fused_rnn(torch.lstm, x, hx, _weights(self.cell), self.cell.bias, self.training)
+        out = fused_rnn(torch.lstm, x, hx, _weights(self.cell), self.cell.bias, self.training)
         return out.reshape(*batch, x.shape[1], -1)
 
 
 def _weights(cell) -> tuple:
     """A cell's weights in the order torch's fused RNN kernels take them (the gates' layouts agree)."""
     return (cell.weight_ih, cell.weight_hh) + ((cell.bias_ih, cell.bias_hh) if cell.bias else ())
-
-
-@torch.compiler.disable
-def _fused_rnn(kernel, x, hx, weights: tuple, bias: bool, training: bool) -> torch.Tensor:
-    """One layer of torch's fused RNN ``kernel`` over ``x`` ``(B, T, in)``: every step's output.
-
-    Kept out of ``torch.compile``'s graphs, as ``nn.LSTM`` is by default: traced, the kernel
-    is decomposed into one small op per step, slower to compile and to run than the kernel."""
-    return kernel(x, hx, weights, bias, 1, 0.0, training, False, True)[0]
 
 
 def _gates(k: int):
