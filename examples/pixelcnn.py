@@ -31,7 +31,7 @@ def build(channels: int = 24, layers: int = 8, head: int = 64) -> gm.Graph:
         "pixelcnn",
         p=gm.Bernoulli(x, net=gm.PixelCNN(channels, layers=layers, kernel_size=5, head=head), autoregressive=True),
         data={"dataset": "mnist5k", "bind": {"x": "image2d"}, "binarize": "dynamic"},
-        training={"steps": 1500, "batch_size": 32, "lr": 0.001, "lr_schedule": "cosine", "log_every": 100},
+        training={"steps": 6000, "batch_size": 32, "lr": 0.001, "lr_schedule": "cosine", "log_every": 100},
     )
 
 
