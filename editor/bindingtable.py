@@ -169,8 +169,7 @@ class BindingTable(QWidget):
     def _with_fit(self, g, row: db.BindRow, shapes: QLabel) -> QWidget:
         """The row's shapes, with a *Fit* button where changing the variable (its shape and
         values, and a family that cannot score them) makes the bound field fit it."""
-        fit = db.fit_to_field(g, row.variable, row.field) if row.problem and row.field and \
-            row.role != "lengths" else None
+        fit = row.fit
         self.fits.pop(row.variable, None)
         if fit is None:
             return shapes

@@ -45,6 +45,7 @@ class BindRow:
         found: the field's, ``(1797, 64) · 0 … 1`` (empty while unbound).
         problem: what stops training, in the user's words (``None``: it fits).
         values: the field's tensor (for a thumbnail), or ``None``.
+        fit: what makes the variable fit its field (:func:`fit_to_field`), or ``None``.
     """
 
     variable: str
@@ -55,6 +56,7 @@ class BindRow:
     found: str
     problem: str | None
     values: object = None
+    fit: tuple | None = None
 
 
 def _key(section: dict) -> str:
@@ -190,7 +192,7 @@ def _row(graph, name: str, field, by_name: bool, fields: dict) -> BindRow:
     fit = fit_to_field(graph, name, field) if problem else None
     if fit is not None:
         problem += f"; Fit (in the Data panel) makes it {fit_text(graph, name, fit[0])}"
-    return BindRow(name, v.role, field, by_name, expected, _CHECKED[key], problem, x)
+    return BindRow(name, v.role, field, by_name, expected, _CHECKED[key], problem, x, fit)
 
 
 def _sequences(graph, names) -> list[str]:
