@@ -26,11 +26,12 @@ from .positive import POSITIVE_MAPS, positive_params
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a graph, attached to a variable and/or a factor index."""
+    """One thing wrong with a graph, attached to a variable, a factor index and/or a model."""
 
     message: str
     variable: str | None = None
     factor: int | None = None
+    model: str | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -336,7 +337,7 @@ def _model_order(graph, model: str):
     idx = [i for i, f in enumerate(graph.factors) if f.model == model]
     problems: list[Problem] = []
     if not idx:
-        return [Problem(f"model '{model}' has no factors")], (), (), (), ()
+        return [Problem(f"model '{model}' has no factors", model=model)], (), (), (), ()
     seen: dict = {}
     for i in idx:
         f = graph.factors[i]
@@ -345,7 +346,7 @@ def _model_order(graph, model: str):
             first = graph.factors[seen[key]]
             problems.append(Problem(
                 f"variable '{f.target}' has two factors in model '{model}': "
-                f"{model}({first.label}) and {model}({f.label})", f.target, i))
+                f"{model}({first.label}) and {model}({f.label})", f.target, i, model))
         seen[key] = i
     before = _before_values(graph, model, idx)
     for i in idx:
@@ -353,20 +354,20 @@ def _model_order(graph, model: str):
         if f.init == "before" and any(p.lag < 0 for g in idx for p in graph.factors[g].parents if p.name == f.target):
             problems.append(Problem(
                 f"factor {model}({f.label}): a value before the first step is read by '{f.target}[t-k]' "
-                "only; a factor here reads a later step of it (give init=True for its last step)", f.target, i))
+                "only; a factor here reads a later step of it (give init=True for its last step)", f.target, i, model))
         lagged = {p.name for p in f.parents if p.lag > 0} - before
         if lagged and f.target in before:
             problems.append(Problem(
                 f"factor {model}({f.label}): '{f.target}' starts from a value before the first step, but "
-                f"'{sorted(lagged)[0]}' has none; give it one (init='before')", f.target, i))
+                f"'{sorted(lagged)[0]}' has none; give it one (init='before')", f.target, i, model))
         elif lagged and (f.target, True) not in seen:
             problems.append(Problem(
                 f"factor {model}({f.label}): '{f.target}' reads its previous step, so it needs an "
-                f"initial factor for t=0 (init=True) in model '{model}'", f.target, i))
+                f"initial factor for t=0 (init=True) in model '{model}'", f.target, i, model))
         elif any(p.lag < 0 for p in f.parents) and (f.target, True) not in seen:
             problems.append(Problem(
                 f"factor {model}({f.label}): '{f.target}' reads a later step, so it needs a boundary "
-                f"factor for its last step (init=True) in model '{model}'", f.target, i))
+                f"factor for its last step (init=True) in model '{model}'", f.target, i, model))
     targets = {graph.factors[i].target for i in idx}
     if any(t not in graph.variables for t in targets) or any(
         p.name not in graph.variables for i in idx for p in graph.factors[i].parents
@@ -381,7 +382,7 @@ def _model_order(graph, model: str):
             p.name == cyc[0][0] and not p.lag for p in graph.factors[i].parents)), None)
         via = "".join(f" (through '{n}', which '{model}' borrows from {graph.factors[i].model}"
                       f"({graph.factors[i].label}))" for n, i in list(lent.items())[:1])
-        problems.append(Problem(f"model '{model}' has a cycle: {path}{via}", cyc[0][0], at))
+        problems.append(Problem(f"model '{model}' has a cycle: {path}{via}", cyc[0][0], at, model))
         return problems, (), (), (), ()
     targets = {graph.factors[i].target for i in idx}
     blocks = _block_order(graph, g, decl, problems, model, idx)
@@ -490,13 +491,13 @@ def _direction(graph, full, comp, problems, model) -> int | None:
     names = sorted(comp, key=list(graph.variables).index)
     if len(comp) > 1 and len({_sequence_plate(graph, n) for n in comp} | {None}) != 2:
         problems.append(Problem(f"model '{model}': a variable outside a sequence plate both reads and "
-                                f"feeds it ({', '.join(names)})", names[0]))
+                                f"feeds it ({', '.join(names)})", names[0], model=model))
         return None
     if len(signs) > 1:
         problems.append(Problem(
             f"model '{model}': {', '.join(names)} read both earlier and later steps of each other, a "
             "cycle through time; compute the backward part apart (e.g. g from g[t+1] and x) and read "
-            "it at the same step", names[0]))
+            "it at the same step", names[0], model=model))
         return None
     return signs.pop() if signs else 0
 

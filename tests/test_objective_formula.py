@@ -117,6 +117,14 @@ def test_a_model_left_without_factors_is_pointed_at_where_the_formula_names_it()
         compile_formula(g, "elbo(p, q)")  # not written: the term that found it
 
 
+def test_a_graph_problem_names_its_model_as_a_field_not_only_in_its_text():
+    """The formula finds the model a problem is about from the record, not by reading the message."""
+    g = jmvae()
+    g.remove_factor(next(i for i, f in enumerate(g.factors) if f.model == "qw"))
+    problems = [p for p in g.problems() if p.model is not None]
+    assert [(p.model, p.message) for p in problems] == [("qw", "model 'qw' has no factors")]
+
+
 def test_the_file_loader_checks_the_formula_and_keeps_its_bytes(tmp_path):
     g = jmvae()
     g.objective = {"formula": "elbo(p, q) - alpha * (kl(q, qx) + kl(q, qw))", "constants": {"alpha": 1.0}}

@@ -15,7 +15,6 @@ Every error is one line naming the column::
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from graphmodel import GraphModelError
@@ -245,10 +244,17 @@ def _evaluate(scope: _Scope, node):
 
 
 def _written(scope: _Scope, e: ValidationError) -> Name | None:
-    """Where the formula names what the graph's first problem is about (a model or a
+    """Where the formula names what the graph's first problem is about (its model, else its
     variable), e.g. ``qw`` in ``kl(q, qw)`` for "model 'qw' has no factors"; None if nowhere."""
-    m = re.match(r"(?:model|variable) '([^']+)'", str(e.problems[0])) if e.problems else None
-    return next((n for n in names_in(scope.tree) if m and n.id == m.group(1)), None)
+    if not e.problems:
+        return None
+    problem = e.problems[0]
+    names = list(names_in(scope.tree))
+    for about in (problem.model, problem.variable):
+        found = next((n for n in names if about is not None and n.id == about), None)
+        if found is not None:
+            return found
+    return None
 
 
 def compile_formula(graph, formula: str, constants: dict | None = None, where: str = "objective"):
