@@ -342,7 +342,8 @@ def _sample_strip(args, g, runtime, data) -> int:
 
 def _completion_flags(p) -> None:
     p.add_argument("--complete", metavar="INDICES",
-                   help="complete these examples of the test split (0,5,9 or 0-7) from their --observed pixels: "
+                   help="complete these examples of the test split (0,5,9 or 0-7, or 0-499:50 for every 50th) from their "
+                        "--observed pixels: "
                         "an autoregressive model by its exact conditionals (importance resampling where the mask "
                         "is not a prefix of its order), a VAE by iterated pseudo-Gibbs sampling")
     p.add_argument("--observed", default="top-half", metavar="MASK",

@@ -216,18 +216,25 @@ class Previews:
 
 
 def held_out(trainer, n: int) -> dict | None:
-    """The first ``n`` examples of the test split (the training split's, scored as a split is,
-    where there is none): the same images at every refresh, never trained on where possible."""
+    """``n`` examples spread evenly over the test split (over the training split's, scored as a
+    split is, where there is none): the same images at every refresh, never trained on where
+    possible, and from all of a split that is ordered by class (mnist5k's is), not its first class."""
     test = getattr(trainer, "test_data", None) or {}
     if test and len(next(iter(test.values()))) >= 1:
-        return {k: v[:n] for k, v in test.items()}
+        return _spread(test, n)
     train = getattr(trainer, "train_data", None)
     if not train:
         return None
     from inference.datasection import for_scoring
 
-    part = {k: v[:n] for k, v in train.items()}
-    return for_scoring(part, getattr(trainer, "_dynamic", ()), trainer.config.seed)
+    return for_scoring(_spread(train, n), getattr(trainer, "_dynamic", ()), trainer.config.seed)
+
+
+def _spread(data: dict, n: int) -> dict:
+    """``n`` of ``data``'s examples at even intervals (all of them where there are no more)."""
+    size = len(next(iter(data.values())))
+    rows = torch.linspace(0, size - 1, min(n, size)).round().long().unique()
+    return {k: v[rows.to(v.device)] for k, v in data.items()}
 
 
 @contextmanager

@@ -87,21 +87,21 @@ def _mask_file(path: str, shape: tuple[int, ...], hw: tuple[int, int]) -> torch.
 
 
 def parse_indices(text: str, size: int) -> list[int]:
-    """``"0,5,9"`` or ``"0-7"`` (or both, comma-separated) → indices into a split of ``size``."""
+    """``"0,5,9"``, ``"0-7"`` or ``"0-499:50"`` (every 50th from 0 to 499), or several,
+    comma-separated → indices into a split of ``size``."""
     out = []
     for part in text.split(","):
-        a, dash, b = part.strip().partition("-")
-        if not a.isdigit() or (dash and not b.isdigit()):
-            raise GraphModelError(f"--complete: expected indices such as 0,5,9 or 0-7, found {text!r}")
-        out += range(int(a), int(b) + 1) if dash else [int(a)]
+        span, colon, step = part.strip().partition(":")
+        a, dash, b = span.partition("-")
+        if not a.isdigit() or (dash and not b.isdigit()) or (colon and not (dash and step.isdigit() and int(step))):
+            raise GraphModelError(f"--complete: expected indices such as 0,5,9 or 0-7 or 0-499:50, found {text!r}")
+        out += range(int(a), int(b) + 1, int(step) if colon else 1) if dash else [int(a)]
     bad = [i for i in out if i >= size]
     if bad or not out or len(out) > 64:
         raise GraphModelError(f"--complete: expected 1 to 64 indices below {size} (the split's size), "
                               f"found {text!r}")
     return out
 
-
-# --- completing ------------------------------------------------------------------------
 
 def _image_variable(graph, model: str, data: dict) -> str:
     """The observed image the generative ``model`` draws and the data binds."""

@@ -32,8 +32,13 @@ def test_masks_name_the_observed_pixels():
     with pytest.raises(gm.GraphModelError, match="not an image"):
         observed_mask("top-half", (5,))
     assert parse_indices("0,3-5", 10) == [0, 3, 4, 5]
+    assert parse_indices("0-499:50", 500) == list(range(0, 500, 50))  # one of each digit of mnist5k's test split
+    assert parse_indices("1,2-9:3", 10) == [1, 2, 5, 8]
     with pytest.raises(gm.GraphModelError, match="below 10"):
         parse_indices("2,10", 10)
+    for bad in ("0-9:0", "3:2", "0-9:x"):
+        with pytest.raises(gm.GraphModelError, match="0-499:50"):
+            parse_indices(bad, 10)
 
 
 def test_a_mask_file_is_checked(tmp_path):

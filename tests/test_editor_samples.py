@@ -73,6 +73,19 @@ def test_completion_applies_to_autoregressive_images_and_vaes_only():
     assert found["draw"] is None and found["gqn"] is None  # latents per step: the canvas strip instead
 
 
+def test_live_completions_show_examples_from_the_whole_test_split_not_its_first_class():
+    """mnist5k's test split is ordered by digit: its first examples are all 0s."""
+    from types import SimpleNamespace
+
+    label = torch.arange(10).repeat_interleave(50)
+    test = {"x": torch.rand(500, 4), "label": label}
+    shown = previews.held_out(SimpleNamespace(test_data=test), 10)
+    assert sorted(shown["label"].tolist()) == list(range(10))
+    assert torch.equal(shown["x"][0], test["x"][0]) and torch.equal(shown["x"][-1], test["x"][-1])
+    few = previews.held_out(SimpleNamespace(test_data={k: v[:3] for k, v in test.items()}), 10)
+    assert torch.equal(few["x"], test["x"][:3])  # all of a smaller split, once each
+
+
 def test_live_completions_keep_the_observed_half_and_refresh_as_training_goes(qtbot):
     g = tiny_vae()
     events = _events(g, {"steps": 60, "sample_every": 20}, wanted={"completions": "top-half"})
