@@ -363,3 +363,17 @@ def test_sample_at_a_temperature(runs, tmp_path, capsys):
     _one_line(*run(capsys, "sample", runs.graph, "--checkpoint", runs.split / "checkpoint.pt",
                    "-o", tmp_path / "s.png", "--temperature", "0")[::2],
               "temperature: expected a positive number, found 0.0")
+
+
+def test_the_command_turns_on_huge_pages_for_torch_before_importing_it_and_keeps_the_users_choice():
+    """torch reads THP_MEM_ALLOC_ENABLE once, at its first allocation: the command sets it first."""
+    probe = "import os, sys, cli; print(os.environ.get('THP_MEM_ALLOC_ENABLE'), 'torch' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    env["PYTHONPATH"] = str(ROOT)
+    run = lambda extra: subprocess.run([sys.executable, "-c", probe], env={**env, **extra},  # noqa: E731
+                                       capture_output=True, text=True, check=True).stdout.split()
+    assert run({}) == ["1", "True"]
+    assert run({"THP_MEM_ALLOC_ENABLE": "0"}) == ["0", "True"]
+    late = "import torch, os, cli; print(os.environ.get('THP_MEM_ALLOC_ENABLE'))"
+    assert subprocess.run([sys.executable, "-c", late], env=env, capture_output=True, text=True,
+                          check=True).stdout.split() == ["None"]  # torch first: too late to change it
