@@ -103,6 +103,8 @@ def parse_indices(text: str, size: int) -> list[int]:
     return out
 
 
+# --- completing ------------------------------------------------------------------------
+
 def _image_variable(graph, model: str, data: dict) -> str:
     """The observed image the generative ``model`` draws and the data binds."""
     names = [f.target for f in graph.factors_of(model) if graph.variables[f.target].role == "observed"
