@@ -11,8 +11,9 @@ initial weights (copied from graphmodel's freshly built model), batches, dynamic
 Adam, gradient clipping and number of steps; both are then scored on mnist5k's 500 test
 images (drawn once): the ELBO and the importance-sampled log-likelihood (``--k`` samples).
 ``--time`` times one training step of each, interleaved round by round (each round starting
-with the next implementation), eager or ``--compile``d, and prints the medians and their ratio. Times are the process's CPU time on one thread (a shared machine's wall clock
-mostly measures the neighbours).
+with the next implementation), eager or ``--compile``d, and prints the medians and their
+ratio. Times are the process's CPU time on one thread (a shared machine's wall clock mostly
+measures the neighbours).
 """
 
 from __future__ import annotations

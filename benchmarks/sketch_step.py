@@ -9,8 +9,9 @@ process's CPU time, for a machine shared with other work).
 
 ``python benchmarks/sketch_step.py --train STEPS`` trains the hand-written model on the
 example's data section (the same split, batch size, learning rate, β schedule and free
-bits, gradient clipping and learning-rate decay) for STEPS steps and prints its test reconstruction and KL, to set beside
-``graphmodel train examples/sketchrnn.json --steps STEPS`` (its ``summary.json``).
+bits, gradient clipping and learning-rate decay) for STEPS steps and prints its test
+reconstruction and KL, to set beside ``graphmodel train examples/sketchrnn.json --steps STEPS``
+(its ``summary.json``).
 """
 
 from __future__ import annotations

@@ -269,7 +269,8 @@ _FITS = ("binary", "unit_interval")
 def fit_to_field(graph, name: str, field: str) -> tuple[dict, list] | None:
     """What makes variable ``name`` fit ``field`` of the chosen dataset: ``(changes, factors)``,
     the variable's new ``shape``/``support`` and ``(index, factor)`` for each of its factors
-    to change (to the new support's default family, network kept: see below), or ``None`` when it fits already or nothing does (a field in a plate, a label)."""
+    to change (to the new support's default family, network kept: see below), or ``None``
+    when it fits already or nothing does (a field in a plate, a label)."""
     from graphmodel.families import FAMILIES
     from inference.data import check_fields
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from .layoutblocks import next_to_readers, side_by_side, stack_column
+from .layoutblocks import centred_rows, next_to_readers, row_heights, side_by_side, stack_column
 
 #: (width, height, dx): a node's whole extent, and the offset of its symbol's centre from
 #: the left edge of that extent (the factor labels sit to the right of the symbol).
@@ -107,22 +107,12 @@ def layered(graph, sizes: dict[str, Size]) -> dict[str, tuple[float, float]]:
     rank = next_to_readers(graph, ranks(graph), edges(graph))
     aside = inference_only(graph)
     order = list(graph.variables)
-    rows: dict[int, list[str]] = {}
-    for n in sorted(order, key=lambda n: (graph.variables[n].plate or "", order.index(n))):
-        if n not in aside:
-            rows.setdefault(rank[n], []).append(n)
-    out = {}
-    y = 0.0
-    for r in sorted(rows):
-        names = rows[r]
-        width = sum(sizes[n][0] for n in names) + H_GAP * (len(names) - 1)
-        x = -width / 2
-        height = max(sizes[n][1] for n in names)
-        for n in names:
-            w, _h, dx = sizes[n]
-            out[n] = (x + dx, y)
-            x += w + H_GAP
-        y += height + V_GAP
+    names = [n for n in sorted(order, key=lambda n: (graph.variables[n].plate or "", order.index(n)))
+             if n not in aside]
+    present = sorted({rank[n] for n in names})  # (the rows that hold someone, one after another)
+    row = {n: present.index(rank[n]) for n in names}
+    out: dict = {}
+    centred_rows(names, row, sizes, row_heights(row, sizes, V_GAP), H_GAP, out)
     _column_aside(graph, sizes, aside, out)
     _out_of_plates(graph, sizes, out)
     return out

@@ -70,8 +70,8 @@ def row_heights(rank: dict, sizes: dict, v_gap: float, feet=()) -> dict[int, flo
     return out
 
 
-def _rows(names, rank, sizes, row_y, h_gap, pos) -> None:
-    """Each rank's ``names`` in a row centred on x = 0."""
+def centred_rows(names, rank, sizes, row_y, h_gap, pos) -> None:
+    """Each rank's ``names`` (in their order) in a row centred on x = 0, at ``row_y[rank]``."""
     rows: dict[int, list[str]] = {}
     for n in names:
         rows.setdefault(rank[n], []).append(n)
@@ -110,13 +110,13 @@ def _block(members, aside, joined, rank, sizes, row_y, near, gaps) -> dict:
     variables that joined it (beside the box where they stand level with it)."""
     h_gap, v_gap = gaps
     pos: dict = {}
-    _rows([n for n in members if n not in aside], rank, sizes, row_y, h_gap, pos)
+    centred_rows([n for n in members if n not in aside], rank, sizes, row_y, h_gap, pos)
     if not pos:  # (only inference-only latents: a row of them)
-        _rows(members, rank, sizes, row_y, h_gap, pos)
+        centred_rows(members, rank, sizes, row_y, h_gap, pos)
     span = (min(y for _x, y in pos.values()), max(y for _x, y in pos.values()))
     _aside([n for n in members if n in aside and n not in pos], near, sizes, pos, span, v_gap)
     if not members:  # (the free block: no box to stand beside)
-        _rows(joined, rank, sizes, row_y, h_gap, pos)
+        centred_rows(joined, rank, sizes, row_y, h_gap, pos)
         return pos
     left = min(x - sizes[n][2] for n, (x, _y) in pos.items())
     edge: dict[float, float] = {}  # row y → how far left the row's joiners reach

@@ -11,10 +11,10 @@ to the plate's size with more end rows (every row stays one-hot).
 
 ``glyphs`` draws letters and digits from the fonts matplotlib ships (DejaVu, STIX, Computer
 Modern) with ``matplotlib.textpath.TextPath``: each outline's curves are flattened, simplified
-(Ramer–Douglas–Peucker), put in one drawing order (:func:`canonical_order`), jittered by a small random affine map, and the offsets divided by the
-dataset's own scale (their standard deviation, as the paper normalizes). ``quickdraw`` reads
-a class file of the public QuickDraw sketch set (stroke-3) without unpickling anything but
-arrays.
+(Ramer–Douglas–Peucker), put in one drawing order (:func:`canonical_order`), jittered by a
+small random affine map, and the offsets divided by the dataset's own scale (their standard
+deviation, as the paper normalizes). ``quickdraw`` reads a class file of the public QuickDraw
+sketch set (stroke-3) without unpickling anything but arrays.
 """
 
 from __future__ import annotations

@@ -137,13 +137,7 @@ class Session:
 
     def show_training(self):
         """A small window keeps the training panel as a tab beside the formulas: click the tab."""
-        from PyQt6.QtWidgets import QTabBar
-
-        for bar in self.w.findChildren(QTabBar):
-            for i in range(bar.count()):
-                if bar.tabText(i) == "Training" and bar.isVisible():
-                    self.proc = click(bar.mapToGlobal(bar.tabRect(i).center()))
-                    return
+        self.tab("Training")
 
     def tab(self, text: str):
         """Click the visible dock tab ``text`` (a small window stacks panels as tabs)."""

@@ -234,12 +234,11 @@ def _evaluate(scope: _Scope, node):
     args = bind(scope, node, lambda n: _evaluate(scope, n))
     try:
         return term.build(scope.graph, **args)
-    except ValidationError as e:  # the whole graph's problem: at the name it is about, if written
-        named = _written(scope, e)
+    except GraphModelError as e:
+        # the whole graph's problem: at the name it is about, where the formula writes it
+        named = _written(scope, e) if isinstance(e, ValidationError) else None
         if named is not None:
             raise scope.err(named.col, str(e.problems[0])) from None
-        raise scope.err(node.col, f"{node.func}(): {_strip(str(e))}") from None
-    except GraphModelError as e:
         raise scope.err(node.col, f"{node.func}(): {_strip(str(e))}") from None
 
 
