@@ -7,7 +7,10 @@ the dataset list, chooses their image field for x in the Data panel and presses 
 becomes 64 binary pixels under a Bernoulli), presses Start, waits for the first samples, stops
 the run (its checkpoint is kept), explores it from the Runs panel and drags a latent's slider
 until the decoded picture changes. Every action is a real X event sent by ``xdotool``; the
-window only reacts. Writes what happened as JSON to the path in ``argv[1]``.
+window only reacts, and each action waits for what it should bring about (the variable on the
+canvas, the factor drawn, the tab shown...) before the next begins: X events reach Qt on a thread
+of their own, so the sender being done says nothing of the window having seen them. Writes what
+happened as JSON to the path in ``argv[1]``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PyQt6.QtCore import QPoint, QPointF, QTimer
+from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QTimer
 from PyQt6.QtWidgets import QApplication
 
 TICK_MS = 250
@@ -30,15 +33,41 @@ def xdo(*args) -> subprocess.Popen:
     return subprocess.Popen(["xdotool", *map(str, args)])
 
 
-def drag(a: QPoint, b: QPoint) -> subprocess.Popen:
-    """Press at ``a``, move there in steps (Qt starts a drag after a few pixels), release at ``b``."""
+def press_and_move(a: QPoint, b: QPoint) -> list:
+    """xdotool's words for: press at ``a`` and move to ``b`` in steps (Qt starts a drag after a few pixels)."""
     cmd = ["mousemove", a.x(), a.y(), "sleep", 0.2, "mousedown", 1, "sleep", 0.2]
     for k in range(1, 9):
         x = a.x() + (b.x() - a.x()) * k // 8
         y = a.y() + (b.y() - a.y()) * k // 8
         cmd += ["mousemove", x, y, "sleep", 0.08]
-    cmd += ["sleep", 0.2, "mouseup", 1]
-    return xdo(*cmd)
+    return cmd
+
+
+def release_at(b: QPoint) -> list:
+    """xdotool's words for: a last small move at ``b`` (a drag learns where it is from moves), release."""
+    return ["mousemove", b.x() + 2, b.y(), "sleep", 0.1, "mousemove", b.x(), b.y(), "sleep", 0.2, "mouseup", 1]
+
+
+def drag(a: QPoint, b: QPoint) -> subprocess.Popen:
+    return xdo(*press_and_move(a, b), *release_at(b))
+
+
+class DragWatch(QObject):
+    """Counts the drag-move events the canvas gets: a palette drag is let go only once it has felt one.
+
+    Qt drops a motion event when a later one is already queued; were the window busy while a
+    whole drag's events arrived, it would start the drag on the last move and see the release
+    before the drop target had answered, and the variable would be lost.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.moves = 0
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.DragMove:
+            self.moves += 1
+        return False
 
 
 def click(p: QPoint) -> subprocess.Popen:
@@ -56,6 +85,10 @@ class Session:
                       self.settle, self.move_slider, self.wait_for_picture]
         self.picture_before = None
         self.proc: subprocess.Popen | None = None
+        self.awaited: tuple[str, object] | None = None  # what the last action should bring about, and its test
+        self.waits = 0
+        self.watch = DragWatch()
+        window.view.viewport().installEventFilter(self.watch)
         self.ticks = 0
         self.log: list[str] = []
         self.timer = QTimer(interval=TICK_MS, timeout=self.tick)
@@ -90,6 +123,14 @@ class Session:
     def widget(self, widget) -> QPoint:
         return widget.mapToGlobal(widget.rect().center())
 
+    def factor(self, model: str, target: str, parent: str | None = None) -> bool:
+        return any(f.model == model and f.target == target and (parent is None or parent in [p.name for p in f.parents])
+                   for f in self.w.document.graph.factors)
+
+    def expect(self, what: str, test) -> None:
+        """The next step waits until ``test()`` holds: the window has seen the last action."""
+        self.awaited = (what, test)
+
     # --- the user's actions ---------------------------------------------------------------
 
     def settle(self):
@@ -105,17 +146,31 @@ class Session:
         tree.scrollToTop()
         tree.scrollToItem(self.w.palette.items["variable:observed"])
 
+    def carry(self, spec: str, to: QPoint, name: str):
+        """Drag palette item ``spec`` onto the canvas at ``to``; let go once the canvas feels the drag."""
+        self.watch.moves = 0
+        self.proc = xdo(*press_and_move(self.palette_item(spec), to))
+        self.expect("the drag over the canvas", lambda: self.watch.moves > 0)
+
+        def let_go():
+            self.proc = xdo(*release_at(to))
+            self.expect(f"{name} on the canvas", lambda: name in self.w.scene.variables)
+
+        self.steps.insert(0, let_go)
+
     def add_observed(self):
-        self.proc = drag(self.palette_item("variable:observed"), self.spot(0, 110))
+        self.carry("variable:observed", self.spot(0, 110), "x")
 
     def add_latent(self):
-        self.proc = drag(self.palette_item("variable:latent"), self.spot(0, -90))
+        self.carry("variable:latent", self.spot(0, -90), "z")
 
     def connect_p(self):
         self.proc = drag(self.port("z"), self.node("x"))
+        self.expect("z → x drawn in p", lambda: self.factor("p", "x", "z"))
 
     def select_z(self):
         self.proc = click(self.node("z", dy=-8))
+        self.expect("z selected", lambda: self.w.scene.selected_keys() == [self.w.scene.variables["z"].key])
 
     def _add_button(self):
         from PyQt6.QtWidgets import QPushButton
@@ -128,12 +183,15 @@ class Session:
 
     def add_prior(self):
         self.proc = click(self.widget(self._add_button()))
+        self.expect("z's prior in p", lambda: self.factor("p", "z"))
 
     def choose_q(self):
         self.proc = xdo("key", "ctrl+2")
+        self.expect("model q chosen", lambda: self.w.ops.model == "q")
 
     def connect_q(self):
         self.proc = drag(self.port("x"), self.node("z"))
+        self.expect("x → z drawn in q", lambda: self.factor("q", "z", "x"))
 
     def show_training(self):
         """A small window keeps the training panel as a tab beside the formulas: click the tab."""
@@ -147,6 +205,7 @@ class Session:
             for i in range(bar.count()):
                 if bar.tabText(i) == text and bar.isVisible():
                     self.proc = click(bar.mapToGlobal(bar.tabRect(i).center()))
+                    self.expect(f"the {text} tab shown", lambda bar=bar, i=i: bar.currentIndex() == i)
                     return
 
     def show_data(self):
@@ -162,26 +221,34 @@ class Session:
         view.scrollTo(index)
         self.proc = click(view.viewport().mapToGlobal(view.visualRect(index).center()))
 
+    def open_list(self, combo):
+        self.proc = click(self.widget(combo))
+        self.expect("the list open", lambda: combo.view().isVisible())
+
     def open_datasets(self):
-        self.proc = click(self.widget(self.w.train.dataset))
+        self.open_list(self.w.train.dataset)
 
     def choose_digits(self):
         self.pick(self.w.train.dataset, "digits")
+        self.expect("the digits chosen", lambda: self.w.document.graph.data.get("dataset") == "digits")
 
     def field_box(self):
         return self.w.data_table.table.cellWidget(0, 1)
 
     def open_fields(self):
-        self.proc = click(self.widget(self.field_box()))
+        self.open_list(self.field_box())
 
     def choose_image(self):
         self.pick(self.field_box(), "image")
+        self.expect("x bound to the images", lambda: self.w.document.graph.data.get("bind", {}).get("x") == "image")
 
     def fit(self):
         self.proc = click(self.widget(self.w.data_table.fits["x"]))
+        self.expect("x fitted to the images", lambda: tuple(self.w.document.graph.variables["x"].shape) == (64,))
 
     def start(self):
         self.proc = click(self.widget(self.w.train.start_button))
+        self.expect("training started", lambda: self.w.train.running or self.w.train.samples_step > 0)
 
     def wait_for_samples(self):
         if self.w.train.samples_step <= 0:
@@ -197,6 +264,7 @@ class Session:
 
     def explore(self):
         self.proc = click(self.widget(self.w.runs.buttons["explore"]))
+        self.expect("the run's sliders", lambda: bool(self.w.runs.sliders))
 
     def move_slider(self):
         """Drag the first slider's handle (in the middle: value 0) most of the way right."""
@@ -214,10 +282,17 @@ class Session:
     def tick(self):
         self.ticks += 1
         if self.ticks > LIMIT_TICKS:
-            return self.finish("timed out")
+            return self.finish("timed out" + (f" waiting for {self.awaited[0]}" if self.awaited else ""))
         if self.proc is not None and self.proc.poll() is None:
             return  # the last action's events are still being sent
         self.proc = None
+        if self.awaited is not None:
+            if not self.awaited[1]():
+                self.waits += 1
+                return  # sent, and not yet seen by the window
+            if self.waits:
+                self.log.append(f"({self.awaited[0]}: {self.waits} ticks after the events were sent)")
+            self.awaited, self.waits = None, 0
         if not self.steps:
             return self.finish("done")
         step = self.steps.pop(0)
