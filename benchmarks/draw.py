@@ -284,6 +284,8 @@ def main(argv=None) -> None:
     ap.add_argument("--time", type=int, metavar="ROUNDS", help="only time the training step, interleaved")
     ap.add_argument("--per-round", type=int, default=3, help="with --time: steps per round")
     ap.add_argument("--compile", action="store_true", help="with --time: torch.compile both")
+    ap.add_argument("--seed", type=int, help="the training seed (default: the file's)")
+    ap.add_argument("--only", choices=("graphmodel", "pytorch"), help="train and score just one of the two")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     graph = gm.load(ROOT / "examples" / ("draw_plain.json" if args.plain else "draw.json"))
@@ -293,6 +295,8 @@ def main(argv=None) -> None:
         build = runpy.run_path(str(ROOT / "examples" / "draw.py"))["build"]
         graph = build(attention=not args.plain, steps=args.canvas_steps or graph.plates["steps"].size,
                       hidden=args.hidden or graph.variables["h"].shape[1], training=graph.training)
+    if args.seed is not None:
+        graph.training["seed"] = args.seed
     if args.time:
         m = time_steps(graph, args.time, args.per_round, args.compile)
         mode = "compiled" if args.compile else "eager"
@@ -306,7 +310,7 @@ def main(argv=None) -> None:
     print(f"DRAW on mnist5k: T = {graph.plates['steps'].size}, LSTMs of {v['h'].shape[1]}, z {v['z'].shape[0]}; "
           f"{steps} training steps; k = {args.k}", flush=True)
     print("| model | test ELBO (nats) | test log-likelihood, IS (nats) | training, CPU (s) |\n| --- | --- | --- | --- |")
-    for name, elbo, ll, secs in compare(graph, steps, args.k):
+    for name, elbo, ll, secs in compare(graph, steps, args.k, only=args.only):
         print(f"| {name} | {elbo:.2f} | {ll:.2f} | {secs:.0f} |", flush=True)
 
 
