@@ -79,7 +79,7 @@ class Session:
         self.w, self.out = window, out
         self.steps = [self.settle, self.settle, self.focus, self.show_palette, self.settle, self.add_observed, self.add_latent, self.connect_p, self.select_z, self.reveal_add, self.add_prior,
                       self.choose_q, self.connect_q, self.show_training, self.settle, self.open_datasets, self.settle,
-                      self.choose_digits, self.settle, self.show_data, self.settle, self.open_fields, self.settle,
+                      self.choose_digits, self.settle, self.show_data, self.fields_listed, self.open_fields, self.settle,
                       self.choose_image, self.settle, self.fit, self.settle, self.show_training, self.settle, self.start,
                       self.wait_for_samples, self.stop, self.wait_for_run, self.show_runs, self.settle, self.explore,
                       self.settle, self.move_slider, self.wait_for_picture]
@@ -234,6 +234,11 @@ class Session:
 
     def field_box(self):
         return self.w.data_table.table.cellWidget(0, 1)
+
+    def fields_listed(self):
+        """The Data panel lists the chosen dataset's fields beside x."""
+        if self.field_box() is None:
+            self.steps.insert(0, self.fields_listed)
 
     def open_fields(self):
         self.open_list(self.field_box())
