@@ -81,9 +81,9 @@ def _indep(train, test) -> float:
     return (test * p.log() + (1 - test) * (1 - p).log()).flatten(1).sum(-1).mean().item()
 
 
-@pytest.mark.parametrize("attention", [True, False], ids=["attention", "plain"])
-def test_draw_learns_at_ci_size(attention):
-    g = small(attention)
+def _learn(g: gm.Graph, seed: int) -> tuple[float, float, Trainer]:
+    """The test bound of ``g`` before and after 300 steps from training seed ``seed``."""
+    g.training["seed"] = seed
     t = Trainer(g, config={"device": "cpu", "steps": 300, "epochs": None, "checkpoint_every": None,
                            "log_every": 300, "lr": 3e-3})
     test = {k: v[:200] for k, v in t.test_data.items()}
@@ -93,9 +93,22 @@ def test_draw_learns_at_ci_size(attention):
     t.run()
     torch.manual_seed(0)
     after = bound(t.runtime.eval(), g, test).mean().item()
-    assert after > before + 250
-    indep = _indep(t.train_data["x"], test["x"])
-    if attention:  # a 2×2 read glimpse learns slowly: at this size it only nears independent pixels
+    return before, after, t
+
+
+@pytest.mark.parametrize("attention", [True, False], ids=["attention", "plain"])
+def test_draw_learns_at_ci_size(attention):
+    g = small(attention)
+    # A 2×2 read glimpse learns slowly: at this size it only nears independent pixels, and where
+    # one run ends moves by ±7 nats with the seed (benchmarks/RESULTS.md), so two runs' mean is
+    # held to that bound; the model that reads whole images passes them by far in any run.
+    runs = [_learn(g, seed) for seed in ((0, 1) if attention else (0,))]
+    for before, after, _ in runs:
+        assert after > before + 250
+    after = sum(a for _, a, _ in runs) / len(runs)
+    t = runs[-1][2]
+    indep = _indep(t.train_data["x"], t.test_data["x"][:200])
+    if attention:
         assert after > indep - 15  # (docs/RESULTS.md: it passes them only after hundreds more steps)
     else:
         assert after > indep + 5  # better than independent pixels

@@ -92,7 +92,12 @@ class Filterbank(nn.Module):
 
     def _bank(self, centre, delta, half_inv_var, pixels):
         mu = centre[:, None] + self.offsets * delta[:, None]  # (n, N)
-        f = (-(pixels - mu[..., None]).square() * half_inv_var[:, None, None]).exp()
+        e = -(pixels - mu[..., None]).square() * half_inv_var[:, None, None]
+        # Weights below e^-60 (1e-26) are exact zeros, not subnormal floats: on a CPU every op that
+        # touches a subnormal runs many times slower, and a far pixel's weight otherwise carries
+        # them through the glimpse's products and their gradients (a quarter of a step). What
+        # they added to any filter is below float32's resolution of its sum.
+        f = torch.where(e > -60, e.exp(), 0)
         return f / (f.sum(-1, keepdim=True) + 1e-8)  # each filter sums to one over the pixels
 
 
