@@ -230,10 +230,15 @@ def held_out(trainer, n: int) -> dict | None:
     return for_scoring(_spread(train, n), getattr(trainer, "_dynamic", ()), trainer.config.seed)
 
 
+def spread_rows(size: int, n: int) -> torch.Tensor:
+    """The indices of ``n`` of ``size`` examples at even intervals (all where there are no more):
+    datasets are often sorted (mnist5k by digit), so the first few would all be alike."""
+    return torch.linspace(0, size - 1, min(n, size)).round().long().unique()
+
+
 def _spread(data: dict, n: int) -> dict:
-    """``n`` of ``data``'s examples at even intervals (all of them where there are no more)."""
-    size = len(next(iter(data.values())))
-    rows = torch.linspace(0, size - 1, min(n, size)).round().long().unique()
+    """``n`` of ``data``'s examples at even intervals (:func:`spread_rows`)."""
+    rows = spread_rows(len(next(iter(data.values()))), n)
     return {k: v[rows.to(v.device)] for k, v in data.items()}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("PyQt6")
 pytest.importorskip("pyqtgraph")
@@ -156,6 +157,16 @@ def test_thumbnails_draw_a_few_examples_as_what_they_are(qapp, name, variable, k
     drawn = sketch(g, variable, values[variable], values)
     assert drawn is not None and drawn[0] == kind
     assert _drawn(thumbnail(*drawn)) > 10
+
+
+def test_thumbnails_take_their_examples_from_across_a_sorted_field(qapp):
+    """mnist5k is sorted by digit: a thumbnail of its first images would show three 0s."""
+    g = gm.load(EXAMPLES_DIR / "vae.json")
+    x = torch.arange(30.0).repeat_interleave(10)[:, None].expand(300, 64) / 30  # 30 sorted classes of 10
+    kind, images = sketch(g, "x", x)
+    assert kind == "images" and len({round(float(i.mean()) * 30) for i in images}) == len(images) == 3
+    kind, points = sketch(g, "x", x[:, :2].repeat_interleave(4, 0))  # 1,200 points whose values climb
+    assert kind == "points" and len(points) == 300 and points.min() == 0 and points.max() == x.max()
 
 
 def test_a_file_of_ones_own_is_chosen_in_the_data_panel(qtbot, tmp_path):
