@@ -29,6 +29,7 @@ import torch
 
 from graphmodel import GraphModelError
 from inference import events as ev
+from inference.data import spread
 
 #: the masks the panel offers (``inference.completion.observed_mask`` knows more)
 MASKS = ("top-half", "left-half", "bottom-half", "right-half", "center", "border")
@@ -204,14 +205,14 @@ class Previews:
         if offset not in data or pen not in data:
             return None
         n = STROKE_EXAMPLES
-        recon = reconstruct(self.graph, trainer.runtime, {k: v[:n] for k, v in data.items()}, n)
+        data = spread(data, n)
+        recon = reconstruct(self.graph, trainer.runtime, data, n)
         if offset not in recon or pen not in recon:
             return None
-        values = {"offset": data[offset][:n], "pen": data[pen][:n],
-                  "recon offset": recon[offset], "recon pen": recon[pen]}
+        values = {"offset": data[offset], "pen": data[pen], "recon offset": recon[offset], "recon pen": recon[pen]}
         length = next((v for k, v in data.items() if k.endswith(".length")), None)
         if length is not None:
-            values["length"] = length[:n]
+            values["length"] = length
         return StrokeReconstructions(step, {k: v.detach().float().cpu() for k, v in values.items()})
 
 
@@ -221,25 +222,13 @@ def held_out(trainer, n: int) -> dict | None:
     possible, and from all of a split that is ordered by class (mnist5k's is), not its first class."""
     test = getattr(trainer, "test_data", None) or {}
     if test and len(next(iter(test.values()))) >= 1:
-        return _spread(test, n)
+        return spread(test, n)
     train = getattr(trainer, "train_data", None)
     if not train:
         return None
     from inference.datasection import for_scoring
 
-    return for_scoring(_spread(train, n), getattr(trainer, "_dynamic", ()), trainer.config.seed)
-
-
-def spread_rows(size: int, n: int) -> torch.Tensor:
-    """The indices of ``n`` of ``size`` examples at even intervals (all where there are no more):
-    datasets are often sorted (mnist5k by digit), so the first few would all be alike."""
-    return torch.linspace(0, size - 1, min(n, size)).round().long().unique()
-
-
-def _spread(data: dict, n: int) -> dict:
-    """``n`` of ``data``'s examples at even intervals (:func:`spread_rows`)."""
-    rows = spread_rows(len(next(iter(data.values()))), n)
-    return {k: v[rows.to(v.device)] for k, v in data.items()}
+    return for_scoring(spread(train, n), getattr(trainer, "_dynamic", ()), trainer.config.seed)
 
 
 @contextmanager

@@ -296,8 +296,8 @@ class RunsPanel(QWidget):
         return True
 
     def _examples(self, n: int) -> dict | None:
-        """The first ``n`` examples of the run's data, bound to its variables (``None``: said why)."""
-        from inference.data import bind
+        """``n`` examples of the run's data spread over it, bound to its variables (``None``: said why)."""
+        from inference.data import bind, spread
 
         from .databinding import _fields
 
@@ -307,7 +307,7 @@ class RunsPanel(QWidget):
         except GraphModelError as e:
             self.message.emit(f"no data for the explorer: {e}")
             return None
-        return {k: v[:n] if k.endswith(".length") else v[:n].float() for k, v in data.items()}
+        return {k: v if k.endswith(".length") else v.float() for k, v in spread(data, n).items()}
 
     def interpolate(self) -> bool:
         """Decode the path between the encodings of the first two training examples."""

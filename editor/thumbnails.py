@@ -64,9 +64,9 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
 def _rows(x, n: int):
     """``n`` examples of ``x`` spread over all of them, not its first ``n`` (a sorted dataset's
     first examples are all alike)."""
-    from .previews import spread_rows
+    from inference.data import shown_rows
 
-    return spread_rows(len(x), n).to(x.device)
+    return shown_rows(len(x), min(n, len(x))).to(x.device)
 
 
 def _plates(graph, v) -> int:

@@ -58,7 +58,9 @@ def reconstruct(graph, runtime, data: dict, n: int = 8) -> tuple[dict, dict]:
     gen, inf = _first(graph, "generative"), _first(graph, "inference")
     if gen is None or inf is None or not data:
         return {}, {}
-    batch = {k: v[:n] for k, v in data.items()}
+    from inference.data import spread
+
+    batch = spread(data, n)
     q, p = runtime.model(inf), runtime.model(gen)
     q_inputs = q.plan.names[: len(q.plan.inputs)]
     if any(k not in batch for k in q_inputs):

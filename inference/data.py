@@ -48,6 +48,26 @@ from .scenes import scenes
 DATASETS: Registry[Callable[..., dict]] = Registry("dataset")
 
 
+# --- what is shown of a dataset ---------------------------------------------------------
+
+def shown_rows(size: int, n: int) -> torch.Tensor:
+    """``n`` row indices into ``size`` examples, for what is shown of them or conditioned on
+    (thumbnails, reconstructions, the inputs of samples and the data beside them): at even
+    intervals over all of them, cycled where there are fewer than ``n``. Not the first ``n``:
+    datasets are often sorted (mnist5k by digit), and their first examples all alike."""
+    if size >= n:
+        return torch.arange(n) * size // n
+    return torch.arange(n) % size
+
+
+def spread(data: dict, n: int) -> dict:
+    """At most ``n`` of ``data``'s examples (fields of one length) at even intervals
+    (:func:`shown_rows`), all of them where there are no more than ``n``."""
+    size = len(next(iter(data.values()))) if data else 0
+    rows = shown_rows(size, min(n, size))
+    return {k: v[rows.to(v.device)] for k, v in data.items()}
+
+
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed) % 2**63)
 

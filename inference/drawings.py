@@ -18,6 +18,7 @@ import torch
 
 from graphmodel.atomic import write_text
 
+from .data import spread
 from .strokes import stroke3_to_strokes, stroke5_to_stroke3
 
 
@@ -145,7 +146,7 @@ def reconstruct(graph, runtime, data: dict, n: int) -> dict:
 
 def sample_rows(values: dict, graph, data: dict | None = None, recon: dict | None = None, n: int = 8) -> list:
     """The rows a run shows: samples, and the first ``n`` data drawings beside their
-    reconstructions where ``recon`` is given."""
+    reconstructions where ``recon`` is given (``save_run_sketches`` gives ``n`` spread over the data)."""
     offset, pen = stroke_pair(graph)
     rows = [("samples", sketches(values[offset], values[pen]))]
     if data is not None and recon and offset in data and pen in data:
@@ -168,7 +169,8 @@ def save_run_sketches(values: dict, graph, runtime, path, data: dict | None = No
         try:
             with torch.random.fork_rng(devices=[]):
                 dev = next(runtime.parameters()).device
-                recon = reconstruct(graph, runtime, {k: v[:n].to(dev) for k, v in data.items()}, n)
+                data = spread(data, n)
+                recon = reconstruct(graph, runtime, {k: v.to(dev) for k, v in data.items()}, n)
         finally:
             runtime.train(was)
     save(sample_rows(values, graph, data, recon, n), path)

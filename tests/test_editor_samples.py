@@ -81,7 +81,7 @@ def test_live_completions_show_examples_from_the_whole_test_split_not_its_first_
     test = {"x": torch.rand(500, 4), "label": label}
     shown = previews.held_out(SimpleNamespace(test_data=test), 10)
     assert sorted(shown["label"].tolist()) == list(range(10))
-    assert torch.equal(shown["x"][0], test["x"][0]) and torch.equal(shown["x"][-1], test["x"][-1])
+    assert torch.equal(shown["x"], test["x"][::50])  # one every 50: at even intervals over the split
     few = previews.held_out(SimpleNamespace(test_data={k: v[:3] for k, v in test.items()}), 10)
     assert torch.equal(few["x"], test["x"][:3])  # all of a smaller split, once each
 
