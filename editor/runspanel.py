@@ -310,7 +310,8 @@ class RunsPanel(QWidget):
         return {k: v if k.endswith(".length") else v.float() for k, v in spread(data, n).items()}
 
     def interpolate(self) -> bool:
-        """Decode the path between the encodings of the first two training examples."""
+        """Decode the path between the encodings of two training examples (the first, and one
+        halfway through the data: ``_examples``)."""
         pair = self._examples(2)
         if pair is None:
             return False

@@ -41,7 +41,7 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
     # drawn by the field's own shape (a field of the wrong shape shows what it holds)
     plated = _plates(graph, v) if x.dim() > 1 + _plates(graph, v) else 0
     event = tuple(x.shape[1 + plated:])
-    first = x[0] if plated else x[_rows(x, EXAMPLES)]  # a plate's values: the steps or views of one example
+    first = x[0] if plated else _some(x, EXAMPLES)  # a plate's values: the steps or views of one example
     img = image_shape(event)
     if img is not None and torch.is_floating_point(x):
         return "images", _images(first.reshape(-1, *img)[:EXAMPLES * 2])
@@ -51,7 +51,7 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
         labels = labels[labels >= 0]  # (a negative label is a missing one)
         return ("bars", torch.bincount(labels, minlength=v.classes or 0).numpy()) if labels.numel() else None
     if event == (2,) and not plated:
-        return "points", x[_rows(x, POINTS)].float().numpy()
+        return "points", _some(x, POINTS).float().numpy()
     if event == () and not plated:
         counts, _ = np.histogram(x.float().numpy(), bins=16)
         return "bars", counts
@@ -61,12 +61,12 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
     return "lines", [s[:, None] for s in series]  # each example (or view) a curve over its dimensions
 
 
-def _rows(x, n: int):
-    """``n`` examples of ``x`` spread over all of them, not its first ``n`` (a sorted dataset's
-    first examples are all alike)."""
-    from inference.data import shown_rows
+def _some(x, n: int):
+    """At most ``n`` examples of ``x`` spread over all of them, not its first ``n`` (a sorted
+    dataset's first examples are all alike)."""
+    from inference.data import shown
 
-    return shown_rows(len(x), min(n, len(x))).to(x.device)
+    return shown(x, min(n, len(x)))
 
 
 def _plates(graph, v) -> int:
@@ -92,8 +92,10 @@ def _strokes(graph, name, x, rows: dict):
         return None
     pen = rows[pair[1]]
     try:
-        some = _rows(x, EXAMPLES)
-        return sketches(x[some], pen[some])
+        from inference.data import shown_rows
+
+        rows = shown_rows(len(x), min(EXAMPLES, len(x)))  # the same rows of both
+        return sketches(x[rows], pen[rows])
     except (ValueError, IndexError, RuntimeError):  # a pen field of another shape: the row says so
         return None
 

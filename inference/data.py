@@ -60,12 +60,16 @@ def shown_rows(size: int, n: int) -> torch.Tensor:
     return torch.arange(n) % size
 
 
+def shown(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` examples of ``x`` (its :func:`shown_rows`)."""
+    return x[shown_rows(len(x), n).to(x.device)]
+
+
 def spread(data: dict, n: int) -> dict:
     """At most ``n`` of ``data``'s examples (fields of one length) at even intervals
     (:func:`shown_rows`), all of them where there are no more than ``n``."""
     size = len(next(iter(data.values()))) if data else 0
-    rows = shown_rows(size, min(n, size))
-    return {k: v[rows.to(v.device)] for k, v in data.items()}
+    return {k: shown(v, min(n, size)) for k, v in data.items()}
 
 
 def _generator(seed: int) -> torch.Generator:

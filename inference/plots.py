@@ -16,7 +16,7 @@ import torch
 from graphmodel.atomic import write_bytes
 from graphmodel.render.abridge import abridge
 
-from .data import shown_rows
+from .data import shown
 
 
 class _Figures:
@@ -186,7 +186,7 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
             # drawn given inputs from the data, row for row: each example's data beside it (a
             # scene model's true query view beside the one predicted from its context)
             n = min(32, len(x), len(data[name]))
-            given = data[name][shown_rows(len(data[name]), len(x))[:n].to(data[name].device)]  # (as sample_observed)
+            given = shown(data[name], len(x))[:n]  # the rows sample_observed gave the samples
             pairs = torch.stack((given.float().cpu().reshape(x[:n].shape), x[:n]), 1)
             img = grid(pairs.flatten(0, 1), shape, 8)
             ax.imshow(img.numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -206,7 +206,7 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
             title += " (grey: data; a dot marks t = 0)" if x.shape[-1] == 2 else " (grey: data)"
         else:
             if data is not None and name in data:
-                d = data[name][shown_rows(len(data[name]), min(2000, len(data[name])))].float().cpu()
+                d = shown(data[name], min(2000, len(data[name]))).float().cpu()
                 # wide translucent discs, so the data still shows where samples cover it
                 ax.scatter(d[:, 0], d[:, 1], s=40, c="#1f77b4", alpha=0.15, linewidths=0, label="data")
             ax.scatter(x[:, 0], x[:, 1], s=5, c="#d62728", alpha=0.6, linewidths=0, label=f"samples ({len(x)})")

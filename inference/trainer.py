@@ -28,7 +28,7 @@ from graphmodel.errors import GraphModelError, TrainingError
 from . import distributed, rngstate
 from . import events as ev
 from .config import CUDA_GRAPH_MODES, TrainConfig
-from .data import shown_rows
+from .data import shown
 from .datasection import check_section, for_scoring, prepare, split
 from .objectives.game import Player
 from .optim import OPTIMIZER_WORDS, SCHEDULE_WORDS, custom_optimizer, custom_scheduler
@@ -713,7 +713,7 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
         elif v.support == "one_hot":
             given[name] = torch.eye(v.shape[-1], device=device)[torch.arange(n, device=device) % v.shape[-1]]
         elif data and name in data:  # spread over the examples, cycled where there are fewer than n
-            given[name] = data[name][shown_rows(len(data[name]), n).to(data[name].device)]
+            given[name] = shown(data[name], n)
         else:
             given[name] = _code_of(graph, runtime, gen, name, n, data)
     was = runtime.training
@@ -737,14 +737,13 @@ def sample_observed(graph, runtime, n: int, data: dict | None = None, mean: bool
 
 def _code_of(graph, runtime, gen: str, name: str, n: int, data: dict | None) -> torch.Tensor:
     """An input of the generative model that another model computes from the data (an
-    autoencoder's code ``z = f(x)``): that model's value on the first ``n`` examples, so
-    that the samples are reconstructions (:func:`inference.data.shown_rows`: spread over them)."""
+    autoencoder's code ``z = f(x)``): that model's value on ``n`` examples spread over the data
+    (:func:`inference.data.shown`), so that the samples are reconstructions."""
     for m in graph.models:
         fs = [f for f in graph.factors_of(m) if f.target == name]
         needs = runtime.model(m).plan.names[: len(runtime.model(m).plan.inputs)] if fs else ()
         if m != gen and fs and all(f.deterministic for f in fs) and data and all(k in data for k in needs):
-            return runtime.model(m).trace({k: data[k][shown_rows(len(data[k]), n).to(data[k].device)] for k in needs},
-                                          score=False).values[name]
+            return runtime.model(m).trace({k: shown(data[k], n) for k in needs}, score=False).values[name]
     raise GraphModelError(f"to sample model '{gen}', a value for its input '{name}' is needed")
 
 
