@@ -139,6 +139,7 @@ class Session:
     def focus(self):
         """A first click on the canvas: without a window manager, the first press activates the window."""
         self.proc = click(self.spot(250, -150))
+        self.expect("the window active", self.w.isActiveWindow)
 
     def show_palette(self):
         """Scroll the palette's variables into view (a drag must start on where they are drawn)."""
