@@ -115,6 +115,37 @@ def test_the_fused_lstm_compiled_equals_torch_s_lstm(requires_grad):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_without_torch_s_fake_tensor_escape_the_lstm_runs_outside_the_graph(monkeypatch):
+    """A torch that lacks the private helper the operator sizes its workspace with: the layer
+    is called eagerly between two compiled graphs (a break, as ``nn.LSTM``'s), same values."""
+    from graphmodel.networks import _fusedrnn
+
+    torch.manual_seed(0)
+    cell = nn.LSTMCell(5, 6)
+    weights = tuple(w.detach() for w in (cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh))
+    x, h0, c0 = torch.randn(3, 7, 5), torch.randn(1, 3, 6), torch.randn(1, 3, 6)
+
+    def f(x):
+        return fused_rnn(torch.lstm, x.sin(), (h0, c0), weights, True, True).cos()
+
+    from torch._dynamo.testing import CompileCounter
+
+    counter = CompileCounter()
+    torch._dynamo.reset()
+    try:
+        whole = torch.compile(f, backend=counter)(x)
+        assert counter.frame_count == 1  # the operator: one graph
+        monkeypatch.setattr(_fusedrnn, "_real_tensors", None)
+        torch._dynamo.reset()
+        counter.clear()
+        broken = torch.compile(f, backend=counter)(x)
+    finally:
+        torch._dynamo.reset()
+    assert counter.frame_count == 2  # before the layer and after it
+    torch.testing.assert_close(whole, f(x), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(broken, f(x), rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize(("cell", "module"), [("lstm", nn.LSTM), ("gru", nn.GRU)])
 def test_rnn_layer_is_nn_lstm_s_parameters_and_values(cell, module):
     """Same names (checkpoints), same initial values under a seed, same outputs."""

@@ -14,13 +14,14 @@ operator of this module, ``graphmodel::lstm_layer``: the oneDNN kernel itself (A
 ``mkldnn_rnn_layer``, what ``torch.lstm`` calls there), with its backward
 (``mkldnn_rnn_layer_backward``) registered as its gradient; the graph has no break and the
 kernel is the one eager mode runs, with the same values. Elsewhere (a GPU, a GRU, no oneDNN,
-no biases, symbolic shapes) the kernel is called outside the graph, a graph break as
-``nn.LSTM``'s.
+no biases, symbolic shapes, a torch without the private helper below) the kernel is called
+outside the graph, a graph break as ``nn.LSTM``'s.
 
 The backward pass needs the workspace the forward kernel leaves (its gates), a byte buffer
 whose size only oneDNN knows. The operator returns it as a fourth output; its fake
 implementation learns the size by running the kernel once on zeros of the same shapes at
-compile time (cached per shape), so the compiled graph's buffers have fixed sizes.
+compile time (cached per shape; torch's private ``unset_fake_temporarily`` lets it run real
+tensors there), so the compiled graph's buffers have fixed sizes.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ import torch
 from torch import nn
 
 _LSTM_MODE = 2  # oneDNN's rnn kind of an LSTM (ideep::rnn_kind::LSTM)
+
+try:  # torch's private way out of fake tensors, to size the workspace (loaded with torch itself)
+    from torch._subclasses.fake_tensor import unset_fake_temporarily as _real_tensors
+except ImportError:  # a torch without it: the layer is called outside the graph, a break as nn.LSTM's
+    _real_tensors = None
 
 
 def fused_rnn(kernel, x: torch.Tensor, hx, weights: tuple, bias: bool, training: bool) -> torch.Tensor:
@@ -87,7 +93,7 @@ def _in_graph(x, hx, weights, bias: bool) -> bool:
     """Whether this LSTM layer can be :func:`_traced_lstm`: oneDNN's float32 CPU kernel, biases,
     and static shapes (the workspace's size is learned per shape)."""
     return (bias and x.device.type == "cpu" and x.dtype == torch.float32 and _onednn()
-            and all(type(s) is int for s in (*x.shape, *hx[0].shape)))
+            and _real_tensors is not None and all(type(s) is int for s in (*x.shape, *hx[0].shape)))
 
 
 @torch.compiler.assume_constant_result
@@ -120,9 +126,7 @@ def _forward(x, w_ih, w_hh, b_ih, b_hh, h0, c0) -> tuple:
 @functools.lru_cache(maxsize=64)
 def _workspace_bytes(steps: int, batch: int, inputs: int, hidden: int) -> int:
     """The size of the kernel's training workspace for these shapes (run once on zeros)."""
-    from torch._subclasses.fake_tensor import unset_fake_temporarily
-
-    with unset_fake_temporarily(), torch.no_grad():
+    with _real_tensors(), torch.no_grad():
         z = torch.zeros
         h = z(1, batch, hidden)
         out = _forward(z(steps, batch, inputs), z(4 * hidden, inputs), z(4 * hidden, hidden), z(4 * hidden),
