@@ -133,7 +133,7 @@ def time_steps(rounds: int, hidden: int, dataset: str, steps: int = 200) -> None
         start = time.perf_counter()
         for _ in range(steps):
             x = train.index_select(0, torch.randperm(len(train))[:100])
-            if trainers["natural"]._dynamic:
+            if trainers["natural"].dynamic:
                 x = (torch.rand_like(x) < x).to(x.dtype)
             loss = model.nll(x).mean()
             opt.zero_grad(set_to_none=True)

@@ -156,7 +156,7 @@ def main(argv=None) -> None:
     levels = graph.factors[0].family_options.get("levels")
     if args.only != "graphmodel":
         model, levels, secs = train_by_hand(graph, t.train_data["x"], steps, cfg.batch_size, cfg.lr, cfg.seed,
-                                            bool(t._dynamic))
+                                            bool(t.dynamic))
         with torch.no_grad():
             hand = model.nll(test, levels).mean().item()
         print(f"| hand-written PyTorch | {sum(p.numel() for p in model.parameters()):,} | {hand:.2f} | "

@@ -228,7 +228,7 @@ def held_out(trainer, n: int) -> dict | None:
         return None
     from inference.datasection import for_scoring
 
-    return for_scoring(spread(train, n), getattr(trainer, "_dynamic", ()), trainer.config.seed)
+    return for_scoring(spread(train, n), getattr(trainer, "dynamic", ()), trainer.config.seed)
 
 
 @contextmanager

@@ -161,7 +161,7 @@ class Trainer:
             self.train_data = {k: v.to(self.device) for k, v in ready.train.items()}
             self.test_data = {k: v.to(self.device) for k, v in ready.test.items()}
             #: where the test split came from, in words; the variables binarized at every batch
-            self.test_source, self._dynamic = ready.source, ready.dynamic
+            self.test_source, self.dynamic = ready.source, ready.dynamic
             #: what was converted in the data given (float64 to the model's dtype), in words;
             #: each is also reported as a TrainWarning when the run starts
             self.notes = self._unsaid = ready.notes
@@ -297,7 +297,7 @@ class Trainer:
         self.batch_at = source.batch
         self.n_train, self.train_data = source.n_train, source.preview
         self.test_data = {k: v[:0] for k, v in source.preview.items()}  # (scored batch by batch)
-        self.test_source, self._dynamic = source.test_source, ()
+        self.test_source, self.dynamic = source.test_source, ()
         self.notes = self._unsaid = tuple(source.notes)
 
     def describe_data(self) -> str:
@@ -319,7 +319,7 @@ class Trainer:
         # (index_select: the same rows as ``v[idx]``, without advanced indexing's general
         # machinery, ~3× faster for a batch of images on a CPU)
         batch = {k: v.index_select(0, idx) for k, v in self.train_data.items()}
-        for k in self._dynamic:
+        for k in self.dynamic:
             # binarize "dynamic": pixels drawn afresh from the grey levels, on the trainer's random
             # stream (checkpointed: a resumed run draws what the whole one drew). u < p is
             # Bernoulli(p) as torch.bernoulli is, whose CPU kernel draws element by element (~3×
@@ -546,7 +546,7 @@ class Trainer:
         else:
             self.emit(ev.TrainWarning(self.step, "no test split (test_fraction is 0): the final metrics are on "
                                                  "the training data"))
-            data = for_scoring(self.train_data, self._dynamic, self.config.seed)  # grey levels drawn once
+            data = for_scoring(self.train_data, self.dynamic, self.config.seed)  # grey levels drawn once
         return {f"{part} {k}": v for k, v in self._score(data).items()}
 
     @torch.no_grad()
