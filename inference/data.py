@@ -67,9 +67,11 @@ def shown(x: torch.Tensor, n: int) -> torch.Tensor:
 
 def spread(data: dict, n: int) -> dict:
     """At most ``n`` of ``data``'s examples (fields of one length) at even intervals
-    (:func:`shown_rows`), all of them where there are no more than ``n``."""
+    (:func:`shown_rows`), all of them where there are no more than ``n``: the same rows of every
+    field (one shorter than the first raises ``IndexError``)."""
     size = len(next(iter(data.values()))) if data else 0
-    return {k: shown(v, min(n, size)) for k, v in data.items()}
+    rows = shown_rows(size, min(n, size))
+    return {k: v[rows.to(v.device)] for k, v in data.items()}
 
 
 def _generator(seed: int) -> torch.Generator:

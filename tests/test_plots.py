@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from conftest import load_example
 
 import graphmodel as gm
-from inference.data import bind, rooms, shown_rows
+from inference.data import bind, rooms, shown_rows, spread
 from inference.plots import _panels, save_samples
 from inference.trainer import sample_observed
 
@@ -31,6 +32,10 @@ def test_what_is_shown_of_a_dataset_is_spread_over_it():
     assert shown_rows(3, 7).tolist() == [0, 1, 2, 0, 1, 2, 0]  # fewer examples than rows: cycled
     label = torch.arange(10).repeat_interleave(450)
     assert sorted(label[shown_rows(4500, 10)].tolist()) == list(range(10))
+    some = spread({"label": label, "index": torch.arange(4500)}, 10)
+    assert torch.equal(label[some["index"]], some["label"])  # every field the same rows
+    with pytest.raises(IndexError):
+        spread({"label": label, "short": torch.arange(100)}, 10)
 
 
 def test_each_shape_gets_its_picture():
