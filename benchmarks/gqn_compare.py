@@ -165,12 +165,16 @@ def step_makers(batch: dict, compile: bool):
     def gm_loss(b):
         return loss(runtime, b).total
 
-    def hand_loss(b):
-        return hand.loss(b, 2.0).mean()
+    def hand_loss(model):
+        return lambda b: model.loss(b, 2.0).mean()
 
+    steps = [("graphmodel", gm_loss, runtime.parameters(), compile), ("pytorch", hand_loss(hand), hand.parameters(), compile)]
+    if compile:  # the hand-written eager step, the baseline of both compiled ones: a copy of its own,
+        twin = copy.deepcopy(hand)  # so that the compiled model trains as often as graphmodel's
+        steps.append(("pytorch", hand_loss(twin), twin.parameters(), False))
     out = []
-    for name, fn, params in (("graphmodel", gm_loss, runtime.parameters()), ("pytorch", hand_loss, hand.parameters())):
-        fn = torch.compile(fn) if compile else fn
+    for name, fn, params, compiled in steps:
+        fn = torch.compile(fn) if compiled else fn
         opt = torch.optim.Adam(params, lr=5e-4)
 
         def step(fn=fn, opt=opt):
@@ -178,13 +182,7 @@ def step_makers(batch: dict, compile: bool):
             opt.zero_grad(set_to_none=True)
             value.backward()
             opt.step()
-        out.append((name + (" (compiled)" if compile else ""), step))
-        if compile and name == "pytorch":  # the hand-written eager step: the baseline of both compiled ones
-            # (a copy of its own, so that the compiled model trains as often as graphmodel's)
-            twin = copy.deepcopy(hand)
-            twin_opt = torch.optim.Adam(twin.parameters(), lr=5e-4)
-            out.append(("pytorch", lambda twin=twin, twin_opt=twin_opt: (
-                twin_opt.zero_grad(set_to_none=True), twin.loss(batch, 2.0).mean().backward(), twin_opt.step())))
+        out.append((name + (" (compiled)" if compiled else ""), step))
     return out
 
 

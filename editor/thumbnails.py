@@ -92,10 +92,10 @@ def _strokes(graph, name, x, rows: dict):
         return None
     pen = rows[pair[1]]
     try:
-        from inference.data import shown_rows
+        from inference.data import spread
 
-        rows = shown_rows(len(x), min(EXAMPLES, len(x)))  # the same rows of both
-        return sketches(x[rows], pen[rows])
+        some = spread({"offset": x, "pen": pen}, EXAMPLES)  # the same rows of both
+        return sketches(some["offset"], some["pen"])
     except (ValueError, IndexError, RuntimeError):  # a pen field of another shape: the row says so
         return None
 

@@ -164,12 +164,12 @@ def save_run_sketches(values: dict, graph, runtime, path, data: dict | None = No
         return False
     recon = None
     if data is not None and runtime is not None:
+        data = spread(data, n)
         was = runtime.training
         runtime.eval()
         try:
             with torch.random.fork_rng(devices=[]):
                 dev = next(runtime.parameters()).device
-                data = spread(data, n)
                 recon = reconstruct(graph, runtime, {k: v.to(dev) for k, v in data.items()}, n)
         finally:
             runtime.train(was)

@@ -128,7 +128,8 @@ class Session:
                    for f in self.w.document.graph.factors)
 
     def expect(self, what: str, test) -> None:
-        """The next step waits until ``test()`` holds: the window has seen the last action."""
+        """The next step waits until ``test()`` holds: the window has seen the last action (or,
+        for the steps that only wait, what they wait for has happened)."""
         self.awaited = (what, test)
 
     # --- the user's actions ---------------------------------------------------------------
@@ -237,9 +238,7 @@ class Session:
         return self.w.data_table.table.cellWidget(0, 1)
 
     def fields_listed(self):
-        """The Data panel lists the chosen dataset's fields beside x."""
-        if self.field_box() is None:
-            self.steps.insert(0, self.fields_listed)
+        self.expect("the dataset's fields listed beside x", lambda: self.field_box() is not None)
 
     def open_fields(self):
         self.open_list(self.field_box())
@@ -257,16 +256,13 @@ class Session:
         self.expect("training started", lambda: self.w.train.running or self.w.train.samples_step > 0)
 
     def wait_for_samples(self):
-        if self.w.train.samples_step <= 0:
-            self.steps.insert(0, self.wait_for_samples)
+        self.expect("the first samples", lambda: self.w.train.samples_step > 0)
 
     def stop(self):
         self.proc = click(self.widget(self.w.train.stop_button))
 
     def wait_for_run(self):
-        """The run ended (stopped) and the Runs panel lists it."""
-        if self.w.train.running or not self.w.runs.list.count():
-            self.steps.insert(0, self.wait_for_run)
+        self.expect("the run stopped and listed", lambda: not self.w.train.running and self.w.runs.list.count() > 0)
 
     def explore(self):
         self.proc = click(self.widget(self.w.runs.buttons["explore"]))
@@ -280,8 +276,7 @@ class Session:
         self.proc = drag(middle, middle + QPoint(slider.width() * 2 // 5, 0))
 
     def wait_for_picture(self):
-        if self.w.runs.picture.pixmap().toImage() == self.picture_before:
-            self.steps.insert(0, self.wait_for_picture)
+        self.expect("the decoded picture changed", lambda: self.w.runs.picture.pixmap().toImage() != self.picture_before)
 
     # --- the loop -----------------------------------------------------------------------
 
