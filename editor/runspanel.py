@@ -217,8 +217,9 @@ class RunsPanel(QWidget):
         return True
 
     def _build_sliders(self) -> None:
-        for s in self.sliders:
-            s.setParent(None)
+        for s in self.sliders:  # Qt deletes them, in its own time, on the window's thread
+            s.hide()
+            s.deleteLater()
         self.sliders = []
         name = self.latent.currentData()
         if name is None:

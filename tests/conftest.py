@@ -76,6 +76,43 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True)
+def _widgets_die_by_qt(request):
+    """A test's windows are deleted by Qt at its end, never by Python's cycle collector.
+
+    A test drops the window it made when it returns; pyqtgraph's plots hold reference
+    cycles, so the window is then garbage that only the cycle collector frees, at whatever
+    allocation it next runs on -- possibly inside Qt's event processing (pytest-qt processes
+    events after every test), where tearing down a live plot tree calls back into Python
+    objects already cleared and crashes the interpreter (CI: "wrapped C/C++ object of type
+    LabelItem has been deleted", then a segfault). So for a Qt test the collector is off;
+    at its end every window it made is deleted by Qt while Python still holds it, and only
+    then is the collector back on (what is left of those windows is husks)."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import gc
+
+    from PyQt6 import sip
+    from PyQt6.QtCore import QCoreApplication, QEvent
+    from PyQt6.QtWidgets import QApplication
+
+    before = {sip.unwrapinstance(w) for w in QApplication.topLevelWidgets()}
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        made = [w for w in QApplication.topLevelWidgets()
+                if sip.unwrapinstance(w) not in before and sip.ispycreated(w) and not sip.isdeleted(w)]
+        for w in made:  # pytest-qt has closed those given to qtbot; a close could ask a question
+            w.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+        del made
+        if collecting:
+            gc.enable()
+
+
 @pytest.fixture
 def example_module(example_name):
     return load_example(example_name)

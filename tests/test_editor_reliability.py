@@ -232,3 +232,42 @@ def test_untrusted_code_in_an_opened_file_is_never_imported(qtbot, tmp_path, mon
     _wait_ended(qtbot, w.train)
     _shows(w, "trust")
     assert not marker.exists() and name not in sys.modules, "opening or training an untrusted file imported it"
+
+
+# --- the test session itself ------------------------------------------------------------
+
+DROPPED_PLOTS = '''
+import gc
+import pytest
+
+@pytest.mark.parametrize("k", range(4))
+def test_a_dropped_live_plot(qtbot, k):
+    from editor.liveplots import MAX_CURVES, LivePlots
+    plots = LivePlots()
+    for step in range(3):
+        plots.add_metrics(step, 1.0 / (step + 1), {f"KL[q(z{i}|x)‖p(z{i})]": 0.1 for i in range(50)})
+    for _ in range(2 * MAX_CURVES):
+        plots.redraw(force=True)
+    qtbot.wait(1)
+    del plots  # garbage in a cycle, as a test's window is once the test returns
+    gc.set_threshold(1)  # the collector runs at the next allocation: inside Qt's event processing
+    try:
+        qtbot.wait(5)
+    finally:
+        gc.set_threshold(700)
+'''
+
+
+def test_a_window_a_test_drops_is_deleted_by_qt_not_by_the_cycle_collector(tmp_path):
+    """CI once died of a segfault after "wrapped C/C++ object of type LabelItem has been
+    deleted": the cycle collector freed a test's dropped live-plot window while Qt was
+    processing events. conftest's ``_widgets_die_by_qt`` keeps the collector off through a
+    Qt test and lets Qt delete the test's windows at its end. The scenario is run in a child
+    session (without that fixture it crashes the interpreter, 4 runs in 4 here)."""
+    (tmp_path / "test_dropped.py").write_text(DROPPED_PLOTS, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES_DIR.parent / "tests"), str(EXAMPLES_DIR.parent)]),
+           "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "conftest", "--rootdir", str(tmp_path), str(tmp_path / "test_dropped.py")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0 and "4 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
