@@ -365,6 +365,7 @@ class MainWindow(QMainWindow):
         for label, fn in self.context_actions(key, pos):
             menu.addAction(label, fn)
         menu.exec(screen)
+        menu.deleteLater()  # a child of the window: one would otherwise stay per right-click
 
     # --- closing ----------------------------------------------------------------------
 
