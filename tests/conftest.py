@@ -18,6 +18,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# No property test may fail because the machine is busy: no per-example deadline (one
+# scheduler stall past 200 ms fails a test as "flaky") and no health check on slow drawing.
+settings.register_profile("graphmodel", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("graphmodel")
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
