@@ -91,10 +91,11 @@ def _widgets_die_by_qt(request):
     allocation it next runs on -- possibly inside Qt's event processing (pytest-qt processes
     events after every test), where tearing down a live plot tree calls back into Python
     objects already cleared and crashes the interpreter (CI: "wrapped C/C++ object of type
-    LabelItem has been deleted", then a segfault). So for a Qt test the collector is off;
-    at its end every window it made is deleted by Qt while Python still holds it, and only
-    then is the collector back on (what is left of those windows is husks)."""
-    if "qtbot" not in request.fixturenames:
+    LabelItem has been deleted", then a segfault). So for a Qt test (one that takes
+    ``qtbot`` or ``qapp``) the collector is off; at its end every window it made is deleted
+    by Qt while Python still holds it, and only then is the collector back on (what is left
+    of those windows is husks)."""
+    if not {"qtbot", "qapp"} & set(request.fixturenames):
         yield
         return
     import gc
