@@ -27,6 +27,7 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
     ``("images", (k, h, w[, 3]) in [0, 1])``, ``("points", (n, 2))``, ``("lines", [(T, d), …])``,
     ``("bars", counts)`` or ``("strokes", [drawing, …])``; ``None`` when nothing fits.
     ``rows`` (variable → values) lets the offsets of a stroke model find their pen."""
+    from inference.data import some
     from inference.plots import image_shape
 
     if not isinstance(x, torch.Tensor) or x.numel() == 0 or x.dim() == 0:
@@ -41,7 +42,7 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
     # drawn by the field's own shape (a field of the wrong shape shows what it holds)
     plated = _plates(graph, v) if x.dim() > 1 + _plates(graph, v) else 0
     event = tuple(x.shape[1 + plated:])
-    first = x[0] if plated else _some(x, EXAMPLES)  # a plate's values: the steps or views of one example
+    first = x[0] if plated else some(x, EXAMPLES)  # a plate's values: the steps or views of one example
     img = image_shape(event)
     if img is not None and torch.is_floating_point(x):
         return "images", _images(first.reshape(-1, *img)[:EXAMPLES * 2])
@@ -51,7 +52,7 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
         labels = labels[labels >= 0]  # (a negative label is a missing one)
         return ("bars", torch.bincount(labels, minlength=v.classes or 0).numpy()) if labels.numel() else None
     if event == (2,) and not plated:
-        return "points", _some(x, POINTS).float().numpy()
+        return "points", some(x, POINTS).float().numpy()
     if event == () and not plated:
         counts, _ = np.histogram(x.float().numpy(), bins=16)
         return "bars", counts
@@ -59,14 +60,6 @@ def sketch(graph, name: str, x, rows: dict | None = None) -> tuple[str, object] 
     if plated and graph.plates[v.plate].kind == "sequence":  # one example's steps: a curve per dimension
         return "lines", [series]
     return "lines", [s[:, None] for s in series]  # each example (or view) a curve over its dimensions
-
-
-def _some(x, n: int):
-    """At most ``n`` examples of ``x`` spread over all of them, not its first ``n`` (a sorted
-    dataset's first examples are all alike)."""
-    from inference.data import shown
-
-    return shown(x, min(n, len(x)))
 
 
 def _plates(graph, v) -> int:

@@ -65,6 +65,12 @@ def shown(x: torch.Tensor, n: int) -> torch.Tensor:
     return x[shown_rows(len(x), n).to(x.device)]
 
 
+def some(x: torch.Tensor, n: int) -> torch.Tensor:
+    """At most ``n`` examples of ``x`` (its :func:`shown_rows`), all of them where there are
+    no more than ``n``."""
+    return shown(x, min(n, len(x)))
+
+
 def spread(data: dict, n: int) -> dict:
     """At most ``n`` of ``data``'s examples (fields of one length) at even intervals
     (:func:`shown_rows`), all of them where there are no more than ``n``: the same rows of every

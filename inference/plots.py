@@ -16,7 +16,7 @@ import torch
 from graphmodel.atomic import write_bytes
 from graphmodel.render.abridge import abridge
 
-from .data import shown
+from .data import shown, some
 
 
 class _Figures:
@@ -206,7 +206,7 @@ def save_samples(values: dict, graph, path, data: dict | None = None) -> bool:
             title += " (grey: data; a dot marks t = 0)" if x.shape[-1] == 2 else " (grey: data)"
         else:
             if data is not None and name in data:
-                d = shown(data[name], min(2000, len(data[name]))).float().cpu()
+                d = some(data[name], 2000).float().cpu()
                 # wide translucent discs, so the data still shows where samples cover it
                 ax.scatter(d[:, 0], d[:, 1], s=40, c="#1f77b4", alpha=0.15, linewidths=0, label="data")
             ax.scatter(x[:, 0], x[:, 1], s=5, c="#d62728", alpha=0.6, linewidths=0, label=f"samples ({len(x)})")

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("PyQt6")
 pytest.importorskip("pyqtgraph")
 
-from conftest import EXAMPLES_DIR  # noqa: E402
+from conftest import EXAMPLES_DIR, ROOT  # noqa: E402
 from test_editor_support import doc, make_window  # noqa: E402
 from test_editor_training import tiny_vae  # noqa: E402
 
@@ -265,7 +265,7 @@ def test_a_window_a_test_drops_is_deleted_by_qt_not_by_the_cycle_collector(tmp_p
     Qt test and lets Qt delete the test's windows at its end. The scenario is run in a child
     session (without that fixture it crashes the interpreter, 4 runs in 4 here)."""
     (tmp_path / "test_dropped.py").write_text(DROPPED_PLOTS, encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLES_DIR.parent / "tests"), str(EXAMPLES_DIR.parent)]),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
            "QT_QPA_PLATFORM": "offscreen"}
     done = subprocess.run([sys.executable, "-X", "faulthandler", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "-p", "conftest", "--rootdir", str(tmp_path), str(tmp_path / "test_dropped.py")],
